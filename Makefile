@@ -1,0 +1,60 @@
+# Warga: `make run` serves the bot, `make test` runs the whole test suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+RASA_VENV := .venv-rasa
+# pyenv's shim exists even when 3.10 is not selected, so ask pyenv for the real path first.
+RASA_PYTHON ?= $(shell p=$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python3.10; \
+  if [ -x "$$p" ]; then echo $$p; else command -v python3.10; fi)
+CHROMIUM ?= /usr/bin/chromium
+export NO_PROXY := 127.0.0.1,localhost,$(NO_PROXY)
+export no_proxy := 127.0.0.1,localhost,$(no_proxy)
+
+.PHONY: run test venv rasa-venv browser migrate model clean help
+help:
+	@echo "make run    create the environment, migrate, load demo data, serve on http://127.0.0.1:8080"
+	@echo "make test   create the environment (with dev tools, Rasa, Chromium) and run every test"
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Rasa 3.6 needs Python 3.10 and old libraries: it lives in its own virtualenv, pinned by a
+# constraints file so a fresh install gets what was tested.
+$(RASA_VENV)/.installed: nlu/rasa/constraints.txt
+	@test -x "$(RASA_PYTHON)" || { echo "Python 3.10 is needed for Rasa ($(RASA_PYTHON) not found)"; exit 1; }
+	$(RASA_PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/pip install --quiet -c nlu/rasa/constraints.txt rasa==3.6.21
+	touch $@
+
+rasa-venv: $(RASA_VENV)/.installed
+
+# Debian's Chromium for the browser tests (never a browser downloaded by a test tool).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y --no-install-recommends chromium; \
+	  else sudo apt-get install -y --no-install-recommends chromium; fi; }
+
+migrate: venv
+	$(BIN)/warga db upgrade
+
+model: venv rasa-venv
+	@if [ -x $(BIN)/warga ] && $(BIN)/warga nlu --help >/dev/null 2>&1; then \
+	  $(BIN)/warga nlu train --if-missing; fi
+
+run: venv rasa-venv migrate model
+	$(BIN)/warga demo load --if-empty
+	$(BIN)/warga run
+
+test: venv rasa-venv browser
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) var/*.db var/models var/rasa

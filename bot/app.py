@@ -1,0 +1,77 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from bot.logs import configure_logging
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+API_PREFIXES = ("/api/", "/webhooks/")
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               start_workers: bool = True) -> Flask:
+    """Build the app.
+
+    Args:
+        settings: Validated settings (default: config.yml plus the environment).
+        runtime: A prepared runtime (tests pass one with their own channels or NLU).
+        start_workers: Start the background workers (the thread queue) with the app.
+    """
+    settings = settings or load_settings()
+    configure_logging(settings.server.log_level)
+    runtime = runtime or build_runtime(settings)
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.server.max_request_kb * 1024,
+        SECRET_KEY=settings.secrets.secret_key or None,
+        JSON_AS_ASCII=False,
+    )
+    app.extensions["warga"] = runtime
+
+    from bot.web.health import bp as health_bp
+    from bot.web.webchat import bp as webchat_bp
+    from bot.web.console import bp as console_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(webchat_bp)
+    app.register_blueprint(console_bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if request.path.startswith(API_PREFIXES):
+            return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
+        return render_template("error.html", code=exc.code, title=exc.name,
+                               description=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error", extra={"path": request.path})
+        if request.path.startswith(API_PREFIXES):
+            return jsonify(error="internal_error", message="Something went wrong on our side."), 500
+        return render_template("error.html", code=500, title="Internal Server Error",
+                               description="Something went wrong on our side."), 500
+
+    @app.after_request
+    def _headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; style-src 'self'")
+        return resp
+
+    if start_workers:
+        runtime.start()
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["warga"]

@@ -1,0 +1,281 @@
+"""The ``warga`` command line."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import sys
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.security import generate_password_hash
+
+from bot.settings import ConfigError, Settings, load_settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = load_settings(obj.get("config"))
+    return obj["settings"]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"warga: {message}", err=True)
+    sys.exit(1)
+
+
+class WargaGroup(click.Group):
+    """Turns configuration and database errors into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            _fail(f"database unreachable: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}")
+
+
+@click.group(cls=WargaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: $WARGA_CONFIG or ./config.yml).")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """Warga: the city's chatbot gateway for complaints and public-service questions."""
+    ctx.ensure_object(dict)["config"] = config
+
+
+# -- serving -----------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default=None, help="Bind address (default: server.host).")
+@click.option("--port", type=int, default=None, help="Port (default: server.port).")
+@click.pass_context
+def run(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve Warga with the development server (web chat at /, console at /console)."""
+    settings = _settings(ctx)
+    from bot.app import create_app
+
+    app = create_app(settings)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    click.echo(f"Warga is running on http://{host}:{port}  (web chat: /, staff console: /console)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Bind address (default: server.host).")
+@click.option("--port", type=int, default=None, help="Port (default: server.port).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: server.workers).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve Warga with gunicorn (production)."""
+    settings = _settings(ctx)
+    from gunicorn.app.base import BaseApplication
+
+    from bot.app import create_app
+
+    n = workers or settings.server.workers
+    if settings.database_url.startswith("sqlite") and n > 1:
+        # SQLite has no row locks across processes: one process with threads keeps order.
+        click.echo("warga: SQLite database: serving with 1 process (use PostgreSQL for more)", err=True)
+        n = 1
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host or settings.server.host}:{port or settings.server.port}")
+            self.cfg.set("workers", n)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 8)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            # Built in each worker after the fork: threads and connections don't survive fork.
+            return create_app(settings)
+
+    _App().run()
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Run queued jobs and exit.")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool) -> None:
+    """Run background jobs from Redis (only with queue.backend: redis)."""
+    settings = _settings(ctx)
+    if settings.queue.backend != "redis":
+        _fail("queue.backend is 'thread': the web process runs the work itself; no worker needed")
+    import threading
+
+    from rq import Worker
+
+    from bot.jobs import worker_runtime
+
+    rt = worker_runtime()
+    stop = threading.Event()
+
+    def sweep_forever() -> None:
+        stall: float | None = 0.0
+        while not stop.is_set():
+            try:
+                rt.queue.sweep(stall)  # type: ignore[attr-defined]
+            except SQLAlchemyError as exc:
+                click.echo(f"warga: sweep failed: {exc}", err=True)
+            stall = None
+            stop.wait(settings.queue.sweep_seconds)
+
+    threading.Thread(target=sweep_forever, daemon=True).start()
+    Worker([rt.queue.q], connection=rt.queue.redis).work(burst=burst)  # type: ignore[attr-defined]
+    stop.set()
+
+
+# -- database ----------------------------------------------------------------------------
+@cli.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the database to the newest schema."""
+    settings = _settings(ctx)
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    click.echo("database is up to date")
+
+
+# -- users -------------------------------------------------------------------------------
+@cli.group()
+def users() -> None:
+    """Staff and admin accounts for the console."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "staff"]), required=True, help="admin or staff.")
+@click.option("--agency", default=None, help="The agency a staff member works for (required for staff).")
+@click.option("--name", default="", help="Display name.")
+@click.option("--password", default=None,
+              help="Password (default: $WARGA_NEW_PASSWORD, else asked for).")
+@click.pass_context
+def users_create(ctx: click.Context, username: str, role: str, agency: str | None, name: str,
+                 password: str | None) -> None:
+    """Create a console account."""
+    settings = _settings(ctx)
+    from bot.db import make_engine, make_session_factory
+    from bot.models import StaffUser
+
+    if role == "staff" and not agency:
+        _fail("--agency is required for staff (e.g. --agency 'Dinas Bina Marga')")
+    agencies = {c.agency for c in settings.complaints.categories}
+    if agency and agency not in agencies:
+        _fail(f"unknown agency {agency!r}; configured agencies: {', '.join(sorted(agencies))}")
+    password = password or os.environ.get("WARGA_NEW_PASSWORD")
+    if not password:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat: "):
+            _fail("passwords differ")
+    if len(password) < 8:
+        _fail("password must be at least 8 characters")
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as s, s.begin():
+        if s.scalar(select(StaffUser).where(StaffUser.username == username)):
+            _fail(f"user {username!r} already exists")
+        s.add(StaffUser(username=username, name=name or username, role=role, agency=agency,
+                        password_hash=generate_password_hash(password)))
+    click.echo(f"created {role} {username}" + (f" ({agency})" if agency else ""))
+
+
+# -- chat --------------------------------------------------------------------------------
+@cli.command()
+@click.option("--as", "who", default=None, help="A name for this terminal citizen (keeps the conversation).")
+@click.pass_context
+def chat(ctx: click.Context, who: str | None) -> None:
+    """Talk to the bot in the terminal (the same dialogue as every channel)."""
+    settings = _settings(ctx)
+    from bot.inbox import store_inbound
+    from bot.runtime import build_runtime
+    from channels.base import InboundMessage
+    from channels.terminal import TerminalChannel
+
+    from bot.logs import configure_logging
+
+    configure_logging("ERROR")  # keep the terminal for the conversation
+    rt = build_runtime(settings, channels={"terminal": TerminalChannel(lambda s: click.echo(f"warga> {s}"))})
+    who = who or getpass.getuser()
+    click.echo("Type a message (Ctrl-D to quit).")
+    try:
+        while True:
+            try:
+                text = input("you> ")
+            except EOFError:
+                break
+            msg = InboundMessage(channel="terminal", external_id=uuid.uuid4().hex,
+                                 sender=f"terminal:{who}", text=text,
+                                 received_at=datetime.now(timezone.utc), sender_name=who)
+            with rt.sessions() as s, s.begin():
+                stored = store_inbound(s, msg)
+            if stored.conversation_id is not None:
+                rt.job(stored.conversation_id)
+    finally:
+        rt.close()
+
+
+# -- demo --------------------------------------------------------------------------------
+@cli.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no complaints yet.")
+@click.pass_context
+def demo_load(ctx: click.Context, if_empty: bool) -> None:
+    """Load demo complaints and an admin account (admin / printed password)."""
+    settings = _settings(ctx)
+    from bot.db import make_engine, make_session_factory
+    from bot.demo import load_demo
+    from bot.models import Complaint
+
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as s, s.begin():
+        if if_empty and s.scalar(select(func.count()).select_from(Complaint)):
+            click.echo("demo data not loaded: the database already has complaints")
+            return
+        password = os.environ.get("WARGA_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        created = load_demo(s, settings, password)
+    click.echo(f"loaded {created} demo complaints; console login: admin / {password}")
+
+
+def _register_optional(group: click.Group, module: str, attr: str) -> None:
+    try:
+        mod = __import__(module, fromlist=[attr])
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return
+    group.add_command(getattr(mod, attr))
+
+
+_register_optional(cli, "bot.nlu_cli", "nlu_group")
+_register_optional(cli, "bot.channels_cli", "channels_group")
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Complaints: ticket numbers, filing, routing to an agency and the status workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.models import Complaint, ComplaintEvent, TicketCounter, utcnow
+from bot.settings import Category, ComplaintSettings
+
+
+class ComplaintError(Exception):
+    """A complaint operation was refused (unknown ticket, transition not allowed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewComplaint:
+    contact_id: int
+    conversation_id: int | None
+    source_message_id: int | None
+    channel: str
+    category: str
+    description: str
+    language: str = "id"
+    location_text: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    media: tuple[dict[str, str | None], ...] = field(default_factory=tuple)
+
+
+def next_ticket(session: Session, prefix: str, now: datetime | None = None) -> str:
+    """Allocate the next ticket number, e.g. ``WRG-2026-000123``.
+
+    The counter row is incremented with one UPDATE ... RETURNING, which PostgreSQL serialises
+    with a row lock, so several workers never get the same number.
+    """
+    year = (now or utcnow()).year
+    stmt = (update(TicketCounter)
+            .where(TicketCounter.prefix == prefix, TicketCounter.year == year)
+            .values(last_value=TicketCounter.last_value + 1)
+            .returning(TicketCounter.last_value))
+    for _ in range(3):
+        value = session.execute(stmt).scalar_one_or_none()
+        if value is not None:
+            return f"{prefix}-{year}-{value:06d}"
+        try:
+            with session.begin_nested():
+                session.add(TicketCounter(prefix=prefix, year=year, last_value=1))
+            return f"{prefix}-{year}-{1:06d}"
+        except IntegrityError:
+            continue  # another worker created the row first: increment it instead
+    raise ComplaintError("could not allocate a ticket number")
+
+
+class ComplaintService:
+    def __init__(self, session: Session, settings: ComplaintSettings, ticket_prefix: str) -> None:
+        self.s = session
+        self.settings = settings
+        self.prefix = ticket_prefix
+
+    def category(self, name: str) -> Category:
+        cat = self.settings.category(name)
+        if cat is None:
+            raise ComplaintError(f"unknown category {name!r}")
+        return cat
+
+    def file(self, new: NewComplaint, actor: str = "citizen") -> Complaint:
+        """File a complaint, or return the one already filed from the same message."""
+        if new.source_message_id is not None:
+            existing = self.s.scalars(select(Complaint).where(
+                Complaint.source_message_id == new.source_message_id)).first()
+            if existing is not None:
+                return existing
+        cat = self.category(new.category)
+        now = utcnow()
+        complaint = Complaint(
+            ticket=next_ticket(self.s, self.prefix, now), contact_id=new.contact_id,
+            conversation_id=new.conversation_id, source_message_id=new.source_message_id,
+            channel=new.channel, category=cat.name, agency=cat.agency,
+            description=new.description, location_text=new.location_text,
+            latitude=new.latitude, longitude=new.longitude, media=list(new.media),
+            language=new.language, status=self.settings.initial_status,
+            due_at=now + timedelta(hours=cat.coordination_hours), created_at=now, updated_at=now)
+        self.s.add(complaint)
+        self.s.flush()
+        self.s.add(ComplaintEvent(complaint_id=complaint.id, kind="created", to_status=complaint.status,
+                                  actor=actor, created_at=now))
+        return complaint
+
+    def resolution_due(self, complaint: Complaint) -> datetime:
+        cat = self.category(complaint.category)
+        return complaint.created_at + timedelta(days=cat.resolution_days)
+
+    def by_ticket(self, ticket: str) -> Complaint | None:
+        return self.s.scalars(select(Complaint).where(Complaint.ticket == ticket.upper())).first()
+
+    def change_status(self, complaint: Complaint, to_status: str, actor: str,
+                      note: str | None = None, staff_user_id: int | None = None) -> ComplaintEvent:
+        allowed = self.settings.transitions.get(complaint.status, ())
+        if to_status not in allowed:
+            raise ComplaintError(f"{complaint.ticket}: cannot go from {complaint.status} to {to_status}")
+        now = utcnow()
+        event = ComplaintEvent(complaint_id=complaint.id, kind="status", from_status=complaint.status,
+                               to_status=to_status, note=note, actor=actor,
+                               staff_user_id=staff_user_id, created_at=now)
+        complaint.status = to_status
+        complaint.updated_at = now
+        # Once coordinated, the clock that matters is the resolution deadline.
+        complaint.due_at = None if not self.settings.transitions.get(to_status) else self.resolution_due(complaint)
+        self.s.add(event)
+        return event

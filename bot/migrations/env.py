@@ -1,0 +1,26 @@
+"""Alembic environment: the URL comes from the caller (bot.migrate), never from alembic.ini."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from bot.models import Base
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+connection = config.attributes.get("connection")
+
+
+def _run(conn) -> None:  # type: ignore[no-untyped-def]
+    context.configure(connection=conn, target_metadata=Base.metadata,
+                      render_as_batch=conn.dialect.name == "sqlite", compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if connection is not None:
+    _run(connection)
+else:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()

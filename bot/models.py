@@ -1,0 +1,219 @@
+"""Database models (SQLAlchemy 2 typed mappings). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.dbtypes import UtcDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# BigInteger ids on PostgreSQL, plain INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))                # admin | staff
+    agency: Mapped[str | None] = mapped_column(String(200))     # staff see their agency's complaints
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contact(Base):
+    """One citizen, who may write from several channel addresses."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40), index=True)   # E.164, once known
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    addresses: Mapped[list["ContactAddress"]] = relationship(back_populates="contact")
+
+
+class ContactAddress(Base):
+    """A channel address (URN) of a contact: "telegram:123", "tel:+62...", "whatsapp:+62..."."""
+
+    __tablename__ = "contact_addresses"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    urn: Mapped[str] = mapped_column(String(300), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    last_inbound_at: Mapped[datetime | None] = mapped_column()
+    opted_out_at: Mapped[datetime | None] = mapped_column()      # STOP / BERHENTI
+    unreachable_at: Mapped[datetime | None] = mapped_column()    # blocked the bot, 21610, ...
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="addresses")
+
+
+class Conversation(Base):
+    """The running conversation with one address. ``state`` is the dialogue's memory."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    address_id: Mapped[int] = mapped_column(ForeignKey("contact_addresses.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str | None] = mapped_column(String(8))
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    handover: Mapped[bool] = mapped_column(Boolean, default=False)   # a person is handling it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+    address: Mapped[ContactAddress] = relationship()
+
+
+class Message(Base):
+    """Every inbound and outbound message, the outbox included.
+
+    Inbound: ``processed_at`` is set in the same transaction that stores the replies, so a
+    message is handled exactly once. Outbound: ``status`` moves pending → queued → sent →
+    delivered → read (never backwards), or to held / failed.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),
+        Index("ix_messages_outbox", "direction", "status", "next_attempt_at"),
+        Index("ix_messages_conversation", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    direction: Mapped[str] = mapped_column(String(3))            # in | out
+    channel: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), default="message")  # message|edited|group|member|ignored|unparseable|status
+    external_id: Mapped[str | None] = mapped_column(String(200))  # inbound: provider's id
+    urn: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text, default="")
+    buttons: Mapped[list[Any]] = mapped_column(default=list)     # [{"title","payload"}]
+    media: Mapped[list[Any]] = mapped_column(default=list)       # [{"url","content_type","caption"}]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    address_text: Mapped[str | None] = mapped_column(Text)
+    button_payload: Mapped[str | None] = mapped_column(String(200))
+    nlu: Mapped[dict[str, Any] | None] = mapped_column()        # intent, confidence, entities, engine
+    template: Mapped[str | None] = mapped_column(String(60))     # notification kind, for templates
+    template_vars: Mapped[dict[str, Any] | None] = mapped_column()
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    deadline_at: Mapped[datetime | None] = mapped_column()
+    raw: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime | None] = mapped_column()
+    processed_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    status_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProviderMessageId(Base):
+    """Every provider id of an outbound message (a long Telegram reply goes out as several)."""
+
+    __tablename__ = "provider_message_ids"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+
+
+class DeliveryReceipt(Base):
+    """A provider status callback, kept even when it names a message we have not recorded yet."""
+
+    __tablename__ = "delivery_receipts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_reason: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column()
+
+
+class TicketCounter(Base):
+    """The last ticket number per prefix and year, incremented atomically."""
+
+    __tablename__ = "ticket_counters"
+
+    prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(30), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    source_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    agency: Mapped[str] = mapped_column(String(200), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    location_text: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    media: Mapped[list[Any]] = mapped_column(default=list)
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    due_at: Mapped[datetime | None] = mapped_column()
+    rating: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list["ComplaintEvent"]] = relationship(
+        back_populates="complaint", order_by="ComplaintEvent.id")
+
+
+class ComplaintEvent(Base):
+    """Every status change, note and reply on a complaint, with who and when."""
+
+    __tablename__ = "complaint_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))              # created | status | note | reply | rating
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str | None] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))            # "citizen", "system", "staff:<username>"
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="events")

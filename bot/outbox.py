@@ -1,0 +1,193 @@
+"""The outbox: send stored replies through their channel, in order, with retries and leases.
+
+A reply is claimed with a lease before it is sent, so two workers never send it twice; a
+worker that dies mid-send leaves a lease that expires and the sweeper sends again (the only
+case where a provider may see the same reply twice, as with any at-least-once transport).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.models import ContactAddress, DeliveryReceipt, Message, ProviderMessageId, utcnow
+from bot.settings import OutboxSettings
+from channels.base import (Button, Channel, DeliveryStatus, OutboundMessage, SendError, SendResult,
+                           StatusUpdate)
+
+log = logging.getLogger(__name__)
+OPEN = ("pending", "sending")
+
+
+def rank(status: str) -> int:
+    parsed = DeliveryStatus.parse(status)
+    return -1 if parsed is None else int(parsed)
+
+
+def backoff(settings: OutboxSettings, attempts: int, retry_after: float | None) -> float:
+    delay = min(settings.first_retry_seconds * (2 ** max(attempts - 1, 0)), settings.max_retry_seconds)
+    return max(delay, retry_after or 0.0)
+
+
+class Outbox:
+    def __init__(self, settings: OutboxSettings, sessions: sessionmaker[Session],
+                 channels: Mapping[str, Channel]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.channels = channels
+
+    def _claim(self, session: Session, conv_id: int, now: datetime) -> tuple[Message, ContactAddress | None] | None:
+        msg = session.scalars(select(Message).where(
+            Message.conversation_id == conv_id, Message.direction == "out",
+            Message.status.in_(OPEN)).order_by(Message.id).limit(1)).first()
+        if msg is None:
+            return None
+        if msg.status == "sending" and msg.lease_until and msg.lease_until > now:
+            return None            # another worker is sending it right now
+        if msg.next_attempt_at and msg.next_attempt_at > now:
+            return None            # waiting for its retry time; later replies wait behind it
+        claimed = session.execute(
+            update(Message).where(Message.id == msg.id, Message.status == msg.status,
+                                  or_(Message.lease_until.is_(None), Message.lease_until <= now))
+            .values(status="sending", lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                    attempts=Message.attempts + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if claimed != 1:
+            return None
+        session.refresh(msg)
+        address = session.scalars(select(ContactAddress).where(ContactAddress.urn == msg.urn)).first()
+        return msg, address
+
+    def drain(self, conv_id: int) -> int:
+        """Send the conversation's pending replies in order; return how many left the outbox."""
+        done = 0
+        while True:
+            now = utcnow()
+            with self.sessions() as session, session.begin():
+                claimed = self._claim(session, conv_id, now)
+                if claimed is None:
+                    return done
+                msg, address = claimed
+                refusal = self._refusal(msg, address, now)
+                if refusal is not None:
+                    msg.status, msg.error_reason, msg.status_at = "failed", refusal, now
+                    msg.lease_until = None
+                    done += 1
+                    continue
+                outbound = OutboundMessage(
+                    channel=msg.channel, recipient=msg.urn or "", text=msg.text,
+                    buttons=tuple(Button(b["title"], b["payload"]) for b in msg.buttons),
+                    media_urls=tuple(m["url"] for m in msg.media), template=msg.template,
+                    template_vars=tuple(sorted((msg.template_vars or {}).items())),
+                    last_inbound_at=address.last_inbound_at if address else None,
+                    idempotency_key=str(msg.id))
+                msg_id, attempts, channel = msg.id, msg.attempts, self.channels.get(msg.channel)
+            if channel is None:
+                self._record_error(msg_id, SendError(f"channel {outbound.channel} is off",
+                                                     retryable=False), attempts)
+                done += 1
+                continue
+            try:
+                result = channel.send(outbound)
+            except SendError as exc:
+                self._record_error(msg_id, exc, attempts)
+                if exc.retryable:
+                    return done    # keep order: later replies wait until this one goes
+                done += 1
+                continue
+            self._record_sent(msg_id, result)
+            done += 1
+
+    def _refusal(self, msg: Message, address: ContactAddress | None, now: datetime) -> str | None:
+        if msg.deadline_at and msg.deadline_at < now:
+            return f"gave up: not sent within {self.settings.give_up_after_minutes:g} minutes ({msg.error_reason or 'no error recorded'})"
+        if address is not None and address.opted_out_at is not None and msg.template != "opt_out_confirmation":
+            return "not sent: the citizen opted out"
+        if address is not None and address.unreachable_at is not None:
+            return "not sent: the citizen cannot be reached on this channel (blocked or deactivated)"
+        return None
+
+    def _record_sent(self, msg_id: int, result: SendResult) -> None:
+        now = utcnow()
+        with self.sessions() as session, session.begin():
+            msg = session.get(Message, msg_id)
+            assert msg is not None
+            msg.status = result.status.name
+            msg.lease_until = None
+            msg.sent_at = now if result.status != DeliveryStatus.held else None
+            msg.status_at = now
+            msg.error_reason = result.note
+            if result.provider_message_ids:
+                msg.provider_message_id = result.provider_message_ids[0]
+            for pid in result.provider_message_ids:
+                session.add(ProviderMessageId(channel=msg.channel, provider_message_id=pid,
+                                              message_id=msg.id))
+            session.flush()
+            # A status callback may have arrived before we stored the id: apply it now.
+            early = session.scalars(select(DeliveryReceipt).where(
+                DeliveryReceipt.channel == msg.channel,
+                DeliveryReceipt.provider_message_id.in_(result.provider_message_ids),
+                DeliveryReceipt.applied_at.is_(None)).order_by(DeliveryReceipt.id)).all()
+            for receipt in early:
+                apply_status(session, msg, receipt.status, receipt.error_code, receipt.error_reason, now)
+                receipt.applied_at = now
+        log.info("outbound sent", extra={"message_id": msg_id, "status": result.status.name})
+
+    def _record_error(self, msg_id: int, exc: SendError, attempts: int) -> None:
+        now = utcnow()
+        with self.sessions() as session, session.begin():
+            msg = session.get(Message, msg_id)
+            assert msg is not None
+            msg.lease_until = None
+            msg.error_code = exc.code
+            msg.error_reason = exc.reason[:2000]
+            msg.status_at = now
+            if exc.unreachable:
+                address = session.scalars(select(ContactAddress).where(ContactAddress.urn == msg.urn)).first()
+                if address is not None:
+                    address.unreachable_at = now
+            retry_at = now + timedelta(seconds=backoff(self.settings, attempts, exc.retry_after))
+            if exc.retryable and not exc.unreachable and (msg.deadline_at is None or retry_at < msg.deadline_at):
+                msg.status = "pending"
+                msg.next_attempt_at = retry_at
+            else:
+                msg.status = "failed"
+        log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
+                                                   "reason": exc.reason, "retryable": exc.retryable})
+
+
+def apply_status(session: Session, msg: Message, status: str, error_code: str | None,
+                 error_reason: str | None, at: datetime) -> bool:
+    """Move ``msg`` forward to ``status``; never backwards (a late "sent" never beats "read")."""
+    if msg.status in OPEN or rank(status) <= rank(msg.status):
+        return False
+    msg.status = status
+    msg.status_at = at
+    if error_code:
+        msg.error_code = error_code
+    if error_reason:
+        msg.error_reason = error_reason
+    return True
+
+
+def record_status(session: Session, update_: StatusUpdate) -> bool:
+    """Apply a provider's delivery report, or keep it until the message it names is recorded."""
+    pid = session.scalars(select(ProviderMessageId).where(
+        ProviderMessageId.channel == update_.channel,
+        ProviderMessageId.provider_message_id == update_.provider_message_id)).first()
+    status = update_.status.name
+    if pid is None:
+        session.add(DeliveryReceipt(channel=update_.channel, provider_message_id=update_.provider_message_id,
+                                    status=status, error_code=update_.error_code,
+                                    error_reason=update_.error_reason, raw=update_.raw))
+        return False
+    msg = session.get(Message, pid.message_id)
+    assert msg is not None
+    session.add(DeliveryReceipt(channel=update_.channel, provider_message_id=update_.provider_message_id,
+                                status=status, error_code=update_.error_code,
+                                error_reason=update_.error_reason, raw=update_.raw, applied_at=utcnow()))
+    return apply_status(session, msg, status, update_.error_code, update_.error_reason, update_.at)

@@ -1,0 +1,55 @@
+"""The database-backed operations the dialogue may use, scoped to one citizen."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.complaints import ComplaintService, NewComplaint
+from bot.dialogue.types import ComplaintDraft, ComplaintView
+from bot.models import Complaint, Conversation
+from bot.settings import Settings
+
+
+def view_of(c: Complaint) -> ComplaintView:
+    return ComplaintView(ticket=c.ticket, category=c.category, agency=c.agency, status=c.status,
+                         updated_at=c.updated_at, due_at=c.due_at)
+
+
+class DbDialoguePorts:
+    """Dialogue ports for the conversation ``conversation`` while handling ``message_id``."""
+
+    def __init__(self, session: Session, settings: Settings, conversation: Conversation,
+                 message_id: int | None) -> None:
+        self.s = session
+        self.settings = settings
+        self.conversation = conversation
+        self.message_id = message_id
+        self.complaints = ComplaintService(session, settings.complaints, settings.ticket_prefix)
+
+    def file_complaint(self, draft: ComplaintDraft) -> ComplaintView:
+        c = self.complaints.file(NewComplaint(
+            contact_id=self.conversation.contact_id, conversation_id=self.conversation.id,
+            source_message_id=self.message_id, channel=self.conversation.channel,
+            category=draft.category, description=draft.description[:8000], language=draft.language,
+            location_text=draft.location_text, latitude=draft.latitude, longitude=draft.longitude,
+            media=tuple({"url": m.url, "content_type": m.content_type, "caption": m.caption}
+                        for m in draft.media)))
+        return view_of(c)
+
+    def own_complaint(self, ticket: str) -> ComplaintView | None:
+        c = self.complaints.by_ticket(ticket)
+        # Someone else's ticket looks exactly like one that does not exist.
+        if c is None or c.contact_id != self.conversation.contact_id:
+            return None
+        return view_of(c)
+
+    def recent_complaints(self, limit: int) -> list[ComplaintView]:
+        rows = self.s.scalars(select(Complaint).where(
+            Complaint.contact_id == self.conversation.contact_id)
+            .order_by(Complaint.id.desc()).limit(limit))
+        return [view_of(c) for c in rows]
+
+    def category_for_intent(self, intent: str | None) -> str | None:
+        cat = self.settings.complaints.category_for_intent(intent)
+        return cat.name if cat else None

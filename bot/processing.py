@@ -1,0 +1,124 @@
+"""Run the dialogue over a conversation's unprocessed inbound messages, one at a time, in order.
+
+Each message is handled in one transaction that stores its replies in the outbox and marks it
+processed, so a job run twice (or a provider's retry) never answers twice, and a crash before
+the commit simply leaves the message for the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.dialogue.engine import Dialogue
+from bot.dialogue.types import Incoming, Turn
+from bot.models import Conversation, Message, utcnow
+from bot.ports import DbDialoguePorts
+from bot.settings import Settings
+from channels.base import Location, Media
+from nlu.base import NluEngine, NluError, Parse
+
+log = logging.getLogger(__name__)
+DIGIT_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def parse_to_json(p: Parse) -> dict[str, object]:
+    return {"intent": p.intent, "confidence": round(p.confidence, 4),
+            "ranking": [[i, round(c, 4)] for i, c in p.ranking[:5]],
+            "entities": [{"entity": e.entity, "value": e.value, "start": e.start, "end": e.end}
+                         for e in p.entities],
+            "language": p.language, "engine": p.engine, "model_version": p.model_version}
+
+
+class ConversationProcessor:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine,
+                 on_replies: Callable[[int], None] = lambda conv_id: None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.nlu = nlu
+        self.on_replies = on_replies
+
+    def _lock(self, session: Session, conv_id: int) -> Conversation | None:
+        # FOR UPDATE serialises workers on PostgreSQL; SQLite has one writer anyway.
+        return session.scalars(select(Conversation).where(Conversation.id == conv_id)
+                               .with_for_update()).first()
+
+    def _button_from_digit(self, session: Session, conv_id: int, msg: Message) -> str | None:
+        """On channels without buttons the choices were numbered; "1" picks the first."""
+        if msg.button_payload or not msg.text:
+            return msg.button_payload
+        m = DIGIT_RE.match(msg.text)
+        if not m:
+            return None
+        last = session.scalars(select(Message).where(
+            Message.conversation_id == conv_id, Message.direction == "out", Message.id < msg.id)
+            .order_by(Message.id.desc()).limit(1)).first()
+        if last is None or not last.buttons:
+            return None
+        n = int(m.group(1))
+        return last.buttons[n - 1]["payload"] if 1 <= n <= len(last.buttons) else None
+
+    def _parse(self, text: str) -> Parse | None:
+        if not text.strip():
+            return None
+        try:
+            return self.nlu.parse(text)
+        except NluError as exc:
+            # The dialogue still answers (keywords and buttons work without a model).
+            log.warning("nlu unavailable", extra={"reason": str(exc)})
+            return None
+
+    def process(self, conv_id: int) -> int:
+        """Handle every unprocessed inbound message of the conversation; return how many."""
+        handled = 0
+        while True:
+            with self.sessions() as session, session.begin():
+                conv = self._lock(session, conv_id)
+                if conv is None:
+                    return handled
+                msg = session.scalars(select(Message).where(
+                    Message.conversation_id == conv_id, Message.direction == "in",
+                    Message.processed_at.is_(None)).order_by(Message.id).limit(1)).first()
+                if msg is None:
+                    break
+                turn = self._handle(session, conv, msg)
+                handled += 1
+            if turn.replies:
+                self.on_replies(conv_id)
+        return handled
+
+    def _handle(self, session: Session, conv: Conversation, msg: Message) -> Turn:
+        button = self._button_from_digit(session, conv.id, msg)
+        parse = self._parse(button or msg.text)
+        if parse is not None:
+            msg.nlu = {**(msg.nlu or {}), **parse_to_json(parse)}
+        incoming = Incoming(
+            text=msg.text or "", channel=msg.channel, received_at=msg.received_at or msg.created_at,
+            button=button,
+            location=Location(msg.latitude, msg.longitude, msg.address_text)
+            if msg.latitude is not None and msg.longitude is not None else None,
+            media=tuple(Media(m["url"], m.get("content_type"), m.get("caption")) for m in msg.media),
+            sender_name=conv.contact.name)
+        ports = DbDialoguePorts(session, self.settings, conv, msg.id)
+        dialogue = Dialogue(ports, ticket_example=f"{self.settings.ticket_prefix}-2026-000123")
+        turn = dialogue.step(conv.state or {}, incoming, parse)
+        now = utcnow()
+        deadline = now + timedelta(minutes=self.settings.outbox.give_up_after_minutes)
+        for reply in turn.replies:
+            session.add(Message(
+                conversation_id=conv.id, direction="out", channel=conv.channel, kind="message",
+                urn=conv.address.urn, text=reply.text,
+                buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
+                reply_to_id=msg.id, status="pending", next_attempt_at=now, deadline_at=deadline,
+                created_at=now))
+        conv.state = turn.state
+        conv.language = turn.language
+        conv.contact.language = turn.language
+        msg.processed_at = now
+        msg.status = "processed"
+        return turn

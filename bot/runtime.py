@@ -1,0 +1,72 @@
+"""Everything a running Warga process needs, built once from the settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channel_registry import build_channels
+from bot.db import make_engine, make_session_factory
+from bot.nlu_runtime import build_nlu
+from bot.outbox import Outbox
+from bot.processing import ConversationProcessor
+from bot.settings import Settings
+from bot.worker import ConversationJob, JobQueue, RedisQueue, ThreadQueue
+from channels.base import Channel
+from nlu.base import NluEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    nlu: NluEngine
+    channels: Mapping[str, Channel]
+    processor: ConversationProcessor
+    outbox: Outbox
+    queue: JobQueue
+    job: ConversationJob
+    started: bool = field(default=False)
+
+    def start(self) -> None:
+        if not self.started:
+            self.queue.start()
+            self.started = True
+
+    def close(self) -> None:
+        if self.started:
+            self.queue.stop()
+            self.started = False
+        for ch in self.channels.values():
+            close = getattr(ch, "close", None)
+            if callable(close):
+                close()
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
+                  channels: Mapping[str, Channel] | None = None) -> Runtime:
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    nlu = nlu if nlu is not None else build_nlu(settings)
+    channels = channels if channels is not None else build_channels(settings)
+    outbox = Outbox(settings.outbox, sessions, channels)
+    holder: dict[str, JobQueue] = {}
+    processor = ConversationProcessor(settings, sessions, nlu)
+    job = ConversationJob(processor, outbox)
+    q: JobQueue
+    if settings.queue.backend == "redis":
+        q = RedisQueue(settings.queue.redis_url, sessions, settings.queue.stall_seconds)
+    else:
+        q = ThreadQueue(job, sessions, threads=settings.queue.threads,
+                        sweep_seconds=settings.queue.sweep_seconds,
+                        stall_seconds=settings.queue.stall_seconds)
+    holder["q"] = q
+    return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job)

@@ -1,0 +1,33 @@
+"""/healthz (the process is up) and /readyz (database and NLU reachable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db import ping
+from bot.migrate import pending
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    rt = current_app.extensions["warga"]
+    checks: dict[str, str] = {}
+    try:
+        ping(rt.engine)
+        checks["database"] = "migrations pending: run `warga db upgrade`" if pending(rt.engine) else "ok"
+    except SQLAlchemyError as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    checks["nlu"] = "ok" if rt.nlu.ready() else f"not ready ({rt.nlu.name})"
+    checks["channels"] = ",".join(sorted(rt.channels)) or "none"
+    ok = checks["database"] == "ok" and checks["nlu"] == "ok"
+    return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503

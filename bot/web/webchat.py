@@ -1,0 +1,95 @@
+"""The web chat page (``/``) and its JSON API (``/api/v1/chat/messages``), which a city's own
+app can use as a channel too. See README "Web chat API"."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from sqlalchemy import select
+
+from bot.inbox import store_inbound
+from bot.models import ContactAddress, Conversation, Message
+from channels.web import SENDER_RE, WebChannel, WebChatError
+
+bp = Blueprint("webchat", __name__)
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_channel = WebChannel()
+
+
+def _json_error(status: int, error: str, message: str) -> Any:
+    return jsonify(error=error, message=message), status
+
+
+def _out(m: Message) -> dict[str, Any]:
+    return {"id": m.id, "text": m.text, "buttons": m.buttons or [],
+            "created_at": m.created_at.isoformat()}
+
+
+@bp.get("/")
+def page() -> Any:
+    return render_template("chat.html")
+
+
+@bp.post("/api/v1/chat/messages")
+def post_message() -> Any:
+    rt = current_app.extensions["warga"]
+    if "web" not in rt.channels:
+        abort(404)
+    if not request.is_json:
+        return _json_error(400, "bad_request", "send Content-Type: application/json")
+    data = request.get_json(silent=True)
+    if data is None:
+        return _json_error(400, "bad_request", "body is not valid JSON")
+    client_id = data.get("id") if isinstance(data, dict) else None
+    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
+        return _json_error(400, "bad_request", "id must be 8-64 letters, digits, '-' or '_'")
+    try:
+        # A client-chosen id makes a retried POST (bad connection) idempotent.
+        sender = data.get("sender") if isinstance(data, dict) else None
+        external = f"{sender}:{client_id}" if client_id else uuid.uuid4().hex
+        inbound = _channel.parse_body(data, external)
+    except WebChatError as exc:
+        return _json_error(400, "bad_request", str(exc))
+    with rt.sessions() as session, session.begin():
+        stored = store_inbound(session, inbound)
+    if stored.needs_processing and stored.conversation_id is not None:
+        rt.queue.enqueue(stored.conversation_id)
+    deadline = time.monotonic() + rt.settings.server.chat_reply_wait_seconds
+    while True:
+        with rt.sessions() as session:
+            msg = session.get(Message, stored.message_id)
+            done = msg is not None and msg.processed_at is not None
+            replies = session.scalars(select(Message).where(
+                Message.reply_to_id == stored.message_id, Message.direction == "out")
+                .order_by(Message.id)).all() if done else []
+        if done or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    body = {"message_id": stored.message_id, "duplicate": stored.duplicate,
+            "replies": [_out(m) for m in replies], "pending": not done}
+    return jsonify(body), 200 if done else 202
+
+
+@bp.get("/api/v1/chat/messages")
+def get_messages() -> Any:
+    rt = current_app.extensions["warga"]
+    if "web" not in rt.channels:
+        abort(404)
+    sender = request.args.get("sender", "")
+    if not SENDER_RE.match(sender):
+        return _json_error(400, "bad_request", "sender must be the opaque id used to post")
+    after_raw = request.args.get("after", "0")
+    if not after_raw.isdigit():
+        return _json_error(400, "bad_request", "after must be a message id (a whole number)")
+    with rt.sessions() as session:
+        conv_id = session.scalar(select(Conversation.id).join(
+            ContactAddress, Conversation.address_id == ContactAddress.id)
+            .where(ContactAddress.urn == f"web:{sender}"))
+        rows = [] if conv_id is None else session.scalars(select(Message).where(
+            Message.conversation_id == conv_id, Message.direction == "out",
+            Message.id > int(after_raw)).order_by(Message.id).limit(200)).all()
+    return jsonify(messages=[_out(m) for m in rows])

@@ -1,0 +1,1 @@
+"""Channel connectors: one module per provider behind :class:`channels.base.Channel`."""

@@ -1,0 +1,89 @@
+"""The web chat channel: the page at ``/`` and any city app using the JSON chat API.
+
+There is no provider to call: a reply is "delivered" once stored, and the client fetches it
+(in the POST's answer or by polling GET /api/v1/chat/messages).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+from channels.base import (Button, Inbound, InboundMessage, Location, OutboundMessage, SendResult,
+                           DeliveryStatus, WebhookRejected, WebhookRequest)
+
+# The page uses 32 hex characters (128 random bits); apps may use any opaque id of this shape.
+SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+MAX_TEXT = 4000
+
+
+class WebChatError(ValueError):
+    """The request is not a valid chat message; the text says what to fix."""
+
+
+class WebChannel:
+    """Parses the chat API's JSON and "sends" by leaving the reply in the store."""
+
+    name = "web"
+
+    def verify(self, request: WebhookRequest) -> None:
+        # The sender id is the credential: whoever knows it reads that conversation.
+        if not request.body:
+            raise WebhookRejected("empty body")
+
+    def parse_body(self, data: object, external_id: str) -> InboundMessage:
+        """Validate a decoded JSON body and build the inbound message.
+
+        Raises:
+            WebChatError: With a message for the API client.
+        """
+        if not isinstance(data, dict):
+            raise WebChatError("body must be a JSON object")
+        sender = data.get("sender")
+        if not isinstance(sender, str) or not SENDER_RE.match(sender):
+            raise WebChatError("sender must be an opaque id of 16-64 letters, digits, '-' or '_'")
+        text = data.get("text", "")
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise WebChatError("text must be a string")
+        if len(text) > MAX_TEXT:
+            raise WebChatError(f"text is longer than {MAX_TEXT} characters")
+        button = data.get("button")
+        if button is not None and (not isinstance(button, str) or len(button) > 200):
+            raise WebChatError("button must be a string of at most 200 characters")
+        location = None
+        if data.get("location") is not None:
+            loc = data["location"]
+            try:
+                lat, lon = float(loc["lat"]), float(loc["lon"])
+            except (TypeError, KeyError, ValueError):
+                raise WebChatError("location must be {\"lat\": number, \"lon\": number}") from None
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise WebChatError("location is outside the valid latitude/longitude range")
+            location = Location(lat, lon)
+        if not text.strip() and button is None and location is None:
+            raise WebChatError("send text, a button or a location")
+        name = data.get("name")
+        return InboundMessage(
+            channel="web", external_id=external_id, sender=f"web:{sender}",
+            text=button if button is not None else text,
+            received_at=datetime.now(timezone.utc), location=location, reply_to_button=button,
+            sender_name=name[:100] if isinstance(name, str) and name.strip() else None,
+            raw=json.dumps(data, ensure_ascii=False)[:10000])
+
+    def parse_inbound(self, request: WebhookRequest) -> list[Inbound]:
+        try:
+            data = json.loads(request.body)
+        except ValueError as exc:
+            raise WebChatError(f"body is not valid JSON: {exc}") from None
+        external = request.header("idempotency-key") or ""
+        return [self.parse_body(data, external)]
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        return SendResult((f"web-{message.idempotency_key}",), DeliveryStatus.delivered)
+
+
+def buttons_json(buttons: tuple[Button, ...]) -> list[dict[str, str]]:
+    return [{"title": b.title, "payload": b.payload} for b in buttons]

@@ -1,0 +1,1 @@
+"""NLU engines behind one protocol (:class:`nlu.base.NluEngine`)."""

@@ -1,0 +1,297 @@
+"""Entity extraction for the in-process engine: ticket numbers and locations.
+
+Ticket numbers follow one format (``WRG-2026-000123``: prefix from config, year, sequence), so a
+regular expression finds them however they are typed ("wrg 2026 123", "WRG.2026.000123",
+"#wrg2026000123") and :func:`normalize_ticket_id` writes them one way.
+
+Locations are open-ended ("Jl. Melati RT 03/RW 05", "depan SDN 01 Cempaka", "kec. Tebet"), and a
+few hundred annotated examples are too few for a statistical tagger to beat simple rules. So
+rules find them: street/area prefixes, RT/RW, landmark words after "di/depan/dekat ...", and the
+training data's lookup tables. The training data teaches the rules two things: which words are
+ordinary sentence words (they end a place name) and which words start annotated locations
+(new landmark words).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from nlu.base import Entity
+from nlu.normalize import fold
+from nlu.training_data import TrainingData
+
+# --------------------------------------------------------------------------------------------
+# Tickets
+
+
+def ticket_pattern(prefix: str = "WRG") -> re.Pattern[str]:
+    """A pattern for ticket numbers with any separator (dash, dot, space, slash, none).
+
+    A number without the prefix (``2026-000123``) is accepted only with a separator and a full
+    six-digit sequence, so phone numbers and dates are not mistaken for tickets.
+    """
+    p = re.escape(prefix)
+    sep = r"[\s.\-_/#:]*"
+    return re.compile(
+        rf"(?<![A-Za-z0-9])#?(?:(?P<prefix>{p}){sep}(?P<year>(?:19|20)\d\d){sep}(?P<seq>\d{{1,8}})"
+        rf"|(?P<year2>20\d\d)[\-./ ](?P<seq2>\d{{6}}))(?![0-9])",
+        re.IGNORECASE,
+    )
+
+
+def normalize_ticket_id(text: str, prefix: str = "WRG") -> str | None:
+    """The canonical form of one written ticket number, or None when it is not one.
+
+    >>> normalize_ticket_id("wrg 2026 123")
+    'WRG-2026-000123'
+    """
+    m = ticket_pattern(prefix).fullmatch(text.strip())
+    if m is None:
+        return None
+    return _ticket_value(m, prefix)
+
+
+def _ticket_value(m: re.Match[str], prefix: str) -> str:
+    year = m.group("year") or m.group("year2")
+    seq = m.group("seq") or m.group("seq2")
+    return f"{prefix.upper()}-{year}-{seq.zfill(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketExtractor:
+    """Finds ticket numbers in free text."""
+
+    prefix: str = "WRG"
+    pattern: re.Pattern[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", ticket_pattern(self.prefix))
+
+    def extract(self, text: str) -> list[Entity]:
+        return [
+            Entity("ticket_id", _ticket_value(m, self.prefix), m.start(), m.end(), m.group(0))
+            for m in self.pattern.finditer(text)
+        ]
+
+
+# --------------------------------------------------------------------------------------------
+# Locations
+
+#: Words that introduce a named place; the name follows.
+PLACE_PREFIXES = frozenset(
+    """
+    jalan jl jln jl. gang gg lorong komplek kompleks komp perumahan perum blok cluster kampung kp
+    desa dusun kelurahan kel kecamatan kec kota kabupaten kab kawasan pasar terminal stasiun halte
+    taman jembatan kali sungai rusun rusunawa apartemen sdn smpn sman smkn sd smp sma smk masjid
+    mesjid musholla mushola gereja puskesmas rs rsud polsek koramil kantor gedung lapangan spbu
+    pom perempatan pertigaan simpang bundaran tugu underpass flyover tol universitas kampus
+    street st road rd avenue ave
+    """.split()
+)
+
+#: Abbreviations that are always followed by a name ("jl melati" even in lower case).
+_STRONG_PREFIXES = frozenset("jl jln jl. gg kel kec kp komp perum kab sdn smpn sman smkn rsud".split())
+
+#: Words that start a location phrase without naming it: "di", "depan", ...
+PREPOSITIONS = frozenset(
+    "di depan dekat samping belakang sebelah seberang sekitar daerah wilayah kawasan area "
+    "near at in on behind opposite".split()
+)
+
+#: Sentence words that never continue a place name (complaint verbs, adjectives, particles).
+STOP_WORDS = frozenset(
+    """
+    yang dan atau tapi karena sudah belum tidak gak ga nggak udah blm sdh ada sangat banget bgt
+    rusak bolong berlubang lubang banjir tergenang genangan mati padam rusak tumbang roboh patah
+    mampet tersumbat penuh bau kotor macet parkir liar numpuk menumpuk sampah dari ke di sejak
+    sudah lagi masih mohon tolong pak bu min admin kak dong sih ya nih tuh deh kok segera cepat
+    hari ini kemarin tadi pagi siang sore malam minggu bulan tahun saya kami kita mereka dia ini
+    itu the is are was and but please near from since for has have not broken flooded dark
+    dengan untuk pada bikin buat jadi sering selalu setiap tiap lama lebih kurang juga sampai
+    """.split()
+)
+
+#: Heads that are ordinary words in lower case ("jalan rusak" = "the road is broken").
+_WEAK_PREFIXES = frozenset("jalan kantor gedung taman kali sungai lapangan kota kawasan blok street road".split())
+
+#: Landmarks that name a place on their own after a preposition ("di halte").
+_STANDALONE = frozenset(
+    "pasar terminal stasiun halte taman jembatan kali sungai rusun rusunawa masjid mesjid musholla "
+    "mushola gereja puskesmas polsek koramil spbu perempatan pertigaan simpang bundaran tugu "
+    "underpass flyover tol lapangan kampus".split()
+)
+
+_RT_RW = re.compile(
+    r"(?<![A-Za-z0-9])(?:rt|rw)\s*\.?\s*:?\s*\d{1,3}(?:\s*/\s*(?:rw\s*\.?\s*)?\d{1,3})?"
+    r"(?:\s*,?\s*rw\s*\.?\s*:?\s*\d{1,3})?(?![0-9])",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W_]+(?:\.(?=\s|$))?|\S", re.UNICODE)
+_MAX_NAME_TOKENS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    text: str
+    low: str
+    start: int
+    end: int
+
+    @property
+    def is_word(self) -> bool:
+        return self.text[0].isalnum()
+
+
+@dataclass(frozen=True, slots=True)
+class LocationExtractor:
+    """Rule-based location spans, taught by training data.
+
+    Attributes:
+        common_words: Lower-case words that end a name (sentence words seen in training data).
+        prefixes: Words that introduce a named place (built-in plus heads of annotated spans).
+        gazetteer: Lower-case place names from lookup tables and annotated spans.
+    """
+
+    common_words: frozenset[str] = STOP_WORDS
+    prefixes: frozenset[str] = PLACE_PREFIXES
+    gazetteer: tuple[str, ...] = ()
+    _gazetteer_re: re.Pattern[str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.gazetteer:
+            names = sorted(self.gazetteer, key=len, reverse=True)
+            pattern = r"(?<![^\W_])(?:" + "|".join(re.escape(n) for n in names) + r")(?![^\W_])"
+            object.__setattr__(self, "_gazetteer_re", re.compile(pattern, re.IGNORECASE))
+
+    @classmethod
+    def from_training_data(cls, data: TrainingData, lookup_names: Iterable[str] | None = None) -> LocationExtractor:
+        """Learn sentence words, landmark heads and place names from annotated examples.
+
+        Args:
+            data: Training data with ``location`` annotations and lookup tables.
+            lookup_names: Lookup tables holding place names; default: every table except those
+                whose name mentions "prefix" (lists of words such as "jl", not places).
+        """
+        outside: Counter[str] = Counter()
+        inside: Counter[str] = Counter()
+        heads: Counter[str] = Counter()
+        names: set[str] = set()
+        for ex in data.examples:
+            spans = [s for s in ex.entities if s.entity == "location"]
+            pos = 0
+            for s in sorted(spans, key=lambda s: s.start):
+                outside.update(_words(ex.text[pos : s.start]))
+                span_words = _words(s.text)
+                inside.update(span_words)
+                if span_words:
+                    heads[span_words[0]] += 1
+                if len(s.text) >= 4 and not any(w in PLACE_PREFIXES for w in span_words):
+                    names.add(fold(s.text).strip())
+                pos = s.end
+            outside.update(_words(ex.text[pos:]))
+        # A word is "common" when it is mostly seen outside locations: it ends a name.
+        common = {w for w, n in outside.items() if n >= 3 and n > 2 * inside.get(w, 0)}
+        common |= STOP_WORDS
+        common -= PLACE_PREFIXES
+        learned_heads = {w for w, n in heads.items() if n >= 2 and w not in common and not w.isdigit()}
+        chosen = set(lookup_names) if lookup_names is not None else {
+            lk.name for lk in data.lookups if "prefix" not in lk.name.lower()
+        }
+        for lk in data.lookups:
+            if lk.name in chosen:
+                names.update(fold(e).strip() for e in lk.elements if len(e.strip()) >= 3)
+        return cls(frozenset(common), PLACE_PREFIXES | learned_heads, tuple(sorted(names)))
+
+    def extract(self, text: str) -> list[Entity]:
+        """Location spans in ``text``; adjacent pieces ("Jl. Melati, RT 03/05") become one."""
+        toks = [_Tok(m.group(0), fold(m.group(0)).rstrip("."), m.start(), m.end()) for m in _WORD.finditer(text)]
+        pieces: list[tuple[int, int]] = []
+        for m in _RT_RW.finditer(text):
+            pieces.append((m.start(), m.end()))
+        if self._gazetteer_re is not None:
+            for m in self._gazetteer_re.finditer(text):
+                pieces.append((m.start(), m.end()))
+        i = 0
+        while i < len(toks):
+            tok = toks[i]
+            if tok.is_word and tok.low in self.prefixes:
+                end = self._name_end(toks, i)
+                if end is not None:
+                    pieces.append((tok.start, toks[end].end))
+                    i = end + 1
+                    continue
+            i += 1
+        return [Entity("location", text[s:e], s, e, text[s:e]) for s, e in _merge(pieces, text)]
+
+    def _name_end(self, toks: list[_Tok], i: int) -> int | None:
+        """Index of the last token of the place that token ``i`` starts, or None if it is none."""
+        head = toks[i]
+        # Abbreviations and capitalised heads ("Jl", "Pasar Minggu") are always followed by a name.
+        strong = head.low in _STRONG_PREFIXES or head.text[:1].isupper()
+        j = i + 1
+        if j < len(toks) and toks[j].text == ".":  # "Jl.Melati": the dot is its own token
+            j += 1
+        last = i
+        count = 0
+        while j < len(toks) and count < _MAX_NAME_TOKENS:
+            t = toks[j]
+            if not t.is_word:
+                break
+            if t.low in ("no", "nomor", "nomer") and j + 1 < len(toks) and toks[j + 1].text[:1].isdigit():
+                last, j = j + 1, j + 2
+                continue
+            if t.low in self.common_words or t.low in PREPOSITIONS or t.low in ("rt", "rw"):
+                break
+            # A lower-case "jalan"/"kantor" is usually "the road"/"an office" ("jalan rusak"):
+            # the next word must look like a name or be another place word ("kantor kelurahan").
+            if count == 0 and not strong and head.low in _WEAK_PREFIXES:
+                if not (t.text[:1].isupper() or t.text[:1].isdigit() or t.low in self.prefixes):
+                    break
+            last = j
+            count += 1
+            j += 1
+        if last > i:
+            return last
+        # A landmark word alone is a place after a preposition: "di halte", "depan puskesmas".
+        if head.low in _STANDALONE and i > 0 and toks[i - 1].low in PREPOSITIONS:
+            return i
+        return None
+
+
+def _words(text: str) -> list[str]:
+    return [fold(m.group(0)).rstrip(".") for m in _WORD.finditer(text) if m.group(0)[0].isalnum()]
+
+
+def _merge(pieces: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Join overlapping pieces and pieces separated only by spaces, commas or dots."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(pieces):
+        if out and (s <= out[-1][1] or re.fullmatch(r"[\s,.]*", text[out[-1][1] : s])):
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    # Trailing punctuation is not part of a place ("Jl. Melati," → "Jl. Melati").
+    trimmed = []
+    for s, e in out:
+        while e > s and text[e - 1] in ",;:.":
+            e -= 1
+        trimmed.append((s, e))
+    return trimmed
+
+
+@dataclass(frozen=True, slots=True)
+class EntityExtractor:
+    """Tickets and locations together; tickets win where spans overlap."""
+
+    tickets: TicketExtractor = field(default_factory=TicketExtractor)
+    locations: LocationExtractor = field(default_factory=LocationExtractor)
+
+    def extract(self, text: str) -> tuple[Entity, ...]:
+        found = self.tickets.extract(text)
+        for loc in self.locations.extract(text):
+            if not any(loc.start < t.end and t.start < loc.end for t in found):
+                found.append(loc)
+        return tuple(sorted(found, key=lambda e: e.start))

@@ -1,0 +1,406 @@
+"""The in-process engine: TF-IDF n-grams and a linear classifier, trained in seconds.
+
+It answers whenever the Rasa server cannot (see :mod:`nlu.fallback`), and can serve alone
+(``nlu.engine: sklearn``). Features: word 1–2-grams and character 2–5-grams inside word
+boundaries of the normalised text (character n-grams carry typos and unseen slang). Classifier:
+a linear SVM (class-weight balanced), whose decision scores become probabilities through a
+softmax with a temperature fitted on cross-validated scores, so the fallback threshold means
+"probably wrong" rather than an arbitrary margin (measured in docs/BENCHMARKS.md).
+
+Models are pickles written by this module into the models directory, which only Warga writes:
+never load a model file from anyone else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from scipy.optimize import minimize_scalar
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+
+from nlu.base import ModelVersion, NluError, Parse, TrainingError
+from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
+from nlu.language import detect_language
+from nlu.normalize import Normalizer
+from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
+
+log = logging.getLogger(__name__)
+
+#: Longer messages are classified on their beginning: people state their problem first, and
+#: it keeps a 10,000-character message as fast as a short one.
+MAX_CLASSIFY_CHARS = 1000
+#: Entities are looked for in this much text.
+MAX_ENTITY_CHARS = 5000
+#: How many (intent, confidence) pairs a Parse carries (Rasa's intent_ranking has 10).
+RANKING_SIZE = 10
+_ACTIVE = "ACTIVE"
+_SUFFIX = ".pkl"
+_KEEP_MODELS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What a saved model is.
+
+    Attributes:
+        version: ``<UTC timestamp>-<data hash>``.
+        data_hash: :meth:`TrainingData.fingerprint` of the data it learned from.
+        trained_at: ISO-8601 UTC.
+        examples: Number of training examples.
+        intents: Intents it can answer.
+        sklearn_version: scikit-learn version that wrote it (pickles are not portable across
+            versions).
+        train_seconds: Wall time of training.
+    """
+
+    version: str
+    data_hash: str
+    trained_at: str
+    examples: int
+    intents: tuple[str, ...]
+    sklearn_version: str
+    train_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SklearnModel:
+    """A trained model: features, classifier, calibration, normaliser, entity rules."""
+
+    info: ModelInfo
+    normalizer: Normalizer
+    features: FeatureUnion
+    classifier: LinearSVC
+    temperature: float
+    entities: EntityExtractor
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.classifier.classes_)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Calibrated class probabilities, one row per text (columns: :attr:`classes`)."""
+        norm = [self.normalizer.normalize(t[:MAX_CLASSIFY_CHARS]) for t in texts]
+        scores = self.classifier.decision_function(self.features.transform(norm))
+        return _softmax(np.atleast_2d(scores), self.temperature)
+
+
+def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = scores / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _features() -> FeatureUnion:
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+")),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
+        ]
+    )
+
+
+def _classifier() -> LinearSVC:
+    # C and class weights as measured (notes/rasa-server.md; docs/BENCHMARKS.md).
+    return LinearSVC(C=0.3, class_weight="balanced", random_state=0)
+
+
+def _fit_temperature(scores: np.ndarray, y_idx: np.ndarray) -> float:
+    """The softmax temperature that minimises the negative log-likelihood of held-out scores."""
+
+    def nll(log_t: float) -> float:
+        p = _softmax(scores, float(np.exp(log_t)))
+        return float(-np.mean(np.log(p[np.arange(len(y_idx)), y_idx] + 1e-12)))
+
+    res = minimize_scalar(nll, bounds=(np.log(0.01), np.log(10.0)), method="bounded")
+    return float(np.exp(res.x))
+
+
+def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool = True) -> SklearnModel:
+    """Train a model in memory (no files): used by the engine and by cross-validation.
+
+    Args:
+        data: Training data (validate it first; this only needs two intents).
+        ticket_prefix: The ticket number prefix from config.
+        calibrate: Fit the softmax temperature on 3-fold cross-validated scores (three more fits,
+            still well under a second on Warga's data); False uses temperature 1.
+
+    Raises:
+        TrainingDataError: Fewer than two intents.
+    """
+    started = datetime.now(timezone.utc)
+    t0 = _clock()
+    labels = data.labels()
+    if len(set(labels)) < 2:
+        raise TrainingDataError(
+            [Problem("schema", ERROR, "training needs examples of at least two intents", Source(", ".join(data.files) or "training data"))]
+        )
+    normalizer = Normalizer.from_synonyms((s.value, s.examples) for s in data.synonyms)
+    texts = [normalizer.normalize(t) for t in data.texts()]
+    features = _features()
+    x = features.fit_transform(texts)
+    y = np.asarray(labels)
+    classifier = _classifier().fit(x, y)
+    temperature = 1.0
+    counts = np.unique(y, return_counts=True)[1]
+    if calibrate and counts.min() >= 2:
+        folds = StratifiedKFold(n_splits=min(3, int(counts.min())), shuffle=True, random_state=0)
+        # Features are refit inside each fold so that held-out scores are honest.
+        scores = cross_val_predict(
+            _CvPipeline(), np.asarray(texts, dtype=object), y, cv=folds, method="decision_function"
+        )
+        temperature = _fit_temperature(scores, np.searchsorted(classifier.classes_, y))
+    entities = EntityExtractor(TicketExtractor(ticket_prefix), LocationExtractor.from_training_data(data))
+    digest = data.fingerprint()
+    info = ModelInfo(
+        version=f"{started:%Y%m%d-%H%M%S}-{digest}",
+        data_hash=digest,
+        trained_at=started.isoformat(timespec="seconds"),
+        examples=len(labels),
+        intents=tuple(classifier.classes_),
+        sklearn_version=sklearn.__version__,
+        train_seconds=round(_clock() - t0, 3),
+    )
+    return SklearnModel(info, normalizer, features, classifier, temperature, entities)
+
+
+class _CvPipeline:
+    """Features + classifier as one estimator for cross_val_predict (sklearn clones it)."""
+
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        return {}
+
+    def set_params(self, **params: object) -> _CvPipeline:
+        return self
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _CvPipeline:
+        self.features_ = _features()
+        self.classifier_ = _classifier().fit(self.features_.fit_transform(list(x)), y)
+        self.classes_ = self.classifier_.classes_
+        return self
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return self.classifier_.decision_function(self.features_.transform(list(x)))
+
+
+def _clock() -> float:
+    return time.perf_counter()
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+
+class ModelLoadError(NluError):
+    """A saved model is missing, unreadable or from another scikit-learn version. Retrain."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retryable=False)
+
+
+def save_model(model: SklearnModel, directory: Path) -> Path:
+    """Write ``model`` into ``directory`` and mark it active, atomically.
+
+    The file is written under a temporary name and renamed, and the ``ACTIVE`` pointer is
+    replaced only after that, so a crash leaves the previous model active.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"sklearn-{model.info.version}"
+    target = directory / f"{name}{_SUFFIX}"
+    n = 2
+    while target.exists():
+        target = directory / f"{name}-{n}{_SUFFIX}"
+        n += 1
+    _atomic_write(target, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    _atomic_write(directory / _ACTIVE, target.name.encode())
+    _prune(directory, keep=target.name)
+    return target
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _prune(directory: Path, keep: str) -> None:
+    models = sorted(p for p in directory.glob(f"sklearn-*{_SUFFIX}"))
+    for old in models[:-_KEEP_MODELS]:
+        if old.name != keep:
+            old.unlink(missing_ok=True)
+
+
+def active_model_path(directory: Path) -> Path | None:
+    """The active model file: the ``ACTIVE`` pointer, else the newest file, else None."""
+    pointer = directory / _ACTIVE
+    if pointer.is_file():
+        candidate = directory / pointer.read_text().strip()
+        if candidate.is_file():
+            return candidate
+    models = sorted(directory.glob(f"sklearn-*{_SUFFIX}")) if directory.is_dir() else []
+    return models[-1] if models else None
+
+
+def load_model(path: Path) -> SklearnModel:
+    """Read a model written by :func:`save_model`.
+
+    Raises:
+        ModelLoadError: Unreadable, not a Warga model, or written by another scikit-learn.
+    """
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)  # noqa: S301 - our own file in our models directory
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load sklearn model {path}: {exc}") from exc
+    if not isinstance(model, SklearnModel):
+        raise ModelLoadError(f"{path} is not a Warga sklearn model")
+    if model.info.sklearn_version.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        raise ModelLoadError(
+            f"{path} was written by scikit-learn {model.info.sklearn_version}, this is {sklearn.__version__}: retrain"
+        )
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# Engine
+
+
+class SklearnEngine:
+    """The in-process NLU engine.
+
+    Args:
+        models_dir: Where models are saved (its own directory, e.g. ``var/nlu/models/sklearn``).
+        threshold: Below this confidence the intent is None (the dialogue asks to rephrase).
+        ticket_prefix: Ticket number prefix.
+        model: A model to serve right away (else call :meth:`load` or :meth:`train`).
+    """
+
+    name = "sklearn"
+
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        threshold: float = 0.5,
+        ticket_prefix: str = "WRG",
+        model: SklearnModel | None = None,
+    ) -> None:
+        self.models_dir = Path(models_dir)
+        self.threshold = threshold
+        self.ticket_prefix = ticket_prefix
+        self._model = model
+        self._train_lock = threading.Lock()
+
+    @property
+    def model(self) -> SklearnModel | None:
+        return self._model
+
+    @property
+    def model_version(self) -> str | None:
+        return self._model.info.version if self._model else None
+
+    def ready(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> ModelVersion:
+        """Load the active model from :attr:`models_dir`.
+
+        Raises:
+            ModelLoadError: No model, or it cannot be loaded.
+        """
+        path = active_model_path(self.models_dir)
+        if path is None:
+            raise ModelLoadError(f"no sklearn model in {self.models_dir}: run `warga nlu train`")
+        model = load_model(path)
+        self._model = model
+        return model.info.version
+
+    def train(self, data: TrainingData) -> ModelVersion:
+        """Validate, train, save and activate a model.
+
+        Raises:
+            TrainingDataError: The data has validation errors; the active model is unchanged.
+            TrainingError: Writing the model failed; the active model is unchanged.
+        """
+        errors = [p for p in validate(data) if p.severity == ERROR]
+        if errors:
+            raise TrainingDataError(errors)
+        with self._train_lock:
+            model = fit_model(data, ticket_prefix=self.ticket_prefix)
+            try:
+                save_model(model, self.models_dir)
+            except OSError as exc:
+                raise TrainingError(f"cannot save sklearn model in {self.models_dir}: {exc}", retryable=True) from exc
+            self._model = model
+        log.info("sklearn model %s trained in %.2fs on %d examples", model.info.version, model.info.train_seconds, model.info.examples)
+        return model.info.version
+
+    def parse(self, text: str) -> Parse:
+        """Understand one message.
+
+        Empty text and text without a letter or digit (emoji, binary junk) give intent None with
+        confidence 0 rather than a guess.
+
+        Raises:
+            NluError: No model loaded (not retryable until someone trains one).
+        """
+        model = self._model  # one read: a concurrent train() swaps the reference atomically
+        if model is None:
+            raise NluError("no sklearn model loaded", retryable=False)
+        clean = _clean(text)
+        language = detect_language(clean[:MAX_CLASSIFY_CHARS])
+        entities = model.entities.extract(clean[:MAX_ENTITY_CHARS])
+        if not model.normalizer.tokens(clean[:MAX_CLASSIFY_CHARS]):
+            return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
+        probs = model.probabilities([clean])[0]
+        order = np.argsort(-probs)[:RANKING_SIZE]
+        ranking = tuple((model.classes[i], round(float(probs[i]), 4)) for i in order)
+        top, confidence = ranking[0]
+        intent = top if confidence >= self.threshold else None
+        return Parse(text, intent, confidence, ranking, entities, language, self.name, model.info.version)
+
+    def with_threshold(self, threshold: float) -> SklearnEngine:
+        """The same model behind another threshold (for evaluation)."""
+        return SklearnEngine(self.models_dir, threshold=threshold, ticket_prefix=self.ticket_prefix, model=self._model)
+
+
+def _clean(text: str) -> str:
+    """Blank out NULs and other control characters that binary junk brings.
+
+    One character for one, so entity offsets still point into the original text.
+    """
+    if not isinstance(text, str):
+        raise NluError("text must be a string", retryable=False)
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+__all__ = [
+    "ModelInfo",
+    "ModelLoadError",
+    "SklearnEngine",
+    "SklearnModel",
+    "active_model_path",
+    "fit_model",
+    "load_model",
+    "save_model",
+]

@@ -1,0 +1,120 @@
+"""Shared fixtures: a real database (SQLite and PostgreSQL), settings, the app with workers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+# Loopback traffic must never go through a proxy (fake providers, Rasa, PostgreSQL).
+for _var in ("NO_PROXY", "no_proxy"):
+    os.environ[_var] = ",".join(filter(None, [os.environ.get(_var, ""), "127.0.0.1", "localhost"]))
+
+PG_ADMIN_URL = os.environ.get("WARGA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _pg_available() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means "no server here": say why in the skip
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def pg_reason() -> str | None:
+    return _pg_available()
+
+
+def _create_pg_database() -> tuple[str, str]:
+    import psycopg
+
+    name = f"warga_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return name, f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://")
+
+
+def _drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None) -> Iterator[str]:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warga.db'}"
+        return
+    if pg_reason:
+        pytest.skip(pg_reason)
+    name, url = _create_pg_database()
+    try:
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'warga.db'}"
+
+
+def make_settings(db_url: str, tmp_path: Path, env: dict[str, str] | None = None,
+                  **overrides: Any) -> Any:
+    from bot.settings import load_settings
+
+    base = {
+        "database.url": db_url,
+        "nlu.models_dir": str(tmp_path / "models"),
+        "queue.sweep_seconds": 0.2,
+        "queue.stall_seconds": 0.5,
+        "queue.threads": 2,
+        "outbox.first_retry_seconds": 0.05,
+        "server.chat_reply_wait_seconds": 10,
+        "channels.enabled": ["web"],
+    }
+    base.update(overrides)
+    return load_settings(PROJECT / "config.yml", env=env or {}, overrides=base)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Any:
+    return make_settings(db_url, tmp_path)
+
+
+def migrate(url: str) -> None:
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Any) -> Iterator[Any]:
+    """The real app, migrated database, background workers running."""
+    from bot.app import create_app
+
+    migrate(settings.database_url)
+    application = create_app(settings)
+    application.testing = True
+    try:
+        yield application
+    finally:
+        application.extensions["warga"].close()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
