@@ -200,10 +200,14 @@ class LocationExtractor:
         chosen = set(lookup_names) if lookup_names is not None else {
             lk.name for lk in data.lookups if "prefix" not in lk.name.lower()
         }
+        prefixes = set(PLACE_PREFIXES) | learned_heads
         for lk in data.lookups:
             if lk.name in chosen:
                 names.update(fold(e).strip() for e in lk.elements if len(e.strip()) >= 3)
-        return cls(frozenset(common), PLACE_PREFIXES | learned_heads, tuple(sorted(names)))
+            elif "prefix" in lk.name.lower():
+                # Lists like street_prefix ("jl.", "gg", "komplek") teach new place words.
+                prefixes.update(w for e in lk.elements for w in _words(e) if w not in ("rt", "rw"))
+        return cls(frozenset(common - prefixes), frozenset(prefixes), tuple(sorted(names)))
 
     def extract(self, text: str) -> list[Entity]:
         """Location spans in ``text``; adjacent pieces ("Jl. Melati, RT 03/05") become one."""

@@ -27,7 +27,7 @@ import numpy as np
 import sklearn
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
@@ -158,10 +158,13 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
     counts = np.unique(y, return_counts=True)[1]
     if calibrate and counts.min() >= 2:
         folds = StratifiedKFold(n_splits=min(3, int(counts.min())), shuffle=True, random_state=0)
-        # Features are refit inside each fold so that held-out scores are honest.
-        scores = cross_val_predict(
-            _CvPipeline(), np.asarray(texts, dtype=object), y, cv=folds, method="decision_function"
-        )
+        scores = np.zeros((len(texts), len(classifier.classes_)))
+        for train_idx, test_idx in folds.split(texts, y):
+            # Features are refit inside each fold so that held-out scores are honest.
+            fold_features = _features()
+            xf = fold_features.fit_transform([texts[i] for i in train_idx])
+            fold_clf = _classifier().fit(xf, y[train_idx])
+            scores[test_idx] = fold_clf.decision_function(fold_features.transform([texts[i] for i in test_idx]))
         temperature = _fit_temperature(scores, np.searchsorted(classifier.classes_, y))
     entities = EntityExtractor(TicketExtractor(ticket_prefix), LocationExtractor.from_training_data(data))
     digest = data.fingerprint()
@@ -175,25 +178,6 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
         train_seconds=round(_clock() - t0, 3),
     )
     return SklearnModel(info, normalizer, features, classifier, temperature, entities)
-
-
-class _CvPipeline:
-    """Features + classifier as one estimator for cross_val_predict (sklearn clones it)."""
-
-    def get_params(self, deep: bool = True) -> dict[str, object]:
-        return {}
-
-    def set_params(self, **params: object) -> _CvPipeline:
-        return self
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> _CvPipeline:
-        self.features_ = _features()
-        self.classifier_ = _classifier().fit(self.features_.fit_transform(list(x)), y)
-        self.classes_ = self.classifier_.classes_
-        return self
-
-    def decision_function(self, x: np.ndarray) -> np.ndarray:
-        return self.classifier_.decision_function(self.features_.transform(list(x)))
 
 
 def _clock() -> float:

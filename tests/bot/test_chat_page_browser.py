@@ -1,0 +1,82 @@
+"""The web chat page in a real headless Chromium (Debian's package, driven by Playwright)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from tests.conftest import make_settings, migrate
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def live_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
+    from bot.app import create_app
+
+    settings = make_settings(sqlite_url, tmp_path)
+    migrate(settings.database_url)
+    app = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        app.extensions["warga"].close()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make browser`"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield pg
+        browser.close()
+        assert errors == [], errors
+
+
+@pytest.mark.browser
+def test_citizen_types_and_sees_the_bot_reply(live_url: str, page: Any) -> None:
+    page.goto(live_url + "/")
+    page.wait_for_selector(".msg--bot")          # the welcome note
+    page.fill("#text", "menu")
+    page.keyboard.press("Enter")
+    reply = page.locator("[data-testid=bot-message]").last
+    reply.wait_for(timeout=15000)
+    assert "Pilih yang Anda perlukan" in reply.inner_text()
+    # The choices are real buttons; pressing one sends its payload.
+    page.get_by_role("button", name="Buat laporan").click()
+    expect(page.locator("[data-testid=bot-message]")).to_have_count(2, timeout=15000)
+    assert "ceritakan masalahnya" in page.locator("[data-testid=bot-message]").last.inner_text()
+
+
+@pytest.mark.browser
+def test_citizen_markup_is_shown_as_text_and_language_switches(live_url: str, page: Any) -> None:
+    page.goto(live_url + "/")
+    page.get_by_role("button", name="EN").click()
+    assert page.get_attribute("#text", "placeholder") == "Type a message…"
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.fill("#text", "<img src=x onerror=alert(1)> lapor")
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=bot-message]").last.wait_for(timeout=15000)
+    mine = page.locator(".msg--me").last
+    assert mine.inner_text() == "<img src=x onerror=alert(1)> lapor"
+    assert page.locator(".msg--me img").count() == 0
+    # A reload keeps the conversation (same sender id in the browser) and shows earlier replies.
+    page.reload()
+    page.locator("[data-testid=bot-message]").first.wait_for(timeout=15000)

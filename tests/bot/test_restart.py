@@ -1,0 +1,144 @@
+"""Crash safety with real processes: a reply stored but never sent is delivered after restart,
+exactly once; the Redis queue backend runs jobs in `warga worker`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+WARGA = str(Path(sys.executable).parent / "warga")
+SENDER = "restart0test0sender0000000000001"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(db: Path, backend: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARGA_")}
+    env.update({
+        "WARGA_DATABASE_URL": f"sqlite:///{db}", "WARGA_QUEUE_BACKEND": backend,
+        "WARGA_QUEUE_REDIS_URL": REDIS_URL, "WARGA_QUEUE_SWEEP_SECONDS": "0.2",
+        "WARGA_QUEUE_STALL_SECONDS": "0.2", "WARGA_SERVER_CHAT_REPLY_WAIT_SECONDS": "0.3",
+        "WARGA_NLU_ENGINE": "sklearn", "WARGA_NLU_RASA_AUTOSTART": "false",
+        "WARGA_NLU_MODELS_DIR": str(db.parent / "models"), "WARGA_CHANNELS_ENABLED": "web",
+    })
+    return env
+
+
+def http(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+class Server:
+    def __init__(self, db: Path, backend: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([WARGA, "run", "--port", str(self.port)], cwd=PROJECT,
+                                     env=env_for(db, backend), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
+                    return
+            except OSError:
+                assert self.proc.poll() is None, "warga run exited at start-up"
+                time.sleep(0.1)
+        raise AssertionError("warga run did not start")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def replies(self) -> list[dict]:
+        return http("GET", f"{self.url}/api/v1/chat/messages?sender={SENDER}&after=0")[1]["messages"]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Path]:
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    r.flushdb()
+    path = tmp_path / "warga.db"
+    subprocess.run([WARGA, "db", "upgrade"], cwd=PROJECT, env=env_for(path, "thread"), check=True,
+                   capture_output=True)
+    yield path
+    r.flushdb()
+    r.close()
+
+
+def wait_for(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_message_stored_but_not_answered_is_answered_once_after_restart(db: Path) -> None:
+    # The first server only queues work on Redis and no worker runs: the message is stored
+    # and acknowledged, then the process dies before any reply exists.
+    first = Server(db, "redis")
+    status, body = http("POST", first.url + "/api/v1/chat/messages",
+                        {"sender": SENDER, "text": "menu", "id": "restart-msg-1"})
+    assert status == 202 and body["pending"] is True
+    first.kill()
+
+    second = Server(db, "thread")
+    try:
+        replies = wait_for(second.replies)
+        assert len(replies) == 1 and "Pilih yang Anda perlukan" in replies[0]["text"]
+        # The client retries its POST after the crash: nothing new is stored or sent.
+        status, body = http("POST", second.url + "/api/v1/chat/messages",
+                            {"sender": SENDER, "text": "menu", "id": "restart-msg-1"})
+        assert status == 200 and body["duplicate"] is True and len(body["replies"]) == 1
+    finally:
+        second.kill()
+    third = Server(db, "thread")
+    try:
+        time.sleep(1.0)   # several sweeps
+        assert len(third.replies()) == 1
+    finally:
+        third.kill()
+
+
+def test_redis_backend_runs_jobs_in_warga_worker(db: Path) -> None:
+    web = Server(db, "redis")
+    try:
+        status, _ = http("POST", web.url + "/api/v1/chat/messages",
+                         {"sender": SENDER, "text": "menu", "id": "redis-msg-01"})
+        assert status == 202
+        assert web.replies() == []
+        done = subprocess.run([WARGA, "worker", "--burst"], cwd=PROJECT, env=env_for(db, "redis"),
+                              capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        replies = web.replies()
+        assert len(replies) == 1 and "Pilih yang Anda perlukan" in replies[0]["text"]
+    finally:
+        web.kill()
