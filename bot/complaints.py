@@ -13,6 +13,10 @@ from bot.models import Complaint, ComplaintEvent, TicketCounter, utcnow
 from bot.settings import Category, ComplaintSettings
 
 
+#: Statuses with no clock running.
+CLOSED = ("selesai", "ditolak")
+
+
 class ComplaintError(Exception):
     """A complaint operation was refused (unknown ticket, transition not allowed)."""
 
@@ -95,6 +99,40 @@ class ComplaintService:
         cat = self.category(complaint.category)
         return complaint.created_at + timedelta(days=cat.resolution_days)
 
+    def rate(self, complaint: Complaint, rating: int) -> ComplaintEvent:
+        if not 1 <= rating <= 5:
+            raise ComplaintError("a rating is a whole number from 1 to 5")
+        complaint.rating = rating
+        event = ComplaintEvent(complaint_id=complaint.id, kind="rating", note=str(rating),
+                               actor="citizen", created_at=utcnow())
+        self.s.add(event)
+        return event
+
+    def closed_at(self, complaint: Complaint) -> datetime | None:
+        """When the complaint last became Selesai (None if it is not Selesai)."""
+        if complaint.status != "selesai":
+            return None
+        return self.s.scalar(select(ComplaintEvent.created_at).where(
+            ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "status",
+            ComplaintEvent.to_status == "selesai").order_by(ComplaintEvent.id.desc()).limit(1))
+
+    def reopen(self, complaint: Complaint) -> ComplaintEvent | None:
+        """The citizen says it is not fixed: back to the first status after Selesai.
+
+        Returns None when the reopen period (complaints.reopen_days) has passed.
+        """
+        closed = self.closed_at(complaint)
+        if closed is None or utcnow() - closed > timedelta(days=self.settings.reopen_days):
+            return None
+        nexts = self.settings.transitions.get(complaint.status, ())
+        if not nexts:
+            return None
+        return self.change_status(complaint, nexts[0], actor="citizen",
+                                  note="Dibuka kembali oleh warga: masalah belum beres.")
+
+    def overdue(self, complaint: Complaint, now: datetime | None = None) -> bool:
+        return complaint.due_at is not None and complaint.due_at < (now or utcnow())
+
     def by_ticket(self, ticket: str) -> Complaint | None:
         return self.s.scalars(select(Complaint).where(Complaint.ticket == ticket.upper())).first()
 
@@ -109,7 +147,14 @@ class ComplaintService:
                                staff_user_id=staff_user_id, created_at=now)
         complaint.status = to_status
         complaint.updated_at = now
-        # Once coordinated, the clock that matters is the resolution deadline.
-        complaint.due_at = None if not self.settings.transitions.get(to_status) else self.resolution_due(complaint)
+        if to_status in CLOSED or not self.settings.transitions.get(to_status):
+            complaint.due_at = None
+        else:
+            # Once coordinated, the clock that matters is the resolution deadline; a reopened
+            # complaint gets a fresh one.
+            due = self.resolution_due(complaint)
+            if due < now:
+                due = now + timedelta(days=self.category(complaint.category).resolution_days)
+            complaint.due_at = due
         self.s.add(event)
         return event

@@ -11,9 +11,10 @@ from bot.models import Complaint, Conversation
 from bot.settings import Settings
 
 
-def view_of(c: Complaint) -> ComplaintView:
+def view_of(c: Complaint, service: ComplaintService | None = None) -> ComplaintView:
     return ComplaintView(ticket=c.ticket, category=c.category, agency=c.agency, status=c.status,
-                         updated_at=c.updated_at, due_at=c.due_at)
+                         updated_at=c.updated_at, due_at=c.due_at,
+                         resolve_due_at=service.resolution_due(c) if service else None)
 
 
 class DbDialoguePorts:
@@ -35,7 +36,7 @@ class DbDialoguePorts:
             location_text=draft.location_text, latitude=draft.latitude, longitude=draft.longitude,
             media=tuple({"url": m.url, "content_type": m.content_type, "caption": m.caption}
                         for m in draft.media)))
-        return view_of(c)
+        return view_of(c, self.complaints)
 
     def own_complaint(self, ticket: str) -> ComplaintView | None:
         c = self.complaints.by_ticket(ticket)
@@ -53,3 +54,27 @@ class DbDialoguePorts:
     def category_for_intent(self, intent: str | None) -> str | None:
         cat = self.settings.complaints.category_for_intent(intent)
         return cat.name if cat else None
+
+    def categories(self) -> list[str]:
+        return [c.name for c in self.settings.complaints.categories]
+
+    def _own(self, ticket: str) -> Complaint | None:
+        c = self.complaints.by_ticket(ticket)
+        return c if c is not None and c.contact_id == self.conversation.contact_id else None
+
+    def rate(self, ticket: str, rating: int) -> bool:
+        c = self._own(ticket)
+        if c is None:
+            return False
+        self.complaints.rate(c, rating)
+        return True
+
+    def reopen(self, ticket: str) -> ComplaintView | None:
+        c = self._own(ticket)
+        if c is None:
+            return None
+        event = self.complaints.reopen(c)
+        return None if event is None else view_of(c, self.complaints)
+
+    def reopen_days(self) -> float:
+        return self.settings.complaints.reopen_days

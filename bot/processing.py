@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dialogue.engine import Dialogue
+from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.types import Incoming, Turn
 from bot.models import Conversation, Message, utcnow
 from bot.ports import DbDialoguePorts
@@ -24,6 +25,10 @@ from channels.base import Location, Media
 from nlu.base import NluEngine, NluError, Parse
 
 log = logging.getLogger(__name__)
+def now_year() -> int:
+    return utcnow().year
+
+
 DIGIT_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -42,6 +47,7 @@ class ConversationProcessor:
         self.sessions = sessions
         self.nlu = nlu
         self.on_replies = on_replies
+        self.knowledge = KnowledgeBase(settings.knowledge_dir)
 
     def _lock(self, session: Session, conv_id: int) -> Conversation | None:
         # FOR UPDATE serialises workers on PostgreSQL; SQLite has one writer anyway.
@@ -105,8 +111,17 @@ class ConversationProcessor:
             media=tuple(Media(m["url"], m.get("content_type"), m.get("caption")) for m in msg.media),
             sender_name=conv.contact.name)
         ports = DbDialoguePorts(session, self.settings, conv, msg.id)
-        dialogue = Dialogue(ports, ticket_example=f"{self.settings.ticket_prefix}-2026-000123")
-        turn = dialogue.step(conv.state or {}, incoming, parse)
+        dialogue = Dialogue(ports, self.knowledge, timezone=self.settings.timezone,
+                            ticket_example=f"{self.settings.ticket_prefix}-{now_year()}-000123")
+        state = dict(conv.state or {})
+        if conv.handover:
+            state["handover"] = state.get("handover") or "staff"
+        else:
+            state.pop("handover", None)
+        turn = dialogue.step(state, incoming, parse)
+        if turn.handover:
+            conv.handover = True
+            log.info("conversation handed over", extra={"conversation_id": conv.id, "reason": turn.handover})
         now = utcnow()
         deadline = now + timedelta(minutes=self.settings.outbox.give_up_after_minutes)
         for reply in turn.replies:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +119,8 @@ class Settings:
     complaints: ComplaintSettings
     secrets: Secrets = field(default_factory=Secrets)
     var_dir: Path = PROJECT_ROOT / "var"
+    timezone: str = "Asia/Jakarta"
+    knowledge_dir: Path = PROJECT_ROOT / "bot" / "knowledge"
 
 
 def _env_name(path: tuple[str, ...]) -> str:
@@ -352,8 +356,15 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM", ""),
         public_url=public_url,
     )
+    tz = r.string("city.timezone", "Asia/Jakarta")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"config: city.timezone: expected a time zone like Asia/Jakarta, got {tz!r}") from None
     return Settings(
         config_path=config_path,
+        timezone=tz,
+        knowledge_dir=_resolve_path(base, r.string("city.knowledge_dir", "bot/knowledge")),
         server=server,
         database_url=_database_url(base, r.string("database.url", "sqlite:///var/warga.db")),
         queue=queue,

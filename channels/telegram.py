@@ -155,6 +155,14 @@ class TelegramWebhookInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class _BotHandle:
+    """The Bot and the request objects it was built with (so we can close them)."""
+
+    bot: Bot
+    requests: tuple[HTTPXRequest, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Part:
     method: str                     # a Bot method: send_message, send_photo, send_location
     args: tuple[tuple[str, Any], ...]
@@ -173,14 +181,14 @@ class TelegramChannel:
     def __init__(self, config: TelegramConfig, *, clock: Callable[[], datetime] | None = None) -> None:
         self.config = config
         self._clock = clock or (lambda: datetime.now(timezone.utc))
-        self._bridge: LoopBridge[Bot] = LoopBridge(self._make_bot, _close_bot, "warga-telegram")
+        self._bridge: LoopBridge[_BotHandle] = LoopBridge(self._make_bot, _close_bot, "warga-telegram")
         self._poll_lock = threading.Lock()
         self._poll_client: httpx.Client | None = None
         self._poll_pid: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def _make_bot(self) -> Bot:
+    async def _make_bot(self) -> _BotHandle:
         c = self.config
 
         def request(pool: int) -> HTTPXRequest:
@@ -190,8 +198,10 @@ class TelegramChannel:
 
         # Only our own polling calls getUpdates (over plain HTTP, see poll_updates), so the
         # Bot's getUpdates pool stays minimal.
-        return Bot(c.token, base_url=c.bot_base_url, base_file_url=c.file_base_url,
-                   request=request(c.connection_pool_size), get_updates_request=request(1))
+        requests = (request(c.connection_pool_size), request(1))
+        bot = Bot(c.token, base_url=c.bot_base_url, base_file_url=c.file_base_url,
+                  request=requests[0], get_updates_request=requests[1])
+        return _BotHandle(bot, requests)
 
     def close(self) -> None:
         """Close connection pools and stop the loop thread; the channel restarts lazily."""
@@ -528,7 +538,7 @@ class TelegramChannel:
     # -- plumbing ------------------------------------------------------------------------
 
     def _call(self, call: Callable[[Bot], Any], timeout: float | None = None) -> Any:
-        return self._bridge.run(call, timeout or self.config.call_timeout)
+        return self._bridge.run(lambda handle: call(handle.bot), timeout or self.config.call_timeout)
 
     def _poller(self) -> httpx.Client:
         with self._poll_lock:
@@ -538,10 +548,10 @@ class TelegramChannel:
             return self._poll_client
 
 
-async def _close_bot(bot: Bot) -> None:
+async def _close_bot(handle: _BotHandle) -> None:
     # Bot.shutdown() only closes the pools if initialize() ran (notes §2), and we never call
     # initialize() (it costs a getMe per process): close the request objects directly.
-    for request in (bot.request, bot._request[0]):  # noqa: SLF001 - the getUpdates pool has no public accessor
+    for request in handle.requests:
         await request.shutdown()
 
 
@@ -692,7 +702,10 @@ def _location_of(m: Message) -> Location | None:
 
 
 def normalize_phone(number: str | None) -> str | None:
-    """"+62 812-3456-7890" / "6281234567890" -> "+6281234567890" (Telegram may omit the +)."""
+    """Normalise a shared phone number to E.164 ("6281234567890" -> "+6281234567890").
+
+    Telegram clients send ``phone_number`` with or without the "+" and sometimes with spaces.
+    """
     if not number:
         return None
     digits = re.sub(r"[^\d]", "", number)

@@ -2,18 +2,23 @@
 
 It is a pure state machine over ``Conversation.state``; everything that touches the database
 goes through :class:`~bot.dialogue.types.DialoguePorts`, so the same dialogue runs on every
-channel and in ``warga chat``.
+channel and in ``warga chat``. Replies are plain text plus buttons; channels render buttons
+their own way (inline keyboards, or numbered lines on SMS).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.dialogue import mood
+from bot.dialogue.complaint_flow import ComplaintFlow
+from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.texts import name_of, render
-from bot.dialogue.types import ComplaintDraft, ComplaintView, DialoguePorts, Incoming, Reply, Turn
+from bot.dialogue.types import ComplaintView, DialoguePorts, Incoming, Reply, Turn
 from channels.base import Button
 from nlu.base import Parse
 
@@ -27,9 +32,20 @@ KEYWORDS: dict[str, str] = {
     "status": "check_status", "/status": "check_status", "cek status": "check_status",
     "batal": "cancel", "/batal": "cancel", "cancel": "cancel", "/cancel": "cancel",
     "info": "info", "informasi": "info",
+    "yes": "affirm", "no": "deny", "ya": "affirm", "iya": "affirm", "y": "affirm", "ok": "affirm",
+    "oke": "affirm", "kirim": "affirm", "send": "affirm", "tidak": "deny", "gak": "deny",
+    "bukan": "deny", "change": "deny", "ubah": "deny",
 }
 TICKET_RE = re.compile(r"\b([A-Za-z]{2,6})[\s.\-_]?(\d{4})[\s.\-_]?(\d{6})\b")
-SMALL_TALK = {"thank": "thanks_reply", "goodbye": "goodbye", "bot_challenge": "bot_challenge"}
+SMALL_TALK = {"thank": "thanks_reply", "goodbye": "goodbye", "bot_challenge": "bot_challenge",
+              "out_of_scope": "out_of_scope"}
+#: Intents that interrupt a complaint being filed; it resumes afterwards.
+INTERRUPTING = {"ask_emergency", "check_status", "request_human", "cancel", "greet", "help",
+                "thank", "bot_challenge"}
+#: How many misunderstandings in a row before a person takes over.
+FALLBACKS_BEFORE_HANDOVER = 2
+#: Below the threshold, candidates at least this likely are offered as buttons.
+CLARIFY_FLOOR = 0.15
 
 
 def find_ticket(text: str, parse: Parse | None) -> str | None:
@@ -39,51 +55,76 @@ def find_ticket(text: str, parse: Parse | None) -> str | None:
     return f"{m.group(1).upper()}-{m.group(2)}-{m.group(3)}" if m else None
 
 
+@dataclass
+class Ctx:
+    """One step's working data."""
+
+    state: dict[str, Any]
+    incoming: Incoming
+    parse: Parse | None
+    lang: str
+    text: str
+    intent: str | None
+    replies: list[Reply] = field(default_factory=list)
+    handover: str | None = None
+
+    def say(self, key: str, *buttons: Button, **values: Any) -> None:
+        self.replies.append(Reply(render(key, self.lang, **values), tuple(buttons)))
+
+
 class Dialogue:
     """The conversation rules.
 
     Args:
         ports: Database-backed operations for this conversation's citizen.
-        timezone: Where due times are shown (the city's zone).
+        knowledge: The public-service knowledge base.
+        timezone: Where times are shown (the city's zone).
         ticket_example: A ticket number shown as an example.
     """
 
-    def __init__(self, ports: DialoguePorts, timezone: tzinfo | str = "Asia/Jakarta",
-                 ticket_example: str = "WRG-2026-000123") -> None:
+    def __init__(self, ports: DialoguePorts, knowledge: KnowledgeBase | None = None,
+                 timezone: tzinfo | str = "Asia/Jakarta", ticket_example: str = "WRG-2026-000123") -> None:
         self.ports = ports
+        self.kb = knowledge or KnowledgeBase()
         self.tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self.ticket_example = ticket_example
+        self.flow = ComplaintFlow(ports, self.when)
 
     # -- helpers -------------------------------------------------------------------------
-    def _when(self, at: datetime | None) -> str:
+    def when(self, at: datetime | None) -> str:
         if at is None:
             return "-"
         local = at.astimezone(self.tz)
         return local.strftime("%d-%m-%Y %H:%M ") + (local.tzname() or "")
 
-    def _menu(self, lang: str) -> Reply:
+    def menu(self, lang: str) -> Reply:
         return Reply(render("menu", lang), (
             Button(render("button_report", lang), "lapor"),
             Button(render("button_status", lang), "status"),
             Button(render("button_info", lang), "info"),
         ))
 
-    def _status_line(self, view: ComplaintView, lang: str) -> str:
+    def status_line(self, view: ComplaintView, lang: str) -> str:
         return render("status_one", lang, ticket=view.ticket,
                       category=name_of("category_names", view.category, lang),
                       status=name_of("status_names", view.status, lang),
-                      updated=self._when(view.updated_at))
+                      updated=self.when(view.updated_at))
 
-    def _file(self, category: str, incoming: Incoming, description: str, lang: str) -> Reply:
-        loc = incoming.location
-        view = self.ports.file_complaint(ComplaintDraft(
-            category=category, description=description, language=lang,
-            location_text=loc.address if loc else None,
-            latitude=loc.lat if loc else None, longitude=loc.lon if loc else None,
-            media=incoming.media))
-        return Reply(render("complaint_filed", lang, ticket=view.ticket,
-                            category=name_of("category_names", view.category, lang),
-                            agency=view.agency, due=self._when(view.due_at)))
+    def _intent(self, ctx: Ctx) -> str | None:
+        payload = ctx.incoming.button
+        if payload and payload.startswith("intent:"):
+            # A clarifying choice: answer the earlier message as if the NLU had been sure.
+            ctx.text = ctx.state.pop("pending_text", ctx.text) or ctx.text
+            return payload.split(":", 1)[1]
+        if payload == "none":
+            return "not_understood"
+        keyword = KEYWORDS.get(mood.normal(ctx.text)) or KEYWORDS.get(ctx.text.strip().lower())
+        if keyword:
+            return keyword
+        intent = ctx.parse.intent if ctx.parse else None
+        if intent is None and find_ticket(ctx.text, ctx.parse):
+            return "check_status"   # a bare ticket number is a status question
+        return intent
 
     # -- the step ------------------------------------------------------------------------
     def step(self, state: dict[str, Any], incoming: Incoming, parse: Parse | None) -> Turn:
@@ -92,7 +133,7 @@ class Dialogue:
         Args:
             state: The conversation's memory from the previous turn (not modified).
             incoming: The message.
-            parse: What the NLU understood (None when the text was empty).
+            parse: What the NLU understood (None when the text was empty or the NLU is down).
         """
         state = dict(state)
         lang = state.get("language") or (parse.language if parse else "id")
@@ -101,53 +142,182 @@ class Dialogue:
             lang = parse.language
         state["language"] = lang
         text = (incoming.button or incoming.text).strip()
-        intent = KEYWORDS.get(text.lower()) or (parse.intent if parse else None)
-        if intent is None and find_ticket(text, parse):
-            intent = "check_status"   # a bare ticket number is a status question
-        flow = state.get("flow")
+        ctx = Ctx(state, incoming, parse, lang, text, None)
+        ctx.intent = self._intent(ctx)
+        self._route(ctx)
+        return Turn(tuple(ctx.replies), ctx.state, ctx.lang, ctx.handover)
 
-        def turn(*replies: Reply) -> Turn:
-            return Turn(tuple(replies), state, lang)
-
-        if not text and not incoming.location and not incoming.media:
-            return turn(Reply(render("empty_message", lang)))
+    def _route(self, ctx: Ctx) -> None:
+        state, intent = ctx.state, ctx.intent
+        has_content = bool(ctx.text or ctx.incoming.location or ctx.incoming.media)
+        if state.get("handover"):
+            # A person is handling this conversation: the bot stays quiet, except for safety.
+            if intent == "ask_emergency":
+                ctx.say("emergency")
+            return
+        if not has_content:
+            ctx.say("empty_message")
+            return
         # Safety first: an emergency is answered at once, even in the middle of a complaint.
         if intent == "ask_emergency":
-            return turn(Reply(render("emergency", lang)))
+            ctx.say("emergency")
+            self.flow.remind(ctx)
+            return
+        if intent == "request_human":
+            self._handover(ctx, "requested")
+            return
+        if mood.is_angry(ctx.text):
+            self._handover(ctx, "angry")
+            return
         if intent == "cancel":
-            if flow:
-                state.pop("flow", None)
-                return turn(Reply(render("cancelled", lang)))
-            return turn(Reply(render("nothing_to_cancel", lang)))
-        if flow == "await_description" and intent not in ("greet", "help", "check_status", "info"):
-            state.pop("flow", None)
-            category = self.ports.category_for_intent(intent) or "other"
-            return turn(self._file(category, incoming, text, lang))
-        if intent and intent.startswith("report_") and intent != "report_start":
+            if state.pop("flow", None):
+                state.pop("draft", None)
+                state.pop("awaiting", None)
+                ctx.say("cancelled")
+            else:
+                ctx.say("nothing_to_cancel")
+            return
+        if state.get("rating_for") and self._rating(ctx):
+            return
+        if state.get("flow") == "complaint" and intent not in INTERRUPTING \
+                and not (intent or "").startswith("ask_"):
+            self.flow.handle(ctx)
+            state["fallbacks"] = 0
+            return
+        if state.get("kb") and mood.is_more(ctx.text):
+            self._kb_more(ctx)
+            return
+        self._answer(ctx)
+
+    def _answer(self, ctx: Ctx) -> None:
+        state, intent, lang = ctx.state, ctx.intent, ctx.lang
+        if intent is None or intent == "not_understood":
+            self._not_understood(ctx)
+            return
+        state["fallbacks"] = 0
+        state.pop("pending_text", None)
+        if intent.startswith("report_"):
+            self.flow.start(ctx)
+        elif intent == "greet":
+            name = ctx.incoming.sender_name
+            ctx.say("greeting", name_part=f" {name}" if name else "")
+            ctx.replies.append(self.menu(lang))
+        elif intent == "help":
+            ctx.replies.append(self.menu(lang))
+        elif intent == "check_status":
+            self._status(ctx)
+        elif intent in SMALL_TALK:
+            ctx.say(SMALL_TALK[intent])
+        elif intent == "info":
+            ctx.say("info_intro")
+        elif intent.startswith("ask_"):
+            self._kb(ctx, intent)
+        else:   # affirm/deny with nothing to confirm
+            ctx.replies.append(self.menu(lang))
+        if intent not in ("check_status",) and not intent.startswith("report_"):
+            self.flow.remind(ctx)
+
+    # -- pieces --------------------------------------------------------------------------
+    def _handover(self, ctx: Ctx, reason: str) -> None:
+        ctx.state["handover"] = reason
+        ctx.handover = reason
+        ctx.say({"requested": "handover_started", "angry": "handover_angry"}.get(reason, "handover_fallbacks"))
+
+    def _not_understood(self, ctx: Ctx) -> None:
+        state = ctx.state
+        state["fallbacks"] = int(state.get("fallbacks", 0)) + 1
+        if state["fallbacks"] >= FALLBACKS_BEFORE_HANDOVER:
+            state["fallbacks"] = 0
+            self._handover(ctx, "not_understood")
+            return
+        if state.get("flow") == "complaint":
+            self.flow.remind(ctx, force=True)
+            return
+        choices = self._clarify_choices(ctx)
+        if choices:
+            state["pending_text"] = ctx.text
+            ctx.say("clarify", *choices, Button(render("button_none_of_these", ctx.lang), "none"))
+            return
+        ctx.say("not_understood")
+        ctx.replies.append(self.menu(ctx.lang))
+
+    def _clarify_choices(self, ctx: Ctx) -> list[Button]:
+        if ctx.parse is None or ctx.incoming.button:
+            return []
+        out = []
+        for intent, conf in ctx.parse.ranking[:3]:
+            if conf < CLARIFY_FLOOR:
+                continue
             category = self.ports.category_for_intent(intent)
-            if category is not None and len(text.split()) >= 2:
-                return turn(self._file(category, incoming, text, lang))
-        if intent and intent.startswith("report_"):
-            state["flow"] = "await_description"
-            return turn(Reply(render("ask_description", lang)))
-        if intent == "greet":
-            name = incoming.sender_name
-            return turn(Reply(render("greeting", lang, name_part=f" {name}" if name else "")),
-                        self._menu(lang))
-        if intent == "help":
-            return turn(self._menu(lang))
-        if intent == "check_status":
-            ticket = find_ticket(text, parse)
-            if ticket:
-                view = self.ports.own_complaint(ticket)
-                return turn(Reply(self._status_line(view, lang) if view else render("status_none", lang)))
+            if category and intent != "report_start":
+                title = f"{render('button_report', ctx.lang)}: {name_of('category_names', category, ctx.lang)}"
+            elif intent.startswith("ask_") and self.kb.article(intent, ctx.lang):
+                title = self.kb.article(intent, ctx.lang).title  # type: ignore[union-attr]
+            else:
+                continue
+            out.append(Button(title[:60], f"intent:{intent}"))
+        return out[:3]
+
+    def _status(self, ctx: Ctx) -> None:
+        lang = ctx.lang
+        ticket = find_ticket(ctx.text, ctx.parse)
+        if ticket:
+            view = self.ports.own_complaint(ticket)
+            ctx.replies.append(Reply(self.status_line(view, lang) if view else render("status_none", lang)))
+        else:
             recent = self.ports.recent_complaints(3)
             if not recent:
-                return turn(Reply(render("status_recent_none", lang)))
-            lines = [render("status_recent_header", lang)] + [self._status_line(v, lang) for v in recent]
-            return turn(Reply("\n".join(lines)))
-        if intent in SMALL_TALK:
-            return turn(Reply(render(SMALL_TALK[intent], lang)))
-        if intent == "info" or (intent or "").startswith("ask_"):
-            return turn(Reply(render("info_intro", lang)))
-        return turn(Reply(render("not_understood", lang)), self._menu(lang))
+                ctx.say("status_recent_none")
+            else:
+                lines = [render("status_recent_header", lang)] + [self.status_line(v, lang) for v in recent]
+                ctx.replies.append(Reply("\n".join(lines)))
+        self.flow.remind(ctx)
+
+    def _kb(self, ctx: Ctx, intent: str) -> None:
+        article = self.kb.article(intent, ctx.lang)
+        if article is None:
+            ctx.say("info_intro")
+            return
+        ctx.replies.append(Reply(article.summary))
+        ctx.state["kb"] = {"key": intent, "part": 0}
+
+    def _kb_more(self, ctx: Ctx) -> None:
+        kb = ctx.state["kb"]
+        article = self.kb.article(kb["key"], ctx.lang)
+        part = int(kb.get("part", 0))
+        if article is None or part >= len(article.more):
+            ctx.state.pop("kb", None)
+            if article is not None and article.links:
+                ctx.say("kb_links", links=" ".join(article.links))
+            ctx.say("kb_more_end")
+            return
+        ctx.replies.append(Reply(article.more[part]))
+        kb["part"] = part + 1
+        if part + 1 >= len(article.more):
+            ctx.state.pop("kb", None)
+            if article.links:
+                ctx.say("kb_links", links=" ".join(article.links))
+
+    def _rating(self, ctx: Ctx) -> bool:
+        """Handle the answer to "how satisfied are you?"; False when the message is about something else."""
+        ticket = ctx.state["rating_for"]
+        payload = ctx.incoming.button or ""
+        rating = int(payload.split(":", 1)[1]) if payload.startswith("rate:") else mood.rating_of(ctx.text)
+        if rating is not None:
+            ctx.state.pop("rating_for", None)
+            self.ports.rate(ticket, rating)
+            ctx.say("rating_thanks", rating=rating, ticket=ticket)
+            return True
+        if payload == "reopen" or mood.NOT_FIXED_WORDS.search(ctx.text):
+            ctx.state.pop("rating_for", None)
+            view = self.ports.reopen(ticket)
+            if view is None:
+                ctx.say("reopen_expired", ticket=ticket, days=f"{self.ports.reopen_days():g}")
+            else:
+                ctx.say("reopened", ticket=ticket)
+            return True
+        if ctx.intent is None or ctx.intent in ("affirm", "deny"):
+            ctx.say("rating_invalid")
+            return True
+        ctx.state.pop("rating_for", None)   # they moved on to something else
+        return False

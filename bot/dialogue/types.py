@@ -35,6 +35,7 @@ class Turn:
     replies: tuple[Reply, ...]
     state: dict[str, Any] = field(default_factory=dict)
     language: str = "id"
+    handover: str | None = None     # a reason ("requested", "angry", "not_understood") to hand over
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class ComplaintView:
     status: str
     updated_at: datetime
     due_at: datetime | None
+    resolve_due_at: datetime | None = None
+    closed_at: datetime | None = None     # when it last became Selesai
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +72,14 @@ class DialoguePorts(Protocol):
     def recent_complaints(self, limit: int) -> list[ComplaintView]: ...
 
     def category_for_intent(self, intent: str | None) -> str | None: ...
+
+    def categories(self) -> list[str]:
+        """Category names in the order they are offered."""
+
+    def rate(self, ticket: str, rating: int) -> bool:
+        """Record a 1-5 rating on the citizen's own resolved complaint."""
+
+    def reopen(self, ticket: str) -> ComplaintView | None:
+        """Reopen the citizen's resolved complaint; None when the reopen period has passed."""
+
+    def reopen_days(self) -> float: ...

@@ -62,7 +62,7 @@ def test_citizen_types_and_sees_the_bot_reply(live_url: str, page: Any) -> None:
     # The choices are real buttons; pressing one sends its payload.
     page.get_by_role("button", name="Buat laporan").click()
     expect(page.locator("[data-testid=bot-message]")).to_have_count(2, timeout=15000)
-    assert "ceritakan masalahnya" in page.locator("[data-testid=bot-message]").last.inner_text()
+    assert "Laporan Anda tentang apa" in page.locator("[data-testid=bot-message]").last.inner_text()
 
 
 @pytest.mark.browser

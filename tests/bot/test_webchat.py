@@ -38,10 +38,18 @@ def test_menu_reply_is_returned_and_both_messages_are_stored(app, client):
         assert msgs[1].reply_to_id == msgs[0].id
 
 
-def test_minimal_complaint_gets_a_ticket_number(app, client):
+def file_by_buttons(client, description: str) -> str:
+    """Without a trained model: menu button, category button, then the answers."""
     post(client, button="lapor")
-    r = post(client, text="Lampu jalan di Jl. Melati mati <b>sudah</b> seminggu 🙏")
-    text = r.get_json()["replies"][0]["text"]
+    post(client, button="cat:street_light")
+    post(client, text=description)
+    post(client, text="Jl. Melati RT 03/RW 05")
+    post(client, text="lewati")
+    return post(client, button="yes").get_json()["replies"][0]["text"]
+
+
+def test_minimal_complaint_gets_a_ticket_number(app, client):
+    text = file_by_buttons(client, "Lampu jalan di Jl. Melati mati <b>sudah</b> seminggu 🙏")
     ticket = re.search(r"WRG-\d{4}-\d{6}", text)
     assert ticket, text
     with app.extensions["warga"].sessions() as s:
@@ -54,9 +62,7 @@ def test_minimal_complaint_gets_a_ticket_number(app, client):
 
 
 def test_status_check_finds_only_own_complaints(app, client):
-    post(client, button="lapor")
-    ticket = re.search(r"WRG-\d{4}-\d{6}", post(client, text="got mampet")
-                       .get_json()["replies"][0]["text"]).group(0)
+    ticket = re.search(r"WRG-\d{4}-\d{6}", file_by_buttons(client, "got mampet")).group(0)
     mine = post(client, text=f"status {ticket.lower().replace('-', ' ')}").get_json()["replies"][0]["text"]
     assert ticket in mine and "Menunggu" in mine
     other = client.post("/api/v1/chat/messages",

@@ -1,0 +1,309 @@
+"""Complaints: ticket numbers, idempotent filing, the status workflow and its deadlines.
+
+Every test runs against a fresh SQLite file and a fresh PostgreSQL database (``db_url``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.complaints import ComplaintError, ComplaintService, NewComplaint, next_ticket
+from bot.contacts import ContactRepository
+from bot.db import make_engine, make_session_factory
+from bot.inbox import store_inbound
+from bot.models import Complaint, ComplaintEvent
+from channels.base import InboundMessage
+from tests.conftest import make_settings, migrate
+
+TICKET_RE = re.compile(r"WRG-(\d{4})-(\d{6})")
+
+
+@pytest.fixture
+def sessions(settings: Any):
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _citizen(s: Any, urn: str = "web:0123456789abcdef0123") -> tuple[int, int]:
+    repo = ContactRepository(s)
+    address = repo.get_or_create_address(urn, "web", "Siti")
+    conversation = repo.conversation_for(address)
+    s.flush()
+    return address.contact_id, conversation.id
+
+
+def _new(contact_id: int, conversation_id: int | None = None, category: str = "road_damage",
+         source_message_id: int | None = None, description: str = "Jalan berlubang") -> NewComplaint:
+    return NewComplaint(contact_id=contact_id, conversation_id=conversation_id,
+                        source_message_id=source_message_id, channel="web", category=category,
+                        description=description)
+
+
+def _service(s: Any, settings: Any) -> ComplaintService:
+    return ComplaintService(s, settings.complaints, settings.ticket_prefix)
+
+
+# -- ticket numbers --------------------------------------------------------------------------
+def test_ticket_numbers_are_prefix_year_and_sequential(sessions, settings):
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+        svc = _service(s, settings)
+        filed = [svc.file(_new(contact_id, conv_id)) for _ in range(3)]
+    tickets = [c.ticket for c in filed]
+    year = filed[0].created_at.year
+    assert tickets == [f"WRG-{year}-000001", f"WRG-{year}-000002", f"WRG-{year}-000003"]
+    # Numbering continues across transactions.
+    with sessions() as s, s.begin():
+        fourth = _service(s, settings).file(_new(contact_id, conv_id))
+    assert fourth.ticket == f"WRG-{year}-000004"
+    with sessions() as s:
+        assert sorted(s.scalars(select(Complaint.ticket))) == tickets + [fourth.ticket]
+
+
+def test_ticket_prefix_comes_from_config(db_url, tmp_path):
+    settings = make_settings(db_url, tmp_path, **{"tickets.prefix": "JKT"})
+    migrate(db_url)
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as s, s.begin():
+            contact_id, conv_id = _citizen(s)
+            c = _service(s, settings).file(_new(contact_id, conv_id))
+        assert re.fullmatch(r"JKT-\d{4}-000001", c.ticket), c.ticket
+    finally:
+        engine.dispose()
+
+
+def test_a_new_year_restarts_at_one(sessions):
+    utc = timezone.utc
+    with sessions() as s, s.begin():
+        assert next_ticket(s, "WRG", datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == "WRG-2026-000001"
+        assert next_ticket(s, "WRG", datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == "WRG-2026-000002"
+        assert next_ticket(s, "WRG", datetime(2027, 1, 1, 0, 1, tzinfo=utc)) == "WRG-2027-000001"
+        assert next_ticket(s, "WRG", datetime(2027, 6, 1, tzinfo=utc)) == "WRG-2027-000002"
+        # Each prefix has its own counter.
+        assert next_ticket(s, "JKT", datetime(2027, 6, 1, tzinfo=utc)) == "JKT-2027-000001"
+    with sessions() as s, s.begin():
+        assert next_ticket(s, "WRG", datetime(2026, 12, 31, tzinfo=utc)) == "WRG-2026-000003"
+
+
+def test_concurrent_filing_gives_distinct_consecutive_numbers(sessions, settings):
+    """8 workers, each filing 10 complaints in its own transactions, never share a number.
+
+    On PostgreSQL the counter row's lock serialises them; on SQLite the write lock does (the
+    thread queue runs several workers against SQLite too, so both must hold).
+    """
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+    threads_n, per_thread = 8, 10
+    barrier = threading.Barrier(threads_n)
+    tickets: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            barrier.wait(timeout=30)
+            for _ in range(per_thread):
+                with sessions() as s, s.begin():
+                    c = _service(s, settings).file(_new(contact_id, conv_id))
+                    ticket = c.ticket
+                with lock:
+                    tickets.append(ticket)
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(threads_n)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert len(tickets) == threads_n * per_thread
+    numbers = sorted(int(TICKET_RE.fullmatch(t).group(2)) for t in tickets)
+    assert numbers == list(range(1, threads_n * per_thread + 1))
+    with sessions() as s:
+        assert s.scalar(select(func.count(func.distinct(Complaint.ticket)))) == threads_n * per_thread
+
+
+# -- idempotent filing ---------------------------------------------------------------------
+def _inbound(s: Any, external_id: str = "m-1") -> int:
+    stored = store_inbound(s, InboundMessage(
+        channel="web", external_id=external_id, sender="web:0123456789abcdef0123",
+        text="Jalan berlubang di depan sekolah", received_at=datetime.now(timezone.utc)))
+    return stored.message_id
+
+
+def test_filing_twice_from_the_same_message_returns_the_same_complaint(sessions, settings):
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+        msg_id = _inbound(s)
+        first = _service(s, settings).file(_new(contact_id, conv_id, source_message_id=msg_id))
+        again_same_tx = _service(s, settings).file(_new(contact_id, conv_id, source_message_id=msg_id))
+        first_id, first_ticket = first.id, first.ticket
+    assert again_same_tx.id == first_id
+    # A job run a second time (a new transaction) finds the same complaint too.
+    with sessions() as s, s.begin():
+        again = _service(s, settings).file(_new(contact_id, conv_id, source_message_id=msg_id,
+                                                description="something else"))
+        assert (again.id, again.ticket, again.description) == (
+            first_id, first_ticket, "Jalan berlubang")
+        other = _service(s, settings).file(
+            _new(contact_id, conv_id, source_message_id=_inbound(s, "m-2")))
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Complaint)) == 2
+        assert s.scalar(select(func.count()).select_from(ComplaintEvent).where(
+            ComplaintEvent.complaint_id == first_id)) == 1
+    # The repeat did not use up a ticket number.
+    assert TICKET_RE.fullmatch(other.ticket).group(2) == "000002"
+
+
+def test_filing_routes_to_the_category_agency_and_records_creation(sessions, settings):
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+        c = _service(s, settings).file(_new(contact_id, conv_id, category="garbage"),
+                                        actor="citizen")
+        cid = c.id
+    with sessions() as s:
+        c = s.get(Complaint, cid)
+        assert (c.category, c.agency, c.status) == ("garbage", "Dinas Lingkungan Hidup", "menunggu")
+        assert [(e.kind, e.from_status, e.to_status, e.actor) for e in c.events] == [
+            ("created", None, "menunggu", "citizen")]
+
+
+def test_unknown_category_is_refused_and_files_nothing(sessions, settings):
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+        with pytest.raises(ComplaintError, match="volcano"):
+            _service(s, settings).file(_new(contact_id, conv_id, category="volcano"))
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Complaint)) == 0
+
+
+# -- status workflow -----------------------------------------------------------------------
+def _file_one(sessions: Any, settings: Any, category: str = "road_damage") -> int:
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+        return _service(s, settings).file(_new(contact_id, conv_id, category=category)).id
+
+
+def test_allowed_transition_records_an_event(sessions, settings):
+    cid = _file_one(sessions, settings)
+    with sessions() as s, s.begin():
+        c = s.get(Complaint, cid)
+        _service(s, settings).change_status(c, "koordinasi", actor="staff:budi",
+                                            note="Sudah dicek ke lokasi")
+    with sessions() as s:
+        c = s.get(Complaint, cid)
+        assert c.status == "koordinasi"
+        assert [(e.kind, e.from_status, e.to_status, e.actor, e.note) for e in c.events] == [
+            ("created", None, "menunggu", "citizen", None),
+            ("status", "menunggu", "koordinasi", "staff:budi", "Sudah dicek ke lokasi"),
+        ]
+        assert c.events[1].created_at.tzinfo is not None
+
+
+DISALLOWED = [
+    ([], "selesai"),                       # waiting -> done skips the whole workflow
+    ([], "proses"),
+    (["ditolak"], "proses"),               # rejected is final
+    (["koordinasi"], "menunggu"),          # no way back to waiting
+]
+
+
+def test_disallowed_transition_is_refused_and_changes_nothing(sessions, settings):
+    for path, refused in DISALLOWED:
+        cid = _file_one(sessions, settings)
+        with sessions() as s, s.begin():
+            c = s.get(Complaint, cid)
+            for status in path:
+                _service(s, settings).change_status(c, status, actor="staff:budi")
+        with sessions() as s:
+            before = s.get(Complaint, cid)
+            snapshot = (before.status, before.due_at, before.updated_at, len(before.events))
+        with sessions() as s, s.begin():
+            c = s.get(Complaint, cid)
+            with pytest.raises(ComplaintError, match=refused):
+                _service(s, settings).change_status(c, refused, actor="staff:budi")
+            assert c.status == snapshot[0]
+        with sessions() as s:
+            after = s.get(Complaint, cid)
+            assert (after.status, after.due_at, after.updated_at, len(after.events)) == snapshot, \
+                (path, refused)
+
+
+def test_transitions_follow_the_configured_workflow(db_url, tmp_path):
+    settings = make_settings(db_url, tmp_path, **{"complaints.transitions": {
+        "menunggu": ["selesai"], "selesai": []}})
+    migrate(db_url)
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    try:
+        cid = _file_one(sessions, settings)
+        with sessions() as s, s.begin():
+            c = s.get(Complaint, cid)
+            with pytest.raises(ComplaintError):
+                _service(s, settings).change_status(c, "koordinasi", actor="staff:budi")
+            _service(s, settings).change_status(c, "selesai", actor="staff:budi")
+        with sessions() as s:
+            assert s.get(Complaint, cid).status == "selesai"
+    finally:
+        engine.dispose()
+
+
+# -- deadlines -----------------------------------------------------------------------------
+def test_due_at_is_the_category_coordination_deadline(sessions, settings):
+    flood = _file_one(sessions, settings, "flood")          # coordination_hours: 2
+    road = _file_one(sessions, settings, "road_damage")     # default: 6
+    with sessions() as s:
+        f, r = s.get(Complaint, flood), s.get(Complaint, road)
+        assert f.due_at == f.created_at + timedelta(hours=2)
+        assert r.due_at == r.created_at + timedelta(hours=6)
+        assert f.due_at.tzinfo is not None
+
+
+def test_due_at_becomes_the_resolution_deadline_after_coordination(sessions, settings):
+    cid = _file_one(sessions, settings, "flood")            # resolution_days: 3
+    with sessions() as s, s.begin():
+        c = s.get(Complaint, cid)
+        _service(s, settings).change_status(c, "koordinasi", actor="staff:budi")
+    with sessions() as s, s.begin():
+        c = s.get(Complaint, cid)
+        assert c.due_at == c.created_at + timedelta(days=3)
+        _service(s, settings).change_status(c, "disposisi", actor="staff:budi")
+        _service(s, settings).change_status(c, "proses", actor="staff:budi")
+    with sessions() as s:
+        c = s.get(Complaint, cid)
+        assert c.due_at == c.created_at + timedelta(days=3)
+
+
+def test_rejected_complaint_has_no_deadline(sessions, settings):
+    cid = _file_one(sessions, settings, "flood")
+    with sessions() as s, s.begin():
+        c = s.get(Complaint, cid)
+        _service(s, settings).change_status(c, "ditolak", actor="staff:budi", note="Bukan wewenang")
+    with sessions() as s:
+        assert s.get(Complaint, cid).due_at is None
+
+
+def test_resolved_complaint_has_no_deadline(sessions, settings):
+    """Selesai can be reopened (selesai -> proses), but while resolved nothing is due."""
+    cid = _file_one(sessions, settings, "flood")
+    with sessions() as s, s.begin():
+        c = s.get(Complaint, cid)
+        svc = _service(s, settings)
+        for status in ["koordinasi", "disposisi", "proses", "menunggu_validasi", "selesai"]:
+            svc.change_status(c, status, actor="staff:budi")
+    with sessions() as s:
+        c = s.get(Complaint, cid)
+        assert c.status == "selesai"
+        assert c.due_at is None, f"a resolved complaint is still due at {c.due_at}"

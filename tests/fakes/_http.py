@@ -1,0 +1,167 @@
+"""A tiny keep-alive HTTP/1.1 server on 127.0.0.1 that records requests; base of the fakes.
+
+Why not Werkzeug's dev server: it closes every connection, which hides client bugs that
+only show when a pooled connection is reused (notes/provider-libraries.md §2, pattern C).
+This one keeps connections open, sends Content-Length, and disables Nagle (without that,
+each keep-alive request took 44 ms instead of 0.3 ms: Nagle plus delayed ACK).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]          # names lower-cased
+    body: bytes
+    at: float
+
+    def form(self) -> list[tuple[str, str]]:
+        """The urlencoded body as pairs (repeats and blank values kept)."""
+        return parse_qsl(self.body.decode("utf-8"), keep_blank_values=True)
+
+    def form_dict(self) -> dict[str, str]:
+        return dict(self.form())
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        """The (user, password) of a Basic Authorization header, if any."""
+        value = self.headers.get("authorization", "")
+        if not value.lower().startswith("basic "):
+            return None
+        user, _, password = base64.b64decode(value[6:]).decode("utf-8").partition(":")
+        return user, password
+
+
+@dataclass
+class Reply:
+    """What the fake answers."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200, delay: float = 0.0) -> "Reply":
+        return cls(status, json.dumps(obj).encode("utf-8"), "application/json", {}, delay)
+
+
+class FakeServer:
+    """Base class: subclasses implement :meth:`handle`.
+
+    Use as ``with Fake() as fake:`` or ``fake = Fake().start()`` ... ``fake.stop()``.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> "FakeServer":
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name=type(self).__name__,
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the fake first"
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- recording ---------------------------------------------------------------------
+
+    def _record(self, request: Recorded) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def handle(self, request: Recorded) -> Reply:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 60                      # idle keep-alive connections are closed after this
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        request = Recorded(self.command, path, query,
+                           {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+        fake: FakeServer = self.server.fake  # type: ignore[attr-defined]
+        fake._record(request)
+        reply = fake.handle(request)
+        if reply.delay:
+            time.sleep(reply.delay)
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass                       # the client gave up (a timeout test)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        return
+
+
+def unused_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (for "connection refused" tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
