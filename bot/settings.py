@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -15,6 +16,8 @@ from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from nlu.config import NluConfig, NluConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
@@ -52,19 +55,6 @@ class OutboxSettings:
     first_retry_seconds: float = 2.0
     max_retry_seconds: float = 300.0
     lease_seconds: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class NluSettings:
-    engine: str = "rasa"
-    threshold: float = 0.55
-    data_dir: Path = PROJECT_ROOT / "nlu" / "data"
-    models_dir: Path = PROJECT_ROOT / "var" / "models"
-    rasa_host: str = "127.0.0.1"
-    rasa_port: int = 5005
-    rasa_timeout_seconds: float = 3.0
-    rasa_autostart: bool = True
-    rasa_token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +102,7 @@ class Settings:
     queue: QueueSettings
     outbox: OutboxSettings
     channels_enabled: tuple[str, ...]
-    nlu: NluSettings
+    nlu: NluConfig
     default_language: str
     languages: tuple[str, ...]
     ticket_prefix: str
@@ -120,6 +110,7 @@ class Settings:
     secrets: Secrets = field(default_factory=Secrets)
     var_dir: Path = PROJECT_ROOT / "var"
     timezone: str = "Asia/Jakarta"
+    rasa_autostart: bool = True
     knowledge_dir: Path = PROJECT_ROOT / "bot" / "knowledge"
 
 
@@ -210,6 +201,29 @@ class _Reader:
             if choices is not None and v not in choices:
                 raise ConfigError(f"config: {dotted}: expected names from {', '.join(choices)}, got {v!r}")
         return tuple(value)
+
+
+def _local_rasa_token(base: Path) -> str:
+    """Without WARGA_RASA_TOKEN, a random token kept in var/ (mode 0600) so every process of
+    this installation (web, workers, `warga nlu serve`) agrees on it."""
+    path = base / "var" / "rasa-token"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token)
+        return token
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"config: cannot write {path}: set WARGA_RASA_TOKEN ({exc.strerror})") from None
 
 
 def _resolve_path(base: Path, value: str) -> Path:
@@ -331,17 +345,24 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         max_retry_seconds=r.number("outbox.max_retry_seconds", 300, minimum=0.01),
         lease_seconds=r.number("outbox.lease_seconds", 60, minimum=1),
     )
-    nlu = NluSettings(
-        engine=r.string("nlu.engine", "rasa", choices=("rasa", "sklearn")),
-        threshold=r.number("nlu.threshold", 0.55, maximum=1),
-        data_dir=_resolve_path(base, r.string("nlu.data_dir", "nlu/data")),
-        models_dir=_resolve_path(base, r.string("nlu.models_dir", "var/models")),
-        rasa_host=r.string("nlu.rasa_host", "127.0.0.1"),
-        rasa_port=r.number("nlu.rasa_port", 5005, minimum=1, maximum=65535, integer=True),
-        rasa_timeout_seconds=r.number("nlu.rasa_timeout_seconds", 3, minimum=0.05),
-        rasa_autostart=r.boolean("nlu.rasa_autostart", True),
-        rasa_token=env.get("WARGA_RASA_TOKEN", ""),
-    )
+    try:
+        nlu = NluConfig(
+            engine=r.string("nlu.engine", "rasa", choices=("rasa", "sklearn")),
+            threshold=r.number("nlu.threshold", 0.5, maximum=0.99),
+            data_dir=_resolve_path(base, r.string("nlu.data_dir", "nlu/data")),
+            models_dir=_resolve_path(base, r.string("nlu.models_dir", "var/models")),
+            var_dir=_resolve_path(base, r.string("nlu.var_dir", "var/rasa")),
+            rasa_host=r.string("nlu.rasa_host", "127.0.0.1"),
+            rasa_port=r.number("nlu.rasa_port", 5005, minimum=1, maximum=65535, integer=True),
+            rasa_token=env.get("WARGA_RASA_TOKEN", "") or _local_rasa_token(base),
+            rasa_timeout=r.number("nlu.rasa_timeout", 2, minimum=0.05),
+            rasa_retry_after=r.number("nlu.rasa_retry_after", 10, minimum=0.05),
+            rasa_venv=_resolve_path(base, r.string("nlu.rasa_venv", ".venv-rasa")),
+            rasa_config=_resolve_path(base, r.string("nlu.rasa_config", "nlu/rasa/config.yml")),
+            ticket_prefix=r.string("tickets.prefix", "WRG", pattern=r"[A-Z]{2,6}"),
+        )
+    except NluConfigError as exc:
+        raise ConfigError(f"config: {exc}") from None
     default_language = r.string("languages.default", "id", choices=languages)
     public_url = env.get("WARGA_PUBLIC_URL", "").strip().rstrip("/")
     if public_url and not re.match(r"^https?://[^/\s]+", public_url):
@@ -375,6 +396,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         languages=languages,
         ticket_prefix=r.string("tickets.prefix", "WRG", pattern=r"[A-Z]{2,6}"),
         complaints=_complaints(r, languages),
+        rasa_autostart=r.boolean("nlu.rasa_autostart", True),
         secrets=secrets,
         var_dir=_resolve_path(base, "var"),
     )

@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from nlu.lexicon import EN_ID
+
 #: Common chat spellings → standard Indonesian (and a few English ones). Single tokens only;
 #: ambiguous short forms (``g``, ``w``, ``kk``) are left alone on purpose.
 SLANG: Mapping[str, str] = {
@@ -75,10 +77,12 @@ class Normalizer:
     Attributes:
         table: token → replacement (built-in :data:`SLANG` plus training-data synonyms).
         phrases: multi-word surface form → replacement, applied before tokenising.
+        expansions: token → words added after it in :meth:`features` (English → Indonesian).
     """
 
     table: Mapping[str, str] = field(default_factory=lambda: dict(SLANG))
     phrases: tuple[tuple[str, str], ...] = ()
+    expansions: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_synonyms(cls, synonyms: Iterable[tuple[str, Iterable[str]]]) -> Normalizer:
@@ -103,7 +107,7 @@ class Normalizer:
                     phrases[" ".join(toks)] = target
         # Longest phrases first so "jl raya" wins over "jl".
         ordered = tuple(sorted(phrases.items(), key=lambda kv: -len(kv[0])))
-        return cls(table, ordered)
+        return cls(table, ordered, dict(EN_ID))
 
     def tokens(self, text: str) -> list[str]:
         """The normalised tokens of ``text``."""
@@ -120,6 +124,13 @@ class Normalizer:
         for tok in toks:
             out.extend(self.table.get(tok, tok).split())
         return out
+
+    def features(self, text: str) -> str:
+        """What the classifier sees: normalised tokens plus their :attr:`expansions`."""
+        toks = self.tokens(text)
+        if self.expansions:
+            toks += [self.expansions[t] for t in toks if t in self.expansions]
+        return " ".join(toks)
 
     def normalize(self, text: str) -> str:
         """``text`` as one normalised, space-separated string."""

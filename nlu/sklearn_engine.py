@@ -92,7 +92,7 @@ class SklearnModel:
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Calibrated class probabilities, one row per text (columns: :attr:`classes`)."""
-        norm = [self.normalizer.normalize(t[:MAX_CLASSIFY_CHARS]) for t in texts]
+        norm = [self.normalizer.features(t[:MAX_CLASSIFY_CHARS]) for t in texts]
         scores = self.classifier.decision_function(self.features.transform(norm))
         return _softmax(np.atleast_2d(scores), self.temperature)
 
@@ -149,7 +149,7 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
             [Problem("schema", ERROR, "training needs examples of at least two intents", Source(", ".join(data.files) or "training data"))]
         )
     normalizer = Normalizer.from_synonyms((s.value, s.examples) for s in data.synonyms)
-    texts = [normalizer.normalize(t) for t in data.texts()]
+    texts = [normalizer.features(t) for t in data.texts()]
     features = _features()
     x = features.fit_transform(texts)
     y = np.asarray(labels)

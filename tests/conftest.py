@@ -69,13 +69,33 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'warga.db'}"
 
 
+_MODELS: dict[str, Path] = {}
+
+
+def trained_models_dir() -> Path:
+    """The sklearn model trained once per test session from the project's data (seconds)."""
+    if "dir" not in _MODELS:
+        import tempfile
+
+        from nlu.config import NluConfig
+        from nlu.factory import build_sklearn_engine
+
+        directory = Path(tempfile.mkdtemp(prefix="warga-models-"))
+        build_sklearn_engine(NluConfig(engine="sklearn", data_dir=PROJECT / "nlu" / "data",
+                                       models_dir=directory))
+        _MODELS["dir"] = directory
+    return _MODELS["dir"]
+
+
 def make_settings(db_url: str, tmp_path: Path, env: dict[str, str] | None = None,
                   **overrides: Any) -> Any:
     from bot.settings import load_settings
 
     base = {
         "database.url": db_url,
-        "nlu.models_dir": str(tmp_path / "models"),
+        "nlu.engine": "sklearn",
+        "nlu.models_dir": str(trained_models_dir()),
+        "nlu.rasa_autostart": False,
         "queue.sweep_seconds": 0.2,
         "queue.stall_seconds": 0.5,
         "queue.threads": 2,

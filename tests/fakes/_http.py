@@ -29,6 +29,7 @@ class Recorded:
     headers: dict[str, str]          # names lower-cased
     body: bytes
     at: float
+    peer: tuple[str, int] = ("", 0)   # the client's (address, port): one per TCP connection
 
     def form(self) -> list[tuple[str, str]]:
         """The urlencoded body as pairs (repeats and blank values kept)."""
@@ -139,7 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         request = Recorded(self.command, path, query,
-                           {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                           {k.lower(): v for k, v in self.headers.items()}, body, time.time(),
+                           tuple(self.client_address[:2]))
         fake: FakeServer = self.server.fake  # type: ignore[attr-defined]
         fake._record(request)
         reply = fake.handle(request)

@@ -22,7 +22,8 @@ API:
   ``fail(method, status, description, retry_after=..., migrate_to_chat_id=...)`` answers
   a Bot API error (429 with ``retry_after``, 403, 400, 5xx...); ``fail_html(method, 502)``
   answers an HTML error page; ``delay(method, seconds)`` answers late (timeouts);
-  ``block(chat_id)`` makes every send to that chat a 403 "bot was blocked by the user".
+  ``block(chat_id)`` makes every send to that chat a 403 "bot was blocked by the user";
+  ``after=n`` lets n matching calls through before the rule applies (fail the 2nd part).
 - Files: ``add_file(file_id, content, file_path)`` serves ``getFile`` and the download.
 - Polling: ``push_update(update)`` queues an update for ``getUpdates`` (offset semantics as
   Telegram's: updates below ``offset`` are confirmed and dropped); while a webhook is set
@@ -65,6 +66,7 @@ class _Rule:
     times: int | None
     chat_id: str | None = None
     delay: float = 0.0
+    after: int = 0          # let this many matching calls through first
 
 
 class FakeTelegram(FakeServer):
@@ -85,7 +87,7 @@ class FakeTelegram(FakeServer):
 
     def fail(self, method: str, status: int, description: str, *, retry_after: int | None = None,
              migrate_to_chat_id: int | None = None, times: int | None = 1,
-             chat_id: int | str | None = None) -> None:
+             chat_id: int | str | None = None, after: int = 0) -> None:
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
         params: dict[str, Any] = {}
         if retry_after is not None:
@@ -94,14 +96,14 @@ class FakeTelegram(FakeServer):
             params["migrate_to_chat_id"] = migrate_to_chat_id
         if params:
             body["parameters"] = params
-        self._add(_Rule(method, Reply.json(body, status), times, _str(chat_id)))
+        self._add(_Rule(method, Reply.json(body, status), times, _str(chat_id), after=after))
 
     def fail_html(self, method: str, status: int = 502, *, times: int | None = 1) -> None:
         page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>".encode()
         self._add(_Rule(method, Reply(status, page, "text/html"), times))
 
-    def delay(self, method: str, seconds: float, *, times: int | None = 1) -> None:
-        self._add(_Rule(method, None, times, delay=seconds))
+    def delay(self, method: str, seconds: float, *, times: int | None = 1, after: int = 0) -> None:
+        self._add(_Rule(method, None, times, delay=seconds, after=after))
 
     def block(self, chat_id: int | str, description: str = "Forbidden: bot was blocked by the user") -> None:
         for method in SEND_METHODS:
@@ -154,6 +156,9 @@ class FakeTelegram(FakeServer):
         with self._lock:
             for rule in list(self._rules):
                 if rule.method != method or (rule.chat_id is not None and rule.chat_id != params.get("chat_id")):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if rule.times is not None:
                     rule.times -= 1

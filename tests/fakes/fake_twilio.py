@@ -19,7 +19,8 @@ API:
   ``form`` (pairs, repeats kept: ``MediaUrl``, ``PersistentAction``), ``fields`` (dict) and
   the raw ``request``; ``requests``: every raw request.
 - Programmable failures, consumed in order, each ``times`` times (``None`` = for ever),
-  optionally only for one ``to``: ``fail(status, code, message)`` answers Twilio's legacy
+  optionally only for one ``to`` and after ``after`` matching calls went through:
+  ``fail(status, code, message)`` answers Twilio's legacy
   error body (429/20429, 400/21610, 400/63016 "window closed" synchronously, 400/21211...);
   ``fail(..., problem_details=True)`` answers an RFC 9457 body (the library then raises
   ``TwilioServiceException``); ``fail_html(502)`` answers an HTML page; ``delay(seconds)``
@@ -111,6 +112,7 @@ class _Rule:
     times: int | None
     to: str | None = None
     delay: float = 0.0
+    after: int = 0          # let this many matching calls through first
 
 
 class FakeTwilioCdn(FakeServer):
@@ -152,12 +154,12 @@ class FakeTwilio(FakeServer):
     # -- programming -------------------------------------------------------------------
 
     def fail(self, status: int, code: int, message: str, *, times: int | None = 1, to: str | None = None,
-             problem_details: bool = False) -> None:
+             problem_details: bool = False, after: int = 0) -> None:
         more = f"https://www.twilio.com/docs/errors/{code}"
         body = ({"type": more, "title": message, "status": status, "code": code, "detail": message}
                 if problem_details else
                 {"code": code, "message": message, "more_info": more, "status": status})
-        self._add(_Rule(Reply.json(body, status), times, to))
+        self._add(_Rule(Reply.json(body, status), times, to, after=after))
 
     def fail_html(self, status: int = 502, *, times: int | None = 1) -> None:
         self._add(_Rule(Reply(status, b"<html><body>Bad Gateway</body></html>", "text/html"), times))
@@ -236,6 +238,9 @@ class FakeTwilio(FakeServer):
         with self._lock:
             for rule in list(self._rules):
                 if rule.to is not None and rule.to != fields.get("To"):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if rule.times is not None:
                     rule.times -= 1
