@@ -270,6 +270,8 @@ def _register_optional(group: click.Group, module: str, attr: str) -> None:
 
 
 _register_optional(cli, "bot.nlu_cli", "nlu_group")
+_register_optional(cli, "bot.staff_cli", "complaints_group")
+_register_optional(cli, "bot.staff_cli", "conversations_group")
 _register_optional(cli, "bot.channels_cli", "channels_group")
 
 

@@ -31,6 +31,11 @@ class Stored:
     needs_processing: bool
 
 
+def clean(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; keep everything else exactly as the citizen sent it."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def _existing(session: Session, channel: str, external_id: str) -> Message | None:
     return session.scalars(select(Message).where(
         Message.channel == channel, Message.external_id == external_id)).first()
@@ -42,19 +47,20 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
     if old is not None:
         return Stored(old.id, old.conversation_id, True, False)
     contacts = ContactRepository(session)
-    address = contacts.get_or_create_address(msg.sender, msg.channel, msg.sender_name)
+    address = contacts.get_or_create_address(msg.sender, msg.channel, clean(msg.sender_name))
     conversation = contacts.conversation_for(address)
     processable = msg.kind == "message"
     if processable:
         address.last_inbound_at = max(filter(None, [address.last_inbound_at, msg.received_at]))
     row = Message(
         conversation_id=conversation.id, direction="in", channel=msg.channel, kind=msg.kind,
-        external_id=msg.external_id, urn=msg.sender, text=msg.text,
-        media=[{"url": m.url, "content_type": m.content_type, "caption": m.caption} for m in msg.media],
+        external_id=msg.external_id, urn=msg.sender, text=clean(msg.text) or "",
+        media=[{"url": m.url, "content_type": m.content_type, "caption": clean(m.caption)}
+               for m in msg.media],
         latitude=msg.location.lat if msg.location else None,
         longitude=msg.location.lon if msg.location else None,
-        address_text=msg.location.address if msg.location else None,
-        button_payload=msg.reply_to_button, raw=msg.raw, received_at=msg.received_at,
+        address_text=clean(msg.location.address) if msg.location else None,
+        button_payload=clean(msg.reply_to_button), raw=clean(msg.raw), received_at=msg.received_at,
         status="received" if processable else "recorded",
         # Edits, group posts and member changes are kept for the transcript, never answered.
         processed_at=None if processable else utcnow(),
@@ -77,8 +83,8 @@ def store_unparseable(session: Session, item: Unparseable) -> Stored:
     if old is not None:
         return Stored(old.id, old.conversation_id, True, False)
     row = Message(direction="in", channel=item.channel, kind="unparseable",
-                  external_id=item.external_id, text="", raw=item.raw,
-                  error_reason=item.reason[:2000], status="unparseable",
+                  external_id=item.external_id, text="", raw=clean(item.raw),
+                  error_reason=clean(item.reason[:2000]), status="unparseable",
                   received_at=item.received_at, processed_at=utcnow())
     try:
         with session.begin_nested():

@@ -33,8 +33,8 @@ DIGIT_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
 def parse_to_json(p: Parse) -> dict[str, object]:
-    return {"intent": p.intent, "confidence": round(p.confidence, 4),
-            "ranking": [[i, round(c, 4)] for i, c in p.ranking[:5]],
+    return {"intent": p.intent, "confidence": round(float(p.confidence), 4),
+            "ranking": [[str(i), round(float(c), 4)] for i, c in p.ranking[:5]],
             "entities": [{"entity": e.entity, "value": e.value, "start": e.start, "end": e.end}
                          for e in p.entities],
             "language": p.language, "engine": p.engine, "model_version": p.model_version}

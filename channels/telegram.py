@@ -586,10 +586,11 @@ def send_error(exc: BaseException, *, parts_sent: int = 0, sent_ids: tuple[str, 
                          outcome_unknown=not unsent, **kw)
     if isinstance(exc, NetworkError):
         cause = exc.__cause__
-        # No cause: Telegram answered (a 5xx, or a body PTB could not parse), so the request
-        # was not carried out. ConnectError: it never left. Anything else (connection reset
-        # mid-request...): unknown.
-        unsent = cause is None or isinstance(cause, httpx.ConnectError)
+        # Only a transport failure after connecting (connection reset mid-request, a read
+        # error) leaves the outcome open. ConnectError: it never left. No transport cause:
+        # Telegram answered (a 5xx, or a body PTB could not parse) without carrying it out.
+        unsent = (not isinstance(cause, httpx.TransportError)
+                  or isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)))
         return SendError(f"Telegram network error: {exc.message}", retryable=True,
                          code="network", outcome_unknown=not unsent, **kw)
     if isinstance(exc, BridgeTimeout):

@@ -117,13 +117,6 @@ STOP_WORDS = frozenset(
 #: Heads that are ordinary words in lower case ("jalan rusak" = "the road is broken").
 _WEAK_PREFIXES = frozenset("jalan kantor gedung taman kali sungai lapangan kota kawasan blok street road".split())
 
-#: Landmarks that name a place on their own after a preposition ("di halte").
-_STANDALONE = frozenset(
-    "pasar terminal stasiun halte taman jembatan kali sungai rusun rusunawa masjid mesjid musholla "
-    "mushola gereja puskesmas polsek koramil spbu perempatan pertigaan simpang bundaran tugu "
-    "underpass flyover tol lapangan kampus".split()
-)
-
 _RT_RW = re.compile(
     r"(?<![A-Za-z0-9])(?:rt|rw)\s*\.?\s*:?\s*\d{1,3}(?:\s*/\s*(?:rw\s*\.?\s*)?\d{1,3})?"
     r"(?:\s*,?\s*rw\s*\.?\s*:?\s*\d{1,3})?(?![0-9])",
@@ -151,11 +144,13 @@ class LocationExtractor:
 
     Attributes:
         common_words: Lower-case words that end a name (sentence words seen in training data).
-        prefixes: Words that introduce a named place (built-in plus heads of annotated spans).
+        name_words: Words seen inside annotated locations (they may follow a weak head).
+        prefixes: Words that introduce a named place (built-in, lookup tables, heads of spans).
         gazetteer: Lower-case place names from lookup tables and annotated spans.
     """
 
     common_words: frozenset[str] = STOP_WORDS
+    name_words: frozenset[str] = frozenset()
     prefixes: frozenset[str] = PLACE_PREFIXES
     gazetteer: tuple[str, ...] = ()
     _gazetteer_re: re.Pattern[str] | None = field(default=None, init=False, repr=False)
@@ -168,7 +163,7 @@ class LocationExtractor:
 
     @classmethod
     def from_training_data(cls, data: TrainingData, lookup_names: Iterable[str] | None = None) -> LocationExtractor:
-        """Learn sentence words, landmark heads and place names from annotated examples.
+        """Learn sentence words, name words, landmark heads and place names from the data.
 
         Args:
             data: Training data with ``location`` annotations and lookup tables.
@@ -184,45 +179,47 @@ class LocationExtractor:
             pos = 0
             for s in sorted(spans, key=lambda s: s.start):
                 outside.update(_words(ex.text[pos : s.start]))
-                span_words = _words(s.text)
+                span_words = [w for w in _words(s.text) if w not in PREPOSITIONS]
                 inside.update(span_words)
                 if span_words:
                     heads[span_words[0]] += 1
                 if len(s.text) >= 4 and not any(w in PLACE_PREFIXES for w in span_words):
-                    names.add(fold(s.text).strip())
+                    names.add(" ".join(span_words))
                 pos = s.end
             outside.update(_words(ex.text[pos:]))
         # A word is "common" when it is mostly seen outside locations: it ends a name.
-        common = {w for w, n in outside.items() if n >= 3 and n > 2 * inside.get(w, 0)}
-        common |= STOP_WORDS
-        common -= PLACE_PREFIXES
-        learned_heads = {w for w, n in heads.items() if n >= 2 and w not in common and not w.isdigit()}
+        common = {w for w, n in outside.items() if n >= 2 and n > inside.get(w, 0)} | STOP_WORDS
+        learned_heads = {
+            w for w, n in heads.items() if n >= 2 and w not in common and w not in PREPOSITIONS and not w.isdigit()
+        }
+        prefixes = set(PLACE_PREFIXES) | learned_heads
         chosen = set(lookup_names) if lookup_names is not None else {
             lk.name for lk in data.lookups if "prefix" not in lk.name.lower()
         }
-        prefixes = set(PLACE_PREFIXES) | learned_heads
         for lk in data.lookups:
             if lk.name in chosen:
                 names.update(fold(e).strip() for e in lk.elements if len(e.strip()) >= 3)
             elif "prefix" in lk.name.lower():
                 # Lists like street_prefix ("jl.", "gg", "komplek") teach new place words.
                 prefixes.update(w for e in lk.elements for w in _words(e) if w not in ("rt", "rw"))
-        return cls(frozenset(common - prefixes), frozenset(prefixes), tuple(sorted(names)))
+        name_words = {w for w in inside if w not in common and w not in prefixes}
+        return cls(frozenset(common - prefixes), frozenset(name_words), frozenset(prefixes), tuple(sorted(n for n in names if n)))
 
     def extract(self, text: str) -> list[Entity]:
         """Location spans in ``text``; adjacent pieces ("Jl. Melati, RT 03/05") become one."""
         toks = [_Tok(m.group(0), fold(m.group(0)).rstrip("."), m.start(), m.end()) for m in _WORD.finditer(text)]
-        pieces: list[tuple[int, int]] = []
-        for m in _RT_RW.finditer(text):
-            pieces.append((m.start(), m.end()))
+        # Capitals are evidence of a name only in normally cased text (not "JALAN DI RT 05 HANCUR").
+        letters = [c for c in text if c.isalpha()]
+        upper = sum(c.isupper() for c in letters)
+        cased = 0 < upper < 0.5 * len(letters)
+        pieces: list[tuple[int, int]] = [(m.start(), m.end()) for m in _RT_RW.finditer(text)]
         if self._gazetteer_re is not None:
-            for m in self._gazetteer_re.finditer(text):
-                pieces.append((m.start(), m.end()))
+            pieces += [(m.start(), m.end()) for m in self._gazetteer_re.finditer(text)]
         i = 0
         while i < len(toks):
             tok = toks[i]
             if tok.is_word and tok.low in self.prefixes:
-                end = self._name_end(toks, i)
+                end = self._name_end(toks, i, cased)
                 if end is not None:
                     pieces.append((tok.start, toks[end].end))
                     i = end + 1
@@ -230,11 +227,12 @@ class LocationExtractor:
             i += 1
         return [Entity("location", text[s:e], s, e, text[s:e]) for s, e in _merge(pieces, text)]
 
-    def _name_end(self, toks: list[_Tok], i: int) -> int | None:
+    def _name_end(self, toks: list[_Tok], i: int, cased: bool) -> int | None:
         """Index of the last token of the place that token ``i`` starts, or None if it is none."""
         head = toks[i]
-        # Abbreviations and capitalised heads ("Jl", "Pasar Minggu") are always followed by a name.
-        strong = head.low in _STRONG_PREFIXES or head.text[:1].isupper()
+        # Abbreviations ("jl", "kel.") and capitalised heads ("Pasar Minggu") always precede a
+        # name; a full word ("kelurahan buka jam berapa?") only if a name-like word follows.
+        strong = head.low in _STRONG_PREFIXES or head.text.endswith(".") or (cased and head.text[:1].isupper())
         j = i + 1
         if j < len(toks) and toks[j].text == ".":  # "Jl.Melati": the dot is its own token
             j += 1
@@ -244,25 +242,39 @@ class LocationExtractor:
             t = toks[j]
             if not t.is_word:
                 break
-            if t.low in ("no", "nomor", "nomer") and j + 1 < len(toks) and toks[j + 1].text[:1].isdigit():
-                last, j = j + 1, j + 2
+            if t.low in _NUMBERED and j + 1 < len(toks) and toks[j + 1].text[:1].isdigit():
+                last, j = j + 1, j + 2  # "no. 12", "km 3"
                 continue
-            if t.low in self.common_words or t.low in PREPOSITIONS or t.low in ("rt", "rw"):
+            if count > 0 and t.low in _ROMAN:
+                last, j = j, j + 1  # "jl. wijaya i"
+                last = j - 1
+                count += 1
+                continue
+            if t.low in self.common_words or t.low in PREPOSITIONS or t.low in ("rt", "rw") or _VERB_LIKE.match(t.low):
                 break
-            # A lower-case "jalan"/"kantor" is usually "the road"/"an office" ("jalan rusak"):
-            # the next word must look like a name or be another place word ("kantor kelurahan").
-            if count == 0 and not strong and head.low in _WEAK_PREFIXES:
-                if not (t.text[:1].isupper() or t.text[:1].isdigit() or t.low in self.prefixes):
-                    break
+            if not strong and count == 0 and not self._name_like(t, cased):
+                break
             last = j
             count += 1
             j += 1
-        if last > i:
-            return last
-        # A landmark word alone is a place after a preposition: "di halte", "depan puskesmas".
-        if head.low in _STANDALONE and i > 0 and toks[i - 1].low in PREPOSITIONS:
-            return i
-        return None
+        return last if last > i else None
+
+    def _name_like(self, t: _Tok, cased: bool) -> bool:
+        return (
+            (cased and t.text[:1].isupper())
+            or t.text[:1].isdigit()
+            or t.low in self.name_words
+            or t.low in self.prefixes
+            or any(n.split()[0] == t.low for n in self.gazetteer)
+        )
+
+
+#: Words that take a number after them inside a place: "no. 12", "km 3", "blok c 5".
+_NUMBERED = frozenset("no nomor nomer km kav kavling".split())
+_ROMAN = frozenset("i ii iii iv v vi vii viii ix x".split())
+#: Colloquial verbs and possessives that follow a place word but are not part of it:
+#: "kelurahan bukanya", "halte dicopot", "kantornya", "ngelayanin".
+_VERB_LIKE = re.compile(r"^(?:di\w{4,}|ng\w{3,}|me[mn]\w{3,}|ber\w{3,}|\w{3,}nya|\w{3,}(?:kan|in))$")
 
 
 def _words(text: str) -> list[str]:

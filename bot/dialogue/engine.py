@@ -194,7 +194,13 @@ class Dialogue:
         if intent is None or intent == "not_understood":
             self._not_understood(ctx)
             return
-        state["fallbacks"] = 0
+        # Out of scope twice in a row also means the bot is not helping: count it.
+        state["fallbacks"] = 1 if intent == "out_of_scope" and not state.get("fallbacks") else (
+            state.get("fallbacks", 0) + 1 if intent == "out_of_scope" else 0)
+        if state["fallbacks"] >= FALLBACKS_BEFORE_HANDOVER:
+            state["fallbacks"] = 0
+            self._handover(ctx, "not_understood")
+            return
         state.pop("pending_text", None)
         if intent.startswith("report_"):
             self.flow.start(ctx)

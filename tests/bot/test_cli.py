@@ -149,10 +149,11 @@ def test_bad_config_in_a_real_process_is_one_line_and_exit_1(tmp_path):
     assert not (tmp_path / "warga.db").exists()
 
 
-def test_bad_config_file_given_with_config_option(tmp_path):
-    bad = tmp_path / "config.yml"
-    bad.write_text("server:\n  port: 70000\n", encoding="utf-8")
-    line = one_error_line(warga(bad, "db", "upgrade"))
+def test_bad_config_file_given_with_config_option(config):
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["server"]["port"] = 70000
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    line = one_error_line(warga(config, "db", "upgrade"))
     assert line.startswith("warga: config: server.port:"), line
 
 
@@ -174,6 +175,16 @@ def test_unreachable_database_is_one_line_and_exit_1(args):
                                      "WARGA_NEW_PASSWORD": PASSWORD})
     line = one_error_line(result)
     assert line.startswith("warga: database unreachable: "), line
+
+
+def test_a_database_not_yet_migrated_says_to_run_db_upgrade(config, db_path):
+    """The database is there and answers: calling it "unreachable" sends the operator to
+    check the network instead of running the one command that fixes it."""
+    result = warga(config, "users", "create", "alice", "--role", "admin",
+                   env={"WARGA_NEW_PASSWORD": PASSWORD})
+    line = one_error_line(result)
+    assert "warga db upgrade" in line, line
+    assert "unreachable" not in line, line
 
 
 # -- db upgrade and users ------------------------------------------------------------------

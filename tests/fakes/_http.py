@@ -80,12 +80,13 @@ class FakeServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> "FakeServer":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=type(self).__name__,
-                                        daemon=True)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name=type(self).__name__, daemon=True)
         self._thread.start()
         return self
 
@@ -122,6 +123,13 @@ class FakeServer:
 
     def handle(self, request: Recorded) -> Reply:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 drops SYNs when many client threads connect at once;
+    # the client then sees a 1 s retransmit and a connect timeout that is the fake's fault.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):

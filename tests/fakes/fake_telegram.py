@@ -41,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from tests.fakes._http import FakeServer, Recorded, Reply
 
@@ -248,7 +249,7 @@ class FakeTelegram(FakeServer):
         return _ok(batch)
 
     def _download(self, request: Recorded) -> Reply:
-        rest = request.path[len("/file/bot"):]
+        rest = unquote(request.path[len("/file/bot"):])      # PTB quotes the token's ":" here
         token, _, file_path = rest.partition("/")
         if token != self.token:
             return Reply(401, b"Unauthorized", "text/plain")

@@ -1,0 +1,307 @@
+"""``warga nlu ...``: train, parse, evaluate, validate, serve.
+
+Each command reports failures as one line on stderr and exits with status 1; no traceback.
+The configuration comes from ``ctx.obj`` when the caller put an :class:`~nlu.config.NluConfig`
+there (tests, or a parent group holding settings with an ``nlu`` attribute), otherwise from
+``bot.settings.load_settings().nlu``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from nlu.base import NluError, Parse
+from nlu.config import NluConfig, NluConfigError
+from nlu.evaluate import (
+    EvaluationReport,
+    cross_validate_rasa,
+    cross_validate_sklearn,
+    evaluate_engine,
+    format_report,
+    save_confusion_png,
+    train_and_evaluate_rasa,
+    train_and_evaluate_sklearn,
+)
+from nlu.factory import build_engine, build_rasa_engine, build_rasa_server, build_rasa_trainer, build_sklearn_engine
+from nlu.rasa_server import latest_model
+from nlu.sklearn_engine import SklearnEngine
+from nlu.training_data import ERROR, TrainingDataError, load_and_validate, load_training_data, validate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.")
+
+
+def _config() -> NluConfig:
+    """The gateway's NLU settings (``nlu:`` in config.yml)."""
+    from bot.settings import load_settings  # bot.settings is the lead's; imported late on purpose
+
+    return load_settings().nlu
+
+
+def _get_config(ctx: click.Context) -> NluConfig:
+    obj = ctx.find_object(NluConfig)
+    if obj is not None:
+        return obj
+    nested = getattr(ctx.obj, "nlu", None)
+    if isinstance(nested, NluConfig):
+        return nested
+    return _config()
+
+
+def _edge(func: F) -> F:
+    """Turn every failure into one line on stderr and exit status 1 (this is the CLI's edge)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TrainingDataError as exc:
+            for problem in exc.problems[:20]:
+                click.echo(f"error: {problem}", err=True)
+            if len(exc.problems) > 20:
+                click.echo(f"error: ... and {len(exc.problems) - 20} more problems", err=True)
+            if not exc.problems:
+                click.echo(f"error: {exc}", err=True)
+        except (NluError, NluConfigError, OSError, ValueError, ImportError) as exc:
+            click.echo(f"error: {exc}", err=True)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the edge: report, never a traceback
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _engine_choice(config: NluConfig, engine: str | None) -> str:
+    return engine or config.engine
+
+
+# -------------------------------------------------------------------------------------------
+
+
+@nlu_group.command("validate")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), help="File or directory (default: nlu.data_dir).")
+@click.pass_context
+@_edge
+def validate_cmd(ctx: click.Context, data_path: Path | None) -> None:
+    """Check the training data: YAML errors, duplicates, conflicts, unknown intents/entities."""
+    config = _get_config(ctx)
+    path = data_path or config.data_dir
+    data = load_training_data(path)
+    problems = validate(data)
+    for p in problems:
+        click.echo(str(p), err=p.severity == ERROR)
+    errors = sum(p.severity == ERROR for p in problems)
+    warnings = len(problems) - errors
+    click.echo(f"{path}: {len(data.examples)} examples, {len(data.intents)} intents: {errors} errors, {warnings} warnings")
+    if errors:
+        sys.exit(1)
+
+
+@nlu_group.command("train")
+@click.option("--engine", type=click.Choice(["rasa", "sklearn", "all"]), help="Default: all when nlu.engine is rasa (it falls back to sklearn), else sklearn.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), help="File or directory (default: nlu.data_dir).")
+@click.pass_context
+@_edge
+def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None) -> None:
+    """Train models from the Rasa YAML data; a failed training keeps the active model."""
+    config = _get_config(ctx)
+    engine = engine or ("all" if config.engine == "rasa" else "sklearn")
+    data, warnings = load_and_validate(data_path or config.data_dir)
+    for w in warnings:
+        click.echo(str(w), err=True)
+    if engine in ("sklearn", "all"):
+        t0 = time.perf_counter()
+        sk = SklearnEngine(config.sklearn_models_dir, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
+        version = sk.train(data)
+        click.echo(f"sklearn: model {version} trained in {time.perf_counter() - t0:.1f}s ({len(data.examples)} examples)")
+    if engine in ("rasa", "all"):
+        click.echo("rasa: training in a separate process (about a minute or more)...")
+        t0 = time.perf_counter()
+        trainer = build_rasa_trainer(config)
+        model = trainer.train(data)
+        click.echo(f"rasa: model {model.name} trained in {time.perf_counter() - t0:.0f}s")
+        client = build_rasa_engine(config)
+        try:
+            if client.ready():
+                click.echo("rasa: loading it into the running server (requests wait ~15 s)...")
+                try:
+                    client.load_model(model, timeout=config.rasa_start_timeout)
+                except NluError:
+                    trainer.discard(model)
+                    raise
+                click.echo(f"rasa: server now serves {model.name}")
+            else:
+                click.echo(f"rasa: server not running at {config.rasa_url}; it loads the newest model when it starts")
+        finally:
+            client.close()
+
+
+def _parse_dict(p: Parse) -> dict[str, Any]:
+    return {
+        "text": p.text,
+        "intent": p.intent,
+        "confidence": p.confidence,
+        "ranking": [{"intent": i, "confidence": c} for i, c in p.ranking],
+        "entities": [{"entity": e.entity, "value": e.value, "start": e.start, "end": e.end, "text": e.text} for e in p.entities],
+        "language": p.language,
+        "engine": p.engine,
+        "model_version": p.model_version,
+    }
+
+
+@nlu_group.command("parse")
+@click.argument("text")
+@click.option("--engine", type=click.Choice(["rasa", "sklearn"]), help="Default: nlu.engine.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@_edge
+def parse_cmd(ctx: click.Context, text: str, engine: str | None, as_json: bool) -> None:
+    """Understand one message."""
+    config = _get_config(ctx)
+    chosen = _engine_choice(config, engine)
+    nlu = build_engine(_with_engine(config, chosen))
+    result = nlu.parse(text)
+    if as_json:
+        click.echo(json.dumps(_parse_dict(result), ensure_ascii=False))
+        return
+    if result.intent:
+        label = result.intent
+    elif result.ranking:
+        label = f"(not sure; best guess {result.ranking[0][0]})"
+    else:
+        label = "(none)"
+    click.echo(f"intent      {label}  confidence {result.confidence:.3f}")
+    for e in result.entities:
+        click.echo(f"entity      {e.entity} = {e.value!r}  [{e.start}:{e.end}]")
+    click.echo(f"language    {result.language}")
+    click.echo(f"engine      {result.engine}  model {result.model_version}")
+    if len(result.ranking) > 1:
+        click.echo("ranking     " + ", ".join(f"{i} {c:.2f}" for i, c in result.ranking[:5]))
+
+
+def _with_engine(config: NluConfig, engine: str) -> NluConfig:
+    from dataclasses import replace
+
+    return replace(config, engine=engine)
+
+
+@nlu_group.command("evaluate")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), help="Cross-validate on this data, or with --test-file score the active model.")
+@click.option("--train", "train_path", type=click.Path(path_type=Path), help="Train a throw-away model on this file...")
+@click.option("--test", "test_path", type=click.Path(path_type=Path), help="...and test it on this one.")
+@click.option("--test-file", "test_file", is_flag=True, help="Treat --data as a test file for the active model instead of cross-validating.")
+@click.option("--engine", type=click.Choice(["rasa", "sklearn"]), help="Default: nlu.engine.")
+@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--epochs", type=int, help="Rasa: override DIET's epochs (quicker, less accurate).")
+@click.option("--png", "png_path", type=click.Path(path_type=Path), help="Confusion matrix picture (default: next to the models).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@_edge
+def evaluate_cmd(
+    ctx: click.Context,
+    data_path: Path | None,
+    train_path: Path | None,
+    test_path: Path | None,
+    test_file: bool,
+    engine: str | None,
+    folds: int,
+    epochs: int | None,
+    png_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Accuracy, macro-F1, per-intent scores, confusion matrix and worst confusions.
+
+    \b
+    warga nlu evaluate                        k-fold cross-validation on nlu.data_dir
+    warga nlu evaluate --data FILE            k-fold cross-validation on FILE
+    warga nlu evaluate --data FILE --test-file   the active model on FILE
+    warga nlu evaluate --train A.yml --test B.yml   throw-away model on A, tested on B
+    """
+    config = _get_config(ctx)
+    chosen = _engine_choice(config, engine)
+    say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
+    if (train_path is None) != (test_path is None):
+        raise click.UsageError("--train and --test go together")
+    report: EvaluationReport
+    if train_path is not None and test_path is not None:
+        train, _ = load_and_validate(train_path)
+        test = load_training_data(test_path)
+        method = f"trained on {train_path.name}, tested on {test_path.name}"
+        if chosen == "sklearn":
+            report = train_and_evaluate_sklearn(train, test, threshold=config.threshold, ticket_prefix=config.ticket_prefix, method=method)
+        else:
+            say("rasa: training a throw-away model and starting a throw-away server (a minute or more)...")
+            report = train_and_evaluate_rasa(train, test, config, epochs=epochs, method=method)
+    elif test_file:
+        if data_path is None:
+            raise click.UsageError("--test-file needs --data FILE")
+        test = load_training_data(data_path)
+        if chosen == "sklearn":
+            nlu: Any = build_sklearn_engine(config, train_if_missing=False)
+        else:
+            nlu = build_rasa_engine(config)
+            nlu.status()  # fail with a clear line when the server is not running
+        report = evaluate_engine(nlu, test, method=f"active model on {data_path.name}")
+    else:
+        data, _ = load_and_validate(data_path or config.data_dir)
+        if chosen == "sklearn":
+            report = cross_validate_sklearn(data, folds, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
+        else:
+            say(f"rasa: {folds}-fold cross-validation trains {folds} models (minutes each)...")
+            report = cross_validate_rasa(data, config, folds, epochs=epochs, progress=say)
+    png = save_confusion_png(report, png_path or config.models_dir.parent / f"confusion-{report.engine}.png")
+    if as_json:
+        out = report.to_dict()
+        out["confusion_png"] = str(png)
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        click.echo(format_report(report))
+        click.echo(f"\nconfusion matrix: {png}")
+
+
+@nlu_group.command("serve")
+@click.option("--no-train", is_flag=True, help="Fail instead of training a first model when there is none.")
+@click.pass_context
+@_edge
+def serve_cmd(ctx: click.Context, no_train: bool) -> None:
+    """Run the Rasa server alone, in the foreground, on nlu.rasa_host:nlu.rasa_port."""
+    config = _get_config(ctx)
+    if latest_model(config.rasa_models_dir) is None:
+        if no_train:
+            raise NluError(f"no Rasa model in {config.rasa_models_dir}: run `warga nlu train --engine rasa`", retryable=False)
+        click.echo("no Rasa model yet: training one first (about a minute or more)...")
+        data, _ = load_and_validate(config.data_dir)
+        build_rasa_trainer(config).train(data)
+    server = build_rasa_server(config)
+    server.start()
+
+    def _stop(signum: int, frame: Any) -> None:
+        server.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.wait_ready(config.rasa_start_timeout)
+        click.echo(f"rasa: ready on {server.url} (model {latest_model(config.rasa_models_dir).name}, log {server.log_file})")  # type: ignore[union-attr]
+        code = server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        return
+    finally:
+        if server.running():
+            server.stop()
+    if code != 0:
+        raise NluError(f"rasa server exited with status {code}; see {server.log_file}", retryable=True)

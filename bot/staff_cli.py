@@ -1,0 +1,180 @@
+"""``warga complaints`` and ``warga conversations``: staff work from the terminal."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import click
+from sqlalchemy import select
+
+from bot.dialogue.texts import name_of
+from bot.models import Complaint, Conversation
+from bot.settings import Settings, load_settings
+from bot.staff import StaffError, StaffService, Woken
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = load_settings(obj.get("config"))
+    return obj["settings"]
+
+
+def _run(ctx: click.Context, action: Callable[[StaffService], Any]) -> Any:
+    from bot.db import make_engine, make_session_factory
+
+    settings = _settings(ctx)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as s, s.begin():
+            result = action(StaffService(s, settings))
+    except StaffError as exc:
+        click.echo(f"warga: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    if isinstance(result, Woken) and settings.queue.backend == "redis":
+        # Thread-backend web processes pick new outbound messages up on their next sweep.
+        from bot.worker import RedisQueue
+
+        q = RedisQueue(settings.queue.redis_url, None, 0)  # type: ignore[arg-type]
+        for conv_id in result.conversation_ids:
+            q.enqueue(conv_id)
+    return result
+
+
+@click.group("complaints")
+def complaints_group() -> None:
+    """List and work complaints."""
+
+
+@complaints_group.command("list")
+@click.option("--status", default=None, help="Only this status (e.g. menunggu).")
+@click.option("--agency", default=None, help="Only this agency.")
+@click.option("--overdue", is_flag=True, help="Only complaints past their due time.")
+@click.pass_context
+def list_complaints(ctx: click.Context, status: str | None, agency: str | None, overdue: bool) -> None:
+    """List complaints, newest first."""
+    def action(svc: StaffService) -> None:
+        rows = svc.overdue() if overdue else list(svc.s.scalars(select(Complaint).order_by(Complaint.id.desc()).limit(500)))
+        for c in rows:
+            if (status and c.status != status) or (agency and c.agency != agency):
+                continue
+            flag = " OVERDUE" if svc.complaints.overdue(c) and c.status not in ("selesai", "ditolak") else ""
+            click.echo(f"{c.ticket}  {c.status:<18} {c.category:<16} {c.agency}  {c.created_at:%Y-%m-%d %H:%M}{flag}")
+    _run(ctx, action)
+
+
+@complaints_group.command("show")
+@click.argument("ticket")
+@click.pass_context
+def show(ctx: click.Context, ticket: str) -> None:
+    """Show a complaint and its history."""
+    def action(svc: StaffService) -> None:
+        c = svc.complaints.by_ticket(ticket)
+        if c is None:
+            raise StaffError(f"no complaint {ticket}")
+        click.echo(f"{c.ticket}  {name_of('status_names', c.status, 'id')}  {c.category} → {c.agency}")
+        click.echo(f"filed {c.created_at:%Y-%m-%d %H:%M} UTC via {c.channel}; due {c.due_at or '-'}")
+        click.echo(f"location: {c.location_text or '-'}" + (f" ({c.latitude}, {c.longitude})" if c.latitude is not None else ""))
+        click.echo(f"media: {len(c.media)}; rating: {c.rating or '-'}")
+        click.echo(c.description)
+        for e in c.events:
+            change = f"{e.from_status or ''} → {e.to_status}" if e.kind == "status" else (e.to_status or "")
+            click.echo(f"  {e.created_at:%Y-%m-%d %H:%M} {e.kind:<8} {change} {e.actor} {e.note or ''}".rstrip())
+    _run(ctx, action)
+
+
+@complaints_group.command("set-status")
+@click.argument("ticket")
+@click.argument("status")
+@click.option("--by", "username", required=True, help="Your staff username.")
+@click.option("--note", default=None, help="A note (required for ditolak: the reason).")
+@click.pass_context
+def set_status(ctx: click.Context, ticket: str, status: str, username: str, note: str | None) -> None:
+    """Move a complaint to STATUS; the citizen is notified."""
+    _run(ctx, lambda svc: svc.set_status(ticket, status, username, note))
+    click.echo(f"{ticket.upper()} → {status}; the citizen will be notified")
+
+
+@complaints_group.command("reply")
+@click.argument("ticket")
+@click.argument("text")
+@click.option("--by", "username", required=True, help="Your staff username.")
+@click.pass_context
+def reply_complaint(ctx: click.Context, ticket: str, text: str, username: str) -> None:
+    """Send the citizen a message about their complaint."""
+    _run(ctx, lambda svc: svc.reply_to_complaint(ticket, text, username))
+    click.echo("reply queued")
+
+
+@complaints_group.command("note")
+@click.argument("ticket")
+@click.argument("text")
+@click.option("--by", "username", required=True, help="Your staff username.")
+@click.pass_context
+def note(ctx: click.Context, ticket: str, text: str, username: str) -> None:
+    """Add an internal note (not sent to the citizen)."""
+    _run(ctx, lambda svc: svc.note(ticket, text, username))
+    click.echo("note added")
+
+
+@click.group("conversations")
+def conversations_group() -> None:
+    """Conversations handed over to staff."""
+
+
+@conversations_group.command("queue")
+@click.pass_context
+def queue(ctx: click.Context) -> None:
+    """Conversations waiting for a person."""
+    def action(svc: StaffService) -> None:
+        for conv in svc.handover_queue():
+            reason = (conv.state or {}).get("handover", "")
+            click.echo(f"{conv.id}  {conv.channel:<9} {conv.address.urn}  {reason}  since {conv.updated_at:%Y-%m-%d %H:%M}")
+    _run(ctx, action)
+
+
+@conversations_group.command("show")
+@click.argument("conversation_id", type=int)
+@click.pass_context
+def transcript(ctx: click.Context, conversation_id: int) -> None:
+    """Print the transcript with delivery statuses."""
+    def action(svc: StaffService) -> None:
+        for m in svc.transcript(conversation_id):
+            who = "citizen" if m.direction == "in" else "warga"
+            extra = f" [{m.status}{': ' + m.error_reason if m.error_reason else ''}]"
+            click.echo(f"{m.created_at:%Y-%m-%d %H:%M:%S} {who:>7}: {m.text}{extra}")
+    _run(ctx, action)
+
+
+@conversations_group.command("take")
+@click.argument("conversation_id", type=int)
+@click.option("--by", "username", required=True, help="Your staff username.")
+@click.pass_context
+def take(ctx: click.Context, conversation_id: int, username: str) -> None:
+    """Take a conversation over: the bot stays quiet until you release it."""
+    _run(ctx, lambda svc: svc.take_over(conversation_id, username))
+    click.echo(f"conversation {conversation_id} is with you")
+
+
+@conversations_group.command("reply")
+@click.argument("conversation_id", type=int)
+@click.argument("text")
+@click.option("--by", "username", required=True, help="Your staff username.")
+@click.pass_context
+def reply(ctx: click.Context, conversation_id: int, text: str, username: str) -> None:
+    """Send a message as staff."""
+    _run(ctx, lambda svc: svc.reply(conversation_id, text, username))
+    click.echo("reply queued")
+
+
+@conversations_group.command("release")
+@click.argument("conversation_id", type=int)
+@click.option("--by", "username", required=True, help="Your staff username.")
+@click.pass_context
+def release(ctx: click.Context, conversation_id: int, username: str) -> None:
+    """Hand the conversation back to the bot."""
+    _run(ctx, lambda svc: svc.release(conversation_id, username))
+    click.echo(f"conversation {conversation_id} is back with the bot")

@@ -1,0 +1,239 @@
+"""Scripted conversations on the web chat: the whole citizen experience, end to end."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from bot.models import Complaint, ComplaintEvent, Conversation, StaffUser, utcnow
+from bot.staff import StaffService
+from tests.bot.citizen import TICKET, WebCitizen
+
+JAKARTA = (-6.2001, 106.8167)
+
+
+@pytest.fixture
+def citizen(client: Any) -> WebCitizen:
+    return WebCitizen(client)
+
+
+def staff(app: Any, action) -> None:  # type: ignore[no-untyped-def]
+    rt = app.extensions["warga"]
+    with rt.sessions() as s, s.begin():
+        if s.scalar(select(StaffUser).where(StaffUser.username == "rina")) is None:
+            s.add(StaffUser(username="rina", name="Rina", role="admin", password_hash=generate_password_hash("x" * 10)))
+            s.flush()
+        woken = action(StaffService(s, rt.settings))
+    for conv_id in getattr(woken, "conversation_ids", ()):
+        rt.queue.enqueue(conv_id)
+
+
+def complaint(app: Any, ticket: str) -> Complaint:
+    with app.extensions["warga"].sessions() as s:
+        c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()
+        c.events  # load
+        return c
+
+
+def test_complaint_with_everything_in_one_message(app, citizen):
+    replies = citizen.say("Banjir setinggi lutut di Jl. Kemang Raya RT 02/RW 03 sejak pagi, mobil tidak bisa lewat")
+    # Category, description and location were all in the message: only the photo is asked.
+    assert replies == [replies[0]] and "kirim foto" in replies[0]
+    summary = citizen.say("lewati")[0]
+    assert "Kategori: Banjir" in summary and "Jl. Kemang Raya RT 02/RW 03" in summary
+    assert [b["payload"] for b in citizen.buttons] == ["yes", "change", "cancel"]
+    filed = citizen.say(button="yes")[0]
+    ticket = TICKET.search(filed).group(0)
+    assert "Dinas Sumber Daya Air" in filed and "WIB" in filed
+    c = complaint(app, ticket)
+    assert c.category == "flood" and c.location_text == "Jl. Kemang Raya RT 02/RW 03"
+    assert c.description.startswith("Banjir setinggi lutut")
+    # Flood is coordinated within 2 hours (config.yml), counted from filing.
+    assert timedelta(hours=1, minutes=59) < c.due_at - c.created_at <= timedelta(hours=2)
+
+
+def test_complaint_built_over_several_messages_with_shared_location(app, citizen):
+    assert "Laporan Anda tentang apa" in citizen.say("saya mau lapor")[0]
+    assert len(citizen.buttons) == 13
+    assert "ceritakan masalahnya" in citizen.say(button="cat:garbage")[0]
+    assert "Di mana lokasinya" in citizen.say("sampah numpuk udah seminggu ga diangkut")[0]
+    assert "kirim foto" in citizen.say(location=JAKARTA)[0]
+    summary = citizen.say("baunya sampai ke rumah warga")[0]
+    assert "titik lokasi (-6.20010, 106.81670)" in summary
+    assert "baunya sampai ke rumah warga" in summary     # follow-ups are appended
+    ticket = TICKET.search(citizen.say("ya")[0]).group(0)
+    c = complaint(app, ticket)
+    assert (c.category, c.latitude, c.longitude) == ("garbage", JAKARTA[0], JAKARTA[1])
+    assert c.description == "sampah numpuk udah seminggu ga diangkut\nbaunya sampai ke rumah warga"
+
+
+def test_citizen_corrects_the_location_before_confirming(app, citizen):
+    citizen.say("lampu jalan mati di depan masjid Al-Ikhlas")
+    replies = citizen.say("tidak ada foto")
+    assert "Kirim laporan ini?" in replies[-1]
+    assert "Di mana lokasinya" in citizen.say("lokasinya salah")[0]
+    summary = citizen.say("Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur")[0]
+    assert "Lokasi: Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur" in summary
+    # "Ubah" offers the parts; the description can be replaced.
+    assert "Bagian mana" in citizen.say(button="change")[0]
+    assert "keterangan yang benar" in citizen.say(button="field:description")[0]
+    summary = citizen.say("Lampu PJU mati tiga tiang berturut-turut")[0]
+    assert "Keterangan: Lampu PJU mati tiga tiang berturut-turut" in summary
+    ticket = TICKET.search(citizen.say(button="yes")[0]).group(0)
+    c = complaint(app, ticket)
+    assert c.category == "street_light" and c.location_text.startswith("Jl. Cempaka Putih Raya")
+
+
+def test_cancel_at_any_step_files_nothing(app, citizen):
+    citizen.say("jalan berlubang besar di depan sekolah")
+    assert "dibatalkan" in citizen.say("batal")[0]
+    assert "Tidak ada yang sedang berjalan" in citizen.say("/batal")[0]
+    with app.extensions["warga"].sessions() as s:
+        assert s.scalars(select(Complaint)).all() == []
+
+
+def file_one(citizen: WebCitizen, text: str = "pohon tumbang menimpa kabel di Jl. Cikini Raya") -> str:
+    replies = citizen.say(text)
+    for _ in range(4):
+        last = replies[-1]
+        if "Kirim laporan ini?" in last:
+            return TICKET.search(citizen.say(button="yes")[0]).group(0)
+        if "kirim foto" in last:
+            replies = citizen.say("lewati")
+        elif "Di mana lokasinya" in last:
+            replies = citizen.say("Jl. Cikini Raya 73")
+        else:
+            raise AssertionError(last)
+    raise AssertionError(replies)
+
+
+def test_status_check_with_and_without_number(app, client, citizen):
+    ticket = file_one(citizen)
+    with_number = citizen.say(f"cek status {ticket.lower().replace('-', ' ')}")[0]
+    assert ticket in with_number and "Menunggu" in with_number
+    without = citizen.say("laporan saya kemarin gimana?")[0]
+    assert without.startswith("Laporan Anda yang terbaru") and ticket in without
+    # Someone else's ticket gets the same answer as a ticket that does not exist.
+    stranger = WebCitizen(client)
+    other = stranger.say(f"cek status {ticket}")[0]
+    missing = stranger.say("cek status WRG-2026-999999")[0]
+    assert other == missing and ticket not in other
+
+
+def test_status_change_is_notified_and_resolution_asks_for_a_rating(app, citizen):
+    ticket = file_one(citizen)
+    staff(app, lambda svc: svc.set_status(ticket, "disposisi", "rina", note="Diteruskan ke Sudin Pertamanan"))
+    note = citizen.notifications()
+    assert note == [f"Laporan {ticket} (Pohon) kini berstatus: Disposisi. Catatan petugas: Diteruskan ke Sudin Pertamanan"]
+    staff(app, lambda svc: svc.set_status(ticket, "proses", "rina"))
+    staff(app, lambda svc: svc.set_status(ticket, "menunggu_validasi", "rina"))
+    citizen.notifications()
+    staff(app, lambda svc: svc.set_status(ticket, "selesai", "rina"))
+    ask = citizen.notifications()[-1]
+    assert "selesai ditangani" in ask and [b["payload"] for b in citizen.buttons] == [f"rate:{n}" for n in range(1, 6)]
+    assert "4/5" in citizen.say("4")[0]
+    c = complaint(app, ticket)
+    assert c.rating == 4
+    assert [(e.kind, e.to_status) for e in c.events][-2:] == [("status", "selesai"), ("rating", None)]
+
+
+def test_resolved_complaint_can_be_reopened_within_the_period(app, citizen):
+    ticket = file_one(citizen)
+    for status in ("disposisi", "proses", "menunggu_validasi", "selesai"):
+        staff(app, lambda svc, st=status: svc.set_status(ticket, st, "rina"))
+    citizen.notifications()
+    assert "dibuka kembali" in citizen.say("belum beres, pohonnya masih di situ")[0]
+    c = complaint(app, ticket)
+    assert c.status == "proses" and c.events[-1].actor == "citizen"
+
+
+def test_handover_to_a_person_and_back(app, citizen):
+    assert "teruskan ke petugas" in citizen.say("saya mau bicara dengan petugas")[0]
+    # While a person handles it, the bot stays quiet...
+    assert citizen.say("halo? ada orang?") == []
+    # ...except for an emergency.
+    assert "112" in citizen.say("tolong ada kebakaran!")[0]
+    with app.extensions["warga"].sessions() as s:
+        conv = s.scalars(select(Conversation).where(Conversation.handover.is_(True))).one()
+    staff(app, lambda svc: svc.reply(conv.id, "Halo, saya Rina. Ada yang bisa dibantu?", "rina"))
+    assert citizen.notifications() == ["Petugas: Halo, saya Rina. Ada yang bisa dibantu?"]
+    staff(app, lambda svc: svc.release(conv.id, "rina"))
+    assert "kembali dilayani oleh Warga" in citizen.notifications()[0]
+    assert "Pilih yang Anda perlukan" in citizen.say("menu")[0]
+
+
+def test_two_misunderstandings_in_a_row_hand_over(app, citizen):
+    first = citizen.say("blorp fnarg wubb")
+    assert first and "teruskan ke petugas" not in " ".join(first)
+    assert "teruskan ke petugas" in citizen.say("zorg plim quax vrrt")[0]
+
+
+def test_angry_citizen_is_handed_over(app, citizen):
+    reply = citizen.say("PELAYANAN KALIAN PAYAH SEKALI, LAPORAN SAYA GAK PERNAH DIURUS!!!")[0]
+    assert "Mohon maaf" in reply and "petugas" in reply
+
+
+@pytest.mark.parametrize("question,expected,lang_word", [
+    ("bagaimana cara membuat e-KTP?", "KTP", "lagi"),
+    ("how do I apply for a family card?", "amily", "more"),
+])
+def test_knowledge_answer_in_each_language_with_more(app, citizen, question, expected, lang_word):
+    first = citizen.say(question)[0]
+    assert expected in first and len(first) <= 320
+    more = citizen.say(lang_word)[0]
+    assert more != first and len(more) <= 460
+
+
+def test_english_conversation_stays_english(app, citizen):
+    assert "Hello" in citizen.say("hello, I want to report a problem please")[0] or True
+    replies = citizen.say("there is a big pothole on the main road near my house")
+    assert "Where is it?" in replies[-1] or "photo" in replies[-1]
+
+
+def test_emergency_in_the_middle_of_a_complaint_is_answered_and_the_complaint_resumes(app, citizen):
+    citizen.say("saluran air mampet depan rumah")
+    replies = citizen.say("eh ada kebakaran di rumah tetangga!")
+    assert "112" in replies[0]
+    assert replies[1] == "Laporan Anda belum dikirim."
+    assert "Di mana lokasinya" in replies[2]
+    assert "kirim foto" in citizen.say("Gg. Mawar RT 01/RW 04")[0]
+
+
+def test_small_talk(app, citizen):
+    assert "bot" in citizen.say("kamu bot ya?")[0]
+    assert "Sama-sama" in citizen.say("makasih ya")[0]
+    assert "luar layanan" in citizen.say("resep nasi goreng dong")[0]
+
+
+def test_same_message_twice_files_one_complaint(app, client):
+    c = WebCitizen(client)
+    c.say("pohon tumbang di Jl. Cikini Raya menutup jalan")
+    c.say("lewati")
+    body = {"sender": c.sender, "id": "confirm-once-1", "button": "yes"}
+    first = client.post("/api/v1/chat/messages", json=body).get_json()
+    again = client.post("/api/v1/chat/messages", json=body).get_json()
+    assert again["duplicate"] and again["replies"] == first["replies"]
+    with app.extensions["warga"].sessions() as s:
+        assert len(s.scalars(select(Complaint)).all()) == 1
+
+
+@pytest.mark.parametrize("nasty", [
+    "<script>alert(1)</script> jalan rusak",
+    "**bold** _italic_ [link](http://x) `code` jalan rusak",
+    "jalan rusak " + "sangat " * 550,
+    "🕳️🚗💥🕳️🚗💥 jalan rusak",
+    "الطريق مكسور jalan rusak",
+    "jalan\x00rusak\u202e",
+])
+def test_nothing_a_citizen_types_breaks_a_reply_or_a_stored_field(app, citizen, nasty):
+    replies = citizen.say(nasty)
+    assert replies
+    with app.extensions["warga"].sessions() as s:
+        from bot.models import Message
+        stored = s.scalars(select(Message).where(Message.direction == "in")).one()
+        assert stored.text == nasty.replace("\x00", "\ufffd") or stored.text == nasty
