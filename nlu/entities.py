@@ -115,7 +115,12 @@ STOP_WORDS = frozenset(
 )
 
 #: Heads that are ordinary words in lower case ("jalan rusak" = "the road is broken").
-_WEAK_PREFIXES = frozenset("jalan kantor gedung taman kali sungai lapangan kota kawasan blok street road".split())
+_WEAK_PREFIXES = frozenset(
+    "jalan kantor gedung taman kali sungai lapangan kota kawasan blok street road kelurahan kecamatan "
+    "gang halte terminal desa kampung".split()
+)
+#: Words that do not name a place alone: "jln raya", "jalan utama".
+_GENERIC = frozenset("raya besar utama umum kecil lingkungan sini situ tersebut itu sana ini".split())
 
 _RT_RW = re.compile(
     r"(?<![A-Za-z0-9])(?:rt|rw)\s*\.?\s*:?\s*\d{1,3}(?:\s*/\s*(?:rw\s*\.?\s*)?\d{1,3})?"
@@ -246,25 +251,31 @@ class LocationExtractor:
                 last, j = j + 1, j + 2  # "no. 12", "km 3"
                 continue
             if count > 0 and t.low in _ROMAN:
-                last, j = j, j + 1  # "jl. wijaya i"
-                last = j - 1
-                count += 1
+                last, j, count = j, j + 1, count + 1  # "jl. wijaya i"
                 continue
-            if t.low in self.common_words or t.low in PREPOSITIONS or t.low in ("rt", "rw") or _VERB_LIKE.match(t.low):
+            if t.low in STOP_WORDS or t.low in PREPOSITIONS or t.low in ("rt", "rw") or _VERB_LIKE.match(t.low):
                 break
-            if not strong and count == 0 and not self._name_like(t, cased):
+            # Learned sentence words end names, except after an abbreviation: in "jl. cipinang
+            # baru raya" "baru" (new) is part of the name.
+            if not strong and t.low in self.common_words:
                 break
+            if not strong and count == 0 and head.low in _WEAK_PREFIXES and not self._name_like(t, cased):
+                break
+            if head.low == "blok" and count == 0 and len(t.text) <= 2:
+                last, j, count = j, j + 1, count + 1  # "blok c"
+                continue
             last = j
             count += 1
             j += 1
-        return last if last > i else None
+        if last == i or all(t.low in _GENERIC or t.low in self.prefixes for t in toks[i + 1 : last + 1] if t.is_word):
+            return None
+        return last
 
     def _name_like(self, t: _Tok, cased: bool) -> bool:
         return (
             (cased and t.text[:1].isupper())
             or t.text[:1].isdigit()
             or t.low in self.name_words
-            or t.low in self.prefixes
             or any(n.split()[0] == t.low for n in self.gazetteer)
         )
 
