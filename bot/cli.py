@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import secrets
 import sys
 import uuid
@@ -12,10 +13,26 @@ from typing import Any, Callable
 
 import click
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from werkzeug.security import generate_password_hash
 
 from bot.settings import ConfigError, Settings, load_settings
+
+
+_MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.I)
+
+
+def _require_schema(settings: Settings) -> None:
+    """Serving an unmigrated database would fail on the first message: say so at start-up."""
+    from bot.db import make_engine
+    from bot.migrate import pending
+
+    engine = make_engine(settings.database_url)
+    try:
+        if pending(engine):
+            _fail("the database is not set up (or not up to date): run `warga db upgrade`")
+    finally:
+        engine.dispose()
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -38,13 +55,16 @@ class WargaGroup(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:
             _fail(str(exc))
-        except OperationalError as exc:
-            _fail(f"database unreachable: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}")
+        except (OperationalError, ProgrammingError) as exc:
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            if _MISSING_TABLE.search(detail):
+                _fail("the database is not set up (or not up to date): run `warga db upgrade`")
+            _fail(f"database unreachable: {detail}")
 
 
 @click.group(cls=WargaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Configuration file (default: $WARGA_CONFIG or ./config.yml).")
+              help="Configuration file (default: $WARGA_CONFIG, else the project's config.yml).")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None) -> None:
     """Warga: the city's chatbot gateway for complaints and public-service questions."""
@@ -59,6 +79,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
 def run(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve Warga with the development server (web chat at /, console at /console)."""
     settings = _settings(ctx)
+    _require_schema(settings)
     from bot.app import create_app
 
     app = create_app(settings)
@@ -76,6 +97,7 @@ def run(ctx: click.Context, host: str | None, port: int | None) -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve Warga with gunicorn (production)."""
     settings = _settings(ctx)
+    _require_schema(settings)
     from gunicorn.app.base import BaseApplication
 
     from bot.app import create_app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,13 +37,15 @@ class NewComplaint:
     media: tuple[dict[str, str | None], ...] = field(default_factory=tuple)
 
 
-def next_ticket(session: Session, prefix: str, now: datetime | None = None) -> str:
+def next_ticket(session: Session, prefix: str, now: datetime | None = None,
+                timezone: str = "UTC") -> str:
     """Allocate the next ticket number, e.g. ``WRG-2026-000123``.
 
     The counter row is incremented with one UPDATE ... RETURNING, which PostgreSQL serialises
     with a row lock, so several workers never get the same number.
     """
-    year = (now or utcnow()).year
+    # The year on the ticket is the city's year (1 January 03:00 WIB is already the new year).
+    year = (now or utcnow()).astimezone(ZoneInfo(timezone)).year
     stmt = (update(TicketCounter)
             .where(TicketCounter.prefix == prefix, TicketCounter.year == year)
             .values(last_value=TicketCounter.last_value + 1)
@@ -61,10 +64,12 @@ def next_ticket(session: Session, prefix: str, now: datetime | None = None) -> s
 
 
 class ComplaintService:
-    def __init__(self, session: Session, settings: ComplaintSettings, ticket_prefix: str) -> None:
+    def __init__(self, session: Session, settings: ComplaintSettings, ticket_prefix: str,
+                 timezone: str = "UTC") -> None:
         self.s = session
         self.settings = settings
         self.prefix = ticket_prefix
+        self.timezone = timezone
 
     def category(self, name: str) -> Category:
         cat = self.settings.category(name)
@@ -82,7 +87,7 @@ class ComplaintService:
         cat = self.category(new.category)
         now = utcnow()
         complaint = Complaint(
-            ticket=next_ticket(self.s, self.prefix, now), contact_id=new.contact_id,
+            ticket=next_ticket(self.s, self.prefix, now, self.timezone), contact_id=new.contact_id,
             conversation_id=new.conversation_id, source_message_id=new.source_message_id,
             channel=new.channel, category=cat.name, agency=cat.agency,
             description=new.description, location_text=new.location_text,

@@ -31,7 +31,7 @@ def load_demo(session: Session, settings: Settings, admin_password: str) -> int:
     contacts = ContactRepository(session)
     address = contacts.get_or_create_address("web:demo-citizen-000000", "web", "Warga Demo")
     conversation = contacts.conversation_for(address)
-    service = ComplaintService(session, settings.complaints, settings.ticket_prefix)
+    service = ComplaintService(session, settings.complaints, settings.ticket_prefix, settings.timezone)
     created = 0
     for i, (category, description, place, statuses) in enumerate(DEMO_COMPLAINTS):
         if settings.complaints.category(category) is None:

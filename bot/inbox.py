@@ -64,7 +64,7 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
         status="received" if processable else "recorded",
         # Edits, group posts and member changes are kept for the transcript, never answered.
         processed_at=None if processable else utcnow(),
-        nlu={"phone": msg.phone} if msg.phone else None,
+        shared_phone=clean(msg.phone),
     )
     try:
         with session.begin_nested():

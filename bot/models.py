@@ -116,6 +116,7 @@ class Message(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     address_text: Mapped[str | None] = mapped_column(Text)
     button_payload: Mapped[str | None] = mapped_column(String(200))
+    shared_phone: Mapped[str | None] = mapped_column(String(40))   # a contact the citizen shared
     nlu: Mapped[dict[str, Any] | None] = mapped_column()        # intent, confidence, entities, engine
     template: Mapped[str | None] = mapped_column(String(60))     # notification kind, for templates
     template_vars: Mapped[dict[str, Any] | None] = mapped_column()

@@ -26,7 +26,7 @@ class DbDialoguePorts:
         self.settings = settings
         self.conversation = conversation
         self.message_id = message_id
-        self.complaints = ComplaintService(session, settings.complaints, settings.ticket_prefix)
+        self.complaints = ComplaintService(session, settings.complaints, settings.ticket_prefix, settings.timezone)
 
     def file_complaint(self, draft: ComplaintDraft) -> ComplaintView:
         c = self.complaints.file(NewComplaint(

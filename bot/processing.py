@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
-from bot.dialogue.types import Incoming, Turn
+from bot.contacts import ContactRepository
+from bot.dialogue.texts import render
+from bot.dialogue.types import Incoming, Reply, Turn
 from bot.models import Conversation, Message, utcnow
 from bot.ports import DbDialoguePorts
 from bot.settings import Settings
@@ -29,6 +31,11 @@ def now_year() -> int:
     return utcnow().year
 
 
+# Twilio's default Advanced Opt-Out keywords on SMS, plus the Indonesian ones we handle.
+TWILIO_HANDLED = {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT"}
+OPT_OUT_WORDS = TWILIO_HANDLED | {"BERHENTI", "STOP SEMUA"}
+OPT_IN_WORDS = {"START", "UNSTOP", "MULAI"}
+HELP_WORDS = {"HELP", "BANTUAN"}
 DIGIT_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -98,7 +105,37 @@ class ConversationProcessor:
                 self.on_replies(conv_id)
         return handled
 
+    def _keyword_turn(self, session: Session, conv: Conversation, msg: Message) -> Turn | None:
+        """Channel-level keywords answered before the dialogue: a shared phone number, and the
+        SMS/WhatsApp opt-out words (STOP/BERHENTI, START/MULAI, HELP/BANTUAN)."""
+        lang = conv.language or self.settings.default_language
+        state = dict(conv.state or {})
+        if msg.shared_phone:
+            contact = ContactRepository(session).link_phone(conv.address, msg.shared_phone)
+            session.refresh(conv)
+            return Turn((Reply(render("phone_linked", lang, phone=contact.phone)),), state, lang)
+        if conv.channel not in ("sms", "whatsapp"):
+            return None
+        word = (msg.text or "").strip().upper().strip(".!")
+        address = conv.address
+        if word in OPT_OUT_WORDS:
+            address.opted_out_at = utcnow()
+            # Twilio answers its own English keywords on SMS and would refuse ours (21610).
+            if conv.channel == "sms" and word in TWILIO_HANDLED:
+                return Turn((), state, lang)
+            return Turn((Reply(render("opted_out", lang)),), state, lang)
+        if word in OPT_IN_WORDS and address.opted_out_at is not None:
+            address.opted_out_at = None
+            return Turn((Reply(render("opted_in", lang)),), state, lang)
+        if word in HELP_WORDS:
+            return Turn((Reply(render("sms_help", lang)),), state, lang)
+        return None
+
     def _handle(self, session: Session, conv: Conversation, msg: Message) -> Turn:
+        keyword_turn = self._keyword_turn(session, conv, msg)
+        if keyword_turn is not None:
+            return self._store_turn(session, conv, msg, keyword_turn, template="opt_out_confirmation"
+                                    if conv.address.opted_out_at is not None else None)
         button = self._button_from_digit(session, conv.id, msg)
         parse = self._parse(button or msg.text)
         if parse is not None:
@@ -122,6 +159,10 @@ class ConversationProcessor:
         if turn.handover:
             conv.handover = True
             log.info("conversation handed over", extra={"conversation_id": conv.id, "reason": turn.handover})
+        return self._store_turn(session, conv, msg, turn)
+
+    def _store_turn(self, session: Session, conv: Conversation, msg: Message, turn: Turn,
+                    template: str | None = None) -> Turn:
         now = utcnow()
         deadline = now + timedelta(minutes=self.settings.outbox.give_up_after_minutes)
         for reply in turn.replies:
@@ -130,7 +171,7 @@ class ConversationProcessor:
                 urn=conv.address.urn, text=reply.text,
                 buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
                 reply_to_id=msg.id, status="pending", next_attempt_at=now, deadline_at=deadline,
-                created_at=now))
+                template=template, created_at=now))
         conv.state = turn.state
         conv.language = turn.language
         conv.contact.language = turn.language

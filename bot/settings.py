@@ -118,23 +118,6 @@ def _env_name(path: tuple[str, ...]) -> str:
     return "WARGA_" + "_".join(p.upper() for p in path)
 
 
-def _apply_env(node: Any, path: tuple[str, ...], env: Mapping[str, str]) -> Any:
-    """Return ``node`` with every scalar or list leaf replaced by its WARGA_* variable, if set."""
-    if isinstance(node, dict):
-        return {k: _apply_env(v, path + (str(k),), env) for k, v in node.items()}
-    name = _env_name(path)
-    if name not in env:
-        return node
-    raw = env[name]
-    if isinstance(node, list):
-        return [item.strip() for item in raw.split(",") if item.strip()]
-    # Parse as YAML so numbers and booleans keep their types ("0.7" -> 0.7, "true" -> True).
-    try:
-        return yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        return raw
-
-
 def _find_secrets_in_file(node: Any, path: tuple[str, ...] = ()) -> None:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -146,17 +129,32 @@ def _find_secrets_in_file(node: Any, path: tuple[str, ...] = ()) -> None:
             _find_secrets_in_file(v, key_path)
 
 
-class _Reader:
-    """Typed access to the merged config with error messages that name the key."""
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+
+class _Reader:
+    """Typed access to the config with error messages that name the key.
+
+    For every key read, a WARGA_* environment variable wins over the file, whether or not the
+    file mentions the key; its text is converted to the type the key needs.
+    """
+
+    def __init__(self, data: Mapping[str, Any], env: Mapping[str, str]) -> None:
         self._data = data
+        self._env = env
+
+    def _from_env(self, dotted: str) -> str | None:
+        return self._env.get(_env_name(tuple(dotted.split("."))))
 
     def get(self, dotted: str, default: Any = None) -> Any:
         node: Any = self._data
+        walked: list[str] = []
         for part in dotted.split("."):
             if not isinstance(node, Mapping):
-                raise ConfigError(f"config: {dotted}: expected a section, got {type(node).__name__}")
+                raise ConfigError(f"config: {'.'.join(walked)}: expected a section (key: value lines), "
+                                  f"got {type(node).__name__}")
+            walked.append(part)
             if part not in node:
                 return default
             node = node[part]
@@ -164,19 +162,26 @@ class _Reader:
 
     def number(self, dotted: str, default: float, *, minimum: float = 0.0,
                maximum: float | None = None, integer: bool = False) -> Any:
-        value = self.get(dotted, default)
+        raw = self._from_env(dotted)
+        value: Any = self.get(dotted, default)
+        if raw is not None:
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                value = raw
         kind = "an integer" if integer else "a number"
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 integer and not float(value).is_integer()):
             raise ConfigError(f"config: {dotted}: expected {kind}, got {value!r}")
         if value < minimum or (maximum is not None and value > maximum):
-            bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            bounds = f">= {minimum:g}" if maximum is None else f"between {minimum:g} and {maximum:g}"
             raise ConfigError(f"config: {dotted}: expected {kind} {bounds}, got {value!r}")
         return int(value) if integer else float(value)
 
     def string(self, dotted: str, default: str, *, choices: tuple[str, ...] | None = None,
                pattern: str | None = None) -> str:
-        value = self.get(dotted, default)
+        raw = self._from_env(dotted)
+        value = raw if raw is not None else self.get(dotted, default)
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"config: {dotted}: expected a non-empty string, got {value!r}")
         value = value.strip()
@@ -187,14 +192,19 @@ class _Reader:
         return value
 
     def boolean(self, dotted: str, default: bool) -> bool:
-        value = self.get(dotted, default)
+        raw = self._from_env(dotted)
+        value: Any = self.get(dotted, default)
+        if raw is not None:
+            value = True if raw.strip().lower() in _TRUE else False if raw.strip().lower() in _FALSE else raw
         if not isinstance(value, bool):
             raise ConfigError(f"config: {dotted}: expected true or false, got {value!r}")
         return value
 
     def string_list(self, dotted: str, default: list[str], *,
                     choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
-        value = self.get(dotted, default)
+        raw = self._from_env(dotted)
+        value: Any = ([v.strip() for v in raw.split(",") if v.strip()] if raw is not None
+                      else self.get(dotted, default))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"config: {dotted}: expected a list of names, got {value!r}")
         for v in value:
@@ -275,10 +285,12 @@ def _complaints(r: _Reader, languages: tuple[str, ...]) -> ComplaintSettings:
             coordination_hours=r.number(f"{key}.coordination_hours", coord, minimum=0.01),
             resolution_days=r.number(f"{key}.resolution_days", resol, minimum=0.01),
         ))
-    intents = [c.intent for c in categories]
-    dup = next((i for i in intents if intents.count(i) > 1), None)
-    if dup:
-        raise ConfigError(f"config: complaints.categories: intent {dup!r} is used by two categories")
+    seen: dict[str, str] = {}
+    for c in categories:
+        if c.intent in seen:
+            raise ConfigError(f"config: complaints.categories.{c.name}.intent: {c.intent!r} is already "
+                              f"used by category {seen[c.intent]!r}")
+        seen[c.intent] = c.name
     return ComplaintSettings(initial_status=initial, transitions=transitions,
                              reopen_days=r.number("complaints.reopen_days", 7),
                              categories=tuple(categories))
@@ -312,14 +324,13 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     if not isinstance(data, dict):
         raise ConfigError(f"config: {config_path}: expected a mapping of sections at the top")
     _find_secrets_in_file(data)
-    data = _apply_env(data, (), env)
     for dotted, value in (overrides or {}).items():
         node = data
         parts = dotted.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
-    r = _Reader(data)
+    r = _Reader(data, env)
     base = config_path.resolve().parent
 
     languages = r.string_list("languages.supported", ["id", "en"], choices=("id", "en"))

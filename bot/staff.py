@@ -29,7 +29,7 @@ class StaffService:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.s = session
         self.settings = settings
-        self.complaints = ComplaintService(session, settings.complaints, settings.ticket_prefix)
+        self.complaints = ComplaintService(session, settings.complaints, settings.ticket_prefix, settings.timezone)
 
     def staff(self, username: str) -> StaffUser:
         user = self.s.scalar(select(StaffUser).where(StaffUser.username == username,

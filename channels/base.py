@@ -83,9 +83,10 @@ class InboundMessage:
             "group", "member", "ignored") are stored for the transcript but not processed.
         raw: The provider's payload for this message, kept for staff and debugging.
         event: A contact-level event the connector recognised, to act on before (or instead
-            of) the dialogue: "opt_out" (Telegram: the citizen blocked the bot; SMS: STOP /
-            BERHENTI or Twilio's ``OptOutType=STOP``), "opt_in" (unblocked / START / MULAI),
-            "help" (HELP / BANTUAN). None for ordinary messages.
+            of) the dialogue: "blocked" / "unblocked" (Telegram ``my_chat_member``: the
+            citizen blocked the bot, i.e. unreachable, or unblocked it), "opt_out" (SMS or
+            WhatsApp keyword STOP / BERHENTI, or Twilio's ``OptOutType=STOP``), "opt_in"
+            (START / MULAI), "help" (HELP / BANTUAN). None for ordinary messages.
         callback_id: A provider token the worker must acknowledge (Telegram: the
             ``callback_query`` id, answered with ``TelegramChannel.answer_callback``).
     """

@@ -352,9 +352,9 @@ class TelegramChannel:
             # "kicked" in a private chat is how Telegram tells us the citizen blocked the bot;
             # back to "member" when they unblock and press Start again.
             if new == "kicked":
-                event = "opt_out"
+                event = "blocked"
             elif old == "kicked" and new == "member":
-                event = "opt_in"
+                event = "unblocked"
         return InboundMessage(
             channel=self.name, external_id=f"{update_id}:member:{m.chat.id}",
             sender=f"telegram:{m.chat.id}", text=new, received_at=m.date,

@@ -59,6 +59,9 @@ try:  # RFC 9457 error bodies raise this, and it is NOT a TwilioRestException (n
 except ImportError:  # pragma: no cover - twilio < 9.12
     TwilioServiceException = TwilioRestException  # type: ignore[misc,assignment]
 
+# Answer Twilio's message webhook with this (text/xml): "no reply now", since replies go
+# through the outbox and the REST API (notes §5).
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 WEBHOOK_PATH = "/webhooks/twilio"
 STATUS_PATH = "/webhooks/twilio/status"
 WHATSAPP_PREFIX = "whatsapp:"
@@ -401,7 +404,11 @@ class TwilioChannel:
             return plan
         if not plan:
             raise SendError("nothing to send: no text, media or location", retryable=False, code="empty")
-        return self._create_all(plan, message.resume_from, note=self._note(message, channel, len(plan)))
+        if "content_sid" in plan[0]:
+            note: str | None = f"sent as template {message.template}"
+        else:
+            note = f"sent as {len(plan)} messages" if len(plan) > 1 else None
+        return self._create_all(plan, message.resume_from, note)
 
     def plan(self, message: OutboundMessage, channel: str | None = None
              ) -> list[dict[str, Any]] | SendResult:
@@ -465,11 +472,6 @@ class TwilioChannel:
             if message.location is not None:
                 lines.append(f"https://maps.google.com/?q={message.location.lat},{message.location.lon}")
         return "\n\n".join(p for p in (text, "\n".join(lines)) if p)
-
-    def _note(self, message: OutboundMessage, channel: str, parts: int) -> str | None:
-        if channel == "whatsapp" and not self.window_open(message.last_inbound_at):
-            return f"sent as template {message.template}"
-        return f"sent as {parts} messages" if parts > 1 else None
 
     def _create_all(self, calls: list[dict[str, Any]], resume_from: int, note: str | None) -> SendResult:
         client = self._rest.client()
@@ -649,5 +651,6 @@ def parse_choice_number(text: str) -> int | None:
 
 
 __all__ = ["TwilioConfig", "TwilioChannel", "RedirectingHttpClient", "twilio_channels", "send_error",
+           "EMPTY_TWIML",
            "parse_choice_number", "status_update_window_closed", "WEBHOOK_PATH", "STATUS_PATH",
            "WINDOW_CLOSED", "OPTED_OUT"]

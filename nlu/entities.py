@@ -36,8 +36,8 @@ def ticket_pattern(prefix: str = "WRG") -> re.Pattern[str]:
     p = re.escape(prefix)
     sep = r"[\s.\-_/#:]*"
     return re.compile(
-        rf"(?<![A-Za-z0-9])#?(?:(?P<prefix>{p}){sep}(?P<year>(?:19|20)\d\d){sep}(?P<seq>\d{{1,8}})"
-        rf"|(?P<year2>20\d\d)[\-./ ](?P<seq2>\d{{6}}))(?![0-9])",
+        rf"(?:(?<![A-Za-z0-9])#?(?P<prefix>{p}){sep}(?P<year>(?:19|20)\d\d){sep}(?P<seq>\d{{1,8}})"
+        rf"|(?<![\w\-./])(?P<year2>20\d\d)[\-./ ](?P<seq2>\d{{6}}))(?![0-9])",
         re.IGNORECASE,
     )
 
@@ -111,6 +111,7 @@ STOP_WORDS = frozenset(
     hari ini kemarin tadi pagi siang sore malam minggu bulan tahun saya kami kita mereka dia ini
     itu the is are was and but please near from since for has have not broken flooded dark
     dengan untuk pada bikin buat jadi sering selalu setiap tiap lama lebih kurang juga sampai
+    hancur ancur parah gelap semua total terus kotor jorok berisik licin amblas ambles retak
     """.split()
 )
 
@@ -193,7 +194,7 @@ class LocationExtractor:
                 pos = s.end
             outside.update(_words(ex.text[pos:]))
         # A word is "common" when it is mostly seen outside locations: it ends a name.
-        common = {w for w, n in outside.items() if n >= 2 and n > inside.get(w, 0)} | STOP_WORDS
+        common = {w for w, n in outside.items() if n >= 2 and n > 2 * inside.get(w, 0)} - _NAME_PARTS | STOP_WORDS
         learned_heads = {
             w for w, n in heads.items() if n >= 2 and w not in common and w not in PREPOSITIONS and not w.isdigit()
         }
@@ -255,10 +256,10 @@ class LocationExtractor:
                 continue
             if t.low in STOP_WORDS or t.low in PREPOSITIONS or t.low in ("rt", "rw") or _VERB_LIKE.match(t.low):
                 break
-            # Learned sentence words end names, except after an abbreviation: in "jl. cipinang
-            # baru raya" "baru" (new) is part of the name.
-            if not strong and t.low in self.common_words:
+            if t.low in self.common_words and t.low not in _NAME_PARTS:
                 break
+            if count > 0 and t.low in self.prefixes:
+                break  # "gg. saimun kel. kebon jeruk": the next place starts; pieces merge later
             if not strong and count == 0 and head.low in _WEAK_PREFIXES and not self._name_like(t, cased):
                 break
             if head.low == "blok" and count == 0 and len(t.text) <= 2:
@@ -279,6 +280,9 @@ class LocationExtractor:
             or any(n.split()[0] == t.low for n in self.gazetteer)
         )
 
+
+#: Words that are ordinary words elsewhere but common inside place names.
+_NAME_PARTS = frozenset("utara selatan timur barat raya baru lama dalam luar tengah permai indah jaya asri".split())
 
 #: Words that take a number after them inside a place: "no. 12", "km 3", "blok c 5".
 _NUMBERED = frozenset("no nomor nomer km kav kavling".split())

@@ -6,7 +6,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -177,11 +176,12 @@ def test_unreachable_database_is_one_line_and_exit_1(args):
     assert line.startswith("warga: database unreachable: "), line
 
 
-def test_a_database_not_yet_migrated_says_to_run_db_upgrade(config, db_path):
-    """The database is there and answers: calling it "unreachable" sends the operator to
-    check the network instead of running the one command that fixes it."""
+def test_a_database_not_yet_migrated_says_to_run_db_upgrade(config, db_url):
+    """The database is there and answers: calling it "unreachable" (SQLite) or printing a
+    traceback (PostgreSQL) sends the operator the wrong way instead of to the one command
+    that fixes it."""
     result = warga(config, "users", "create", "alice", "--role", "admin",
-                   env={"WARGA_NEW_PASSWORD": PASSWORD})
+                   env={"WARGA_NEW_PASSWORD": PASSWORD, "WARGA_DATABASE_URL": db_url})
     line = one_error_line(result)
     assert "warga db upgrade" in line, line
     assert "unreachable" not in line, line

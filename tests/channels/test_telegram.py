@@ -145,9 +145,9 @@ MESSAGES: list[tuple[str, dict[str, Any]]] = [
                                  text="Jalan di depan rumah saya berlubang besar, sudah tiga minggu.")),
     ("channel_post.json", dict(kind="group", sender="telegram:-1001234567890", sender_name="Info Kelurahan Menteng")),
     ("group_message.json", dict(kind="group", sender="telegram:-1009876543210", text="Lampu jalan di gang 3 mati lagi")),
-    ("my_chat_member_kicked.json", dict(kind="member", event="opt_out", text="kicked", sender=SITI,
+    ("my_chat_member_kicked.json", dict(kind="member", event="blocked", text="kicked", sender=SITI,
                                         external_id="731245017:member:3527065", received_at=at(1732781020))),
-    ("my_chat_member_unblocked.json", dict(kind="member", event="opt_in", text="member")),
+    ("my_chat_member_unblocked.json", dict(kind="member", event="unblocked", text="member")),
     ("message_reaction.json", dict(kind="ignored", sender=SITI, external_id="731245019:message_reaction")),
     ("dice.json", dict(kind="ignored", text="")),
 ]

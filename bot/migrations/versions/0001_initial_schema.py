@@ -110,6 +110,7 @@ def upgrade() -> None:
     sa.Column('longitude', sa.Float(), nullable=True),
     sa.Column('address_text', sa.Text(), nullable=True),
     sa.Column('button_payload', sa.String(length=200), nullable=True),
+    sa.Column('shared_phone', sa.String(length=40), nullable=True),
     sa.Column('nlu', sa.JSON(), nullable=True),
     sa.Column('template', sa.String(length=60), nullable=True),
     sa.Column('template_vars', sa.JSON(), nullable=True),

@@ -1,0 +1,345 @@
+"""Train and evaluate both NLU engines on the same data; print one table; write docs/BENCHMARKS.md.
+
+Usage (from the repository root, with the gateway's virtualenv; Rasa from .venv-rasa):
+
+    .venv/bin/python bench/nlu_bench.py                  # everything (~30 min: Rasa CV dominates)
+    .venv/bin/python bench/nlu_bench.py --rasa-folds 0   # Rasa held-out only (~6 min)
+    .venv/bin/python bench/nlu_bench.py --skip-rasa      # sklearn only (seconds)
+
+Accuracy: 5-fold stratified cross-validation on nlu/data (the same folds for both engines) and
+train-on-all / test on nlu/data/test/heldout.yml. Latency: every held-out and training sentence
+parsed one at a time, in-process for sklearn, through Warga's HTTP client for Rasa.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nlu.base import NluEngine  # noqa: E402
+from nlu.config import NluConfig  # noqa: E402
+from nlu.evaluate import (  # noqa: E402
+    EvaluationReport,
+    ThrowawayRasa,
+    cross_validate_rasa,
+    cross_validate_sklearn,
+    evaluate_engine,
+    save_confusion_png,
+)
+from nlu.sklearn_engine import SklearnEngine, fit_model  # noqa: E402
+from nlu.training_data import TrainingData, load_and_validate, load_training_data  # noqa: E402
+
+
+@dataclass
+class EngineResult:
+    """One column of the table."""
+
+    engine: str
+    train_seconds: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    throughput: float = 0.0
+    throughput_4: float = 0.0
+    cv: EvaluationReport | None = None
+    heldout: EvaluationReport | None = None
+    peak_mb: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+        ram = f"{mem_kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        ram = "unknown"
+    return {
+        "cpu": cpu,
+        "nproc": str(os.cpu_count()),
+        "ram": ram,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def latency(engine: NluEngine, texts: list[str]) -> tuple[float, float, float]:
+    """p50 and p99 in ms, and sequential parses per second."""
+    for t in texts[:20]:
+        engine.parse(t)
+    times = []
+    t_all = time.perf_counter()
+    for t in texts:
+        t0 = time.perf_counter()
+        engine.parse(t)
+        times.append(time.perf_counter() - t0)
+    total = time.perf_counter() - t_all
+    arr = np.asarray(times) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), len(texts) / total
+
+
+def concurrent_throughput(engine: NluEngine, texts: list[str], workers: int = 4) -> float:
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(engine.parse, texts))
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def vm_hwm_mb(pid: int) -> float:
+    """Peak resident memory of a running process (VmHWM)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def process_tree_hwm_mb(pid: int) -> float:
+    """Peak RSS of a process and its children (Rasa's server runs under a wrapper script)."""
+    pids = [pid]
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False).stdout
+        pids += [int(p) for p in out.split()]
+    except OSError:
+        pass
+    return max(vm_hwm_mb(p) for p in pids)
+
+
+def run_sklearn(data: TrainingData, heldout: TrainingData, texts: list[str], folds: int, threshold: float) -> EngineResult:
+    res = EngineResult("sklearn")
+    runs = []
+    model = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        model = fit_model(data)
+        runs.append(time.perf_counter() - t0)
+    res.train_seconds = statistics.median(runs)
+    assert model is not None
+    engine = SklearnEngine(Path("."), threshold=threshold, model=model)
+    res.p50_ms, res.p99_ms, res.throughput = latency(engine, texts)
+    res.throughput_4 = concurrent_throughput(engine, texts)
+    res.cv = cross_validate_sklearn(data, folds, threshold=threshold)
+    res.heldout = evaluate_engine(engine, heldout, method="held-out", train_seconds=res.train_seconds)
+    res.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res.notes.append("peak memory = whole bench process (Python, numpy, scikit-learn, data) after training and CV")
+    return res
+
+
+def run_rasa(data: TrainingData, heldout: TrainingData, texts: list[str], folds: int, config: NluConfig, say) -> EngineResult:
+    res = EngineResult("rasa")
+    with ThrowawayRasa(config) as rasa:
+        say("rasa: training on all data...")
+        model, res.train_seconds = rasa.train(data)
+        train_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        say(f"rasa: trained in {res.train_seconds:.0f}s; starting a server...")
+        engine = rasa.serve(model)
+        res.heldout = evaluate_engine(engine, heldout, method="held-out", train_seconds=res.train_seconds)
+        res.p50_ms, res.p99_ms, res.throughput = latency(engine, texts)
+        res.throughput_4 = concurrent_throughput(engine, texts)
+        assert rasa.server is not None and rasa.server.pid is not None
+        server_peak = process_tree_hwm_mb(rasa.server.pid)
+        res.peak_mb = max(train_peak, server_peak)
+        res.notes.append(f"peak memory: training process {train_peak:.0f} MB, serving process {server_peak:.0f} MB")
+    if folds:
+        say(f"rasa: {folds}-fold cross-validation (one training per fold)...")
+        res.cv = cross_validate_rasa(data, config, folds, progress=say)
+    return res
+
+
+def fmt(v: float | None, spec: str) -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def table(results: list[EngineResult]) -> str:
+    rows = [
+        ("train time, all data (s)", lambda r: fmt(r.train_seconds, ".2f")),
+        ("parse p50 (ms)", lambda r: fmt(r.p50_ms, ".2f")),
+        ("parse p99 (ms)", lambda r: fmt(r.p99_ms, ".2f")),
+        ("throughput, 1 client (parses/s)", lambda r: fmt(r.throughput, ".0f")),
+        ("throughput, 4 threads (parses/s)", lambda r: fmt(r.throughput_4, ".0f")),
+        ("CV accuracy", lambda r: fmt(r.cv.accuracy if r.cv else None, ".3f")),
+        ("CV macro-F1", lambda r: fmt(r.cv.macro_f1 if r.cv else None, ".3f")),
+        ("CV answers below threshold", lambda r: fmt(r.cv.fallback_rate if r.cv else None, ".1%")),
+        ("held-out accuracy", lambda r: fmt(r.heldout.accuracy if r.heldout else None, ".3f")),
+        ("held-out macro-F1", lambda r: fmt(r.heldout.macro_f1 if r.heldout else None, ".3f")),
+        ("held-out answers below threshold", lambda r: fmt(r.heldout.fallback_rate if r.heldout else None, ".1%")),
+        ("held-out location F1 exact / overlap", lambda r: _loc(r.heldout)),
+        ("peak memory (MB)", lambda r: fmt(r.peak_mb, ".0f")),
+    ]
+    head = "| | " + " | ".join(r.engine for r in results) + " |"
+    sep = "|---|" + "---:|" * len(results)
+    body = [f"| {name} | " + " | ".join(f(r) for r in results) + " |" for name, f in rows]
+    return "\n".join([head, sep, *body])
+
+
+def _loc(report: EvaluationReport | None) -> str:
+    if report is None:
+        return "—"
+    for e in report.entities:
+        if e.entity == "location":
+            return f"{e.f1:.2f} / {e.overlap_f1:.2f}"
+    return "—"
+
+
+def per_intent_table(results: list[EngineResult], attr: str) -> str:
+    reports = [(r.engine, getattr(r, attr)) for r in results if getattr(r, attr) is not None]
+    if not reports:
+        return ""
+    intents = sorted({s.intent for _, rep in reports for s in rep.per_intent})
+    head = "| intent | " + " | ".join(f"{name} F1" for name, _ in reports) + " |"
+    sep = "|---|" + "---:|" * len(reports)
+    lines = [head, sep]
+    scores = {name: {s.intent: s.f1 for s in rep.per_intent} for name, rep in reports}
+    for intent in sorted(intents, key=lambda i: min(scores[n].get(i, 1.0) for n, _ in reports)):
+        lines.append(f"| {intent} | " + " | ".join(f"{scores[name].get(intent, 0.0):.3f}" for name, _ in reports) + " |")
+    return "\n".join(lines)
+
+
+def confusions(results: list[EngineResult], attr: str) -> str:
+    out = []
+    for r in results:
+        rep = getattr(r, attr)
+        if rep is None:
+            continue
+        pairs = ", ".join(f"{a} → {b} ({n})" for a, b, n in rep.worst_confusions[:10])
+        out.append(f"- **{r.engine}** ({rep.method}): {pairs}")
+    return "\n".join(out)
+
+
+def write_markdown(path: Path, results: list[EngineResult], info: dict[str, str], data: TrainingData, heldout: TrainingData, args: argparse.Namespace, pngs: list[Path]) -> None:
+    rasa = next((r for r in results if r.engine == "rasa"), None)
+    cv_note = "5-fold stratified CV, same folds for both engines"
+    if rasa is not None and rasa.cv is None:
+        cv_note += "; Rasa CV not run this time (--rasa-folds 0): see the held-out rows"
+    elif rasa is not None and rasa.cv is not None:
+        cv_note = f"{args.folds}-fold stratified CV for sklearn, {args.rasa_folds}-fold for Rasa (same seed)"
+    notes = "\n".join(f"- {r.engine}: {n}" for r in results for n in r.notes)
+    text = f"""# NLU benchmarks
+
+Produced by `bench/nlu_bench.py` (`.venv/bin/python bench/nlu_bench.py`); rerun it after changing
+the training data or an engine, and commit this file with the change.
+
+## Machine
+
+- CPU: {info["cpu"]} ({info["nproc"]} cores visible)
+- RAM: {info["ram"]}
+- OS: {info["os"]}; Python {info["python"]} (gateway), Rasa Open Source 3.6.21 on Python 3.10 (.venv-rasa)
+- Date: {info["date"]}
+
+## Data
+
+- Training: `nlu/data/*.yml`, {len(data.examples)} examples, {len(data.intents)} intents (fingerprint `{data.fingerprint()}`).
+- Held-out: `nlu/data/test/heldout.yml`, {len(heldout.examples)} examples, never trained on.
+- Accuracy: {cv_note}. "Accuracy" scores the top-ranked intent; "below threshold" is the share of
+  answers under `nlu.threshold` ({args.threshold}), which the dialogue treats as "not understood".
+
+## Results
+
+{table(results)}
+
+Latency: each sentence parsed alone; sklearn in-process (`SklearnEngine.parse`, including entity
+extraction and language detection), Rasa through Warga's HTTP client (`RasaEngine.parse` →
+`POST /model/parse` on 127.0.0.1, including our entity post-processing). Training: sklearn median
+of 3 in-process fits; Rasa one `rasa train nlu` process (config `nlu/rasa/config.yml`), cache cold.
+
+{notes}
+
+## Per intent (cross-validation)
+
+{per_intent_table(results, "cv")}
+
+## Per intent (held-out)
+
+{per_intent_table(results, "heldout")}
+
+## Worst confusions
+
+Cross-validation:
+
+{confusions(results, "cv")}
+
+Held-out:
+
+{confusions(results, "heldout")}
+
+Confusion matrices: {", ".join(f"`{p.relative_to(ROOT) if p.is_relative_to(ROOT) else p}`" for p in pngs)}
+"""
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT / "nlu" / "data")
+    parser.add_argument("--heldout", type=Path, default=ROOT / "nlu" / "data" / "test" / "heldout.yml")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--rasa-folds", type=int, default=5, help="0 skips Rasa cross-validation")
+    parser.add_argument("--skip-rasa", action="store_true")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--png-dir", type=Path, default=ROOT / "docs" / "img")
+    parser.add_argument(
+        "--reuse-rasa", action="store_true", help="Use the Rasa results saved by the last full run (same data only)"
+    )
+    args = parser.parse_args()
+
+    def say(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    data, _ = load_and_validate(args.data)
+    heldout = load_training_data(args.heldout)
+    texts = [ex.text for ex in heldout.examples] + [ex.text for ex in data.examples]
+    info = machine()
+    say("sklearn...")
+    results = [run_sklearn(data, heldout, texts, args.folds, args.threshold)]
+    saved = ROOT / "var" / "bench" / "rasa-result.pkl"
+    if args.reuse_rasa:
+        fingerprint, rasa_result = pickle.loads(saved.read_bytes())
+        if fingerprint != data.fingerprint() + heldout.fingerprint():
+            say("error: the saved Rasa results are for other data; rerun without --reuse-rasa")
+            return 1
+        results.append(rasa_result)
+    elif not args.skip_rasa:
+        config = NluConfig(
+            rasa_venv=ROOT / ".venv-rasa", rasa_config=ROOT / "nlu" / "rasa" / "config.yml", threshold=args.threshold
+        )
+        rasa_result = run_rasa(data, heldout, texts, args.rasa_folds, config, say)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_bytes(pickle.dumps((data.fingerprint() + heldout.fingerprint(), rasa_result)))
+        results.append(rasa_result)
+    pngs = []
+    for r in results:
+        for attr in ("cv", "heldout"):
+            rep = getattr(r, attr)
+            if rep is not None:
+                pngs.append(save_confusion_png(rep, args.png_dir / f"confusion-{r.engine}-{attr}.png"))
+    print(table(results))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_markdown(args.output, results, info, data, heldout, args, pngs)
+    say(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Chat-text normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlu.normalize import Normalizer
+
+NORM = Normalizer.from_synonyms([("jalan", ["jl.", "jln"]), ("Tanjung Priok", ["tj. priok", "tj priok"])])
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("gw udah lapor", "saya sudah lapor"),
+        ("ga ada yg dtg", "tidak ada yang dtg"),
+        ("nggak bisa, blm dibenerin", "tidak bisa belum dibenerin"),
+        ("parah bgttt", "parah banget"),
+        ("halooo miiin", "halo min"),
+        ("anak2 jatuh", "anak anak jatuh"),
+        ("Jl. Melati kel. Cempaka kec. Tebet", "jalan melati kelurahan cempaka kecamatan tebet"),
+        ("banjir di tj. priok", "banjir di tanjung priok"),
+        ("ＷＲＧ fullwidth", "wrg fullwidth"),
+        ("makasih ya", "terima kasih ya"),
+        ("", ""),
+        ("😀🙏", ""),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert NORM.normalize(text) == expected
+
+
+def test_features_add_indonesian_words_for_english_ones() -> None:
+    assert NORM.features("pothole on my street") == "pothole on my street lubang saya jalan"
+    # Language detection relies on tokens(), which never gets the expansions.
+    assert NORM.tokens("pothole") == ["pothole"]
