@@ -53,3 +53,45 @@ EN_ID: Mapping[str, str] = {
     "lost": "hilang", "new": "baru", "register": "daftar", "my": "saya", "i": "saya",
     "you": "kamu", "please": "tolong", "want": "mau", "status": "status", "ticket": "tiket",
 }
+
+#: Conversation words by meaning. Short replies ("hooh", "punten", "emoh", "abort") are many
+#: and each is rare, so a classifier sees most of them once or never; a concept token added
+#: next to any of them lets one learned weight cover the whole family. Matched on normalised
+#: tokens (after :data:`nlu.normalize.SLANG`), phrases as whole-token sequences.
+CONCEPTS: Mapping[str, tuple[str, ...]] = {
+    "greeting": (
+        "halo", "hai", "hi", "hello", "hey", "helo", "hallo", "woy", "woi", "oi", "p", "ping", "punten",
+        "permisi", "assalamualaikum", "assalamu alaikum", "salam", "selamat pagi", "selamat siang",
+        "selamat sore", "selamat malam", "pagi", "siang", "sore", "malam", "malem", "good morning",
+        "good afternoon", "good evening", "yo", "start", "mulai", "sampurasun", "kulonuwun",
+    ),
+    "farewell": (
+        "dadah", "bye", "babay", "bye bye", "daah", "dah ya", "see you", "see ya", "sampai jumpa",
+        "sampai ketemu", "selamat tinggal", "wassalam", "wassalamualaikum", "pamit", "duluan",
+        "good night", "take care", "catch you later", "later", "met istirahat", "selamat istirahat",
+        "selamat malam ya",
+    ),
+    "gratitude": (
+        "terima kasih", "thanks", "thank you", "tengkyu", "kamsia", "hatur nuhun", "matur nuwun",
+        "cheers", "appreciate", "makaciih", "makaci", "nuhun", "suwun", "thank",
+    ),
+    "agreement": (
+        "ya", "yes", "yup", "yoi", "oke", "siap", "setuju", "betul", "benar", "bener", "hooh", "he eh",
+        "heeh", "mantap", "lanjut", "gas", "sure", "absolutely", "confirmed", "correct", "boleh",
+        "sip", "okelah", "tentu", "pasti", "of course", "go ahead", "yes please", "yoa",
+    ),
+    "refusal": (
+        "tidak", "bukan", "jangan", "ogah", "emoh", "no", "nope", "nah", "wrong", "salah", "belum",
+        "kurang tepat", "tidak benar", "bukan itu", "not really", "negative", "nggak mau", "tidak mau",
+    ),
+    "stop": (
+        "batal", "batalkan", "cancel", "tidak jadi", "stop", "berhenti", "sudahi", "udahan", "keluar",
+        "quit", "abort", "forget it", "urungkan", "reset", "ulang", "dari awal", "never mind",
+        "nevermind", "changed my mind", "scrap", "tidak usah", "gausah", "ga usah", "exit",
+    ),
+    "guidance": (
+        "bantuan", "help", "menu", "petunjuk", "panduan", "tutorial", "instructions", "opsi", "options",
+        "perintah", "commands", "fitur", "cara pakai", "bisa apa", "what can you do", "how does this work",
+        "bingung", "confused", "tidak ngerti", "tidak mengerti", "layanan apa",
+    ),
+}

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from nlu.lexicon import EN_ID
+from nlu.lexicon import CONCEPTS, EN_ID
 
 #: Common chat spellings → standard Indonesian (and a few English ones). Single tokens only;
 #: ambiguous short forms (``g``, ``w``, ``kk``) are left alone on purpose.
@@ -78,11 +78,14 @@ class Normalizer:
         table: token → replacement (built-in :data:`SLANG` plus training-data synonyms).
         phrases: multi-word surface form → replacement, applied before tokenising.
         expansions: token → words added after it in :meth:`features` (English → Indonesian).
+        concepts: (concept, token sequences) pairs; :meth:`features` adds ``_concept`` once for
+            each concept whose words occur.
     """
 
     table: Mapping[str, str] = field(default_factory=lambda: dict(SLANG))
     phrases: tuple[tuple[str, str], ...] = ()
     expansions: Mapping[str, str] = field(default_factory=dict)
+    concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def from_synonyms(cls, synonyms: Iterable[tuple[str, Iterable[str]]]) -> Normalizer:
@@ -107,7 +110,12 @@ class Normalizer:
                     phrases[" ".join(toks)] = target
         # Longest phrases first so "jl raya" wins over "jl".
         ordered = tuple(sorted(phrases.items(), key=lambda kv: -len(kv[0])))
-        return cls(table, ordered, dict(EN_ID))
+        plain = cls(table, ordered)
+        concepts = tuple(
+            (name, tuple(dict.fromkeys(" ".join(plain.tokens(w)) for w in words if plain.tokens(w))))
+            for name, words in CONCEPTS.items()
+        )
+        return cls(table, ordered, dict(EN_ID), concepts)
 
     def tokens(self, text: str) -> list[str]:
         """The normalised tokens of ``text``."""
@@ -128,9 +136,13 @@ class Normalizer:
     def features(self, text: str) -> str:
         """What the classifier sees: normalised tokens plus their :attr:`expansions`."""
         toks = self.tokens(text)
+        extra: list[str] = []
         if self.expansions:
-            toks += [self.expansions[t] for t in toks if t in self.expansions]
-        return " ".join(toks)
+            extra += [self.expansions[t] for t in toks if t in self.expansions]
+        if self.concepts and toks:
+            joined = f" {' '.join(toks)} "
+            extra += [f"_{name}" for name, seqs in self.concepts if any(f" {s} " in joined for s in seqs)]
+        return " ".join(toks + extra)
 
     def normalize(self, text: str) -> str:
         """``text`` as one normalised, space-separated string."""
