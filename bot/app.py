@@ -39,10 +39,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from bot.web.health import bp as health_bp
     from bot.web.webchat import bp as webchat_bp
     from bot.web.console import bp as console_bp
+    from bot.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webchat_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(webhooks_bp)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from werkzeug.security import generate_password_hash
 
+from bot.channels_cli import channels_group
 from bot.settings import ConfigError, Settings, load_settings
+from bot.staff_cli import complaints_group, conversations_group
 
 
 _MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.I)
@@ -75,18 +77,34 @@ def cli(ctx: click.Context, config: str | None) -> None:
 @cli.command()
 @click.option("--host", default=None, help="Bind address (default: server.host).")
 @click.option("--port", type=int, default=None, help="Port (default: server.port).")
+@click.option("--telegram-polling", is_flag=True,
+              help="Fetch Telegram updates by polling (no public URL needed; no webhook may be set).")
 @click.pass_context
-def run(ctx: click.Context, host: str | None, port: int | None) -> None:
+def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling: bool) -> None:
     """Serve Warga with the development server (web chat at /, console at /console)."""
     settings = _settings(ctx)
     _require_schema(settings)
     from bot.app import create_app
 
     app = create_app(settings)
+    rt = app.extensions["warga"]
+    poller = None
+    if telegram_polling:
+        from bot.polling import TelegramPoller
+
+        if "telegram" not in rt.channels:
+            _fail("--telegram-polling needs TELEGRAM_BOT_TOKEN and telegram in channels.enabled")
+        poller = TelegramPoller(rt, rt.channels["telegram"])
+        poller.start()
     host = host or settings.server.host
     port = port or settings.server.port
     click.echo(f"Warga is running on http://{host}:{port}  (web chat: /, staff console: /console)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if poller is not None:
+            poller.stop()
+        rt.close()
 
 
 @cli.command()
@@ -292,9 +310,9 @@ def _register_optional(group: click.Group, module: str, attr: str) -> None:
 
 
 _register_optional(cli, "bot.nlu_cli", "nlu_group")
-_register_optional(cli, "bot.staff_cli", "complaints_group")
-_register_optional(cli, "bot.staff_cli", "conversations_group")
-_register_optional(cli, "bot.channels_cli", "channels_group")
+cli.add_command(complaints_group)
+cli.add_command(conversations_group)
+cli.add_command(channels_group)
 
 
 def main() -> None:

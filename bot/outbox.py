@@ -14,7 +14,8 @@ from typing import Mapping
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import ContactAddress, DeliveryReceipt, Message, ProviderMessageId, utcnow
+from bot.models import (ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId,
+                        utcnow)
 from bot.settings import OutboxSettings
 from channels.base import (Button, Channel, DeliveryStatus, OutboundMessage, SendError, SendResult,
                            StatusUpdate)
@@ -84,7 +85,9 @@ class Outbox:
                     media_urls=tuple(m["url"] for m in msg.media), template=msg.template,
                     template_vars=tuple(sorted((msg.template_vars or {}).items())),
                     last_inbound_at=address.last_inbound_at if address else None,
-                    idempotency_key=str(msg.id))
+                    idempotency_key=str(msg.id), language=self._language(session, msg),
+                    # A reply split in parts resumes after the parts that already went out.
+                    resume_from=msg.parts_sent)
                 msg_id, attempts, channel = msg.id, msg.attempts, self.channels.get(msg.channel)
             if channel is None:
                 self._record_error(msg_id, SendError(f"channel {outbound.channel} is off",
@@ -101,6 +104,10 @@ class Outbox:
                 continue
             self._record_sent(msg_id, result)
             done += 1
+
+    def _language(self, session: Session, msg: Message) -> str:
+        conv = session.get(Conversation, msg.conversation_id) if msg.conversation_id else None
+        return (conv.language if conv is not None else None) or "id"
 
     def _refusal(self, msg: Message, address: ContactAddress | None, now: datetime) -> str | None:
         if msg.deadline_at and msg.deadline_at < now:
@@ -146,6 +153,16 @@ class Outbox:
             msg.error_code = exc.code
             msg.error_reason = exc.reason[:2000]
             msg.status_at = now
+            parts_sent = getattr(exc, "parts_sent", 0) or 0
+            if parts_sent:
+                msg.parts_sent = max(msg.parts_sent, parts_sent)
+                for pid in getattr(exc, "sent_ids", ()) or ():
+                    session.add(ProviderMessageId(channel=msg.channel, provider_message_id=pid,
+                                                  message_id=msg.id))
+            if getattr(exc, "window_closed", False):
+                msg.status = "held"
+                msg.error_reason = "needs template: WhatsApp's 24-hour window was closed"
+                return
             if exc.unreachable:
                 address = session.scalars(select(ContactAddress).where(ContactAddress.urn == msg.urn)).first()
                 if address is not None:
@@ -174,12 +191,15 @@ def apply_status(session: Session, msg: Message, status: str, error_code: str | 
     return True
 
 
-def record_status(session: Session, update_: StatusUpdate) -> bool:
-    """Apply a provider's delivery report, or keep it until the message it names is recorded."""
+def record_status(session: Session, update_: StatusUpdate, *, held: bool = False) -> bool:
+    """Apply a provider's delivery report, or keep it until the message it names is recorded.
+
+    ``held`` turns a failure into "held" (WhatsApp window closed: staff must use a template).
+    """
     pid = session.scalars(select(ProviderMessageId).where(
         ProviderMessageId.channel == update_.channel,
         ProviderMessageId.provider_message_id == update_.provider_message_id)).first()
-    status = update_.status.name
+    status = "held" if held else update_.status.name
     if pid is None:
         session.add(DeliveryReceipt(channel=update_.channel, provider_message_id=update_.provider_message_id,
                                     status=status, error_code=update_.error_code,
@@ -190,4 +210,9 @@ def record_status(session: Session, update_: StatusUpdate) -> bool:
     session.add(DeliveryReceipt(channel=update_.channel, provider_message_id=update_.provider_message_id,
                                 status=status, error_code=update_.error_code,
                                 error_reason=update_.error_reason, raw=update_.raw, applied_at=utcnow()))
+    if held and msg.status not in OPEN:
+        # "held" ranks below "failed" on purpose (a late "sent" can't undo a failure), so set it.
+        msg.status, msg.status_at = "held", update_.at
+        msg.error_code, msg.error_reason = update_.error_code, update_.error_reason
+        return True
     return apply_status(session, msg, status, update_.error_code, update_.error_reason, update_.at)

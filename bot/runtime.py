@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channel_registry import build_channels
 from bot.db import make_engine, make_session_factory
+from bot.media import MediaFetcher
 from bot.nlu_runtime import build_nlu
 from bot.outbox import Outbox
 from bot.processing import ConversationProcessor
@@ -60,7 +61,7 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     outbox = Outbox(settings.outbox, sessions, channels)
     holder: dict[str, JobQueue] = {}
     processor = ConversationProcessor(settings, sessions, nlu)
-    job = ConversationJob(processor, outbox)
+    job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
     q: JobQueue
     if settings.queue.backend == "redis":
         q = RedisQueue(settings.queue.redis_url, sessions, settings.queue.stall_seconds)

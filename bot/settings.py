@@ -58,6 +58,19 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    enabled: tuple[str, ...] = ("web",)
+    send_timeout: float = 10.0
+    telegram_api_url: str = "https://api.telegram.org"
+    twilio_api_url: str = ""
+    twilio_media_origin: str = "https://api.twilio.com"
+    whatsapp_templates: tuple[tuple[str, str], ...] = ()
+
+
+NOTIFICATION_KINDS = ("status_changed", "staff_reply")
+
+
+@dataclass(frozen=True, slots=True)
 class Category:
     name: str
     intent: str
@@ -102,6 +115,7 @@ class Settings:
     queue: QueueSettings
     outbox: OutboxSettings
     channels_enabled: tuple[str, ...]
+    channels: ChannelSettings
     nlu: NluConfig
     default_language: str
     languages: tuple[str, ...]
@@ -112,6 +126,7 @@ class Settings:
     timezone: str = "Asia/Jakarta"
     rasa_autostart: bool = True
     knowledge_dir: Path = PROJECT_ROOT / "bot" / "knowledge"
+    media_dir: Path = PROJECT_ROOT / "var" / "media"
 
 
 def _env_name(path: tuple[str, ...]) -> str:
@@ -211,6 +226,23 @@ class _Reader:
             if choices is not None and v not in choices:
                 raise ConfigError(f"config: {dotted}: expected names from {', '.join(choices)}, got {v!r}")
         return tuple(value)
+
+
+def _optional_url(r: _Reader, dotted: str) -> str:
+    raw = r._from_env(dotted)
+    value = raw if raw is not None else r.get(dotted, "")
+    if not isinstance(value, str) or (value.strip() and not re.fullmatch(r"https?://\S+", value.strip())):
+        raise ConfigError(f"config: {dotted}: expected an http(s) URL or nothing, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _optional_sid(r: _Reader, dotted: str) -> str:
+    raw = r._from_env(dotted)
+    value = raw if raw is not None else r.get(dotted, "")
+    if not isinstance(value, str) or (value.strip() and not re.fullmatch(r"HX[0-9a-fA-F]{32}", value.strip())):
+        raise ConfigError(f"config: {dotted}: expected a Content SID like HX0123... (34 characters) "
+                          f"or nothing, got {value!r}")
+    return value.strip()
 
 
 def _local_rasa_token(base: Path) -> str:
@@ -393,15 +425,28 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"config: city.timezone: expected a time zone like Asia/Jakarta, got {tz!r}") from None
+    enabled = r.string_list("channels.enabled", ["web"], choices=KNOWN_CHANNELS)
     return Settings(
         config_path=config_path,
         timezone=tz,
         knowledge_dir=_resolve_path(base, r.string("city.knowledge_dir", "bot/knowledge")),
+        media_dir=_resolve_path(base, r.string("storage.media_dir", "var/media")),
         server=server,
         database_url=_database_url(base, r.string("database.url", "sqlite:///var/warga.db")),
         queue=queue,
         outbox=outbox,
-        channels_enabled=r.string_list("channels.enabled", ["web"], choices=KNOWN_CHANNELS),
+        channels_enabled=enabled,
+        channels=ChannelSettings(
+            enabled=enabled,
+            send_timeout=r.number("channels.send_timeout", 10, minimum=0.1, maximum=120),
+            telegram_api_url=r.string("channels.telegram_api_url", "https://api.telegram.org",
+                                      pattern=r"https?://\S+"),
+            twilio_api_url=_optional_url(r, "channels.twilio_api_url"),
+            twilio_media_origin=r.string("channels.twilio_media_origin", "https://api.twilio.com",
+                                         pattern=r"https?://[^/\s]+"),
+            whatsapp_templates=tuple((k, v) for k in NOTIFICATION_KINDS
+                                     if (v := _optional_sid(r, f"channels.whatsapp_templates.{k}"))),
+        ),
         nlu=nlu,
         default_language=default_language,
         languages=languages,

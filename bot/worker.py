@@ -18,6 +18,7 @@ from typing import Callable, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.media import MediaFetcher
 from bot.models import Message, utcnow
 from bot.outbox import Outbox
 from bot.processing import ConversationProcessor
@@ -36,13 +37,18 @@ class JobQueue(Protocol):
 class ConversationJob:
     """One unit of background work: process a conversation, then send what it produced."""
 
-    def __init__(self, processor: ConversationProcessor, outbox: Outbox) -> None:
+    def __init__(self, processor: ConversationProcessor, outbox: Outbox,
+                 media: "MediaFetcher | None" = None) -> None:
         self.processor = processor
         self.outbox = outbox
+        self.media = media
 
     def __call__(self, conv_id: int) -> None:
         self.processor.process(conv_id)
         self.outbox.drain(conv_id)
+        if self.media is not None:
+            # After the replies: a citizen waits for an answer, not for our download.
+            self.media.fetch(conv_id)
 
 
 def stalled_conversations(sessions: sessionmaker[Session], stall_seconds: float,

@@ -259,6 +259,7 @@ class TelegramChannel:
         # A retry of the same bad body must map to the same key, so it is stored once.
         key = (f"{update_id}:unparseable" if update_id is not None
                else "raw:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32])
+        log.info("telegram: unparseable update %s: %s", key, reason)   # the raw body is stored, not logged
         return Unparseable(self.name, key, reason, raw, now)
 
     def _read_update(self, u: Update, update_id: int, raw: str, now: datetime) -> Inbound:

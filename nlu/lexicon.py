@@ -76,7 +76,7 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
         "cheers", "appreciate", "makaciih", "makaci", "nuhun", "suwun", "thank",
     ),
     "agreement": (
-        "ya", "yes", "yup", "yoi", "oke", "siap", "setuju", "betul", "benar", "bener", "hooh", "he eh",
+        "ya betul", "yes", "yup", "yoi", "oke", "siap", "setuju", "betul", "benar", "bener", "hooh", "he eh",
         "heeh", "mantap", "lanjut", "gas", "sure", "absolutely", "confirmed", "correct", "boleh",
         "sip", "okelah", "tentu", "pasti", "of course", "go ahead", "yes please", "yoa",
     ),
@@ -85,12 +85,12 @@ CONCEPTS: Mapping[str, tuple[str, ...]] = {
         "kurang tepat", "tidak benar", "bukan itu", "not really", "negative", "nggak mau", "tidak mau",
     ),
     "stop": (
-        "batal", "batalkan", "cancel", "tidak jadi", "stop", "berhenti", "sudahi", "udahan", "keluar",
-        "quit", "abort", "forget it", "urungkan", "reset", "ulang", "dari awal", "never mind",
+        "batal", "batalkan", "cancel", "tidak jadi", "stop", "berhenti", "sudahi", "udahan",
+        "quit", "abort", "forget it", "urungkan", "reset", "ulang dari awal", "dari awal", "never mind",
         "nevermind", "changed my mind", "scrap", "tidak usah", "gausah", "ga usah", "exit",
     ),
     "guidance": (
-        "bantuan", "help", "menu", "petunjuk", "panduan", "tutorial", "instructions", "opsi", "options",
+        "help", "menu", "petunjuk", "panduan", "tutorial", "instructions", "opsi", "options",
         "perintah", "commands", "fitur", "cara pakai", "bisa apa", "what can you do", "how does this work",
         "bingung", "confused", "tidak ngerti", "tidak mengerti", "layanan apa",
     ),

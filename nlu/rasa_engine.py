@@ -78,8 +78,10 @@ class RasaEngine:
         self._tickets = TicketExtractor(ticket_prefix)
         self._prefix = ticket_prefix
         # Loading a model blocks Rasa for ~15 s, so control calls get their own long timeouts.
+        # trust_env=False: Rasa is on loopback; an HTTP(S)_PROXY in the environment must not
+        # capture these requests.
         self._client = httpx.Client(
-            base_url=self.base_url, params={"token": token}, timeout=timeout, transport=transport
+            base_url=self.base_url, params={"token": token}, timeout=timeout, transport=transport, trust_env=False
         )
         self._model_version: str | None = None
 

@@ -309,7 +309,7 @@ class RasaServer:
             RasaServerError: The process exited, or the timeout passed (the process is stopped).
         """
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
             while time.monotonic() < deadline:
                 if self._proc is None or self._proc.poll() is not None:
                     code = self._proc.returncode if self._proc else None

@@ -96,6 +96,7 @@ def make_settings(db_url: str, tmp_path: Path, env: dict[str, str] | None = None
         "nlu.engine": "sklearn",
         "nlu.models_dir": str(trained_models_dir()),
         "nlu.rasa_autostart": False,
+        "storage.media_dir": str(tmp_path / "media"),
         "queue.sweep_seconds": 0.2,
         "queue.stall_seconds": 0.5,
         "queue.threads": 2,

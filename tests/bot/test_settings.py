@@ -223,7 +223,7 @@ BAD = [
     ("category without intent", {"complaints.categories.tree": {"agency": "Dinas Pertamanan"}}, {},
      "complaints.categories.tree.intent", ["expected"]),
     ("two categories one intent", {"complaints.categories.tree.intent": "report_flood"}, {},
-     "complaints.categories", ["report_flood"]),
+     "complaints.categories.tree.intent", ["report_flood", "flood"]),
     ("category sla zero", {"complaints.categories.flood.coordination_hours": 0}, {},
      "complaints.categories.flood.coordination_hours", ["expected"]),
     ("unknown nlu engine", {"nlu.engine": "gpt"}, {}, "nlu.engine", ["expected", "sklearn", "gpt"]),

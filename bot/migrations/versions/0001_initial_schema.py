@@ -120,6 +120,7 @@ def upgrade() -> None:
     sa.Column('error_code', sa.String(length=40), nullable=True),
     sa.Column('error_reason', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('parts_sent', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.Column('lease_until', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.Column('deadline_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),

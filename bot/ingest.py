@@ -1,0 +1,82 @@
+"""Store what a channel parsed from one provider request (webhook or poll), in one transaction.
+
+The caller commits and only then acknowledges the provider, so nothing acknowledged is ever
+lost; a provider's retry of the same update finds it stored and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.contacts import ContactRepository
+from bot.inbox import store_inbound, store_unparseable
+from bot.models import ContactAddress, Message, ProviderMessageId, utcnow
+from bot.outbox import record_status
+from channels.base import Inbound, InboundMessage, StatusUpdate, Unparseable
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What to do once the transaction is committed."""
+
+    conversations: tuple[int, ...]     # wake these (new messages to handle)
+    callbacks: tuple[str, ...]         # button presses to acknowledge to the provider
+    stored: int                        # new rows (0 for a provider's retry)
+
+
+def ingest(session: Session, items: list[Inbound]) -> Ingested:
+    conversations: list[int] = []
+    callbacks: list[str] = []
+    stored = 0
+    for item in items:
+        if isinstance(item, InboundMessage):
+            result = store_inbound(session, item)
+            if item.callback_id and not result.duplicate:
+                callbacks.append(item.callback_id)
+            if result.duplicate:
+                continue
+            stored += 1
+            _apply_event(session, item)
+            if result.needs_processing and result.conversation_id is not None:
+                conversations.append(result.conversation_id)
+        elif isinstance(item, StatusUpdate):
+            _status(session, item)
+            stored += 1
+        elif isinstance(item, Unparseable):
+            if not store_unparseable(session, item).duplicate:
+                stored += 1
+    return Ingested(tuple(dict.fromkeys(conversations)), tuple(callbacks), stored)
+
+
+def _apply_event(session: Session, item: InboundMessage) -> None:
+    """Contact-level events the connector recognised (Telegram block/unblock)."""
+    if item.event not in ("blocked", "unblocked"):
+        return
+    address = ContactRepository(session).address(item.sender)
+    if address is None:
+        return
+    address.unreachable_at = utcnow() if item.event == "blocked" else None
+
+
+def _status(session: Session, update: StatusUpdate) -> None:
+    if update.window_closed:
+        # WhatsApp refused a free-form message outside 24 h (Twilio 63016, usually reported
+        # here rather than at send time): staff must see it as "needs template", not as lost.
+        update = StatusUpdate(update.channel, update.provider_message_id, update.status, update.at,
+                              update.error_code, "needs template: WhatsApp's 24-hour window was closed",
+                              update.raw, update.unreachable, update.window_closed)
+    record_status(session, update, held=update.window_closed)
+    if update.unreachable:
+        pid = session.scalars(select(ProviderMessageId).where(
+            ProviderMessageId.channel == update.channel,
+            ProviderMessageId.provider_message_id == update.provider_message_id)).first()
+        if pid is not None:
+            msg = session.get(Message, pid.message_id)
+            address = session.scalars(select(ContactAddress).where(
+                ContactAddress.urn == (msg.urn if msg else None))).first()
+            if address is not None:
+                # Twilio 21610: the number replied STOP to our sender.
+                address.opted_out_at = address.opted_out_at or utcnow()

@@ -1,0 +1,63 @@
+"""Telegram without a public URL: long-poll getUpdates and feed the same store path."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from bot.ingest import ingest
+from bot.runtime import Runtime
+from channels.base import SendError
+from channels.telegram import TelegramChannel
+
+log = logging.getLogger(__name__)
+
+
+class TelegramPoller:
+    """Polls in a thread. Each batch is stored and committed before the next poll confirms it,
+    so a crash re-delivers the batch and the unique provider ids drop the repeats."""
+
+    def __init__(self, runtime: Runtime, channel: TelegramChannel, timeout: int = 30) -> None:
+        self.rt = runtime
+        self.channel = channel
+        self.timeout = timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="warga-telegram-poll", daemon=True)
+        self.offset: int | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.timeout + 5)
+
+    def poll_once(self) -> int:
+        requests, self.offset = self.channel.poll_updates(self.offset, timeout=self.timeout)
+        stored = 0
+        for req in requests:
+            items = self.channel.parse_inbound(req)
+            with self.rt.sessions() as s, s.begin():
+                result = ingest(s, items)
+            stored += result.stored
+            for conv_id in result.conversations:
+                self.rt.queue.enqueue(conv_id)
+            for callback_id in result.callbacks:
+                try:
+                    self.channel.answer_callback(callback_id)
+                except SendError as exc:
+                    log.info("callback not acknowledged", extra={"reason": exc.reason})
+        return stored
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+                backoff = 1.0
+            except SendError as exc:
+                hint = " (a webhook is set: run `warga channels delete-webhook telegram`)" \
+                    if exc.code == "409" or "409" in exc.reason else ""
+                log.error("telegram polling failed" + hint, extra={"reason": exc.reason})
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 60)

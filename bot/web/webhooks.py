@@ -1,0 +1,97 @@
+"""Provider webhooks: verify → parse → store (commit) → answer 2xx fast → wake the workers.
+
+``POST /webhooks/telegram``, ``POST /webhooks/twilio`` (SMS and WhatsApp, told apart by the
+``whatsapp:`` prefix of ``From``) and ``POST /webhooks/twilio/status`` (delivery reports).
+A channel that is off answers 404; a bad signature 403 with nothing stored; an authentic
+request we cannot understand is stored raw and answered 2xx, because a non-2xx makes Telegram
+retry it for ever and hold every later update behind it (notes/channel-pitfalls.md §1).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from bot.ingest import ingest
+from channels.base import Channel, SendError, WebhookRejected, WebhookRequest
+from channels.twilio import EMPTY_TWIML
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+# Button presses are acknowledged off the request path (a slow Bot API must not delay the 200).
+_callbacks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warga-callbacks")
+
+
+def _request() -> WebhookRequest:
+    return WebhookRequest(url=request.url, headers={k.lower(): v for k, v in request.headers.items()},
+                          body=request.get_data(cache=True))
+
+
+def _handle(channel: Channel) -> int:
+    """Verify, parse and store one request; return how many new rows it stored."""
+    rt = current_app.extensions["warga"]
+    req = _request()
+    try:
+        channel.verify(req)
+    except WebhookRejected as exc:
+        log.warning("webhook rejected", extra={"channel": channel.name, "reason": str(exc)})
+        abort(403)
+    items = channel.parse_inbound(req)
+    with rt.sessions() as session, session.begin():
+        result = ingest(session, items)
+    for conv_id in result.conversations:
+        rt.queue.enqueue(conv_id)
+    answer = getattr(channel, "answer_callback", None)
+    for callback_id in result.callbacks:
+        if answer is not None:
+            _callbacks.submit(_answer, answer, callback_id)
+    return result.stored
+
+
+def _answer(answer: Any, callback_id: str) -> None:
+    try:
+        answer(callback_id)
+    except SendError as exc:
+        # The press is stored and handled either way; only the spinner on the button lingers.
+        log.info("callback not acknowledged", extra={"reason": exc.reason})
+
+
+def _channel(name: str) -> Channel:
+    channel = current_app.extensions["warga"].channels.get(name)
+    if channel is None:
+        abort(404)
+    return channel
+
+
+@bp.post("/telegram")
+def telegram() -> Any:
+    _handle(_channel("telegram"))
+    return jsonify(ok=True)
+
+
+@bp.post("/twilio")
+def twilio() -> Any:
+    channels = current_app.extensions["warga"].channels
+    request.get_data(cache=True)   # keep the raw body: the signature covers it, form parsing eats it
+    channel = channels.get("whatsapp") if request.form.get("From", "").startswith("whatsapp:") \
+        else channels.get("sms")
+    # One Twilio account serves both: a WhatsApp message with WhatsApp off (or SMS with SMS
+    # off) is still verified and stored by the other connector, which knows both formats.
+    channel = channel or channels.get("sms") or channels.get("whatsapp")
+    if channel is None:
+        abort(404)
+    _handle(channel)
+    return Response(EMPTY_TWIML, mimetype="text/xml")
+
+
+@bp.post("/twilio/status")
+def twilio_status() -> Any:
+    channels = current_app.extensions["warga"].channels
+    channel = channels.get("sms") or channels.get("whatsapp")
+    if channel is None:
+        abort(404)
+    _handle(channel)
+    return Response(EMPTY_TWIML, mimetype="text/xml")
