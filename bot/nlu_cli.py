@@ -32,7 +32,7 @@ from nlu.evaluate import (
 )
 from nlu.factory import build_engine, build_rasa_engine, build_rasa_server, build_rasa_trainer, build_sklearn_engine
 from nlu.rasa_server import latest_model
-from nlu.sklearn_engine import SklearnEngine
+from nlu.sklearn_engine import SklearnEngine, active_model_path
 from nlu.training_data import ERROR, TrainingDataError, load_and_validate, load_training_data, validate
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,21 +113,33 @@ def validate_cmd(ctx: click.Context, data_path: Path | None) -> None:
 @nlu_group.command("train")
 @click.option("--engine", type=click.Choice(["rasa", "sklearn", "all"]), help="Default: all when nlu.engine is rasa (it falls back to sklearn), else sklearn.")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), help="File or directory (default: nlu.data_dir).")
+@click.option("--if-missing", is_flag=True, help="Only train engines that have no model yet (make run).")
 @click.pass_context
 @_edge
-def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None) -> None:
+def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if_missing: bool) -> None:
     """Train models from the Rasa YAML data; a failed training keeps the active model."""
     config = _get_config(ctx)
     engine = engine or ("all" if config.engine == "rasa" else "sklearn")
+    want_sklearn = engine in ("sklearn", "all")
+    want_rasa = engine in ("rasa", "all")
+    if if_missing:
+        if want_sklearn and active_model_path(config.sklearn_models_dir) is not None:
+            click.echo(f"sklearn: a model exists in {config.sklearn_models_dir}; not training (--if-missing)")
+            want_sklearn = False
+        if want_rasa and latest_model(config.rasa_models_dir) is not None:
+            click.echo(f"rasa: a model exists in {config.rasa_models_dir}; not training (--if-missing)")
+            want_rasa = False
+        if not (want_sklearn or want_rasa):
+            return
     data, warnings = load_and_validate(data_path or config.data_dir)
     for w in warnings:
         click.echo(str(w), err=True)
-    if engine in ("sklearn", "all"):
+    if want_sklearn:
         t0 = time.perf_counter()
         sk = SklearnEngine(config.sklearn_models_dir, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
         version = sk.train(data)
         click.echo(f"sklearn: model {version} trained in {time.perf_counter() - t0:.1f}s ({len(data.examples)} examples)")
-    if engine in ("rasa", "all"):
+    if want_rasa:
         click.echo("rasa: training in a separate process (about a minute or more)...")
         t0 = time.perf_counter()
         trainer = build_rasa_trainer(config)

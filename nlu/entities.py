@@ -4,12 +4,13 @@ Ticket numbers follow one format (``WRG-2026-000123``: prefix from config, year,
 regular expression finds them however they are typed ("wrg 2026 123", "WRG.2026.000123",
 "#wrg2026000123") and :func:`normalize_ticket_id` writes them one way.
 
-Locations are open-ended ("Jl. Melati RT 03/RW 05", "depan SDN 01 Cempaka", "kec. Tebet"), and a
-few hundred annotated examples are too few for a statistical tagger to beat simple rules. So
-rules find them: street/area prefixes, RT/RW, landmark words after "di/depan/dekat ...", and the
-training data's lookup tables. The training data teaches the rules two things: which words are
-ordinary sentence words (they end a place name) and which words start annotated locations
-(new landmark words).
+Locations are open-ended ("Jl. Melati RT 03/RW 05", "SDN 01 Cempaka", "kec. Tebet"), and a couple
+of hundred annotated spans are too few for a statistical tagger, so rules find them: a place word
+(street and area prefixes, landmarks such as "pasar", "halte", "sdn") followed by a name, RT/RW
+numbers, and the names in the training data's lookup tables; adjacent pieces are joined. The
+training data teaches the rules which words are ordinary sentence words (they end a name), which
+words occur inside annotated places, and which words start them. Measured against the annotated
+spans in docs/BENCHMARKS.md (exact and overlapping matches).
 """
 
 from __future__ import annotations

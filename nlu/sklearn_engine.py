@@ -47,6 +47,9 @@ MAX_CLASSIFY_CHARS = 1000
 MAX_ENTITY_CHARS = 5000
 #: How many (intent, confidence) pairs a Parse carries (Rasa's intent_ranking has 10).
 RANKING_SIZE = 10
+#: Bump when SklearnModel or anything it pickles (Normalizer, EntityExtractor, ...) changes
+#: shape: older files are then refused and retrained instead of failing at parse time.
+MODEL_FORMAT = 2
 _ACTIVE = "ACTIVE"
 _SUFFIX = ".pkl"
 _KEEP_MODELS = 5
@@ -135,6 +138,7 @@ class SklearnModel:
     temperature: float
     entities: EntityExtractor
     scorer: _FastScorer
+    format: int = MODEL_FORMAT
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -313,6 +317,8 @@ def load_model(path: Path) -> SklearnModel:
         raise ModelLoadError(f"cannot load sklearn model {path}: {exc}") from exc
     if not isinstance(model, SklearnModel):
         raise ModelLoadError(f"{path} is not a Warga sklearn model")
+    if getattr(model, "format", None) != MODEL_FORMAT:
+        raise ModelLoadError(f"{path} was written by an older Warga (model format {getattr(model, 'format', 1)}): retrain")
     if model.info.sklearn_version.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelLoadError(
             f"{path} was written by scikit-learn {model.info.sklearn_version}, this is {sklearn.__version__}: retrain"

@@ -60,6 +60,14 @@ def test_train_then_parse(config: NluConfig) -> None:
     assert "report_flood" in human.output and "language    id" in human.output
 
 
+def test_train_if_missing_skips_existing_models(config: NluConfig) -> None:
+    run(config, "train", "--engine", "sklearn")
+    active = (config.sklearn_models_dir / "ACTIVE").read_text()
+    result = run(config, "train", "--engine", "sklearn", "--if-missing")
+    assert result.exit_code == 0 and "not training" in result.output
+    assert (config.sklearn_models_dir / "ACTIVE").read_text() == active
+
+
 def test_train_with_bad_data_keeps_the_model_and_exits_1(config: NluConfig, tmp_path: Path) -> None:
     run(config, "train", "--engine", "sklearn")
     active = (config.sklearn_models_dir / "ACTIVE").read_text()
