@@ -37,6 +37,17 @@ def _require_schema(settings: Settings) -> None:
         engine.dispose()
 
 
+def _start_rasa(settings: Settings) -> Any:
+    """With nlu.engine rasa and nlu.rasa_autostart, run the Rasa server beside the gateway."""
+    if settings.nlu.engine != "rasa" or not settings.rasa_autostart:
+        return None
+    from bot.rasa_supervisor import RasaSupervisor
+
+    supervisor = RasaSupervisor(settings.nlu)
+    supervisor.start()
+    return supervisor
+
+
 def _settings(ctx: click.Context) -> Settings:
     obj = ctx.ensure_object(dict)
     if "settings" not in obj:
@@ -86,6 +97,7 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     _require_schema(settings)
     from bot.app import create_app
 
+    supervisor = _start_rasa(settings)
     app = create_app(settings)
     rt = app.extensions["warga"]
     poller = None
@@ -105,6 +117,8 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
         if poller is not None:
             poller.stop()
         rt.close()
+        if supervisor is not None:
+            supervisor.stop()
 
 
 @cli.command()
@@ -139,7 +153,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             # Built in each worker after the fork: threads and connections don't survive fork.
             return create_app(settings)
 
-    _App().run()
+    supervisor = _start_rasa(settings)
+    try:
+        _App().run()
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
 
 
 @cli.command()

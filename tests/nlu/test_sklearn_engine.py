@@ -149,6 +149,17 @@ def test_unusable_model_files_are_clear_errors(tmp_path: Path) -> None:
         SklearnEngine(tmp_path).load()
 
 
+def test_models_of_an_older_format_are_refused(trained: SklearnEngine, tmp_path: Path) -> None:
+    import dataclasses
+
+    from nlu.sklearn_engine import save_model
+
+    assert trained.model is not None
+    save_model(dataclasses.replace(trained.model, format=1), tmp_path)
+    with pytest.raises(ModelLoadError, match="older"):
+        SklearnEngine(tmp_path).load()
+
+
 def test_fast_scoring_equals_scikit_learn(trained: SklearnEngine, project_data: TrainingData) -> None:
     model = trained.model
     assert model is not None
