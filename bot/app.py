@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.logs import configure_logging
 from bot.runtime import Runtime, build_runtime
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, load_settings, local_secret_key
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/webhooks/")
@@ -31,7 +31,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(
         MAX_CONTENT_LENGTH=settings.server.max_request_kb * 1024,
-        SECRET_KEY=settings.secrets.secret_key or None,
+        SECRET_KEY=settings.secrets.secret_key or local_secret_key(settings.var_dir),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secrets.public_url.startswith("https://"),
         JSON_AS_ASCII=False,
     )
     app.extensions["warga"] = runtime

@@ -245,10 +245,19 @@ def _optional_sid(r: _Reader, dotted: str) -> str:
     return value.strip()
 
 
+def local_secret_key(var_dir: Path) -> str:
+    """Without WARGA_SECRET_KEY, a random session key kept in var/ (mode 0600), shared by every
+    process of this installation; set WARGA_SECRET_KEY when several machines serve."""
+    return _local_secret(var_dir / "secret-key", "WARGA_SECRET_KEY")
+
+
 def _local_rasa_token(base: Path) -> str:
     """Without WARGA_RASA_TOKEN, a random token kept in var/ (mode 0600) so every process of
     this installation (web, workers, `warga nlu serve`) agrees on it."""
-    path = base / "var" / "rasa-token"
+    return _local_secret(base / "var" / "rasa-token", "WARGA_RASA_TOKEN")
+
+
+def _local_secret(path: Path, variable: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -265,7 +274,7 @@ def _local_rasa_token(base: Path) -> str:
     except FileExistsError:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ConfigError(f"config: cannot write {path}: set WARGA_RASA_TOKEN ({exc.strerror})") from None
+        raise ConfigError(f"config: cannot write {path}: set {variable} ({exc.strerror})") from None
 
 
 def _resolve_path(base: Path, value: str) -> Path:

@@ -148,7 +148,7 @@ def test_chat_page_and_console_placeholder_are_served(client):
     assert page.status_code == 200 and b'id="form"' in page.data
     assert b"<script src=\"/static/chat.js\">" in page.data
     console = client.get("/console/")
-    assert console.status_code == 200 and b"Konsol petugas" in console.data
+    assert console.status_code == 302 and "/console/login" in console.headers["Location"]
 
 
 def test_health_and_readiness(client):
