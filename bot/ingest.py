@@ -6,10 +6,13 @@ lost; a provider's retry of the same update finds it stored and changes nothing.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.contacts import ContactRepository
 from bot.inbox import store_inbound, store_unparseable
@@ -25,6 +28,32 @@ class Ingested:
     conversations: tuple[int, ...]     # wake these (new messages to handle)
     callbacks: tuple[str, ...]         # button presses to acknowledge to the provider
     stored: int                        # new rows (0 for a provider's retry)
+
+
+# How often a webhook's transaction is restarted when SQLite reports "database is locked".
+SQLITE_BUSY_ATTEMPTS = 5
+
+
+def ingest_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> Ingested:
+    """Store ``items`` in one transaction and commit it (the webhook and polling edge).
+
+    On SQLite the transaction is restarted when it hits "database is locked". A SAVEPOINT
+    (``begin_nested``, e.g. creating a new contact) opens a *deferred* transaction; when a
+    worker commits between its first read and its first write, SQLite refuses the upgrade
+    at once (SQLITE_BUSY_SNAPSHOT: the busy timeout does not apply) and only a restart can
+    succeed. Without this, a second citizen writing while a worker saved a reply got a 500,
+    and Twilio does not retry a failed message webhook: the message was lost.
+    """
+    for attempt in range(1, SQLITE_BUSY_ATTEMPTS + 1):
+        try:
+            with sessions() as session, session.begin():
+                return ingest(session, items)
+        except OperationalError as exc:
+            if not (isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)) \
+                    or attempt == SQLITE_BUSY_ATTEMPTS:
+                raise
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
 
 
 def ingest(session: Session, items: list[Inbound]) -> Ingested:

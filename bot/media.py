@@ -31,12 +31,14 @@ class MediaFetcher:
 
     def _pending(self, conv_id: int) -> list[tuple[int, str, list[dict[str, Any]]]]:
         with self.sessions() as s:
+            # "Has media" is decided here, not in SQL: PostgreSQL's json type has no "="
+            # operator, so `Message.media != []` raised there and failed every conversation
+            # job right after its replies (no attachment was ever downloaded on PostgreSQL).
             rows = s.scalars(select(Message).where(
-                Message.conversation_id == conv_id, Message.direction == "in",
-                Message.media != [])).all()
+                Message.conversation_id == conv_id, Message.direction == "in")).all()
             return [(m.id, m.channel, list(m.media)) for m in rows
-                    if any(not item.get("stored") and item.get("attempts", 0) < MAX_ATTEMPTS
-                           for item in m.media)]
+                    if m.media and any(not item.get("stored") and item.get("attempts", 0) < MAX_ATTEMPTS
+                                       for item in m.media)]
 
     def fetch(self, conv_id: int) -> int:
         """Fetch every attachment of the conversation not stored yet; return how many."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from bot.ingest import ingest
+from bot.ingest import ingest_and_commit
 from bot.runtime import Runtime
 from channels.base import SendError
 from channels.telegram import TelegramChannel
@@ -37,8 +37,7 @@ class TelegramPoller:
         stored = 0
         for req in requests:
             items = self.channel.parse_inbound(req)
-            with self.rt.sessions() as s, s.begin():
-                result = ingest(s, items)
+            result = ingest_and_commit(self.rt.sessions, items)
             stored += result.stored
             for conv_id in result.conversations:
                 self.rt.queue.enqueue(conv_id)

@@ -22,7 +22,9 @@ class NluConfig:
     Attributes:
         engine: ``rasa`` (Rasa server, sklearn fallback per message) or ``sklearn`` (alone).
         threshold: Below this confidence the intent is None and the dialogue asks again; applies
-            to both engines (their confidences are calibrated alike, see docs/BENCHMARKS.md).
+            to both engines. sklearn's confidences are calibrated on held-out folds, DIET's are
+            its own softmax; docs/BENCHMARKS.md shows the share of answers below it per engine.
+            Rasa's FallbackClassifier threshold (nlu/rasa/config.yml) must not be higher.
         data_dir: Training data (top-level ``*.yml``; ``test/`` holds held-out data).
         models_dir: Trained models (``sklearn/`` and ``rasa/`` inside).
         var_dir: The Rasa server's working directory and HOME, its logs and training cache.
@@ -41,8 +43,8 @@ class NluConfig:
     engine: str = "rasa"
     threshold: float = 0.5
     data_dir: Path = Path("nlu/data")
-    models_dir: Path = Path("var/nlu/models")
-    var_dir: Path = Path("var/nlu/rasa")
+    models_dir: Path = Path("var/models")
+    var_dir: Path = Path("var/rasa")
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
     rasa_token: str = ""

@@ -17,9 +17,10 @@ import secrets
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
@@ -144,12 +145,12 @@ def score(
     )
     per_intent = tuple(
         IntentScore(lbl, round(float(p), 4), round(float(r), 4), round(float(f), 4), int(s))
-        for lbl, p, r, f, s in zip(labels, precision, recall, f1, support)
+        for lbl, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
         if s > 0
     )
     index = {lbl: i for i, lbl in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    for t, p in zip(y_true, y_pred):
+    for t, p in zip(y_true, y_pred, strict=True):
         matrix[index[t], index[p]] += 1
     pairs = Counter((p.expected, p.predicted) for p in predictions if p.expected != p.predicted)
     accepted = [p for p in predictions if p.accepted]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from nlu.lexicon import CONCEPTS, EN_ID
 
@@ -63,6 +63,26 @@ SLANG: Mapping[str, str] = {
 _STRETCH = re.compile(r"([a-z])\1{2,}")           # "bangeeet" → "banget"
 _REDUP = re.compile(r"\b([a-z]{3,})2\b")            # "anak2" → "anak anak"
 _TOKEN = re.compile(r"[a-z0-9]+")
+
+
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'\"-/:;()@#&%+=_*")
+
+
+def looks_like_junk(text: str) -> bool:
+    """Whether ``text`` is mostly characters people do not chat in (decoded binary, mojibake).
+
+    Chat in Indonesian and English is written in ASCII letters, digits and punctuation, plus
+    emoji and symbols (which are ignored here). Decoded random bytes are mostly other letters
+    and control characters; a classifier would still find n-grams in them and guess.
+    """
+    counted = plain = 0
+    for ch in text:
+        # U+FFFD is what undecodable bytes become: evidence of junk, not an emoji.
+        if ch != "\ufffd" and (ch.isspace() or unicodedata.category(ch) in ("So", "Sk", "Cs", "Cc", "Co", "Cn", "Mn")):
+            continue
+        counted += 1
+        plain += ch in _PLAIN
+    return counted > 0 and plain < 0.7 * counted
 
 
 def fold(text: str) -> str:

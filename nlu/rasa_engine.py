@@ -26,6 +26,7 @@ import httpx
 from nlu.base import Entity, ModelVersion, NluError, Parse, TrainingError
 from nlu.entities import TicketExtractor, normalize_ticket_id
 from nlu.language import detect_language
+from nlu.normalize import looks_like_junk
 from nlu.training_data import TrainingData
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class RasaEngine:
         base_url: str,
         token: str,
         *,
-        threshold: float = 0.7,
+        threshold: float = 0.5,
         timeout: float = 2.0,
         ticket_prefix: str = "WRG",
         trainer: Any = None,
@@ -143,7 +144,7 @@ class RasaEngine:
         clean = "".join(ch if ch.isprintable() else " " for ch in text)
         language = detect_language(clean[:MAX_TEXT_CHARS])
         tickets = self._tickets.extract(clean)
-        if not any(ch.isalnum() for ch in clean):
+        if not any(ch.isalnum() for ch in clean) or looks_like_junk(clean[:MAX_TEXT_CHARS]):
             # Rasa answers "" and emoji-only text with a confident guess; nothing to understand.
             return Parse(text, None, 0.0, (), tuple(tickets), language, self.name, self._model_version or "")
         if self._model_version is None:

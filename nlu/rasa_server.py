@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -153,7 +153,7 @@ class RasaTrainer:
         rasa_bin = rasa_executable(self.venv)
         work = Path(self.work_dir).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        version = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{data.fingerprint()}"
+        version = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{data.fingerprint()}"
         with tempfile.TemporaryDirectory(prefix="train-", dir=work) as tmp_name:
             tmp = Path(tmp_name)
             # Rasa gets the data we parsed, not nlu/data itself: it would also read

@@ -20,9 +20,9 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -35,7 +35,7 @@ from sklearn.svm import LinearSVC
 from nlu.base import ModelVersion, NluError, Parse, TrainingError
 from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
 from nlu.language import detect_language
-from nlu.normalize import Normalizer
+from nlu.normalize import Normalizer, looks_like_junk
 from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class _FastScorer:
             self._analyzers = [vec.build_analyzer() for vec in self.vectorizers]
         rows: list[np.ndarray] = []
         vals: list[np.ndarray] = []
-        for analyzer, vocab, idf, offset in zip(self._analyzers, self.vocab, self.idf, self.offsets):
+        for analyzer, vocab, idf, offset in zip(self._analyzers, self.vocab, self.idf, self.offsets, strict=True):
             counts: dict[int, int] = {}
             for gram in analyzer(text):
                 ix = vocab.get(gram)
@@ -200,7 +200,7 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
     Raises:
         TrainingDataError: Fewer than two intents.
     """
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = _clock()
     labels = data.labels()
     if len(set(labels)) < 2:
@@ -334,7 +334,7 @@ class SklearnEngine:
     """The in-process NLU engine.
 
     Args:
-        models_dir: Where models are saved (its own directory, e.g. ``var/nlu/models/sklearn``).
+        models_dir: Where models are saved (its own directory, e.g. ``var/models/sklearn``).
         threshold: Below this confidence the intent is None (the dialogue asks to rephrase).
         ticket_prefix: Ticket number prefix.
         model: A model to serve right away (else call :meth:`load` or :meth:`train`).
@@ -415,7 +415,9 @@ class SklearnEngine:
         clean = _clean(text)
         language = detect_language(clean[:MAX_CLASSIFY_CHARS])
         entities = model.entities.extract(clean[:MAX_ENTITY_CHARS])
-        if not model.normalizer.tokens(clean[:MAX_CLASSIFY_CHARS]):
+        tokens = model.normalizer.tokens(clean[:MAX_CLASSIFY_CHARS])
+        if not tokens or looks_like_junk(clean[:MAX_CLASSIFY_CHARS]) or _mostly_unknown(tokens, model):
+            # Nothing to understand (emoji, control characters, decoded binary): no guess.
             return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
         probs = model.probabilities([clean])[0]
         order = np.argsort(-probs)[:RANKING_SIZE]
@@ -427,6 +429,16 @@ class SklearnEngine:
     def with_threshold(self, threshold: float) -> SklearnEngine:
         """The same model behind another threshold (for evaluation)."""
         return SklearnEngine(self.models_dir, threshold=threshold, ticket_prefix=self.ticket_prefix, model=self._model)
+
+
+def _mostly_unknown(tokens: list[str], model: SklearnModel) -> bool:
+    """Several words and almost none known: random letters, not a message (char n-grams would guess)."""
+    words = [t for t in tokens if len(t) >= 3 and t.isalpha()]
+    if len(words) < 4:
+        return False
+    vocab = model.scorer.vocab[0]
+    known = sum(w in vocab for w in words)
+    return known < 0.15 * len(words)
 
 
 def _clean(text: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from bot.ingest import ingest
+from bot.ingest import ingest_and_commit
 from channels.base import Channel, SendError, WebhookRejected, WebhookRequest
 from channels.twilio import EMPTY_TWIML
 
@@ -40,8 +40,7 @@ def _handle(channel: Channel) -> int:
         log.warning("webhook rejected", extra={"channel": channel.name, "reason": str(exc)})
         abort(403)
     items = channel.parse_inbound(req)
-    with rt.sessions() as session, session.begin():
-        result = ingest(session, items)
+    result = ingest_and_commit(rt.sessions, items)
     for conv_id in result.conversations:
         rt.queue.enqueue(conv_id)
     answer = getattr(channel, "answer_callback", None)

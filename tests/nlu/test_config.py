@@ -13,8 +13,8 @@ def test_defaults_are_valid() -> None:
     config = NluConfig()
     assert config.engine == "rasa" and config.rasa_host == "127.0.0.1"
     assert config.rasa_url == "http://127.0.0.1:5005"
-    assert config.sklearn_models_dir == Path("var/nlu/models/sklearn")
-    assert config.rasa_models_dir == Path("var/nlu/models/rasa")
+    assert config.sklearn_models_dir == Path("var/models/sklearn")
+    assert config.rasa_models_dir == Path("var/models/rasa")
 
 
 def test_string_paths_become_paths() -> None:

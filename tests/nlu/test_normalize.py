@@ -31,6 +31,30 @@ def test_normalize(text: str, expected: str) -> None:
 
 
 def test_features_add_indonesian_words_for_english_ones() -> None:
-    assert NORM.features("pothole on my street") == "pothole on my street lubang saya jalan"
+    assert NORM.features("pothole on my street") == "pothole on my street lubang saya jalan _road"
     # Language detection relies on tokens(), which never gets the expansions.
     assert NORM.tokens("pothole") == ["pothole"]
+
+
+@pytest.mark.parametrize(
+    "text, concept",
+    [("hooh", "_agreement"), ("punten", "_greeting"), ("gak jadi deh", "_stop"), ("got mampet", "_drain")],
+)
+def test_features_add_concept_tokens(text: str, concept: str) -> None:
+    assert concept in NORM.features(text).split()
+
+
+@pytest.mark.parametrize(
+    "text, junk",
+    [
+        ("jalan depan rumah saya bolong 😭😭😭", False),
+        ("Café di jl. Melati tutup", False),
+        ("🙏🙏🙏", False),
+        ("ÃÂ¿Ã©Â¢Ã¿Ã¾Ã½Ã¼ Ã»Ã¹ÃºÃ¸Ã·Ã¶", True),
+        ("\x00\x01\x02", False),  # nothing at all: the engines answer that separately
+    ],
+)
+def test_junk_text(text: str, junk: bool) -> None:
+    from nlu.normalize import looks_like_junk
+
+    assert looks_like_junk(text) is junk

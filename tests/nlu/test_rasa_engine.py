@@ -51,7 +51,10 @@ def test_understands_other_small_model_intents(rasa_engine: RasaEngine) -> None:
     assert rasa_engine.parse("terima kasih banyak").ranking[0][0] == "thank"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀🙏", "\x00\x01"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "😀🙏", "\x00\x01", bytes(range(256)).decode("latin-1") * 4, bytes(range(128, 256)).decode("utf-8", "replace")],
+)
 def test_nothing_to_understand_is_not_sent_to_rasa(rasa_engine: RasaEngine, text: str) -> None:
     parse = rasa_engine.parse(text)
     assert parse.intent is None and parse.confidence == 0.0 and parse.ranking == ()
