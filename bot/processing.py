@@ -7,6 +7,7 @@ the commit simply leaves the message for the sweeper.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from datetime import timedelta
@@ -150,7 +151,7 @@ class ConversationProcessor:
         ports = DbDialoguePorts(session, self.settings, conv, msg.id)
         dialogue = Dialogue(ports, self.knowledge, timezone=self.settings.timezone,
                             ticket_example=f"{self.settings.ticket_prefix}-{now_year()}-000123")
-        state = dict(conv.state or {})
+        state = copy.deepcopy(conv.state or {})
         if conv.handover:
             state["handover"] = state.get("handover") or "staff"
         else:

@@ -58,6 +58,9 @@ class ComplaintFlow:
         payload = ctx.incoming.button or ""
         text = ctx.text if not payload else ""
         self._absorb(ctx, draft, take_location_entity=awaiting != "description")
+        captions = {m.caption.strip() for m in ctx.incoming.media if m.caption and m.caption.strip()}
+        if text.strip() in captions:
+            text = ""   # on Telegram the caption is also the text: _absorb already kept it
 
         if awaiting == "confirm":
             if payload == "yes" or ctx.intent == "affirm":
@@ -71,9 +74,9 @@ class ComplaintFlow:
                 ctx.state["awaiting"] = "which_field"
                 ctx.say("which_field", *self._field_buttons(ctx.lang))
                 return
-            if ctx.incoming.media or ctx.incoming.location:
-                self.ask_next(ctx)
-                return
+            if text and not ctx.incoming.media and not ctx.incoming.location:
+                # More of the story before sending: it belongs with the description.
+                draft["description"] = (draft["description"] + "\n" + text)[:MAX_DESCRIPTION]
             self.ask_next(ctx)
             return
         if awaiting == "which_field":
@@ -107,7 +110,8 @@ class ComplaintFlow:
                 if ctx.parse is not None and ctx.parse.entity("location") and not draft["location_text"]:
                     draft["location_text"] = ctx.parse.entity("location")
         elif awaiting == "location":
-            if text and not ctx.incoming.location:
+            # "lewati" is not an address: the question is asked again.
+            if text and not ctx.incoming.location and not mood.is_skip(text):
                 draft["location_text"] = text[:500]
         elif awaiting == "photo":
             if text and not mood.is_skip(text):
@@ -172,8 +176,9 @@ class ComplaintFlow:
             ctx.say("ask_description")
         elif not draft["location_text"] and draft["lat"] is None:
             ctx.state["awaiting"] = "location"
-            ctx.say("ask_location")
-        elif not draft["media"] and not draft["photo_done"]:
+            # SMS can carry neither a shared location nor a photo: ask for what it can carry.
+            ctx.say("ask_location_text" if ctx.incoming.channel == "sms" else "ask_location")
+        elif not draft["media"] and not draft["photo_done"] and ctx.incoming.channel != "sms":
             ctx.state["awaiting"] = "photo"
             ctx.say("ask_photo")
         else:

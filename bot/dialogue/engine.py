@@ -8,6 +8,7 @@ their own way (inline keyboards, or numbered lines on SMS).
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -135,7 +136,9 @@ class Dialogue:
             incoming: The message.
             parse: What the NLU understood (None when the text was empty or the NLU is down).
         """
-        state = dict(state)
+        # A deep copy: the draft is nested, and mutating the loaded JSON in place would hide the
+        # change from the ORM (the old and new values would be the same objects).
+        state = copy.deepcopy(dict(state))
         lang = state.get("language") or (parse.language if parse else "id")
         # Switch language only on a clear signal: a message of several words in the other one.
         if parse is not None and parse.language != lang and len(incoming.text.split()) >= 3:
@@ -179,8 +182,12 @@ class Dialogue:
             return
         if state.get("rating_for") and self._rating(ctx):
             return
+        # An address with "kelurahan"/"kecamatan" in it looks like an office-hours question;
+        # while the location is being asked, it is the answer.
+        answering_location = state.get("awaiting") == "location" and ctx.parse is not None \
+            and bool(ctx.parse.entity("location"))
         if state.get("flow") == "complaint" and intent not in INTERRUPTING \
-                and not (intent or "").startswith("ask_"):
+                and (not (intent or "").startswith("ask_") or answering_location):
             self.flow.handle(ctx)
             state["fallbacks"] = 0
             return
