@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 export NO_PROXY := 127.0.0.1,localhost,$(NO_PROXY)
 export no_proxy := 127.0.0.1,localhost,$(no_proxy)
 
-.PHONY: run test venv rasa-venv browser migrate model clean help
+.PHONY: run test venv rasa-venv browser migrate model bench-nlu clean help
 help:
 	@echo "make run    create the environment, migrate, load demo data, serve on http://127.0.0.1:8080"
 	@echo "make test   create the environment (with dev tools, Rasa, Chromium) and run every test"
@@ -46,8 +46,7 @@ migrate: venv
 	$(BIN)/warga db upgrade
 
 model: venv rasa-venv
-	@if [ -x $(BIN)/warga ] && $(BIN)/warga nlu --help >/dev/null 2>&1; then \
-	  $(BIN)/warga nlu train --if-missing; fi
+	$(BIN)/warga nlu train --if-missing
 
 run: venv rasa-venv migrate model
 	$(BIN)/warga demo load --if-empty
@@ -55,6 +54,10 @@ run: venv rasa-venv migrate model
 
 test: venv rasa-venv browser
 	$(BIN)/python -m pytest -q
+
+# Both NLU engines trained and evaluated on the same data; rewrites docs/BENCHMARKS.md (~30 min).
+bench-nlu: venv rasa-venv
+	$(BIN)/python bench/nlu_bench.py
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) var/*.db var/models var/rasa

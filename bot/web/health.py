@@ -28,6 +28,11 @@ def readyz() -> Any:
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["nlu"] = "ok" if rt.nlu.ready() else f"not ready ({rt.nlu.name})"
+    primary_ready = getattr(rt.nlu, "primary_ready", None)
+    if callable(primary_ready):
+        # Rasa down is not "unready": the sklearn engine answers; say so for operators.
+        checks["rasa"] = "ok" if primary_ready() else "unreachable: the sklearn engine is answering"
+        checks["nlu_fallbacks"] = str(getattr(rt.nlu, "fallback_count", 0))
     checks["channels"] = ",".join(sorted(rt.channels)) or "none"
     ok = checks["database"] == "ok" and checks["nlu"] == "ok"
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
