@@ -49,6 +49,11 @@ FALLBACKS_BEFORE_HANDOVER = 2
 CLARIFY_FLOOR = 0.15
 
 
+def _mostly_location(text: str, parse: Parse) -> bool:
+    spans = sum(e.end - e.start for e in parse.entities if e.entity == "location")
+    return spans >= 0.5 * len(text.strip())
+
+
 def find_ticket(text: str, parse: Parse | None) -> str | None:
     if parse is not None and parse.entity("ticket_id"):
         return str(parse.entity("ticket_id")).upper()
@@ -141,7 +146,9 @@ class Dialogue:
         state = copy.deepcopy(dict(state))
         lang = state.get("language") or (parse.language if parse else "id")
         # Switch language only on a clear signal: a message of several words in the other one.
-        if parse is not None and parse.language != lang and len(incoming.text.split()) >= 3:
+        # An address ("Jl. Sudirman km 3") is in no language, so it never switches.
+        if parse is not None and parse.language != lang and len(incoming.text.split()) >= 3 \
+                and state.get("awaiting") != "location" and not _mostly_location(incoming.text, parse):
             lang = parse.language
         state["language"] = lang
         text = (incoming.button or incoming.text).strip()
