@@ -247,6 +247,10 @@ class LocationExtractor:
         count = 0
         while j < len(toks) and count < _MAX_NAME_TOKENS:
             t = toks[j]
+            if t.text in ("-", "'") and last == j - 1 and count > 0 and j + 1 < len(toks) \
+                    and toks[j + 1].is_word and toks[j + 1].start == t.end and t.start == toks[j - 1].end:
+                last, j, count = j + 1, j + 2, count + 1  # "masjid Al-Ikhlas", "Jl. H. Sa'aba"
+                continue
             if not t.is_word:
                 break
             if t.low in _NUMBERED and j + 1 < len(toks) and toks[j + 1].text[:1].isdigit():
@@ -259,8 +263,9 @@ class LocationExtractor:
                 break
             if t.low in self.common_words and t.low not in _NAME_PARTS:
                 break
-            if count > 0 and t.low in self.prefixes:
+            if count > 0 and t.low in self.prefixes and t.low not in _NAME_PARTS:
                 break  # "gg. saimun kel. kebon jeruk": the next place starts; pieces merge later
+            # ("Raya", "Timur" also head places, but after a name they are part of it.)
             if not strong and count == 0 and head.low in _WEAK_PREFIXES and not self._name_like(t, cased):
                 break
             if head.low == "blok" and count == 0 and len(t.text) <= 2:

@@ -91,6 +91,18 @@ def test_locations_learned_from_annotated_examples(project_data: TrainingData) -
     assert [e.text for e in learned.extract("banjir di Kebon Jeruk")] == ["Kebon Jeruk"]
 
 
+@pytest.mark.parametrize("text, expected", [
+    # A learned head word ("Raya", "Timur") inside a name does not cut the name short.
+    ("Banjir setinggi lutut di Jl. Kemang Raya RT 02/RW 03 sejak pagi", ["Jl. Kemang Raya RT 02/RW 03"]),
+    ("Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur", ["Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur"]),
+    # Hyphenated names stay whole.
+    ("lampu jalan mati di depan masjid Al-Ikhlas", ["masjid Al-Ikhlas"]),
+])
+def test_locations_with_the_project_data(project_data: TrainingData, text: str, expected: list[str]) -> None:
+    learned = LocationExtractor.from_training_data(project_data)
+    assert [e.text for e in learned.extract(text)] == expected
+
+
 def test_tickets_win_over_overlapping_locations() -> None:
     extractor = EntityExtractor(TICKETS, LocationExtractor())
     found = extractor.extract("cek WRG-2026-000123 di jl. melati")
