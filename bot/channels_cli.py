@@ -6,17 +6,15 @@ import sys
 
 import click
 
+from bot.cli_support import settings_of
+
 from bot.channel_registry import telegram_config
 from bot.settings import Settings, load_settings
 from channels.base import SendError
 from channels.telegram import TelegramChannel
 
 
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config"))
-    return obj["settings"]
+_settings = settings_of
 
 
 def _telegram(ctx: click.Context) -> TelegramChannel:

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import click
+
+from bot.cli_support import settings_of
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from werkzeug.security import generate_password_hash
@@ -48,11 +50,7 @@ def _start_rasa(settings: Settings) -> Any:
     return supervisor
 
 
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config"))
-    return obj["settings"]
+_settings = settings_of
 
 
 def _fail(message: str) -> None:

@@ -6,6 +6,8 @@ import sys
 from typing import Any, Callable
 
 import click
+
+from bot.cli_support import settings_of
 from sqlalchemy import select
 
 from bot.dialogue.texts import name_of
@@ -14,11 +16,7 @@ from bot.settings import Settings, load_settings
 from bot.staff import StaffError, StaffService, Woken
 
 
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config"))
-    return obj["settings"]
+_settings = settings_of
 
 
 def _run(ctx: click.Context, action: Callable[[StaffService], Any]) -> Any:

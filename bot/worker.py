@@ -66,7 +66,23 @@ def stalled_conversations(sessions: sessionmaker[Session], stall_seconds: float,
     return sorted({c for c in [*unprocessed, *due] if c is not None})
 
 
-class ThreadQueue:
+class _Sweeping:
+    """Re-drive stalled conversations through ``enqueue`` (both backends)."""
+
+    sessions: sessionmaker[Session]
+    stall_seconds: float
+
+    def enqueue(self, conv_id: int) -> None:
+        raise NotImplementedError
+
+    def sweep(self, stall_seconds: float | None = None) -> int:
+        convs = stalled_conversations(self.sessions, self.stall_seconds if stall_seconds is None else stall_seconds)
+        for conv_id in convs:
+            self.enqueue(conv_id)
+        return len(convs)
+
+
+class ThreadQueue(_Sweeping):
     """In-process workers. A conversation is never handled by two threads at once."""
 
     def __init__(self, job: Callable[[int], None], sessions: sessionmaker[Session], *,
@@ -114,11 +130,6 @@ class ThreadQueue:
                 if again:
                     self.enqueue(conv_id)
 
-    def sweep(self, stall_seconds: float | None = None) -> int:
-        convs = stalled_conversations(self.sessions, self.stall_seconds if stall_seconds is None else stall_seconds)
-        for conv_id in convs:
-            self.enqueue(conv_id)
-        return len(convs)
 
     def _sweeper(self) -> None:
         # At start-up everything left over is re-driven at once (a crash lost nothing).
@@ -151,7 +162,7 @@ class ThreadQueue:
         self._workers.clear()
 
 
-class RedisQueue:
+class RedisQueue(_Sweeping):
     """Jobs on Redis (RQ). ``warga worker`` runs them and the sweeper."""
 
     def __init__(self, redis_url: str, sessions: sessionmaker[Session], stall_seconds: float) -> None:
@@ -168,11 +179,6 @@ class RedisQueue:
         self.q.enqueue("bot.jobs.run_conversation", conv_id, job_timeout=300,
                        result_ttl=0, failure_ttl=86400)
 
-    def sweep(self, stall_seconds: float | None = None) -> int:
-        convs = stalled_conversations(self.sessions, self.stall_seconds if stall_seconds is None else stall_seconds)
-        for conv_id in convs:
-            self.enqueue(conv_id)
-        return len(convs)
 
     def start(self) -> None:
         return None

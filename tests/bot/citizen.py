@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 TICKET = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
@@ -65,3 +65,33 @@ class WebCitizen:
                     self.buttons = got["messages"][-1]["buttons"]
                 return [m["text"] for m in got["messages"]]
             time.sleep(0.1)
+
+
+def staff(app: Any, action: Callable[[Any], Any]) -> None:
+    """Run a bot.staff.StaffService action as the admin "rina" and wake the conversations."""
+    from sqlalchemy import select
+    from werkzeug.security import generate_password_hash
+
+    from bot.models import StaffUser
+    from bot.staff import StaffService
+
+    rt = app.extensions["warga"]
+    with rt.sessions() as s, s.begin():
+        if s.scalar(select(StaffUser).where(StaffUser.username == "rina")) is None:
+            s.add(StaffUser(username="rina", name="Rina", role="admin", password_hash=generate_password_hash("x" * 10)))
+            s.flush()
+        woken = action(StaffService(s, rt.settings))
+    for conv_id in getattr(woken, "conversation_ids", ()):
+        rt.queue.enqueue(conv_id)
+
+
+def complaint(app: Any, ticket: str) -> Any:
+    """The complaint with this ticket, its events loaded."""
+    from sqlalchemy import select
+
+    from bot.models import Complaint
+
+    with app.extensions["warga"].sessions() as s:
+        c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()
+        c.events  # load
+        return c

@@ -24,7 +24,7 @@ from bot.staff import StaffService
 from channels.sms_segments import count_segments
 from tests.bot.channel_citizens import (JPEG, ProviderCitizen, SmsCitizen, TelegramCitizen, WhatsAppCitizen,
                                         make_citizen)
-from tests.bot.citizen import TICKET
+from tests.bot.citizen import TICKET, complaint, staff
 from tests.providers import fakes, provider_app, provider_client  # noqa: F401
 
 CHANNELS = ["telegram", "sms", "whatsapp"]
@@ -42,22 +42,6 @@ def citizen(channel: str, provider_app: Any, provider_client: Any, fakes: Any) -
     return make_citizen(channel, provider_app, provider_client, fakes)
 
 
-def staff(app: Any, action: Callable[[StaffService], Any]) -> None:
-    rt = app.extensions["warga"]
-    with rt.sessions() as s, s.begin():
-        if s.scalar(select(StaffUser).where(StaffUser.username == "rina")) is None:
-            s.add(StaffUser(username="rina", name="Rina", role="admin", password_hash=generate_password_hash("x" * 10)))
-            s.flush()
-        woken = action(StaffService(s, rt.settings))
-    for conv_id in getattr(woken, "conversation_ids", ()):
-        rt.queue.enqueue(conv_id)
-
-
-def complaint(app: Any, ticket: str) -> Complaint:
-    with app.extensions["warga"].sessions() as s:
-        c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()
-        c.events  # load
-        return c
 
 
 def all_complaints(app: Any) -> list[Complaint]:

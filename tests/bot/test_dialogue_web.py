@@ -12,7 +12,7 @@ from werkzeug.security import generate_password_hash
 
 from bot.models import Complaint, ComplaintEvent, Conversation, StaffUser, utcnow
 from bot.staff import StaffService
-from tests.bot.citizen import TICKET, WebCitizen
+from tests.bot.citizen import TICKET, WebCitizen, complaint, staff
 
 JAKARTA = (-6.2001, 106.8167)
 
@@ -22,22 +22,6 @@ def citizen(client: Any) -> WebCitizen:
     return WebCitizen(client)
 
 
-def staff(app: Any, action) -> None:  # type: ignore[no-untyped-def]
-    rt = app.extensions["warga"]
-    with rt.sessions() as s, s.begin():
-        if s.scalar(select(StaffUser).where(StaffUser.username == "rina")) is None:
-            s.add(StaffUser(username="rina", name="Rina", role="admin", password_hash=generate_password_hash("x" * 10)))
-            s.flush()
-        woken = action(StaffService(s, rt.settings))
-    for conv_id in getattr(woken, "conversation_ids", ()):
-        rt.queue.enqueue(conv_id)
-
-
-def complaint(app: Any, ticket: str) -> Complaint:
-    with app.extensions["warga"].sessions() as s:
-        c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()
-        c.events  # load
-        return c
 
 
 def test_complaint_with_everything_in_one_message(app, citizen):
