@@ -19,6 +19,7 @@ from bot.models import (ContactAddress, Conversation, DeliveryReceipt, Message, 
 from bot.settings import OutboxSettings
 from channels.base import (Button, Channel, DeliveryStatus, OutboundMessage, SendError, SendResult,
                            StatusUpdate)
+from channels.twilio import OPTED_OUT
 
 log = logging.getLogger(__name__)
 OPEN = ("pending", "sending")
@@ -127,6 +128,10 @@ class Outbox:
             msg.lease_until = None
             msg.sent_at = now if result.status != DeliveryStatus.held else None
             msg.status_at = now
+            # A retried message that finally went out has no error: clear the code of the last
+            # failed attempt too (its reason is replaced just below), or staff see a "sent"
+            # message still carrying "429"/"502".
+            msg.error_code = None
             msg.error_reason = result.note
             if result.provider_message_ids:
                 msg.provider_message_id = result.provider_message_ids[0]
@@ -142,6 +147,10 @@ class Outbox:
             for receipt in early:
                 apply_status(session, msg, receipt.status, receipt.error_code, receipt.error_reason, now)
                 receipt.applied_at = now
+                if receipt.error_code == OPTED_OUT:
+                    # An early Twilio 21610 means what it means on time (bot/ingest.py): the
+                    # number texted STOP. Applied here, so the opt-out must be recorded here too.
+                    opt_out(session, msg.urn, now)
         log.info("outbound sent", extra={"message_id": msg_id, "status": result.status.name})
 
     def _record_error(self, msg_id: int, exc: SendError, attempts: int) -> None:
@@ -163,7 +172,12 @@ class Outbox:
                 msg.status = "held"
                 msg.error_reason = "needs template: WhatsApp's 24-hour window was closed"
                 return
-            if exc.unreachable:
+            if exc.unreachable and msg.channel in ("sms", "whatsapp"):
+                # Twilio's only "unreachable" send error is 21610: the number texted STOP. Record
+                # it as the opt-out it is (as a 21610 status callback does), because START/MULAI
+                # clears opted_out_at; marked unreachable, the number stayed blocked for ever.
+                opt_out(session, msg.urn, now)
+            elif exc.unreachable:
                 address = session.scalars(select(ContactAddress).where(ContactAddress.urn == msg.urn)).first()
                 if address is not None:
                     address.unreachable_at = now
@@ -175,6 +189,13 @@ class Outbox:
                 msg.status = "failed"
         log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
                                                    "reason": exc.reason, "retryable": exc.retryable})
+
+
+def opt_out(session: Session, urn: str | None, at: datetime) -> None:
+    """Record that the citizen at ``urn`` opted out (kept if already set: the first time counts)."""
+    address = session.scalars(select(ContactAddress).where(ContactAddress.urn == urn)).first()
+    if address is not None:
+        address.opted_out_at = address.opted_out_at or at
 
 
 def apply_status(session: Session, msg: Message, status: str, error_code: str | None,

@@ -33,7 +33,10 @@ class TelegramPoller:
         self._thread.join(self.timeout + 5)
 
     def poll_once(self) -> int:
-        requests, self.offset = self.channel.poll_updates(self.offset, timeout=self.timeout)
+        # The new offset is kept only once the whole batch is committed (end of this method):
+        # the next poll sends it, and that confirms the batch to Telegram. Taking it before
+        # storing made a batch whose storing failed (database away) confirmed, i.e. lost.
+        requests, next_offset = self.channel.poll_updates(self.offset, timeout=self.timeout)
         stored = 0
         for req in requests:
             items = self.channel.parse_inbound(req)
@@ -46,6 +49,7 @@ class TelegramPoller:
                     self.channel.answer_callback(callback_id)
                 except SendError as exc:
                     log.info("callback not acknowledged", extra={"reason": exc.reason})
+        self.offset = next_offset
         return stored
 
     def _run(self) -> None:
@@ -58,5 +62,11 @@ class TelegramPoller:
                 hint = " (a webhook is set: run `warga channels delete-webhook telegram`)" \
                     if exc.code == "409" or "409" in exc.reason else ""
                 log.error("telegram polling failed" + hint, extra={"reason": exc.reason})
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 60)
+            except Exception:  # the edge of the polling thread: a database error must not end it
+                # Without this the thread died on the first storage error and polling stopped
+                # for good while the process looked healthy; the batch comes back next time.
+                log.exception("telegram polling: storing the batch failed")
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 60)

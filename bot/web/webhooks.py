@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
@@ -25,8 +26,27 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 _callbacks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warga-callbacks")
 
 
+def _called_url() -> str:
+    """The URL the provider called, as far as we can tell.
+
+    Behind a proxy Flask sees ``http://internal-host/...`` while Twilio signed the public
+    ``https://`` URL. With WARGA_PUBLIC_URL set the connector takes scheme and host from it
+    (only the path and query from here); without it, X-Forwarded-Proto/-Host say what the
+    proxy was called with, as issue 3 promises. Trusting them is safe here: they only pick
+    the URL a signature is checked against, and only Twilio can sign with our auth token.
+    """
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    if proto not in ("http", "https"):
+        proto = ""
+    if not (proto or host):
+        return request.url
+    parts = urlsplit(request.url)
+    return urlunsplit((proto or parts.scheme, host or parts.netloc, parts.path, parts.query, ""))
+
+
 def _request() -> WebhookRequest:
-    return WebhookRequest(url=request.url, headers={k.lower(): v for k, v in request.headers.items()},
+    return WebhookRequest(url=_called_url(), headers={k.lower(): v for k, v in request.headers.items()},
                           body=request.get_data(cache=True))
 
 
