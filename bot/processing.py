@@ -33,8 +33,9 @@ def now_year() -> int:
 
 
 # Twilio's default Advanced Opt-Out keywords on SMS, plus the Indonesian ones we handle.
-TWILIO_HANDLED = {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT"}
-OPT_OUT_WORDS = TWILIO_HANDLED | {"BERHENTI", "STOP SEMUA"}
+TWILIO_OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT"}
+TWILIO_HANDLED = TWILIO_OPT_OUT | {"START", "UNSTOP", "HELP"}
+OPT_OUT_WORDS = TWILIO_OPT_OUT | {"BERHENTI", "STOP SEMUA"}
 OPT_IN_WORDS = {"START", "UNSTOP", "MULAI"}
 HELP_WORDS = {"HELP", "BANTUAN"}
 DIGIT_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -125,11 +126,14 @@ class ConversationProcessor:
             if conv.channel == "sms" and word in TWILIO_HANDLED:
                 return Turn((), state, lang)
             return Turn((Reply(render("opted_out", lang)),), state, lang)
+        # Twilio answers its own English keywords on SMS (Advanced Opt-Out); a second answer
+        # from us would only cost the citizen another SMS.
+        twilio_answers = conv.channel == "sms" and word in TWILIO_HANDLED
         if word in OPT_IN_WORDS and address.opted_out_at is not None:
             address.opted_out_at = None
-            return Turn((Reply(render("opted_in", lang)),), state, lang)
+            return Turn(() if twilio_answers else (Reply(render("opted_in", lang)),), state, lang)
         if word in HELP_WORDS:
-            return Turn((Reply(render("sms_help", lang)),), state, lang)
+            return Turn(() if twilio_answers else (Reply(render("sms_help", lang)),), state, lang)
         return None
 
     def _handle(self, session: Session, conv: Conversation, msg: Message) -> Turn:

@@ -126,8 +126,9 @@ TABLE: dict[str, Case] = {
                                    reason="status callback without MessageSid"),
     # Keyword cases written here (no payload file): HELP/BANTUAN, and WhatsApp opt-outs,
     # which Twilio does not handle for us.
+    # Twilio answers HELP on SMS itself (Advanced Opt-Out): we store it and stay quiet.
     "sms_help": Case(sms("SM" + "a1" * 16, "HELP", OptOutType="HELP"), stored=dict(SMS_T, text="HELP"),
-                     reply=HELP_REPLY, opted_out=False),
+                     reply=None, opted_out=False),
     "sms_bantuan": Case(sms("SM" + "a2" * 16, "Bantuan"), stored=dict(SMS_T, text="Bantuan"), reply=HELP_REPLY),
     "whatsapp_bantuan": Case(whatsapp("SM" + "a3" * 16, "BANTUAN"), stored=dict(WA_T, text="BANTUAN"),
                              reply=HELP_REPLY),

@@ -92,6 +92,7 @@ def own_rasa_server(rasa_engine: RasaEngine, rasa_server: RasaServer, rasa_workd
         server.stop()
 
 
+@pytest.mark.rasa
 def test_real_rasa_stopped_mid_test_falls_back_to_sklearn(own_rasa_server: RasaServer, small_data: TrainingData, tmp_path: Path) -> None:
     rasa = RasaEngine(own_rasa_server.url, own_rasa_server.token, threshold=0.5, timeout=5.0)
     local = SklearnEngine(tmp_path, threshold=0.5, model=fit_model(small_data))

@@ -188,5 +188,23 @@ def test_duplicate_and_partial_ticket_entities_are_dropped() -> None:
     ]
 
 
+# Recorded from the real server: DIET splits "jl. pramuka raya" at the dot.
+SPLIT_BODY = {
+    "text": "lubang di jl. pramuka raya arah Matraman",
+    "intent": {"name": "report_road_damage", "confidence": 0.97},
+    "entities": [
+        {"entity": "location", "start": 10, "end": 12, "value": "jl", "extractor": "DIETClassifier"},
+        {"entity": "location", "start": 14, "end": 26, "value": "pramuka raya", "extractor": "DIETClassifier"},
+        {"entity": "location", "start": 32, "end": 40, "value": "Matraman", "extractor": "DIETClassifier"},
+    ],
+    "intent_ranking": [{"name": "report_road_damage", "confidence": 0.97}],
+}
+
+
+def test_location_pieces_split_at_a_dot_are_joined() -> None:
+    parse = _recorded(SPLIT_BODY).parse("lubang di jl. pramuka raya arah Matraman")
+    assert [(e.value, e.start, e.end) for e in parse.entities] == [("jl. pramuka raya", 10, 26), ("Matraman", 32, 40)]
+
+
 def _token(engine: RasaEngine) -> str:
     return str(engine._client.params["token"])  # noqa: SLF001 - reuse the fixture's token
