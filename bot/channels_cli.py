@@ -9,7 +9,6 @@ import click
 from bot.cli_support import settings_of
 
 from bot.channel_registry import telegram_config
-from bot.settings import Settings, load_settings
 from channels.base import SendError
 from channels.telegram import TelegramChannel
 

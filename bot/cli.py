@@ -9,7 +9,7 @@ import secrets
 import sys
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from werkzeug.security import generate_password_hash
 
 from bot.channels_cli import channels_group
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings
 from bot.staff_cli import complaints_group, conversations_group
 
 

@@ -11,7 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

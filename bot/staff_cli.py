@@ -11,8 +11,7 @@ from bot.cli_support import settings_of
 from sqlalchemy import select
 
 from bot.dialogue.texts import name_of
-from bot.models import Complaint, Conversation
-from bot.settings import Settings, load_settings
+from bot.models import Complaint
 from bot.staff import StaffError, StaffService, Woken
 
 

@@ -9,7 +9,7 @@ real-shaped payloads.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Protocol, runtime_checkable
 

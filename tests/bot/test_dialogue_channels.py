@@ -17,10 +17,8 @@ from typing import Any, Callable
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from bot.models import Complaint, ContactAddress, Conversation, Message, StaffUser
-from bot.staff import StaffService
+from bot.models import Complaint, ContactAddress, Message
 from channels.sms_segments import count_segments
 from tests.bot.channel_citizens import (JPEG, ProviderCitizen, SmsCitizen, TelegramCitizen, WhatsAppCitizen,
                                         make_citizen)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from bot.models import Complaint, ComplaintEvent, Conversation, StaffUser, utcnow
-from bot.staff import StaffService
+from bot.models import Complaint, Conversation
 from tests.bot.citizen import TICKET, WebCitizen, complaint, staff
 
 JAKARTA = (-6.2001, 106.8167)
