@@ -6,6 +6,7 @@ import getpass
 import os
 import re
 import secrets
+import signal
 import sys
 import uuid
 from datetime import datetime, timezone
@@ -109,6 +110,9 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     host = host or settings.server.host
     port = port or settings.server.port
     click.echo(f"Warga is running on http://{host}:{port}  (web chat: /, staff console: /console)")
+    # A service manager stops us with SIGTERM: leave through `finally`, so the Rasa server we
+    # started (in its own session) and the workers are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
