@@ -2,8 +2,8 @@
 
 Usage (from the repository root, with the gateway's virtualenv; Rasa from .venv-rasa):
 
-    .venv/bin/python bench/nlu_bench.py                  # everything (~30 min: Rasa CV dominates)
-    .venv/bin/python bench/nlu_bench.py --rasa-folds 0   # Rasa held-out only (~6 min)
+    .venv/bin/python bench/nlu_bench.py                  # everything (about 3 minutes on 2 cores)
+    .venv/bin/python bench/nlu_bench.py --rasa-folds 0   # Rasa without cross-validation (~1.5 min)
     .venv/bin/python bench/nlu_bench.py --skip-rasa      # sklearn only (seconds)
 
 Accuracy: 5-fold stratified cross-validation on nlu/data (the same folds for both engines) and
@@ -83,19 +83,26 @@ def machine() -> dict[str, str]:
     }
 
 
-def latency(engine: NluEngine, texts: list[str]) -> tuple[float, float, float]:
-    """p50 and p99 in ms, and sequential parses per second."""
+def latency(engine: NluEngine, texts: list[str], rounds: int = 3) -> tuple[float, float, float]:
+    """p50 and p99 in ms, and sequential parses per second: the median of ``rounds`` passes.
+
+    The machine is shared (other engineers' tests, a Rasa training): the median pass keeps one
+    burst of someone else's work from deciding the number.
+    """
     for t in texts[:20]:
         engine.parse(t)
-    times = []
-    t_all = time.perf_counter()
-    for t in texts:
-        t0 = time.perf_counter()
-        engine.parse(t)
-        times.append(time.perf_counter() - t0)
-    total = time.perf_counter() - t_all
-    arr = np.asarray(times) * 1000
-    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), len(texts) / total
+    passes = []
+    for _ in range(rounds):
+        times = []
+        t_all = time.perf_counter()
+        for t in texts:
+            t0 = time.perf_counter()
+            engine.parse(t)
+            times.append(time.perf_counter() - t0)
+        total = time.perf_counter() - t_all
+        arr = np.asarray(times) * 1000
+        passes.append((float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), len(texts) / total))
+    return sorted(passes, key=lambda p: p[1])[len(passes) // 2]
 
 
 def concurrent_throughput(engine: NluEngine, texts: list[str], workers: int = 4) -> float:
@@ -163,7 +170,7 @@ def run_rasa(data: TrainingData, heldout: TrainingData, texts: list[str], folds:
         res.peak_mb = max(train_peak, server_peak)
         res.notes.append(f"peak memory: training process {train_peak:.0f} MB, serving process {server_peak:.0f} MB")
     if folds:
-        say(f"rasa: {folds}-fold cross-validation (one training per fold)...")
+        say(f"rasa: {folds}-fold cross-validation (fold models trained in one process)...")
         res.cv = cross_validate_rasa(data, config, folds, progress=say)
     return res
 
@@ -229,7 +236,8 @@ def confusions(results: list[EngineResult], attr: str) -> str:
 
 
 #: Measurements behind the engines' settings (28 Nov 2026, this machine, nlu/data of that day:
-#: 1,557 examples). Not regenerated: rerun the experiments when the data changes a lot.
+#: 1,557 examples for the sklearn part, 1,786 for the Rasa part). Not regenerated: rerun the
+#: experiments when the data changes a lot.
 CHOICES = """## Measurements behind the settings
 
 sklearn engine, 5-fold CV on nlu/data (accuracy / macro-F1):
@@ -249,19 +257,65 @@ sklearn engine, 5-fold CV on nlu/data (accuracy / macro-F1):
   (negative log-likelihood); at the default threshold 0.5 about 10% of CV answers fall below
   it and 93% of the rest are right.
 
-Rasa (DIET), trained on all data, held-out accuracy / macro-F1, training time (2 cores,
-two trainings at once):
+Rasa pipeline (nlu/rasa/config.yml), measured 28 Nov 2026 on nlu/data of that day (1,786
+examples, fingerprint 2b8928c5006b): 5-fold CV with the sklearn engine's folds, and trained on
+all data / tested on the held-out set. "Rasa sees": `raw` the citizen's text; `norm` Warga's
+normalised tokens (nlu/normalize.py); `feat` those plus the English → Indonesian words and
+concept tokens of nlu/lexicon.py, i.e. exactly what the sklearn engine classifies. Intent
+accuracy / macro-F1; "below" = answers under the 0.5 threshold (or `nlu_fallback`).
 
-- DIET defaults (2 transformer layers of 256): about 6 s per epoch here, 8 minutes for 80
-  epochs; not affordable for `make run` or the test suite.
-- 1 transformer layer of 128, 60 epochs: 0.868 / 0.865, 254 s. No transformer, 60 epochs:
-  0.835 / 0.830, 154 s. Chosen: 1 × 128 (nlu/rasa/config.yml).
-- With FallbackClassifier at 0.7, 22% of held-out answers fell back; set to 0.5 to match
-  nlu.threshold.
+| Rasa sees | features | intent classifier | CV | CV below | held-out | train / model |
+|---|---|---|---:|---:|---:|---:|
+| raw | CountVectors word 1–2 + char_wb 2–5 | DIET, 1 layer × 128, 60 epochs (before; 1,557 examples) | 0.775 / 0.773 | 21.3% | 0.868 / 0.865 | 181 s |
+| raw | CountVectors word 1–2 + char_wb 2–5 | LogisticRegression, Rasa's default (lbfgs) | 0.786 / 0.798 | 26.0% | 0.882 / 0.882 | 26 s |
+| raw | same | LogisticRegression, liblinear (one-vs-rest) | 0.819 / 0.828 | 24.2% | 0.897 / 0.898 | 8 s |
+| feat | same | LogisticRegression, lbfgs | 0.863 / 0.874 | 15.2% | 0.875 / 0.877 | 20 s |
+| feat | same | LogisticRegression, liblinear | 0.880 / 0.890 | 12.9% | 0.886 / 0.887 | 7 s |
+| feat | same, char_wb 2–6 | LogisticRegression, liblinear | 0.878 / 0.888 | 13.2% | 0.882 / 0.884 | 8 s |
+| raw | TF-IDF (warga_rasa.TfidfFeaturizer), scale 11 | LogisticRegression, liblinear | 0.835 / 0.844 | 21.4% | 0.904 / 0.903 | 5 s |
+| norm | TF-IDF, scale 11 | LogisticRegression, liblinear | 0.847 / 0.855 | 20.4% | 0.912 / 0.911 | 5 s |
+| feat | TF-IDF, scale 5.5 | LogisticRegression, liblinear | 0.901 / 0.908 | 17.7% | 0.882 / 0.881 | 5 s |
+| feat | TF-IDF, scale 8 | LogisticRegression, liblinear | 0.901 / 0.907 | 14.6% | 0.886 / 0.885 | 5 s |
+| **feat** | **TF-IDF, scale 11 (chosen)** | **LogisticRegression, liblinear** | **0.901 / 0.908** | **12.6%** | **0.886 / 0.885** | 5 s |
+| feat | TF-IDF, scale 16 | LogisticRegression, liblinear | 0.899 / 0.906 | 11.0% | 0.886 / 0.885 | 5 s |
+
+Train / model: in one warm Rasa process, on a shared machine; a separate
+`RasaTrainer.train` adds about 10 s of Rasa start-up.
+
+- Normalisation is what Warga contributes: `feat` against `raw` is +6.6 points of CV accuracy.
+  Rasa's count features and its fixed C were the rest: TF-IDF weighting (+2 points over counts)
+  needs a custom component (Rasa ships none; its documentation uses a TF-IDF featurizer as the
+  example of a custom graph component). `scale` 5.5–16 scored alike; 11 keeps the share below
+  the threshold near the sklearn engine's.
+- **The concept tokens raise CV but lower the held-out score**, for both engines. A
+  scikit-learn replica of the Rasa pipeline (it matched Rasa within 0.3 points where both ran):
+  `norm` 0.849 CV / 0.919 held-out; `norm` + English words 0.876 / 0.926; `norm` + concepts
+  0.894 / 0.890; `feat` (both) 0.903 / 0.886. The sklearn engine without the concept tokens:
+  0.879 / 0.887 CV, 0.930 / 0.930 held-out (with them 0.902 / 0.908, 0.890 / 0.889). The
+  families were written while reading CV errors (above), and it shows: they fit the training
+  sentences' wording. Mostly the short-reply families: only those (greeting … guidance) 0.899 /
+  0.897, only the complaint-topic families 0.878 / 0.919; dropping any single family moves the
+  held-out score by 1.5 points at most. Rasa uses `feat` as required (same text as the sklearn
+  engine; CV ≥ 0.90 is the issue's target); nlu/lexicon.py's concept families need another
+  look, and the Rasa engine follows that file automatically.
+- Entities (CRFEntityExtractor on the normalised text, offsets mapped back; CV exact / overlap
+  F1 of `location`, held-out in brackets): CRF defaults on lower-cased text 0.63 / 0.79
+  (0.50 / 0.70); keeping capitals of unchanged words 0.61 / 0.81 (0.46 / 0.69); two words of
+  context each side and 100 iterations 0.62 / 0.81 (0.46 / 0.72); plus RegexFeaturizer's lookup
+  `pattern` feature (chosen) 0.68 / 0.85 (0.53 / 0.76). DIET's entities were 0.19 / 0.67
+  held-out.
+- Training a model with the chosen pipeline: about 7 s in a warm Rasa process (5 s without the
+  entity extractor), a third of it Rasa fingerprinting the training data after each component
+  (profiled); a separate process also pays about 10 s of start-up (17 s in the table above),
+  hence `RasaTrainer.train_each`: the five CV folds in one process, about 45 s.
+- Confidences: liblinear's one-vs-rest probabilities; at the gateway's threshold 0.5 about 12%
+  of CV answers and 9% of held-out answers fall below it, and 95% / 94% of the rest are right
+  (sklearn engine: 10% / 8%, 94% / 93%). FallbackClassifier threshold 0.5 to match nlu.threshold
+  (its ambiguity rule, 0.1, adds under 0.5%).
 
 Location entities: exact-span F1 is held down by the annotations themselves (12% of spans
 start with a preposition, "depan sdn 03", "sekitar pasar minggu", others do not; place names
-with no prefix, "cawang", "kapuk", need a kelurahan lookup table the data does not have yet);
+with no prefix, "cawang", "kapuk", need lookup tables; a kelurahan table came on 28 Nov);
 overlap F1 is what the dialogue feels (it asks for the location when none is found).
 """
 
@@ -272,7 +326,7 @@ def write_markdown(path: Path, results: list[EngineResult], info: dict[str, str]
     if rasa is not None and rasa.cv is None:
         cv_note += "; Rasa CV not run this time (--rasa-folds 0): see the held-out rows"
     elif rasa is not None and rasa.cv is not None:
-        cv_note = f"{args.folds}-fold stratified CV for sklearn, {args.rasa_folds}-fold for Rasa (same seed)"
+        cv_note = f"sklearn {args.folds}-fold, Rasa {rasa.cv.method}, stratified, same seed (the same folds when the counts match)"
     notes = "\n".join(f"- {r.engine}: {n}" for r in results for n in r.notes)
     text = f"""# NLU benchmarks
 
@@ -297,10 +351,14 @@ the training data or an engine, and commit this file with the change.
 
 {table(results)}
 
-Latency: each sentence parsed alone; sklearn in-process (`SklearnEngine.parse`, including entity
-extraction and language detection), Rasa through Warga's HTTP client (`RasaEngine.parse` →
-`POST /model/parse` on 127.0.0.1, including our entity post-processing). Training: sklearn median
-of 3 in-process fits; Rasa one `rasa train nlu` process (config `nlu/rasa/config.yml`), cache cold.
+Latency: each sentence parsed alone (median of 3 passes over all held-out and training
+sentences); sklearn in-process (`SklearnEngine.parse`, including entity extraction and language
+detection), Rasa through Warga's HTTP client (`RasaEngine.parse`: normalising the text,
+`POST /model/parse` on 127.0.0.1, mapping entities back to the citizen's text). Training: sklearn
+median of 3 in-process fits; Rasa one separate training process (`RasaTrainer.train`, config
+`nlu/rasa/config.yml`), cache cold, about half of it starting Rasa. Rasa cross-validation trains
+the five fold models in one process (`RasaTrainer.train_each`) and tests each through a real
+server while the next one trains.
 
 {notes}
 
@@ -365,6 +423,12 @@ def main() -> int:
             rasa_venv=ROOT / ".venv-rasa", rasa_config=ROOT / "nlu" / "rasa" / "config.yml", threshold=args.threshold
         )
         rasa_result = run_rasa(data, heldout, texts, args.rasa_folds, config, say)
+        if rasa_result.cv is None and saved.is_file():
+            # A quick rerun (--rasa-folds 0) keeps the last cross-validation of the same data.
+            fingerprint, previous = pickle.loads(saved.read_bytes())
+            if fingerprint == data.fingerprint() + heldout.fingerprint() and previous.cv is not None:
+                rasa_result.cv = previous.cv
+                rasa_result.notes.append("cross-validation from the previous full run on the same data")
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_bytes(pickle.dumps((data.fingerprint() + heldout.fingerprint(), rasa_result)))
         results.append(rasa_result)

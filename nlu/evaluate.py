@@ -293,7 +293,7 @@ class ThrowawayRasa:
 
     Args:
         config: Where the Rasa virtualenv and pipeline config are.
-        epochs: DIET epochs override (fewer for quick test models).
+        epochs: DIET epochs override (only for a pipeline with DIETClassifier).
         work_dir: Keep files here instead of a new temporary directory (the training cache
             in ``<work_dir>/.rasa`` makes re-training the same data fast).
     """
@@ -320,17 +320,23 @@ class ThrowawayRasa:
         model = self.trainer.train(data)
         return model, time.perf_counter() - t0
 
-    def serve(self, model: Path) -> RasaEngine:
-        """Serve ``model`` (start the server, or load it into the running one)."""
+    def start(self) -> None:
+        """Start the throw-away server without a model and return at once (about 10 s to be
+        ready), so that it starts while models train."""
         if self.server is None or not self.server.running():
-            self.server = RasaServer(self.config.rasa_venv, self.models_dir, self.work_dir, port=free_port(), token=self.token, model=model)
+            self.engine = None
+            empty = self.work_dir / "no-model"
+            self.server = RasaServer(self.config.rasa_venv, empty, self.work_dir, port=free_port(), token=self.token)
             self.server.start()
-            self.server.wait_ready(self.config.rasa_start_timeout)
+
+    def serve(self, model: Path) -> RasaEngine:
+        """Serve ``model`` (``PUT /model`` into the throw-away server, started if need be)."""
+        self.start()
+        assert self.server is not None
+        if self.engine is None:
+            self.server.wait_ready(self.config.rasa_start_timeout, require_model=False)
             self.engine = RasaEngine(self.server.url, self.token, threshold=self.config.threshold, timeout=30.0, ticket_prefix=self.config.ticket_prefix)
-            self.engine.status()
-        else:
-            assert self.engine is not None
-            self.engine.load_model(model, timeout=self.config.rasa_start_timeout)
+        self.engine.load_model(model, timeout=self.config.rasa_start_timeout)
         return self.engine
 
     def close(self) -> None:
@@ -351,8 +357,9 @@ class ThrowawayRasa:
 def train_and_evaluate_rasa(
     train: TrainingData, test: TrainingData, config: NluConfig, *, epochs: int | None = None, method: str = "train/test"
 ) -> EvaluationReport:
-    """Train a throw-away Rasa model on ``train`` and score it on ``test`` (a minute or more)."""
+    """Train a throw-away Rasa model on ``train`` and score it on ``test`` (about 30 s)."""
     with ThrowawayRasa(config, epochs=epochs) as rasa:
+        rasa.start()
         model, seconds = rasa.train(train)
         engine = rasa.serve(model)
         return evaluate_engine(engine, test, method=method, train_seconds=seconds)
@@ -369,25 +376,66 @@ def cross_validate_rasa(
 ) -> EvaluationReport:
     """Stratified k-fold cross-validation of Rasa with the same folds as the sklearn engine.
 
-    Each fold trains a model in a separate process and loads it into one throw-away server.
+    See :func:`evaluate_rasa`.
     """
+    return evaluate_rasa(data, config, folds, epochs=epochs, seed=seed, progress=progress)[0]
+
+
+def evaluate_rasa(
+    data: TrainingData,
+    config: NluConfig,
+    folds: int = 5,
+    *,
+    heldout: TrainingData | None = None,
+    epochs: int | None = None,
+    seed: int = 42,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> tuple[EvaluationReport, EvaluationReport | None]:
+    """Cross-validation of Rasa (the sklearn engine's folds), and optionally a held-out test.
+
+    The fold models (and, with ``heldout``, one model on all of ``data``) are trained one
+    after another in one separate Rasa process (:meth:`RasaTrainer.train_each`) while a
+    throw-away server starts; each is loaded into that server as soon as it exists and every
+    test sentence goes through :meth:`RasaEngine.parse`, as in production, while the next
+    model trains. ``train_seconds`` is the training process's time up to the last model
+    divided by the number of models (one process start shared by all).
+
+    Returns:
+        The cross-validation report, and the held-out report (None without ``heldout``).
+    """
+    splits = folds_of(data, folds, seed)
+    jobs = [data.subset(train_idx) for train_idx, _ in splits] + ([data] if heldout is not None else [])
     preds: list[Prediction] = []
     parses: list[tuple[Example, Parse]] = []
     lat: list[float] = []
+    held_report: EvaluationReport | None = None
     train_time = 0.0
     with ThrowawayRasa(config, epochs=epochs) as rasa:
-        for k, (train_idx, test_idx) in enumerate(folds_of(data, folds, seed), start=1):
-            progress(f"rasa fold {k}/{folds}: training on {len(train_idx)} examples")
-            model, seconds = rasa.train(data.subset(train_idx))
-            train_time += seconds
-            engine = rasa.serve(model)
-            p, ps, lt = predict(engine, (data.examples[i] for i in test_idx))
-            preds += p
-            parses += ps
-            lat += lt
-    return score(
-        preds, engine="rasa", method=f"{folds}-fold cross-validation", parses=parses, train_seconds=train_time / folds, latencies=lat
+        rasa.start()
+        progress(f"rasa: training {len(jobs)} models in one process")
+        t0 = time.perf_counter()
+        models = rasa.trainer.train_each(jobs)
+        try:
+            for k, model in enumerate(models):
+                train_time = time.perf_counter() - t0
+                engine = rasa.serve(model)
+                if k < len(splits):
+                    test_idx = splits[k][1]
+                    progress(f"rasa fold {k + 1}/{folds}: {len(test_idx)} test sentences (the next model trains meanwhile)")
+                    p, ps, lt = predict(engine, (data.examples[i] for i in test_idx))
+                    preds += p
+                    parses += ps
+                    lat += lt
+                else:
+                    assert heldout is not None
+                    progress(f"rasa: held-out test, {len(heldout.examples)} sentences")
+                    held_report = evaluate_engine(engine, heldout, method="held-out", train_seconds=train_time / len(jobs))
+        finally:
+            models.close()  # type: ignore[attr-defined]
+    report = score(
+        preds, engine="rasa", method=f"{folds}-fold cross-validation", parses=parses, train_seconds=train_time / len(jobs), latencies=lat
     )
+    return report, held_report
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,14 +9,19 @@ rasa. Endpoints used (https://rasa.com/docs/rasa/3.x/pages/http-api):
   every other request meanwhile; a bad path → 400 and the old model stays).
 - ``POST /model/test/intents``: evaluate YAML test data against the loaded model.
 
+Rasa is sent, and trained on, the text the sklearn engine classifies (:func:`rasa_text`:
+Warga's normalisation plus its English → Indonesian and concept words); each normalised word
+remembers where it came from, so entities are reported on the citizen's own text.
+
 Quirks measured on this machine (../shared/notes/rasa-server.md): the token is only accepted as
 the ``?token=`` query parameter (a Bearer header gets 401); empty text gets a confident guess, so
-we answer it ourselves; the regex extractor and DIET both report the same ticket number.
+we answer it ourselves; ticket numbers are found by our own pattern (Rasa's are de-duplicated).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +31,8 @@ import httpx
 from nlu.base import Entity, ModelVersion, NluError, Parse, TrainingError
 from nlu.entities import TicketExtractor, normalize_ticket_id
 from nlu.language import detect_language
-from nlu.normalize import looks_like_junk
-from nlu.training_data import TrainingData
+from nlu.normalize import _REDUP, _STRETCH, _TOKEN, Normalizer, fold, looks_like_junk
+from nlu.training_data import EntitySpan, Example, TrainingData
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +141,9 @@ class RasaEngine:
     def parse(self, text: str) -> Parse:
         """Understand one message through ``POST /model/parse``.
 
+        Rasa is sent the normalised text (:func:`rasa_text`); entities come back with offsets
+        and text of the message as the citizen wrote it.
+
         Raises:
             NluError: Server down, slow (timeout) or failing: retryable, the fallback answers.
         """
@@ -144,12 +152,14 @@ class RasaEngine:
         clean = "".join(ch if ch.isprintable() else " " for ch in text)
         language = detect_language(clean[:MAX_TEXT_CHARS])
         tickets = self._tickets.extract(clean)
-        if not any(ch.isalnum() for ch in clean) or looks_like_junk(clean[:MAX_TEXT_CHARS]):
-            # Rasa answers "" and emoji-only text with a confident guess; nothing to understand.
+        seen = rasa_text(clean[:MAX_TEXT_CHARS])
+        if not any(t[2] >= 0 for t in seen.tokens) or looks_like_junk(clean[:MAX_TEXT_CHARS]):
+            # Nothing to understand ("", emoji, another script, binary junk): Rasa would answer
+            # with a confident guess.
             return Parse(text, None, 0.0, (), tuple(tickets), language, self.name, self._model_version or "")
         if self._model_version is None:
             self.status()  # learn the model version once (and fail fast when down)
-        resp = self._request("POST", "/model/parse", json={"text": clean[:MAX_TEXT_CHARS]})
+        resp = self._request("POST", "/model/parse", json={"text": seen.text})
         self._check(resp, "parse")
         body = _json(resp, "parse")
         ranking = tuple(
@@ -162,31 +172,40 @@ class RasaEngine:
             ranking = ((str(top["name"]), round(float(top.get("confidence", 0.0)), 4)),)
         best, confidence = ranking[0] if ranking else (None, 0.0)
         intent = best if best is not None and top.get("name") != NLU_FALLBACK and confidence >= self.threshold else None
-        entities = self._entities(body.get("entities") or [], clean, tickets)
+        entities = self._entities(body.get("entities") or [], seen, tickets)
         return Parse(text, intent, confidence, ranking, entities, language, self.name, self._model_version or "")
 
-    def _entities(self, raw: list[dict[str, Any]], text: str, tickets: list[Entity]) -> tuple[Entity, ...]:
-        """Rasa's entities, with ticket numbers canonical and reported once.
+    def _entities(self, raw: list[dict[str, Any]], seen: RasaText, tickets: list[Entity]) -> tuple[Entity, ...]:
+        """Rasa's entities on the citizen's text, with ticket numbers canonical and reported once.
 
-        DIET and the RegexEntityExtractor both report a ticket (often with different values:
-        DIET's passes the synonym mapper, the regex one is as written), and our own pattern also
-        accepts spellings the YAML regex misses; ours are the reference for tickets.
+        Rasa's offsets point into the normalised text it was sent; they are mapped back to the
+        characters the citizen wrote (a location's value is the text as written, unless Rasa's
+        synonym mapper gave it another value). Ticket numbers: our own pattern also accepts
+        spellings the YAML regex misses, so ours are the reference and Rasa's are dropped
+        when they overlap them.
         """
+        text = seen.original
         out: list[Entity] = list(tickets)
         for e in raw:
             try:
-                name, start, end = str(e["entity"]), int(e["start"]), int(e["end"])
+                name, r_start, r_end = str(e["entity"]), int(e["start"]), int(e["end"])
             except (KeyError, TypeError, ValueError):
                 continue
+            where = seen.original_span(r_start, r_end)
+            if where is None:
+                continue  # only words Warga added for the classifier
+            start, end = where
             written = text[start:end]
             if name == "ticket_id":
                 value = normalize_ticket_id(written, self._prefix)
                 if value is None or any(t.start < end and start < t.end for t in out if t.entity == "ticket_id"):
-                    continue  # a partial DIET span, or one we already have
+                    continue  # a partial span, or one we already have
                 out.append(Entity(name, value, start, end, written))
-            elif not any(o.entity == name and o.start == start and o.end == end for o in out):
-                out.append(Entity(name, str(e.get("value", written)), start, end, written))
-        return tuple(sorted(out, key=lambda x: (x.start, x.entity)))
+            elif not any(o.entity == name and o.start < end and start < o.end for o in out):
+                sent = seen.text[r_start:r_end]
+                value = str(e.get("value", sent))
+                out.append(Entity(name, written if value == sent else value, start, end, written))
+        return tuple(_join_split_spans(sorted(out, key=lambda x: (x.start, x.entity)), text))
 
     # -- models -----------------------------------------------------------------------------
 
@@ -205,12 +224,17 @@ class RasaEngine:
         self.status()
         return self._model_version or _version_of(Path(model_file).name)
 
-    def test_intents(self, test_yaml: str, *, timeout: float = 300.0) -> dict[str, Any]:
-        """Evaluate YAML test data against the loaded model (``POST /model/test/intents``).
+    def test_intents(self, test_data: TrainingData | str, *, timeout: float = 300.0) -> dict[str, Any]:
+        """Evaluate test data against the loaded model (``POST /model/test/intents``).
+
+        Args:
+            test_data: Test examples; they are sent normalised, as :meth:`parse` sends
+                messages. A string is sent as it is (Rasa YAML already in that form).
 
         Returns:
             Rasa's ``intent_evaluation`` object (``report``, ``accuracy``, ``errors``, ...).
         """
+        test_yaml = test_data if isinstance(test_data, str) else rasa_training_data(test_data).to_yaml()
         resp = self._request(
             "POST", "/model/test/intents", content=test_yaml.encode(), headers={"Content-Type": "application/x-yaml"}, timeout=timeout
         )
@@ -238,6 +262,214 @@ class RasaEngine:
             # a model the running server refused.
             self.trainer.discard(model_file)
             raise
+
+
+# --------------------------------------------------------------------------------------------
+# What Rasa sees
+
+
+#: Rasa learns from and is sent the text the sklearn engine classifies: Warga's normalised
+#: tokens (slang, abbreviations, stretched letters, nlu/normalize.py) followed by the
+#: English → Indonesian words and concept tokens of nlu/lexicon.py. Measured on Warga's data
+#: (docs/BENCHMARKS.md): 5-fold CV accuracy 0.880 with this text against 0.766 with the raw
+#: text (same pipeline). Built from the code's own tables only, not from the training data's
+#: synonyms (those changed nothing, measured), so the text of a message never depends on which
+#: data a model was trained on. Changing those tables calls for retraining the Rasa model.
+RASA_NORMALIZER = Normalizer.from_synonyms(())
+
+_NO_SPAN = (-1, -1)
+_Chars = list[tuple[str, int, int]]  # (character, start, end in the original text)
+
+
+@dataclass(frozen=True, slots=True)
+class RasaText:
+    """A message as Rasa sees it, with the way back to the original.
+
+    Attributes:
+        original: The citizen's text.
+        text: What is sent to Rasa: normalised tokens, then the added feature words.
+        tokens: One (start, end in ``text``, start, end in ``original``) per token of ``text``;
+            the added words have no origin (-1, -1).
+    """
+
+    original: str
+    text: str
+    tokens: tuple[tuple[int, int, int, int], ...]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The original text covered by ``text[start:end]`` (None: only added words)."""
+        hits = [t for t in self.tokens if t[0] < end and start < t[1] and t[2] >= 0]
+        if not hits:
+            return None
+        return min(t[2] for t in hits), max(t[3] for t in hits)
+
+    def rasa_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The part of ``text`` that ``original[start:end]`` became (None: nothing)."""
+        hits = [t for t in self.tokens if t[2] >= 0 and t[2] < end and start < t[3]]
+        if not hits:
+            return None
+        return min(t[0] for t in hits), max(t[1] for t in hits)
+
+
+def rasa_text(text: str, normalizer: Normalizer = RASA_NORMALIZER) -> RasaText:
+    """Normalise ``text`` the way :meth:`Normalizer.features` does, keeping offsets.
+
+    The tokens are the same as ``normalizer.tokens(text)`` and the whole text, lower-cased, the
+    same as ``normalizer.features(text)`` (tests check this on all training and held-out data);
+    words that normalisation did not change keep their capitals. Each
+    token remembers which characters of ``text`` it came from, so entities Rasa finds in the
+    normalised text are reported as the citizen wrote them.
+    """
+    words = _aligned_tokens(text, normalizer)
+    toks = [w for w, _, _ in words]
+    extra: list[str] = []
+    if normalizer.expansions:
+        extra += [normalizer.expansions[t] for t in toks if t in normalizer.expansions]
+    if normalizer.concepts and toks:
+        joined = f" {' '.join(toks)} "
+        extra += [f"_{name}" for name, seqs in normalizer.concepts if any(f" {s} " in joined for s in seqs)]
+    parts: list[str] = []
+    spans: list[tuple[int, int, int, int]] = []
+    pos = 0
+    for word, o_start, o_end in [*words, *((w, *_NO_SPAN) for e in extra for w in e.split())]:
+        if o_start >= 0 and text[o_start:o_end].lower() == word:
+            # A word normalisation left alone keeps its capitals: Rasa's entity extractor
+            # reads them (place names are often capitalised); its classifier lower-cases.
+            word = text[o_start:o_end]
+        if parts:
+            pos += 1
+        parts.append(word)
+        spans.append((pos, pos + len(word), o_start, o_end))
+        pos += len(word)
+    return RasaText(text, " ".join(parts), tuple(spans))
+
+
+def _aligned_tokens(text: str, normalizer: Normalizer) -> list[tuple[str, int, int]]:
+    """``normalizer.tokens(text)`` with each token's (start, end) in ``text``."""
+    chars = _folded_chars(text)
+    chars = _resub(chars, _STRETCH, r"\1")
+    chars = _resub(chars, _REDUP, r"\1 \1")
+    folded = "".join(c for c, _, _ in chars)
+    toks = [(m.group(), chars[m.start()][1], chars[m.end() - 1][2]) for m in _TOKEN.finditer(folded)]
+    if normalizer.phrases and len(toks) > 1:
+        toks = _replace_phrases(toks, normalizer.phrases)
+    out: list[tuple[str, int, int]] = []
+    for tok, start, end in toks:
+        out.extend((w, start, end) for w in normalizer.table.get(tok, tok).split())
+    return out
+
+
+def _folded_chars(text: str) -> _Chars:
+    """:func:`fold` character by character, each folded character pointing at its source."""
+    chars = [(c, i, i + 1) for i, ch in enumerate(text) for c in fold(ch)]
+    if "".join(c for c, _, _ in chars) == fold(text):
+        return chars
+    # NFKC composed across characters (a letter and a combining accent): word granularity.
+    chars = []
+    for m in re.finditer(r"\S+|\s+", text):
+        chars.extend((c, m.start(), m.end()) for c in fold(m.group()))
+    if "".join(c for c, _, _ in chars) == fold(text):
+        return chars
+    return [(c, *_NO_SPAN) for c in fold(text)]
+
+
+def _resub(chars: _Chars, pattern: re.Pattern[str], template: str) -> _Chars:
+    """``pattern.sub(template, ...)`` on aligned characters; a replacement spans its match."""
+    text = "".join(c for c, _, _ in chars)
+    out: _Chars = []
+    pos = 0
+    for m in pattern.finditer(text):
+        out.extend(chars[pos : m.start()])
+        start, end = chars[m.start()][1], chars[m.end() - 1][2]
+        out.extend((c, start, end) for c in m.expand(template))
+        pos = m.end()
+    out.extend(chars[pos:])
+    return out
+
+
+def _replace_phrases(toks: list[tuple[str, int, int]], phrases: tuple[tuple[str, str], ...]) -> list[tuple[str, int, int]]:
+    """The phrase step of :meth:`Normalizer.tokens` (``str.replace`` on " a b c ") on aligned tokens."""
+    chars: _Chars = [(" ", *_NO_SPAN)]
+    for tok, start, end in toks:
+        chars.extend((c, start, end) for c in tok)
+        chars.append((" ", *_NO_SPAN))
+    for phrase, target in phrases:
+        needle = f" {phrase} "
+        joined = "".join(c for c, _, _ in chars)
+        if needle not in joined:
+            continue
+        out: _Chars = []
+        pos = 0
+        while (hit := joined.find(needle, pos)) >= 0:
+            out.extend(chars[pos:hit])
+            inner = [(s, e) for _, s, e in chars[hit + 1 : hit + len(needle) - 1] if s >= 0]
+            start = min((s for s, _ in inner), default=-1)
+            end = max((e for _, e in inner), default=-1)
+            out.append((" ", *_NO_SPAN))
+            out.extend((c, start, end) for c in target)
+            out.append((" ", *_NO_SPAN))
+            pos = hit + len(needle)
+        out.extend(chars[pos:])
+        chars = out
+    result: list[tuple[str, int, int]] = []
+    word: _Chars = []
+    for c in [*chars, (" ", *_NO_SPAN)]:
+        if c[0] == " ":
+            if word:
+                starts = [s for _, s, _ in word if s >= 0]
+                ends = [e for _, _, e in word if e >= 0]
+                result.append(("".join(ch for ch, _, _ in word), min(starts, default=-1), max(ends, default=-1)))
+            word = []
+        else:
+            word.append(c)
+    return result
+
+
+def rasa_training_data(data: TrainingData, normalizer: Normalizer = RASA_NORMALIZER) -> TrainingData:
+    """``data`` with every example as Rasa sees it (:func:`rasa_text`), annotations moved along.
+
+    An annotated entity covers the normalised tokens that came from its characters; its value
+    is the normalised text unless the annotation gave another value explicitly.
+    """
+    examples = []
+    for ex in data.examples:
+        rt = rasa_text(ex.text, normalizer)
+        spans = []
+        for span in ex.entities:
+            where = rt.rasa_span(span.start, span.end)
+            if where is None:
+                continue
+            written = rt.text[where[0] : where[1]]
+            value = written if span.value == span.text else span.value
+            spans.append(EntitySpan(span.entity, where[0], where[1], written, value, span.role))
+        examples.append(Example(ex.intent, rt.text, tuple(spans), ex.source))
+    return data.with_examples(examples)
+
+
+_GAP = re.compile(r"[\s.,/]{1,3}")
+
+
+def _join_split_spans(entities: list[Entity], text: str) -> list[Entity]:
+    """Join pieces of one place that Rasa's extractor reports separately.
+
+    A place split by the extractor ("jl" and "pramuka raya": DIET did this on this machine, and
+    a CRF can) becomes one span as written when only spaces, dots, commas or slashes separate
+    the pieces in the citizen's text.
+    """
+    out: list[Entity] = []
+    for e in entities:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and e.entity == prev.entity == "location"
+            and e.start >= prev.end
+            and _GAP.fullmatch(text[prev.end : e.start])
+        ):
+            joined = text[prev.start : e.end]
+            out[-1] = Entity("location", joined, prev.start, e.end, joined)
+        else:
+            out.append(e)
+    return out
 
 
 def _version_of(model_file: str) -> str:

@@ -3,13 +3,18 @@
 Rasa needs Python 3.10 and pins libraries the gateway uses in newer versions, so it lives in its
 own virtualenv (``.venv-rasa``, ``make rasa-venv``) and runs as child processes:
 
-- :class:`RasaTrainer` trains in a separate ``rasa train nlu`` process. Training inside the
-  serving process (``POST /model/train``) grew it from 1.2 GB to 3.4 GB over four trainings and
-  never gave it back (../shared/notes/rasa-server.md).
+- :class:`RasaTrainer` trains in a separate process of the Rasa virtualenv's Python running
+  ``rasa.model_training.train_nlu`` (what ``rasa train nlu`` runs; several models in one process
+  for cross-validation). Training inside the serving process (``POST /model/train``) grew it
+  from 1.2 GB to 3.4 GB over four trainings and never gave it back
+  (../shared/notes/rasa-server.md).
 - :class:`RasaServer` runs ``rasa run --enable-api`` bound to 127.0.0.1 (Rasa's default is
   0.0.0.0, and ``/webhooks/rest/webhook`` is not covered by the token), with the token,
   telemetry off, and its own HOME and working directory under the var dir (Rasa writes
   ``$HOME/.config/rasa``, ``$HOME/.keras``, ``.rasa/cache`` and ``models/`` where it runs).
+
+Both get nlu/rasa/ (Warga's custom component ``warga_rasa.TfidfFeaturizer``) as their only
+PYTHONPATH: a model names that component, so the server must find it too.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,12 +38,27 @@ import httpx
 import yaml
 
 from nlu.base import NluError, TrainingError
+from nlu.rasa_engine import rasa_training_data
 from nlu.training_data import ERROR, TrainingData, TrainingDataError, validate
 
 log = logging.getLogger(__name__)
 
 _MODEL_GLOB = "rasa-*.tar.gz"
 _KEEP_MODELS = 3
+
+#: Run by the Rasa virtualenv's Python: ``CONFIG OUT_DIR (NLU_FILE MODEL_NAME)...``. Trains each
+#: data set with ``rasa.model_training.train_nlu``, the function behind ``rasa train nlu``.
+_TRAINED = "WARGA-TRAINED "
+_TRAIN_SCRIPT = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+from rasa.model_training import train_nlu
+config, out, *jobs = sys.argv[1:]
+for nlu, name in zip(jobs[::2], jobs[1::2]):
+    if train_nlu(config=config, nlu_data=nlu, output=out, fixed_model_name=name) is None:
+        sys.exit(f"training {name} produced no model")
+    print("WARGA-TRAINED", name, flush=True)
+"""
 
 
 class RasaNotInstalled(NluError):
@@ -53,11 +75,17 @@ class RasaServerError(NluError):
     """The Rasa server did not start, or stopped."""
 
 
+#: Warga's own Rasa components (nlu/rasa/warga_rasa.py, named in nlu/rasa/config.yml). Only this
+#: directory goes on Rasa's PYTHONPATH: the Rasa processes never import the gateway.
+RASA_COMPONENTS_DIR = Path(__file__).resolve().parent / "rasa"
+
+
 def rasa_environment(home: Path) -> dict[str, str]:
     """The environment for Rasa processes: own HOME, no telemetry, no leaking gateway paths."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     home.mkdir(parents=True, exist_ok=True)
     env.update(
+        PYTHONPATH=str(RASA_COMPONENTS_DIR),
         HOME=str(home),
         RASA_TELEMETRY_ENABLED="false",
         MPLCONFIGDIR=str(home / ".matplotlib"),
@@ -103,6 +131,15 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL a child started with ``start_new_session`` and everything it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def _tail(path: Path, lines: int = 8) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()
@@ -126,7 +163,8 @@ class RasaTrainer:
         models_dir: Where finished models go (the server's ``-m``).
         work_dir: Rasa's working directory and HOME parent (keeps ``.rasa/cache`` for fast retrains).
         timeout: Seconds before training is abandoned.
-        epochs: Override DIET's epochs (small models for tests); None keeps the config's.
+        epochs: Override DIET's epochs if the pipeline has a DIETClassifier (Warga's does not);
+            None keeps the config's.
     """
 
     venv: Path
@@ -147,48 +185,101 @@ class RasaTrainer:
             RasaNotInstalled: No Rasa virtualenv.
             TrainingError: The process failed or timed out; nothing changed.
         """
-        errors = [p for p in validate(data) if p.severity == ERROR]
-        if errors:
-            raise TrainingDataError(errors)
-        rasa_bin = rasa_executable(self.venv)
+        return self.train_many([data])[0]
+
+    def train_many(self, datasets: Sequence[TrainingData]) -> list[Path]:
+        """Train one model per data set in ONE Rasa process; see :meth:`train_each`.
+
+        Returns:
+            The model files, in the order of ``datasets``.
+        """
+        return list(self.train_each(datasets))
+
+    def train_each(self, datasets: Sequence[TrainingData]) -> Iterator[Path]:
+        """Train one model per data set in ONE Rasa process, yielding each as soon as it exists.
+
+        Starting Rasa (importing TensorFlow) costs several seconds here, about as much as
+        training Warga's pipeline, so k folds in one process cost far less than k separate
+        ``rasa train nlu`` runs, and a caller can test fold 1 while fold 2 trains. Each model
+        is made by ``rasa.model_training.train_nlu`` (what ``rasa train nlu`` calls) from the
+        pipeline config and the data written as Rasa will see messages.
+
+        Models already yielded stay in :attr:`models_dir` if a later one fails. Closing the
+        iterator early stops the training process.
+
+        Raises:
+            TrainingDataError: Validation errors in any data set (nothing runs).
+            RasaNotInstalled: No Rasa virtualenv.
+            TrainingError: The process failed or timed out.
+        """
+        if not datasets:
+            return
+        for data in datasets:
+            errors = [p for p in validate(data) if p.severity == ERROR]
+            if errors:
+                raise TrainingDataError(errors)
+        python = rasa_executable(self.venv).parent / "python"
         work = Path(self.work_dir).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        version = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{data.fingerprint()}"
+        stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        names = [
+            f"rasa-{stamp}-{data.fingerprint()}" + (f"-{k}" if len(datasets) > 1 else "") for k, data in enumerate(datasets, 1)
+        ]
+        timeout = self.timeout * len(datasets)
         with tempfile.TemporaryDirectory(prefix="train-", dir=work) as tmp_name:
             tmp = Path(tmp_name)
-            # Rasa gets the data we parsed, not nlu/data itself: it would also read
-            # nlu/data/test/ (held-out data), and both engines must learn the same examples.
-            (tmp / "nlu.yml").write_text(data.to_yaml(), encoding="utf-8")
             config_file = self._write_config(tmp)
+            jobs: list[str] = []
+            for k, (data, name) in enumerate(zip(datasets, names, strict=True)):
+                # Rasa gets the data we parsed, not nlu/data itself: it would also read
+                # nlu/data/test/ (held-out data), and both engines must learn the same
+                # examples, written as Rasa will be sent messages (nlu.rasa_engine.rasa_text).
+                nlu_file = tmp / f"nlu-{k}.yml"
+                nlu_file.write_text(rasa_training_data(data).to_yaml(), encoding="utf-8")
+                jobs += [str(nlu_file), name]
             log_file = tmp / "train.log"
-            cmd = [
-                str(rasa_bin), "train", "nlu",
-                "--config", str(config_file),
-                "--nlu", str(tmp / "nlu.yml"),
-                "--out", str(tmp / "out"),
-                "--fixed-model-name", f"rasa-{version}",
-            ]
+            cmd = [str(python), "-c", _TRAIN_SCRIPT, str(config_file), str(tmp / "out"), *jobs]
             started = time.monotonic()
-            with log_file.open("wb") as out:
-                try:
-                    proc = subprocess.run(
-                        cmd, cwd=work, env=rasa_environment(work / "home"), stdout=out, stderr=subprocess.STDOUT,
-                        timeout=self.timeout, check=False, start_new_session=True,
-                    )
-                except subprocess.TimeoutExpired as exc:
-                    raise TrainingError(f"rasa train timed out after {self.timeout:.0f}s", retryable=True) from exc
-            produced = tmp / "out" / f"rasa-{version}.tar.gz"
-            if proc.returncode != 0 or not produced.is_file():
-                raise TrainingError(
-                    f"rasa train failed (exit {proc.returncode}): {_tail(log_file)}", retryable=False
-                )
             models = Path(self.models_dir).resolve()
-            models.mkdir(parents=True, exist_ok=True)
-            target = models / produced.name
-            shutil.move(str(produced), target)
-        log.info("rasa model %s trained in %.0fs", target.name, time.monotonic() - started)
-        self._prune(keep=target)
-        return target
+            done: list[Path] = []
+            timed_out = threading.Event()
+            with log_file.open("wb") as log_out:
+                proc = subprocess.Popen(
+                    cmd, cwd=work, env=rasa_environment(work / "home"), stdout=subprocess.PIPE, stderr=log_out,
+                    stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+                )
+
+                def expire() -> None:
+                    timed_out.set()
+                    _kill_group(proc)
+
+                timer = threading.Timer(timeout, expire)
+                timer.start()
+                try:
+                    assert proc.stdout is not None
+                    for line in proc.stdout:
+                        name = line.strip().removeprefix(_TRAINED)
+                        produced = tmp / "out" / f"{name}.tar.gz"
+                        if not line.startswith(_TRAINED) or not produced.is_file():
+                            continue
+                        models.mkdir(parents=True, exist_ok=True)
+                        target = models / produced.name
+                        shutil.move(str(produced), target)
+                        done.append(target)
+                        log.info("rasa model %s trained (%.0fs so far)", target.name, time.monotonic() - started)
+                        yield target
+                    proc.wait()
+                finally:
+                    timer.cancel()
+                    if proc.poll() is None:  # the caller stopped early, or an error above
+                        _kill_group(proc)
+                    if proc.stdout is not None:
+                        proc.stdout.close()
+            if timed_out.is_set():
+                raise TrainingError(f"rasa train timed out after {timeout:.0f}s", retryable=True)
+            if proc.returncode != 0 or len(done) != len(names):
+                raise TrainingError(f"rasa train failed (exit {proc.returncode}): {_tail(log_file)}", retryable=False)
+        self._prune(keep=done)
 
     def _write_config(self, tmp: Path) -> Path:
         try:
@@ -208,10 +299,10 @@ class RasaTrainer:
         """Delete a model the server refused, so a restart does not load it."""
         Path(model_file).unlink(missing_ok=True)
 
-    def _prune(self, keep: Path) -> None:
+    def _prune(self, keep: Sequence[Path]) -> None:
         models = sorted(Path(self.models_dir).resolve().glob(_MODEL_GLOB))
-        for old in models[:-_KEEP_MODELS]:
-            if old != keep:
+        for old in models[: -max(_KEEP_MODELS, len(keep))]:
+            if old not in keep:
                 old.unlink(missing_ok=True)
 
 

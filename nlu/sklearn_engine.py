@@ -232,7 +232,7 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
         data_hash=digest,
         trained_at=started.isoformat(timespec="seconds"),
         examples=len(labels),
-        intents=tuple(classifier.classes_),
+        intents=tuple(str(c) for c in classifier.classes_),
         sklearn_version=sklearn.__version__,
         train_seconds=round(_clock() - t0, 3),
     )

@@ -1,7 +1,7 @@
 """The Rasa engine, against a REAL Rasa 3.6.21 server (session fixture in conftest.py).
 
-A few edge cases (nlu_fallback mapping, a hanging server) use Rasa-shaped payloads at the HTTP
-transport seam, recorded from the real server on this machine.
+A few edge cases (nlu_fallback mapping, duplicate and split entities, a hanging server) use
+Rasa-shaped payloads at the HTTP transport seam, in the shape the real server answers here.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import httpx
 import pytest
 
 from nlu.base import NluEngine, NluError, TrainingError
-from nlu.rasa_engine import RasaEngine
+from nlu.normalize import Normalizer
+from nlu.rasa_engine import RASA_NORMALIZER, RasaEngine, rasa_text, rasa_training_data
 from nlu.rasa_server import free_port
-from nlu.training_data import TrainingData
+from nlu.training_data import TrainingData, load_training_data
+from tests.nlu.conftest import HELDOUT
 
 pytestmark = pytest.mark.rasa
 
@@ -53,7 +55,7 @@ def test_understands_other_small_model_intents(rasa_engine: RasaEngine) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "😀🙏", "\x00\x01", bytes(range(256)).decode("latin-1") * 4, bytes(range(128, 256)).decode("utf-8", "replace")],
+    ["", "   ", "😀🙏", "\x00\x01", "日本語の文", bytes(range(256)).decode("latin-1") * 4, bytes(range(128, 256)).decode("utf-8", "replace")],
 )
 def test_nothing_to_understand_is_not_sent_to_rasa(rasa_engine: RasaEngine, text: str) -> None:
     parse = rasa_engine.parse(text)
@@ -91,7 +93,7 @@ def test_loading_a_missing_model_keeps_the_active_one(rasa_engine: RasaEngine, t
 
 
 def test_evaluates_yaml_test_data(rasa_engine: RasaEngine, small_data: TrainingData) -> None:
-    result = rasa_engine.test_intents(small_data.subset(range(0, len(small_data.examples), 5)).to_yaml())
+    result = rasa_engine.test_intents(small_data.subset(range(0, len(small_data.examples), 5)))
     assert 0.5 <= float(result["accuracy"]) <= 1.0
     assert "weighted avg" in result["report"]
 
@@ -149,14 +151,18 @@ FALLBACK_BODY = {
         {"name": "greet", "confidence": 0.25145143270492554},
     ],
 }
+# Rasa-shaped (offsets into the normalised text Warga sends, "cek status wrg 2026 000123 dong
+# status"): a regex extractor's ticket, a duplicate from another extractor, a partial ticket span,
+# a location, and one entity only on a word Warga added for the classifier.
 TICKET_BODY = {
-    "text": "cek status wrg-2026-000123 dong",
+    "text": "cek status wrg 2026 000123 dong status",
     "intent": {"name": "check_status", "confidence": 0.9909343123435974},
     "entities": [
-        {"entity": "ticket_id", "start": 11, "end": 26, "confidence_entity": 0.94, "value": "WRG-2026-000123", "extractor": "DIETClassifier", "processors": ["EntitySynonymMapper"]},
-        {"entity": "ticket_id", "start": 11, "end": 26, "value": "wrg-2026-000123", "extractor": "RegexEntityExtractor"},
-        {"entity": "ticket_id", "start": 0, "end": 3, "value": "cek", "extractor": "DIETClassifier"},
-        {"entity": "location", "start": 27, "end": 31, "value": "dong", "extractor": "DIETClassifier"},
+        {"entity": "ticket_id", "start": 11, "end": 26, "value": "WRG-2026-000123", "extractor": "CRFEntityExtractor", "processors": ["EntitySynonymMapper"]},
+        {"entity": "ticket_id", "start": 11, "end": 26, "value": "wrg 2026 000123", "extractor": "RegexEntityExtractor"},
+        {"entity": "ticket_id", "start": 0, "end": 3, "value": "cek", "extractor": "CRFEntityExtractor"},
+        {"entity": "location", "start": 27, "end": 31, "value": "dong", "extractor": "CRFEntityExtractor"},
+        {"entity": "location", "start": 32, "end": 38, "value": "status", "extractor": "CRFEntityExtractor"},
     ],
     "intent_ranking": [{"name": "check_status", "confidence": 0.99}, {"name": "greet", "confidence": 0.01}],
 }
@@ -167,14 +173,16 @@ def _recorded(body: dict) -> RasaEngine:  # type: ignore[type-arg]
         assert request.url.params["token"] == "tok"
         if request.url.path == "/status":
             return httpx.Response(200, json={"model_file": "rasa-20261128-071500-abc.tar.gz", "model_id": "x"})
-        assert json.loads(request.content)["text"]
+        # Rasa is sent the normalised text, the one the body's offsets point into.
+        assert json.loads(request.content)["text"] == body["text"]
         return httpx.Response(200, json=body)
 
     return RasaEngine("http://rasa.test", "tok", threshold=0.5, transport=httpx.MockTransport(handler))
 
 
 def test_nlu_fallback_becomes_none_with_the_real_ranking() -> None:
-    parse = _recorded(FALLBACK_BODY).parse("asdkjh qwe")
+    body = dict(FALLBACK_BODY, text=rasa_text("asdkjh qwe").text)
+    parse = _recorded(body).parse("asdkjh qwe")
     assert parse.intent is None
     assert parse.ranking[0] == ("goodbye", 0.4042) and parse.confidence == 0.4042
     assert parse.model_version == "20261128-071500-abc"
@@ -182,28 +190,89 @@ def test_nlu_fallback_becomes_none_with_the_real_ranking() -> None:
 
 def test_duplicate_and_partial_ticket_entities_are_dropped() -> None:
     parse = _recorded(TICKET_BODY).parse("cek status wrg-2026-000123 dong")
-    assert [(e.entity, e.value, e.start, e.end) for e in parse.entities] == [
-        ("ticket_id", "WRG-2026-000123", 11, 26),
-        ("location", "dong", 27, 31),
+    assert [(e.entity, e.value, e.start, e.end, e.text) for e in parse.entities] == [
+        ("ticket_id", "WRG-2026-000123", 11, 26, "wrg-2026-000123"),
+        ("location", "dong", 27, 31, "dong"),
     ]
 
 
-# Recorded from the real server: DIET splits "jl. pramuka raya" at the dot.
+# CRF-shaped: "jl. pramuka raya" became "jalan pramuka raya" and came back in two pieces.
 SPLIT_BODY = {
-    "text": "lubang di jl. pramuka raya arah Matraman",
+    "text": "lubang di jalan pramuka raya arah Matraman _road",
     "intent": {"name": "report_road_damage", "confidence": 0.97},
     "entities": [
-        {"entity": "location", "start": 10, "end": 12, "value": "jl", "extractor": "DIETClassifier"},
-        {"entity": "location", "start": 14, "end": 26, "value": "pramuka raya", "extractor": "DIETClassifier"},
-        {"entity": "location", "start": 32, "end": 40, "value": "Matraman", "extractor": "DIETClassifier"},
+        {"entity": "location", "start": 10, "end": 15, "value": "jalan", "extractor": "CRFEntityExtractor"},
+        {"entity": "location", "start": 16, "end": 28, "value": "pramuka raya", "extractor": "CRFEntityExtractor"},
+        {"entity": "location", "start": 34, "end": 42, "value": "Matraman", "extractor": "CRFEntityExtractor"},
     ],
     "intent_ranking": [{"name": "report_road_damage", "confidence": 0.97}],
 }
 
 
-def test_location_pieces_split_at_a_dot_are_joined() -> None:
+def test_entities_come_back_as_written_and_pieces_of_one_place_are_joined() -> None:
     parse = _recorded(SPLIT_BODY).parse("lubang di jl. pramuka raya arah Matraman")
-    assert [(e.value, e.start, e.end) for e in parse.entities] == [("jl. pramuka raya", 10, 26), ("Matraman", 32, 40)]
+    assert [(e.value, e.start, e.end, e.text) for e in parse.entities] == [
+        ("jl. pramuka raya", 10, 26, "jl. pramuka raya"),
+        ("Matraman", 32, 40, "Matraman"),
+    ]
+
+
+def test_a_synonym_mapped_value_is_kept() -> None:
+    body = {
+        "text": "banjir di jalan Kemang _flood",
+        "intent": {"name": "report_flood", "confidence": 0.9},
+        "entities": [{"entity": "location", "start": 10, "end": 22, "value": "Jalan Kemang Raya", "processors": ["EntitySynonymMapper"]}],
+        "intent_ranking": [{"name": "report_flood", "confidence": 0.9}],
+    }
+    parse = _recorded(body).parse("banjir di jln Kemang")
+    assert [(e.value, e.text, e.start, e.end) for e in parse.entities] == [("Jalan Kemang Raya", "jln Kemang", 10, 20)]
+
+
+# -- what Rasa sees ---------------------------------------------------------------------------
+
+
+def test_rasa_text_is_what_the_sklearn_engine_classifies(project_data: TrainingData) -> None:
+    """Rasa and the sklearn engine learn from the same normalised text (tokens and features)."""
+    texts = project_data.texts() + load_training_data(HELDOUT).texts() + [
+        "Gw udh lapor 2x tp blm ada yg dtg bgttt!!", "Ｊｌ．Ｍｅｌａｔｉ", "anak2 maiiin", "cafe\u0301 ß", "", "😀 ok",
+    ]
+    for text in texts:
+        seen = rasa_text(text)
+        assert seen.text.lower() == RASA_NORMALIZER.features(text), text
+        words = [seen.text[a:b].lower() for a, b, o, _ in seen.tokens if o >= 0]
+        assert words == RASA_NORMALIZER.tokens(text), text
+
+
+def test_rasa_text_maps_every_word_back_to_what_was_written() -> None:
+    seen = rasa_text("Jalan di Jl. Melati bolong bangeeet, dkt kel. Cempaka Putih, pothole")
+    assert seen.text == "Jalan di jalan Melati bolong banget dekat kelurahan Cempaka Putih pothole lubang _road"
+    back = [(seen.text[a:b], seen.original[c:d] if c >= 0 else None) for a, b, c, d in seen.tokens]
+    assert back[2:8] == [("jalan", "Jl"), ("Melati", "Melati"), ("bolong", "bolong"), ("banget", "bangeeet"), ("dekat", "dkt"), ("kelurahan", "kel")]
+    assert back[-3:] == [("pothole", "pothole"), ("lubang", None), ("_road", None)]  # English→Indonesian, concept
+    assert seen.original_span(9, 21) == (9, 19)  # "jalan Melati" → "Jl. Melati"
+    assert seen.rasa_span(9, 19) == (9, 21)
+    assert seen.original_span(len(seen.text) - 5, len(seen.text)) is None
+
+
+def test_rasa_text_follows_multi_word_synonyms() -> None:
+    normalizer = Normalizer.from_synonyms([("jalan raya", ["jl raya", "jl. raya"]), ("terima kasih", ["makasih banyak"])])
+    for text in ["banjir di Jl. Raya Bogor", "makasih banyak makasih banyak ya", "jl raya jl raya jl raya", "x"]:
+        seen = rasa_text(text, normalizer)
+        assert seen.text.lower() == normalizer.features(text), text
+    seen = rasa_text("banjir di Jl. Raya Bogor", normalizer)
+    start = seen.text.index("jalan raya")
+    assert seen.original_span(start, start + len("jalan raya")) == (10, 18)  # "Jl. Raya"
+
+
+def test_training_data_for_rasa_moves_annotations(project_data: TrainingData) -> None:
+    ex = next(e for e in project_data.examples if any(s.entity == "location" and "." in s.text for s in e.entities))
+    moved = rasa_training_data(project_data.with_examples([ex])).examples[0]
+    assert moved.text == rasa_text(ex.text).text and moved.intent == ex.intent
+    for before, after in zip([s for s in ex.entities], moved.entities, strict=True):
+        assert after.text == moved.text[after.start : after.end]
+        assert rasa_text(ex.text).original_span(after.start, after.end) == (before.start, before.end)
+        assert after.value == after.text  # the normalised words, not a synonym of the written ones
+    assert "](location)" in rasa_training_data(project_data.with_examples([ex])).to_yaml()
 
 
 def _token(engine: RasaEngine) -> str:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import socket
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from nlu.base import TrainingError
-from nlu.rasa_server import RasaNotInstalled, RasaServer, RasaServerError, RasaTrainer, free_port, latest_model
+from nlu.rasa_server import (
+    RASA_COMPONENTS_DIR,
+    RasaNotInstalled,
+    RasaServer,
+    RasaServerError,
+    RasaTrainer,
+    free_port,
+    latest_model,
+    rasa_environment,
+)
 from nlu.training_data import Example, TrainingData, TrainingDataError
 from tests.nlu.conftest import RASA_CONFIG, RASA_VENV, require_rasa_venv
 
@@ -69,3 +79,22 @@ def test_session_server_serves_the_newest_model(rasa_engine, rasa_server: RasaSe
     assert rasa_server.running() and rasa_server.host == "127.0.0.1"
     home = rasa_workdir / "home"
     assert home.is_dir()  # Rasa's HOME is ours, not the user's
+
+
+def test_rasa_processes_see_only_warga_s_rasa_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/of/the/gateway")
+    env = rasa_environment(tmp_path / "home")
+    assert env["PYTHONPATH"] == str(RASA_COMPONENTS_DIR)
+    assert (RASA_COMPONENTS_DIR / "warga_rasa.py").is_file()
+    assert "warga_rasa.TfidfFeaturizer" in RASA_CONFIG.read_text()
+    assert env["RASA_TELEMETRY_ENABLED"] == "false" and env["HOME"] == str(tmp_path / "home")
+
+
+def test_models_hold_no_pickled_featurizer(rasa_engine, rasa_workdir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Warga's TF-IDF featurizer stores a vocabulary (JSON) and IDF weights (.npy), nothing pickled."""
+    newest = latest_model(rasa_workdir / "models")
+    assert newest is not None
+    with tarfile.open(newest) as tar:
+        names = tar.getnames()
+    assert any(n.endswith("vocabulary.json") for n in names) and any(n.endswith("idf.npy") for n in names)
+    assert not any(n.endswith((".pkl", ".pickle", ".joblib")) for n in names)
