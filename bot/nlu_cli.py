@@ -141,7 +141,7 @@ def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if
         version = sk.train(data)
         click.echo(f"sklearn: model {version} trained in {time.perf_counter() - t0:.1f}s ({len(data.examples)} examples)")
     if want_rasa:
-        click.echo("rasa: training in a separate process (about a minute or more)...")
+        click.echo("rasa: training in a separate process (about 20 s)...")
         t0 = time.perf_counter()
         trainer = build_rasa_trainer(config)
         model = trainer.train(data)
@@ -256,7 +256,7 @@ def evaluate_cmd(
         if chosen == "sklearn":
             report = train_and_evaluate_sklearn(train, test, threshold=config.threshold, ticket_prefix=config.ticket_prefix, method=method)
         else:
-            say("rasa: training a throw-away model and starting a throw-away server (a minute or more)...")
+            say("rasa: training a throw-away model and starting a throw-away server (about a minute)...")
             report = train_and_evaluate_rasa(train, test, config, epochs=epochs, method=method)
     elif test_file:
         if data_path is None:
@@ -273,7 +273,7 @@ def evaluate_cmd(
         if chosen == "sklearn":
             report = cross_validate_sklearn(data, folds, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
         else:
-            say(f"rasa: {folds}-fold cross-validation trains {folds} models (minutes each)...")
+            say(f"rasa: {folds}-fold cross-validation trains {folds} models (about a minute in all)...")
             report = cross_validate_rasa(data, config, folds, epochs=epochs, progress=say)
     png = save_confusion_png(report, png_path or config.models_dir.parent / f"confusion-{report.engine}.png")
     if as_json:
@@ -295,7 +295,7 @@ def serve_cmd(ctx: click.Context, no_train: bool) -> None:
     if latest_model(config.rasa_models_dir) is None:
         if no_train:
             raise NluError(f"no Rasa model in {config.rasa_models_dir}: run `warga nlu train --engine rasa`", retryable=False)
-        click.echo("no Rasa model yet: training one first (about a minute or more)...")
+        click.echo("no Rasa model yet: training one first (about 20 s)...")
         data, _ = load_and_validate(config.data_dir)
         build_rasa_trainer(config).train(data)
     server = build_rasa_server(config)
