@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from werkzeug.security import generate_password_hash
 
 from bot.channels_cli import channels_group
+from bot.nlu_cli import nlu_group
 from bot.settings import ConfigError, Settings
 from bot.staff_cli import complaints_group, conversations_group
 
@@ -320,17 +321,7 @@ def demo_load(ctx: click.Context, if_empty: bool) -> None:
     click.echo(f"loaded {created} demo complaints; console login: admin / {password}")
 
 
-def _register_optional(group: click.Group, module: str, attr: str) -> None:
-    try:
-        mod = __import__(module, fromlist=[attr])
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return
-    group.add_command(getattr(mod, attr))
-
-
-_register_optional(cli, "bot.nlu_cli", "nlu_group")
+cli.add_command(nlu_group)
 cli.add_command(complaints_group)
 cli.add_command(conversations_group)
 cli.add_command(channels_group)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -95,6 +94,3 @@ def store_unparseable(session: Session, item: Unparseable) -> Stored:
         return Stored(old.id, None, True, False)
     return Stored(row.id, None, False, False)
 
-
-def raw_json(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

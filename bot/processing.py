@@ -11,7 +11,6 @@ import copy
 import logging
 import re
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,12 +49,10 @@ def parse_to_json(p: Parse) -> dict[str, object]:
 
 
 class ConversationProcessor:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine,
-                 on_replies: Callable[[int], None] = lambda conv_id: None) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine) -> None:
         self.settings = settings
         self.sessions = sessions
         self.nlu = nlu
-        self.on_replies = on_replies
         self.knowledge = KnowledgeBase(settings.knowledge_dir)
 
     def _lock(self, session: Session, conv_id: int) -> Conversation | None:
@@ -101,10 +98,8 @@ class ConversationProcessor:
                     Message.processed_at.is_(None)).order_by(Message.id).limit(1)).first()
                 if msg is None:
                     break
-                turn = self._handle(session, conv, msg)
+                self._handle(session, conv, msg)
                 handled += 1
-            if turn.replies:
-                self.on_replies(conv_id)
         return handled
 
     def _keyword_turn(self, session: Session, conv: Conversation, msg: Message) -> Turn | None:

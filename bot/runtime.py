@@ -59,7 +59,6 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     nlu = nlu if nlu is not None else build_nlu(settings)
     channels = channels if channels is not None else build_channels(settings)
     outbox = Outbox(settings.outbox, sessions, channels)
-    holder: dict[str, JobQueue] = {}
     processor = ConversationProcessor(settings, sessions, nlu)
     job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
     q: JobQueue
@@ -69,5 +68,4 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
         q = ThreadQueue(job, sessions, threads=settings.queue.threads,
                         sweep_seconds=settings.queue.sweep_seconds,
                         stall_seconds=settings.queue.stall_seconds)
-    holder["q"] = q
     return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job)

@@ -114,7 +114,6 @@ class Settings:
     database_url: str
     queue: QueueSettings
     outbox: OutboxSettings
-    channels_enabled: tuple[str, ...]
     channels: ChannelSettings
     nlu: NluConfig
     default_language: str
@@ -125,6 +124,10 @@ class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     timezone: str = "Asia/Jakarta"
     rasa_autostart: bool = True
+
+    @property
+    def channels_enabled(self) -> tuple[str, ...]:
+        return self.channels.enabled
     knowledge_dir: Path = PROJECT_ROOT / "bot" / "knowledge"
     media_dir: Path = PROJECT_ROOT / "var" / "media"
 
@@ -444,7 +447,6 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         database_url=_database_url(base, r.string("database.url", "sqlite:///var/warga.db")),
         queue=queue,
         outbox=outbox,
-        channels_enabled=enabled,
         channels=ChannelSettings(
             enabled=enabled,
             send_timeout=r.number("channels.send_timeout", 10, minimum=0.1, maximum=120),
