@@ -114,8 +114,8 @@ def settings(db_url: str, tmp_path: Path) -> Any:
 
 
 def migrate(url: str) -> None:
-    from bot.db import make_engine
-    from bot.migrate import upgrade
+    from bot.store.engine import make_engine
+    from bot.store.migrate import upgrade
 
     engine = make_engine(url)
     upgrade(engine)
@@ -125,7 +125,7 @@ def migrate(url: str) -> None:
 @pytest.fixture
 def app(settings: Any) -> Iterator[Any]:
     """The real app, migrated database, background workers running."""
-    from bot.app import create_app
+    from bot.web.app import create_app
 
     migrate(settings.database_url)
     application = create_app(settings)

@@ -72,7 +72,7 @@ def provider_settings(db_url: str, tmp_path: Path, fakes: Fakes, **overrides: An
 
 @pytest.fixture
 def provider_app(db_url: str, tmp_path: Path, fakes: Fakes) -> Iterator[Any]:
-    from bot.app import create_app
+    from bot.web.app import create_app
 
     settings = provider_settings(db_url, tmp_path, fakes)
     migrate(settings.database_url)

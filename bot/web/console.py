@@ -18,10 +18,10 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash
 
-from bot.complaints import CLOSED
+from bot.casework.complaints import CLOSED
 from bot.dialogue.texts import name_of
-from bot.models import Complaint, Conversation, Message, StaffUser, utcnow
-from bot.staff import StaffError, StaffService
+from bot.store.models import Complaint, Conversation, Message, StaffUser, utcnow
+from bot.casework.staff import StaffError, StaffService
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 F = TypeVar("F", bound=Callable[..., Any])

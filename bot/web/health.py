@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.db import ping
-from bot.migrate import pending
+from bot.store.engine import ping
+from bot.store.migrate import pending
 
 bp = Blueprint("health", __name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from bot.inbox import store_inbound
-from bot.models import ContactAddress, Conversation, Message
+from bot.pipeline.receive import store_inbound
+from bot.store.models import ContactAddress, Conversation, Message
 from channels.web import SENDER_RE, WebChannel, WebChatError
 
 bp = Blueprint("webchat", __name__)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from bot.ingest import ingest_and_commit
+from bot.pipeline.receive import ingest_and_commit
 from channels.base import Channel, SendError, WebhookRejected, WebhookRequest
 from channels.twilio import EMPTY_TWIML
 

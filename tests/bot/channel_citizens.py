@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.models import Conversation, Message, ProviderMessageId
+from bot.store.models import Conversation, Message, ProviderMessageId
 from channels.sms_segments import count_segments, gsm_normalize
 from channels.telegram import callback_data_for
 from tests.bot.citizen import check_reply

@@ -68,12 +68,12 @@ class WebCitizen:
 
 
 def staff(app: Any, action: Callable[[Any], Any]) -> None:
-    """Run a bot.staff.StaffService action as the admin "rina" and wake the conversations."""
+    """Run a bot.casework.staff.StaffService action as the admin "rina" and wake the conversations."""
     from sqlalchemy import select
     from werkzeug.security import generate_password_hash
 
-    from bot.models import StaffUser
-    from bot.staff import StaffService
+    from bot.store.models import StaffUser
+    from bot.casework.staff import StaffService
 
     rt = app.extensions["warga"]
     with rt.sessions() as s, s.begin():
@@ -89,7 +89,7 @@ def complaint(app: Any, ticket: str) -> Any:
     """The complaint with this ticket, its events loaded."""
     from sqlalchemy import select
 
-    from bot.models import Complaint
+    from bot.store.models import Complaint
 
     with app.extensions["warga"].sessions() as s:
         c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()

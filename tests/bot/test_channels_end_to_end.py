@@ -27,8 +27,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.dialogue.texts import render
-from bot.models import Complaint, ContactAddress, Message, ProviderMessageId, StaffUser
-from bot.staff import StaffService
+from bot.store.models import Complaint, ContactAddress, Message, ProviderMessageId, StaffUser
+from bot.casework.staff import StaffService
 from channels.text_split import utf16_len
 from tests.bot.test_webhooks_telegram import (SITI, SITI_CHAT, SQLITE_ONLY, TELEGRAM, World,  # noqa: F401
                                               WorldFactory, make_world, no_internet, press, shared_db, update,

@@ -19,7 +19,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 
 @pytest.fixture
 def live_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
-    from bot.app import create_app
+    from bot.web.app import create_app
 
     settings = make_settings(sqlite_url, tmp_path)
     migrate(settings.database_url)

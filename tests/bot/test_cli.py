@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from bot.cli import cli
-from bot.db import make_engine, make_session_factory
-from bot.models import Complaint, Conversation, Message, StaffUser
+from bot.store.engine import make_engine, make_session_factory
+from bot.store.models import Complaint, Conversation, Message, StaffUser
 
 PROJECT = Path(__file__).resolve().parents[2]
 WARGA = PROJECT / ".venv" / "bin" / "warga"

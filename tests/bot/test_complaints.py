@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.complaints import ComplaintError, ComplaintService, NewComplaint, next_ticket
-from bot.contacts import ContactRepository
-from bot.db import make_engine, make_session_factory
-from bot.inbox import store_inbound
-from bot.models import Complaint, ComplaintEvent
+from bot.casework.complaints import ComplaintError, ComplaintService, NewComplaint, next_ticket
+from bot.casework.contacts import ContactRepository
+from bot.store.engine import make_engine, make_session_factory
+from bot.pipeline.receive import store_inbound
+from bot.store.models import Complaint, ComplaintEvent
 from channels.base import InboundMessage
 from tests.conftest import make_settings, migrate
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from bot.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
+from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
 from tests.bot.citizen import TICKET, WebCitizen
 
 PASSWORD = "correct-horse-9"

@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.dialogue.texts import render
-from bot.models import Message
+from bot.store.models import Message
 from tests.conftest import PROJECT, trained_models_dir
 from tests.fakes._http import Recorded, Reply
 from tests.fakes.fake_telegram import FakeTelegram

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import select
 
-from bot.models import Complaint, ContactAddress, Message
+from bot.store.models import Complaint, ContactAddress, Message
 from channels.sms_segments import count_segments
 from tests.bot.channel_citizens import (JPEG, ProviderCitizen, SmsCitizen, TelegramCitizen, WhatsAppCitizen,
                                         make_citizen)

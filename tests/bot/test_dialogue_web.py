@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.models import Complaint, Conversation
+from bot.store.models import Complaint, Conversation
 from tests.bot.citizen import TICKET, WebCitizen, complaint, staff
 
 JAKARTA = (-6.2001, 106.8167)
@@ -219,6 +219,6 @@ def test_nothing_a_citizen_types_breaks_a_reply_or_a_stored_field(app, citizen, 
     replies = citizen.say(nasty)
     assert replies
     with app.extensions["warga"].sessions() as s:
-        from bot.models import Message
+        from bot.store.models import Message
         stored = s.scalars(select(Message).where(Message.direction == "in")).one()
         assert stored.text == nasty.replace("\x00", "\ufffd") or stored.text == nasty

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.db import make_engine, make_session_factory
-from bot.inbox import store_inbound, store_unparseable
-from bot.models import Contact, ContactAddress, Conversation, Message
+from bot.store.engine import make_engine, make_session_factory
+from bot.pipeline.receive import store_inbound, store_unparseable
+from bot.store.models import Contact, ContactAddress, Conversation, Message
 from channels.base import InboundMessage, Location, Media, Unparseable
 from tests.conftest import migrate
 

@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, inspect, select
 
-from bot.db import make_engine, make_session_factory
-from bot.migrate import pending, upgrade
-from bot.models import Base, StaffUser
+from bot.store.engine import make_engine, make_session_factory
+from bot.store.migrate import pending, upgrade
+from bot.store.models import Base, StaffUser
 
 
 def _diff(engine, metadata: MetaData) -> list:

@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import select
 
-from bot.models import Message
+from bot.store.models import Message
 
 
 def test_simultaneous_messages_are_answered_in_arrival_order(app):

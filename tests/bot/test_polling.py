@@ -1,4 +1,4 @@
-"""bot.polling.TelegramPoller against the fake Bot API: the machine without a public URL.
+"""bot.pipeline.polling.TelegramPoller against the fake Bot API: the machine without a public URL.
 
 Each polled batch goes through the same store path as the webhook (stored, committed, then
 confirmed by the next poll's offset); a malformed update is stored as unparseable and never
@@ -16,8 +16,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from bot.models import Message
-from bot.polling import TelegramPoller
+from bot.store.models import Message
+from bot.pipeline.polling import TelegramPoller
 from channels.base import SendError
 from tests.bot.test_webhooks_telegram import (SITI_CHAT, SQLITE_ONLY, TELEGRAM, World, make_world,  # noqa: F401
                                               no_internet, shared_db, wait_for, world)
@@ -116,7 +116,7 @@ def test_409_while_a_webhook_is_set_logs_the_fix_and_polling_recovers(world: Wor
     assert refused.value.code == "409" and not refused.value.retryable
 
     records = Records()
-    logger = logging.getLogger("bot.polling")
+    logger = logging.getLogger("bot.pipeline.polling")
     logger.addHandler(records)
     try:
         poller.start()
@@ -145,7 +145,7 @@ def test_a_storage_failure_neither_loses_the_batch_nor_stops_polling(world: Worl
     with engine.begin() as conn:              # the database loses its messages table for a while
         conn.exec_driver_sql("ALTER TABLE messages RENAME TO messages_away")
     records = Records()
-    logger = logging.getLogger("bot.polling")
+    logger = logging.getLogger("bot.pipeline.polling")
     logger.addHandler(records)
     poller = TelegramPoller(world.rt, channel, timeout=1)
     try:

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.models import Complaint, ComplaintEvent, Conversation, Message
+from bot.store.models import Complaint, ComplaintEvent, Conversation, Message
 
 SENDER = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 

@@ -32,7 +32,7 @@ from flask import Flask
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot.models import Base, ContactAddress, Conversation, DeliveryReceipt, Message
+from bot.store.models import Base, ContactAddress, Conversation, DeliveryReceipt, Message
 from tests.conftest import _create_pg_database, _drop_pg_database, make_settings, migrate
 from tests.providers import PUBLIC_URL, SECRET, Fakes, fakes, provider_env  # noqa: F401 - fakes is a fixture
 from tests.fakes.fake_twilio import SignedRequest
@@ -77,7 +77,7 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "con
 
 def empty_database(url: str) -> None:
     """Delete every row (children first), leaving the migrated schema in place."""
-    from bot.db import make_engine
+    from bot.store.engine import make_engine
 
     engine = make_engine(url)
     try:
@@ -174,7 +174,7 @@ class World:
     def notify(self, urn: str, text: str) -> Message:
         """Staff notify the citizen at ``urn`` (a status change); return the message once the
         outbox is done with it (sent, queued, held or failed)."""
-        from bot.notifications import queue_outbound
+        from bot.casework.notifications import queue_outbound
 
         conv_id = self.conversation_of(urn)
         with self.session() as s, s.begin():
@@ -230,7 +230,7 @@ class WorldFactory:
     def __call__(self, env: dict[str, str | None] | None = None, **overrides: Any) -> World:
         """An app on the shared database. ``env`` adds to (None: removes from) the provider
         environment; ``overrides`` are dotted settings keys."""
-        from bot.app import create_app
+        from bot.web.app import create_app
 
         merged = {**provider_env(self.fakes), **(env or {})}
         settings = make_settings(self.db_url, self.tmp_path,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import Message
+from bot.store.models import Message
 from channels.twilio import EMPTY_TWIML
 from tests.bot.test_webhooks_telegram import (PAYLOADS, SQLITE_ONLY, World, WorldFactory, make_world,  # noqa: F401
                                               no_internet, pairs_of, shared_db, wait_for, world)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.nlu_cli import nlu_group
+from bot.cli.nlu import nlu_group
 from nlu.config import NluConfig
 from tests.nlu.conftest import nlu_config
 

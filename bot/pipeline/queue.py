@@ -18,10 +18,10 @@ from typing import Callable, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.media import MediaFetcher
-from bot.models import Message, utcnow
-from bot.outbox import Outbox
-from bot.processing import ConversationProcessor
+from bot.pipeline.media import MediaFetcher
+from bot.store.models import Message, utcnow
+from bot.pipeline.outbox import Outbox
+from bot.pipeline.process import ConversationProcessor
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class RedisQueue(_Sweeping):
 
     def enqueue(self, conv_id: int) -> None:
         # RQ can't dedupe jobs; the database claims (row locks, leases) make duplicates harmless.
-        self.q.enqueue("bot.jobs.run_conversation", conv_id, job_timeout=300,
+        self.q.enqueue("bot.pipeline.queue.run_conversation", conv_id, job_timeout=300,
                        result_ttl=0, failure_ttl=86400)
 
 
@@ -185,3 +185,22 @@ class RedisQueue(_Sweeping):
 
     def stop(self) -> None:
         self.redis.close()
+
+
+# -- RQ entry points (``warga worker`` with ``queue.backend: redis``) ---------------------
+_worker_runtime: "Runtime | None" = None
+
+
+def worker_runtime() -> "Runtime":
+    """The worker process's runtime, built lazily (after any fork), once."""
+    global _worker_runtime
+    if _worker_runtime is None:
+        from bot.runtime import build_runtime
+        from bot.settings import load_settings
+
+        _worker_runtime = build_runtime(load_settings())
+    return _worker_runtime
+
+
+def run_conversation(conv_id: int) -> None:
+    worker_runtime().job(conv_id)

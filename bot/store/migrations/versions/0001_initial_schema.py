@@ -6,7 +6,7 @@ Create Date: 2026-11-28 07:14:36.505857
 """
 from alembic import op
 import sqlalchemy as sa
-import bot.dbtypes
+import bot.store.column_types
 
 
 revision = '0001'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=True),
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('language', sa.String(length=8), nullable=True),
-    sa.Column('created_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
@@ -36,8 +36,8 @@ def upgrade() -> None:
     sa.Column('error_code', sa.String(length=40), nullable=True),
     sa.Column('error_reason', sa.Text(), nullable=True),
     sa.Column('raw', sa.Text(), nullable=True),
-    sa.Column('received_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('applied_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('applied_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('delivery_receipts', schema=None) as batch_op:
@@ -51,7 +51,7 @@ def upgrade() -> None:
     sa.Column('agency', sa.String(length=200), nullable=True),
     sa.Column('password_hash', sa.String(length=300), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
@@ -66,10 +66,10 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('urn', sa.String(length=300), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('last_inbound_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('opted_out_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('unreachable_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_inbound_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('opted_out_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('unreachable_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('urn')
@@ -85,8 +85,8 @@ def upgrade() -> None:
     sa.Column('language', sa.String(length=8), nullable=True),
     sa.Column('state', sa.JSON(), nullable=False),
     sa.Column('handover', sa.Boolean(), nullable=False),
-    sa.Column('created_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['address_id'], ['contact_addresses.id'], ),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -121,15 +121,15 @@ def upgrade() -> None:
     sa.Column('error_reason', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('parts_sent', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('lease_until', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('deadline_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('deadline_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('raw', sa.Text(), nullable=True),
-    sa.Column('created_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('processed_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('status_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('status_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ),
     sa.ForeignKeyConstraint(['reply_to_id'], ['messages.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -157,10 +157,10 @@ def upgrade() -> None:
     sa.Column('media', sa.JSON(), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('status', sa.String(length=30), nullable=False),
-    sa.Column('due_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('rating', sa.Integer(), nullable=True),
-    sa.Column('created_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ),
     sa.ForeignKeyConstraint(['source_message_id'], ['messages.id'], ),
@@ -195,7 +195,7 @@ def upgrade() -> None:
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.Column('staff_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('created_at', bot.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.store.column_types.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.ForeignKeyConstraint(['staff_user_id'], ['staff_users.id'], ),
     sa.PrimaryKeyConstraint('id')

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from bot.dialogue.texts import name_of, render
-from bot.models import Complaint, ComplaintEvent, Conversation, Message, utcnow
+from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, utcnow
 from bot.settings import Settings
 
 RESOLVED = "selesai"

@@ -14,15 +14,15 @@ from typing import Any
 
 import click
 
-from bot.cli_support import settings_of
+from bot.cli.support import settings_of
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from werkzeug.security import generate_password_hash
 
-from bot.channels_cli import channels_group
-from bot.nlu_cli import nlu_group
+from bot.cli.channels import channels_group
+from bot.cli.nlu import nlu_group
 from bot.settings import ConfigError, Settings
-from bot.staff_cli import complaints_group, conversations_group
+from bot.cli.casework import complaints_group, conversations_group
 
 
 _MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.I)
@@ -30,8 +30,8 @@ _MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|Undefined
 
 def _require_schema(settings: Settings) -> None:
     """Serving an unmigrated database would fail on the first message: say so at start-up."""
-    from bot.db import make_engine
-    from bot.migrate import pending
+    from bot.store.engine import make_engine
+    from bot.store.migrate import pending
 
     engine = make_engine(settings.database_url)
     try:
@@ -45,7 +45,7 @@ def _start_rasa(settings: Settings) -> Any:
     """With nlu.engine rasa and nlu.rasa_autostart, run the Rasa server beside the gateway."""
     if settings.nlu.engine != "rasa" or not settings.rasa_autostart:
         return None
-    from bot.rasa_supervisor import RasaSupervisor
+    from bot.runtime.rasa import RasaSupervisor
 
     supervisor = RasaSupervisor(settings.nlu)
     supervisor.start()
@@ -95,14 +95,14 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     """Serve Warga with the development server (web chat at /, console at /console)."""
     settings = _settings(ctx)
     _require_schema(settings)
-    from bot.app import create_app
+    from bot.web.app import create_app
 
     supervisor = _start_rasa(settings)
     app = create_app(settings)
     rt = app.extensions["warga"]
     poller = None
     if telegram_polling:
-        from bot.polling import TelegramPoller
+        from bot.pipeline.polling import TelegramPoller
 
         if "telegram" not in rt.channels:
             _fail("--telegram-polling needs TELEGRAM_BOT_TOKEN and telegram in channels.enabled")
@@ -135,7 +135,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     _require_schema(settings)
     from gunicorn.app.base import BaseApplication
 
-    from bot.app import create_app
+    from bot.web.app import create_app
 
     n = workers or settings.server.workers
     if settings.database_url.startswith("sqlite") and n > 1:
@@ -176,7 +176,7 @@ def worker(ctx: click.Context, burst: bool) -> None:
 
     from rq import Worker
 
-    from bot.jobs import worker_runtime
+    from bot.pipeline.queue import worker_runtime
 
     rt = worker_runtime()
     stop = threading.Event()
@@ -207,8 +207,8 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the database to the newest schema."""
     settings = _settings(ctx)
-    from bot.db import make_engine
-    from bot.migrate import upgrade
+    from bot.store.engine import make_engine
+    from bot.store.migrate import upgrade
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -234,8 +234,8 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
                  password: str | None) -> None:
     """Create a console account."""
     settings = _settings(ctx)
-    from bot.db import make_engine, make_session_factory
-    from bot.models import StaffUser
+    from bot.store.engine import make_engine, make_session_factory
+    from bot.store.models import StaffUser
 
     if role == "staff" and not agency:
         _fail("--agency is required for staff (e.g. --agency 'Dinas Bina Marga')")
@@ -266,7 +266,7 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
 def chat(ctx: click.Context, who: str | None) -> None:
     """Talk to the bot in the terminal (the same dialogue as every channel)."""
     settings = _settings(ctx)
-    from bot.inbox import store_inbound
+    from bot.pipeline.receive import store_inbound
     from bot.runtime import build_runtime
     from channels.base import InboundMessage
     from channels.terminal import TerminalChannel
@@ -306,9 +306,9 @@ def demo() -> None:
 def demo_load(ctx: click.Context, if_empty: bool) -> None:
     """Load demo complaints and an admin account (admin / printed password)."""
     settings = _settings(ctx)
-    from bot.db import make_engine, make_session_factory
-    from bot.demo import load_demo
-    from bot.models import Complaint
+    from bot.store.engine import make_engine, make_session_factory
+    from bot.casework.demo import load_demo
+    from bot.store.models import Complaint
 
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)

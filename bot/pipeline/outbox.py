@@ -14,7 +14,7 @@ from typing import Mapping
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import (ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId,
+from bot.store.models import (ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId,
                         utcnow)
 from bot.settings import OutboxSettings
 from channels.base import (Button, Channel, DeliveryStatus, OutboundMessage, SendError, SendResult,

@@ -7,19 +7,19 @@ from typing import Any, Callable
 
 import click
 
-from bot.cli_support import settings_of
+from bot.cli.support import settings_of
 from sqlalchemy import select
 
 from bot.dialogue.texts import name_of
-from bot.models import Complaint
-from bot.staff import StaffError, StaffService, Woken
+from bot.store.models import Complaint
+from bot.casework.staff import StaffError, StaffService, Woken
 
 
 _settings = settings_of
 
 
 def _run(ctx: click.Context, action: Callable[[StaffService], Any]) -> Any:
-    from bot.db import make_engine, make_session_factory
+    from bot.store.engine import make_engine, make_session_factory
 
     settings = _settings(ctx)
     engine = make_engine(settings.database_url)
@@ -33,7 +33,7 @@ def _run(ctx: click.Context, action: Callable[[StaffService], Any]) -> Any:
         engine.dispose()
     if isinstance(result, Woken) and settings.queue.backend == "redis":
         # Thread-backend web processes pick new outbound messages up on their next sweep.
-        from bot.worker import RedisQueue
+        from bot.pipeline.queue import RedisQueue
 
         q = RedisQueue(settings.queue.redis_url, None, 0)  # type: ignore[arg-type]
         for conv_id in result.conversation_ids:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.complaints import ComplaintService, NewComplaint
+from bot.casework.complaints import ComplaintService, NewComplaint
 from bot.dialogue.types import ComplaintDraft, ComplaintView
-from bot.models import Complaint, Conversation
+from bot.store.models import Complaint, Conversation
 from bot.settings import Settings
 
 

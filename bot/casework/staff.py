@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.complaints import CLOSED, ComplaintError, ComplaintService
+from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService
 from bot.dialogue.texts import render
-from bot.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser, utcnow
-from bot.notifications import notify_status_change, queue_outbound
+from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser, utcnow
+from bot.casework.notifications import notify_status_change, queue_outbound
 from bot.settings import Settings
 
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Message
+from bot.store.models import Message
 from channels.base import Channel, SendError
 
 log = logging.getLogger(__name__)

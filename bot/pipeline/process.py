@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
-from bot.contacts import ContactRepository
+from bot.casework.contacts import ContactRepository
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
-from bot.models import Conversation, Message, utcnow
-from bot.ports import DbDialoguePorts
+from bot.store.models import Conversation, Message, utcnow
+from bot.casework.dialogue_ports import DbDialoguePorts
 from bot.settings import Settings
 from channels.base import Location, Media
 from nlu.base import NluEngine, NluError, Parse

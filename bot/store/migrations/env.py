@@ -1,9 +1,9 @@
-"""Alembic environment: the URL comes from the caller (bot.migrate), never from alembic.ini."""
+"""Alembic environment: the URL comes from the caller (bot.store.migrate), never from alembic.ini."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.models import Base
+from bot.store.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

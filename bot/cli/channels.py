@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from bot.cli_support import settings_of
+from bot.cli.support import settings_of
 
-from bot.channel_registry import telegram_config
+from bot.runtime.channels import telegram_config
 from channels.base import SendError
 from channels.telegram import TelegramChannel
 

@@ -9,14 +9,14 @@ from typing import Mapping
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channel_registry import build_channels
-from bot.db import make_engine, make_session_factory
-from bot.media import MediaFetcher
-from bot.nlu_runtime import build_nlu
-from bot.outbox import Outbox
-from bot.processing import ConversationProcessor
+from bot.runtime.channels import build_channels
+from bot.store.engine import make_engine, make_session_factory
+from bot.pipeline.media import MediaFetcher
+from bot.runtime.nlu import build_nlu
+from bot.pipeline.outbox import Outbox
+from bot.pipeline.process import ConversationProcessor
 from bot.settings import Settings
-from bot.worker import ConversationJob, JobQueue, RedisQueue, ThreadQueue
+from bot.pipeline.queue import ConversationJob, JobQueue, RedisQueue, ThreadQueue
 from channels.base import Channel
 from nlu.base import NluEngine
 

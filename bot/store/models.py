@@ -9,7 +9,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Int
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bot.dbtypes import UtcDateTime
+from bot.store.column_types import UtcDateTime
 
 
 def utcnow() -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from bot.ingest import ingest_and_commit
+from bot.pipeline.receive import ingest_and_commit
 from bot.runtime import Runtime
 from channels.base import SendError
 from channels.telegram import TelegramChannel

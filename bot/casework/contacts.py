@@ -14,7 +14,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import Complaint, Contact, ContactAddress, Conversation
+from bot.store.models import Complaint, Contact, ContactAddress, Conversation
 
 PHONE_URN = re.compile(r"^(tel|whatsapp):(\+\d{6,16})$")
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from bot.complaints import ComplaintService, NewComplaint
-from bot.contacts import ContactRepository
-from bot.models import StaffUser, utcnow
+from bot.casework.complaints import ComplaintService, NewComplaint
+from bot.casework.contacts import ContactRepository
+from bot.store.models import StaffUser, utcnow
 from bot.settings import Settings
 
 DEMO_COMPLAINTS = [

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import Complaint, ComplaintEvent, TicketCounter, utcnow
+from bot.store.models import Complaint, ComplaintEvent, TicketCounter, utcnow
 from bot.settings import Category, ComplaintSettings
 
 
