@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime, timezone
 
 from channels.base import (Button, Inbound, InboundMessage, Location, OutboundMessage, SendResult,
-                           DeliveryStatus, WebhookRejected, WebhookRequest)
+                           DeliveryStatus, WebhookRequest)
 
 # The page uses 32 hex characters (128 random bits); apps may use any opaque id of this shape.
 SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# A client-chosen message id makes a retried POST (bad connection) idempotent.
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 4000
 
 
@@ -28,9 +31,9 @@ class WebChannel:
     name = "web"
 
     def verify(self, request: WebhookRequest) -> None:
-        # The sender id is the credential: whoever knows it reads that conversation.
-        if not request.body:
-            raise WebhookRejected("empty body")
+        """Accept every request: the sender id is the credential (whoever knows it reads that
+        conversation), and a malformed body is the client's error (:class:`WebChatError`)."""
+        return None
 
     def parse_body(self, data: object, external_id: str) -> InboundMessage:
         """Validate a decoded JSON body and build the inbound message.
@@ -74,11 +77,20 @@ class WebChannel:
             raw=json.dumps(data, ensure_ascii=False)[:10000])
 
     def parse_inbound(self, request: WebhookRequest) -> list[Inbound]:
+        """Parse a POST of the chat API.
+
+        Raises:
+            WebChatError: The body is not a valid chat message (answer 400 with its text).
+        """
         try:
             data = json.loads(request.body)
-        except ValueError as exc:
-            raise WebChatError(f"body is not valid JSON: {exc}") from None
-        external = request.header("idempotency-key") or ""
+        except ValueError:
+            raise WebChatError("body is not valid JSON") from None
+        client_id = data.get("id") if isinstance(data, dict) else None
+        if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
+            raise WebChatError("id must be 8-64 letters, digits, '-' or '_'")
+        sender = data.get("sender") if isinstance(data, dict) else None
+        external = f"{sender}:{client_id}" if client_id else uuid.uuid4().hex
         return [self.parse_body(data, external)]
 
     def send(self, message: OutboundMessage) -> SendResult:

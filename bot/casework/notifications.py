@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy.orm import Session
 
 from bot.dialogue.texts import name_of, render
-from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, utcnow
+from bot.pipeline.outbox import queue_reply
+from bot.store.models import Complaint, ComplaintEvent, Conversation
+from channels.base import Button
 from bot.settings import Settings
 
 RESOLVED = "selesai"
-
-
-def queue_outbound(session: Session, settings: Settings, conversation: Conversation, text: str, *,
-                   buttons: list[dict[str, str]] | None = None, template: str | None = None,
-                   template_vars: dict[str, str] | None = None) -> Message:
-    """Put a message in the outbox of ``conversation`` (sent by the workers)."""
-    now = utcnow()
-    msg = Message(conversation_id=conversation.id, direction="out", channel=conversation.channel,
-                  kind="notification" if template else "message", urn=conversation.address.urn,
-                  text=text, buttons=buttons or [], template=template, template_vars=template_vars,
-                  status="pending", next_attempt_at=now, created_at=now,
-                  deadline_at=now + timedelta(minutes=settings.outbox.give_up_after_minutes))
-    session.add(msg)
-    return msg
 
 
 def notify_status_change(session: Session, settings: Settings, complaint: Complaint,
@@ -41,7 +27,7 @@ def notify_status_change(session: Session, settings: Settings, complaint: Compla
     if event.to_status == RESOLVED:
         text = render("status_resolved_rate", lang, ticket=complaint.ticket,
                       days=f"{settings.complaints.reopen_days:g}")
-        buttons = [{"title": str(n), "payload": f"rate:{n}"} for n in range(1, 6)]
+        buttons = [Button(str(n), f"rate:{n}") for n in range(1, 6)]
         state = dict(conv.state or {})
         state["rating_for"] = complaint.ticket
         conv.state = state
@@ -49,6 +35,6 @@ def notify_status_change(session: Session, settings: Settings, complaint: Compla
         text = (render("status_changed_note", lang, note=event.note, **values) if event.note
                 else render("status_changed", lang, **values))
         buttons = []
-    queue_outbound(session, settings, conv, text, buttons=buttons, template="status_changed",
-                   template_vars={"1": complaint.ticket, "2": values["status"]})
+    queue_reply(session, settings.outbox, conv, text, buttons=buttons, template="status_changed",
+                kind="notification", template_vars={"1": complaint.ticket, "2": values["status"]})
     return conv.id

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService
 from bot.dialogue.texts import render
 from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser, utcnow
-from bot.casework.notifications import notify_status_change, queue_outbound
+from bot.casework.notifications import notify_status_change
+from bot.pipeline.outbox import queue_reply
 from bot.settings import Settings
 
 
@@ -77,8 +78,8 @@ class StaffService:
         self.s.add(ComplaintEvent(complaint_id=c.id, kind="reply", note=text, actor=f"staff:{user.username}",
                                   staff_user_id=user.id, created_at=utcnow()))
         lang = c.language or self.settings.default_language
-        queue_outbound(self.s, self.settings, conv, render("staff_reply", lang, text=text.strip()),
-                       template="staff_reply", template_vars={"1": c.ticket})
+        queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()),
+                    template="staff_reply", template_vars={"1": c.ticket}, kind="notification")
         return Woken((conv.id,))
 
     # -- conversations -----------------------------------------------------------------
@@ -98,7 +99,7 @@ class StaffService:
         if not text.strip():
             raise StaffError("the reply is empty")
         lang = conv.language or self.settings.default_language
-        queue_outbound(self.s, self.settings, conv, render("staff_reply", lang, text=text.strip()))
+        queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()))
         return Woken((conv.id,))
 
     def release(self, conversation_id: int, username: str) -> Woken:
@@ -113,7 +114,7 @@ class StaffService:
         state["fallbacks"] = 0
         conv.state = state
         lang = conv.language or self.settings.default_language
-        queue_outbound(self.s, self.settings, conv, render("handover_ended", lang))
+        queue_reply(self.s, self.settings.outbox, conv, render("handover_ended", lang))
         return Woken((conv.id,))
 
     def transcript(self, conversation_id: int) -> list[Message]:

@@ -8,15 +8,13 @@ import re
 import secrets
 import signal
 import sys
-import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 import click
 
 from bot.cli.support import settings_of
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.security import generate_password_hash
 
 from bot.cli.channels import channels_group
@@ -172,28 +170,18 @@ def worker(ctx: click.Context, burst: bool) -> None:
     settings = _settings(ctx)
     if settings.queue.backend != "redis":
         _fail("queue.backend is 'thread': the web process runs the work itself; no worker needed")
-    import threading
-
     from rq import Worker
 
-    from bot.pipeline.queue import worker_runtime
+    from bot.pipeline.queue import RedisQueue, start_sweeper, worker_runtime
 
     rt = worker_runtime()
-    stop = threading.Event()
-
-    def sweep_forever() -> None:
-        stall: float | None = 0.0
-        while not stop.is_set():
-            try:
-                rt.queue.sweep(stall)  # type: ignore[attr-defined]
-            except SQLAlchemyError as exc:
-                click.echo(f"warga: sweep failed: {exc}", err=True)
-            stall = None
-            stop.wait(settings.queue.sweep_seconds)
-
-    threading.Thread(target=sweep_forever, daemon=True).start()
-    Worker([rt.queue.q], connection=rt.queue.redis).work(burst=burst)  # type: ignore[attr-defined]
-    stop.set()
+    assert isinstance(rt.queue, RedisQueue)
+    sweeper, stop = start_sweeper(rt.queue, settings.queue.sweep_seconds)
+    try:
+        Worker([rt.queue.q], connection=rt.queue.redis).work(burst=burst)
+    finally:
+        stop.set()
+        sweeper.join(timeout=10)
 
 
 # -- database ----------------------------------------------------------------------------
@@ -266,15 +254,14 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
 def chat(ctx: click.Context, who: str | None) -> None:
     """Talk to the bot in the terminal (the same dialogue as every channel)."""
     settings = _settings(ctx)
-    from bot.pipeline.receive import store_inbound
+    from bot.logs import configure_logging
     from bot.runtime import build_runtime
-    from channels.base import InboundMessage
     from channels.terminal import TerminalChannel
 
-    from bot.logs import configure_logging
-
     configure_logging("ERROR")  # keep the terminal for the conversation
-    rt = build_runtime(settings, channels={"terminal": TerminalChannel(lambda s: click.echo(f"warga> {s}"))})
+    terminal = TerminalChannel(lambda s: click.echo(f"warga> {s}"))
+    # Inline: each line is answered before the next prompt.
+    rt = build_runtime(settings, channels={"terminal": terminal}, inline=True)
     who = who or getpass.getuser()
     click.echo("Type a message (Ctrl-D to quit).")
     try:
@@ -283,13 +270,7 @@ def chat(ctx: click.Context, who: str | None) -> None:
                 text = input("you> ")
             except EOFError:
                 break
-            msg = InboundMessage(channel="terminal", external_id=uuid.uuid4().hex,
-                                 sender=f"terminal:{who}", text=text,
-                                 received_at=datetime.now(timezone.utc), sender_name=who)
-            with rt.sessions() as s, s.begin():
-                stored = store_inbound(s, msg)
-            if stored.conversation_id is not None:
-                rt.job(stored.conversation_id)
+            rt.receiver.receive(terminal, TerminalChannel.request_for(text, who))
     finally:
         rt.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -189,6 +189,34 @@ class Outbox:
                 msg.status = "failed"
         log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
                                                    "reason": exc.reason, "retryable": exc.retryable})
+
+
+def queue_reply(session: Session, settings: OutboxSettings, conversation: Conversation, text: str, *,
+                buttons: Sequence[Button] = (), reply_to_id: int | None = None,
+                template: str | None = None, template_vars: Mapping[str, str] | None = None,
+                kind: str = "message", now: datetime | None = None) -> Message:
+    """Put one message for the citizen in the conversation's outbox (the only way in).
+
+    The dialogue's replies, status notifications and staff messages all come through here, so
+    they share one order, one deadline rule and one sender (:meth:`Outbox.drain`). The caller
+    commits, then wakes the conversation's worker.
+
+    Args:
+        template: The notification kind a channel may need an approved template for (WhatsApp
+            outside its 24-hour window); ``template_vars`` fill it.
+        reply_to_id: The inbound message this answers (the web chat returns replies by it).
+    """
+    now = now or utcnow()
+    msg = Message(
+        conversation_id=conversation.id, direction="out", channel=conversation.channel, kind=kind,
+        urn=conversation.address.urn, text=text,
+        buttons=[{"title": b.title, "payload": b.payload} for b in buttons],
+        reply_to_id=reply_to_id, template=template,
+        template_vars=dict(template_vars) if template_vars is not None else None,
+        status="pending", next_attempt_at=now, created_at=now,
+        deadline_at=now + timedelta(minutes=settings.give_up_after_minutes))
+    session.add(msg)
+    return msg
 
 
 def opt_out(session: Session, urn: str | None, at: datetime) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,11 +21,14 @@ from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.store.models import Conversation, Message, utcnow
 from bot.casework.dialogue_ports import DbDialoguePorts
+from bot.pipeline.outbox import queue_reply
 from bot.settings import Settings
 from channels.base import Location, Media
 from nlu.base import NluEngine, NluError, Parse
 
 log = logging.getLogger(__name__)
+
+
 def now_year() -> int:
     return utcnow().year
 
@@ -49,8 +51,12 @@ def parse_to_json(p: Parse) -> dict[str, object]:
 
 
 class ConversationProcessor:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine, *,
+                 max_attempts: int = 3) -> None:
         self.settings = settings
+        # Attempts before a message whose processing raises is dead-lettered: a retry rescues a
+        # passing fault (a deadlock, a dropped connection), a bug fails every time.
+        self.max_attempts = max_attempts
         self.sessions = sessions
         self.nlu = nlu
         self.knowledge = KnowledgeBase(settings.knowledge_dir)
@@ -86,21 +92,63 @@ class ConversationProcessor:
             return None
 
     def process(self, conv_id: int) -> int:
-        """Handle every unprocessed inbound message of the conversation; return how many."""
+        """Handle every unprocessed inbound message of the conversation, in order; return how
+        many were handled (answered or dead-lettered)."""
         handled = 0
         while True:
+            msg_id: int | None = None
+            try:
+                with self.sessions() as session, session.begin():
+                    conv = self._lock(session, conv_id)
+                    if conv is None:
+                        return handled
+                    msg = self._next(session, conv_id)
+                    if msg is None:
+                        return handled
+                    msg_id = msg.id
+                    self._handle(session, conv, msg)
+            except Exception as exc:  # the edge of one message: its transaction is rolled back
+                if msg_id is None or not self._record_failure(conv_id, msg_id, exc):
+                    raise   # nothing could be recorded (database away): the sweeper retries
+            handled += 1
+
+    def _next(self, session: Session, conv_id: int) -> Message | None:
+        return session.scalars(select(Message).where(
+            Message.conversation_id == conv_id, Message.direction == "in",
+            Message.processed_at.is_(None)).order_by(Message.id).limit(1)).first()
+
+    def _record_failure(self, conv_id: int, msg_id: int, exc: Exception) -> bool:
+        """Count a failed attempt on the message; after the last one, dead-letter it.
+
+        A dead-lettered message is marked ``failed`` with the error (staff see it in the
+        transcript and on the conversations page) and processed, so the messages after it and
+        the conversation's outbox go on. Returns False when even this could not be stored.
+        """
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        log.exception("processing a message failed",
+                      extra={"conversation_id": conv_id, "message_id": msg_id})
+        try:
             with self.sessions() as session, session.begin():
-                conv = self._lock(session, conv_id)
-                if conv is None:
-                    return handled
-                msg = session.scalars(select(Message).where(
-                    Message.conversation_id == conv_id, Message.direction == "in",
-                    Message.processed_at.is_(None)).order_by(Message.id).limit(1)).first()
-                if msg is None:
-                    break
-                self._handle(session, conv, msg)
-                handled += 1
-        return handled
+                msg = session.get(Message, msg_id)
+                if msg is None or msg.processed_at is not None:
+                    return True
+                msg.attempts += 1
+                msg.error_reason = reason
+                if msg.attempts >= self.max_attempts:
+                    msg.status = "failed"
+                    msg.processed_at = utcnow()
+                    conv = session.get(Conversation, conv_id)
+                    if conv is not None:
+                        # The citizen is not left waiting in silence; staff see the error.
+                        lang = conv.language or self.settings.default_language
+                        queue_reply(session, self.settings.outbox, conv, render("processing_failed", lang),
+                                    reply_to_id=msg.id)
+                    log.error("message dead-lettered after %d attempts", msg.attempts,
+                              extra={"conversation_id": conv_id, "message_id": msg_id})
+            return True
+        except Exception:  # the database itself is failing: leave it to the sweeper
+            log.exception("recording a processing failure failed", extra={"message_id": msg_id})
+            return False
 
     def _keyword_turn(self, session: Session, conv: Conversation, msg: Message) -> Turn | None:
         """Channel-level keywords answered before the dialogue: a shared phone number, and the
@@ -164,17 +212,13 @@ class ConversationProcessor:
     def _store_turn(self, session: Session, conv: Conversation, msg: Message, turn: Turn,
                     template: str | None = None) -> Turn:
         now = utcnow()
-        deadline = now + timedelta(minutes=self.settings.outbox.give_up_after_minutes)
         for reply in turn.replies:
-            session.add(Message(
-                conversation_id=conv.id, direction="out", channel=conv.channel, kind="message",
-                urn=conv.address.urn, text=reply.text,
-                buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
-                reply_to_id=msg.id, status="pending", next_attempt_at=now, deadline_at=deadline,
-                template=template, created_at=now))
+            queue_reply(session, self.settings.outbox, conv, reply.text, buttons=reply.buttons,
+                        reply_to_id=msg.id, template=template, now=now)
         conv.state = turn.state
         conv.language = turn.language
         conv.contact.language = turn.language
         msg.processed_at = now
         msg.status = "processed"
+        msg.error_reason = None
         return turn

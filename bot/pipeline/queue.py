@@ -1,10 +1,13 @@
 """Background work: handle conversations and drain their outbox; re-drive whatever stalled.
 
-The database is the source of truth; the queue only wakes workers up. Two backends:
+The database is the source of truth; a queue only wakes workers up. Three backends share one
+protocol (:class:`JobQueue`) and one sweeper loop (:func:`sweep_forever`):
 
 * ``thread``: worker threads inside the web process (one machine, the default).
 * ``redis``: jobs on Redis through RQ, run by ``warga worker`` processes, so several web and
   worker processes on several machines share one PostgreSQL and one Redis.
+* ``inline``: the job runs in the caller's thread at once (``warga chat``, which answers before
+  it asks for the next line).
 """
 
 from __future__ import annotations
@@ -13,21 +16,30 @@ import logging
 import queue
 import threading
 from datetime import timedelta
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.pipeline.media import MediaFetcher
-from bot.store.models import Message, utcnow
 from bot.pipeline.outbox import Outbox
 from bot.pipeline.process import ConversationProcessor
+from bot.store.models import Message, utcnow
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
-    def enqueue(self, conv_id: int) -> None: ...
+    """Wakes a worker for a conversation; re-drives stalled ones."""
+
+    def enqueue(self, conv_id: int) -> None:
+        """Make sure a job for ``conv_id`` runs soon (a duplicate wake-up is harmless)."""
+
+    def sweep(self, stall_seconds: float | None = None) -> int:
+        """Enqueue every conversation with work left over; return how many."""
 
     def start(self) -> None: ...
 
@@ -35,17 +47,24 @@ class JobQueue(Protocol):
 
 
 class ConversationJob:
-    """One unit of background work: process a conversation, then send what it produced."""
+    """One unit of background work: process a conversation, then send what it produced.
+
+    The outbox is drained whatever happened while processing: a message that failed (and is
+    retried or dead-lettered) must never hold back replies already queued, staff replies
+    included.
+    """
 
     def __init__(self, processor: ConversationProcessor, outbox: Outbox,
-                 media: "MediaFetcher | None" = None) -> None:
+                 media: MediaFetcher | None = None) -> None:
         self.processor = processor
         self.outbox = outbox
         self.media = media
 
     def __call__(self, conv_id: int) -> None:
-        self.processor.process(conv_id)
-        self.outbox.drain(conv_id)
+        try:
+            self.processor.process(conv_id)
+        finally:
+            self.outbox.drain(conv_id)
         if self.media is not None:
             # After the replies: a citizen waits for an answer, not for our download.
             self.media.fetch(conv_id)
@@ -67,7 +86,7 @@ def stalled_conversations(sessions: sessionmaker[Session], stall_seconds: float,
 
 
 class _Sweeping:
-    """Re-drive stalled conversations through ``enqueue`` (both backends)."""
+    """``sweep`` for every backend: re-drive stalled conversations through ``enqueue``."""
 
     sessions: sessionmaker[Session]
     stall_seconds: float
@@ -80,6 +99,30 @@ class _Sweeping:
         for conv_id in convs:
             self.enqueue(conv_id)
         return len(convs)
+
+
+def sweep_forever(q: JobQueue, stop: threading.Event, every_seconds: float) -> None:
+    """The sweeper loop, the safety net of every backend (run in a thread).
+
+    At start-up everything left over is re-driven at once (a crash lost nothing); afterwards
+    only what stalled longer than the queue's ``stall_seconds``.
+    """
+    stall: float | None = 0.0
+    while not stop.is_set():
+        try:
+            q.sweep(stall)
+        except Exception:  # the edge of the sweeper thread: the database may be briefly away
+            log.exception("sweep failed")
+        stall = None
+        stop.wait(every_seconds)
+
+
+def start_sweeper(q: JobQueue, every_seconds: float) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=sweep_forever, args=(q, stop, every_seconds),
+                              name="warga-sweeper", daemon=True)
+    thread.start()
+    return thread, stop
 
 
 class ThreadQueue(_Sweeping):
@@ -97,8 +140,8 @@ class ThreadQueue(_Sweeping):
         self._running: set[int] = set()
         self._again: set[int] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
+        self._sweeper: tuple[threading.Thread, threading.Event] | None = None
 
     def enqueue(self, conv_id: int) -> None:
         with self._lock:
@@ -130,18 +173,6 @@ class ThreadQueue(_Sweeping):
                 if again:
                     self.enqueue(conv_id)
 
-
-    def _sweeper(self) -> None:
-        # At start-up everything left over is re-driven at once (a crash lost nothing).
-        stall: float | None = 0.0
-        while not self._stop.is_set():
-            try:
-                self.sweep(stall)
-            except Exception:  # the database may be briefly away; try again next round
-                log.exception("sweep failed")
-            stall = None
-            self._stop.wait(self.sweep_seconds)
-
     def start(self) -> None:
         if self._workers:
             return
@@ -149,17 +180,38 @@ class ThreadQueue(_Sweeping):
             t = threading.Thread(target=self._work, name=f"warga-worker-{i}", daemon=True)
             t.start()
             self._workers.append(t)
-        sweeper = threading.Thread(target=self._sweeper, name="warga-sweeper", daemon=True)
-        sweeper.start()
-        self._workers.append(sweeper)
+        self._sweeper = start_sweeper(self, self.sweep_seconds)
 
     def stop(self) -> None:
-        self._stop.set()
+        if self._sweeper is not None:
+            thread, stop = self._sweeper
+            stop.set()
+            thread.join(timeout=10)
+            self._sweeper = None
         for _ in range(self.threads):
             self._q.put(None)
         for t in self._workers:
             t.join(timeout=10)
         self._workers.clear()
+
+
+class InlineQueue(_Sweeping):
+    """Runs the job at once in the caller's thread (``warga chat``)."""
+
+    def __init__(self, job: Callable[[int], None], sessions: sessionmaker[Session],
+                 stall_seconds: float) -> None:
+        self.job = job
+        self.sessions = sessions
+        self.stall_seconds = stall_seconds
+
+    def enqueue(self, conv_id: int) -> None:
+        self.job(conv_id)
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
 
 
 class RedisQueue(_Sweeping):
@@ -176,9 +228,8 @@ class RedisQueue(_Sweeping):
 
     def enqueue(self, conv_id: int) -> None:
         # RQ can't dedupe jobs; the database claims (row locks, leases) make duplicates harmless.
-        self.q.enqueue("bot.pipeline.queue.run_conversation", conv_id, job_timeout=300,
+        self.q.enqueue(run_conversation, conv_id, job_timeout=300,
                        result_ttl=0, failure_ttl=86400)
-
 
     def start(self) -> None:
         return None
@@ -188,10 +239,10 @@ class RedisQueue(_Sweeping):
 
 
 # -- RQ entry points (``warga worker`` with ``queue.backend: redis``) ---------------------
-_worker_runtime: "Runtime | None" = None
+_worker_runtime: Runtime | None = None
 
 
-def worker_runtime() -> "Runtime":
+def worker_runtime() -> Runtime:
     """The worker process's runtime, built lazily (after any fork), once."""
     global _worker_runtime
     if _worker_runtime is None:
@@ -203,4 +254,5 @@ def worker_runtime() -> "Runtime":
 
 
 def run_conversation(conv_id: int) -> None:
+    """What an RQ job runs (importable by name in the work-horse)."""
     worker_runtime().job(conv_id)

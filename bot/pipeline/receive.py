@@ -1,14 +1,19 @@
-"""Store what a channel parsed from one provider request (webhook or poll), in one transaction.
+"""The one way in: verify → parse → store (commit) → wake a worker → acknowledge.
 
-The caller commits and only then acknowledges the provider, so nothing acknowledged is ever
-lost; a provider's retry of the same update finds it stored and changes nothing.
+Every channel comes through :meth:`Receiver.receive`: provider webhooks, Telegram polling, the
+web chat API and ``warga chat``. What a request carries is stored in one transaction and
+committed before anyone is answered, so nothing acknowledged is ever lost; a provider's retry of
+the same update finds it stored (unique channel + external id) and changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -17,24 +22,104 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.casework.contacts import ContactRepository
 from bot.pipeline.outbox import record_status
 from bot.store.models import ContactAddress, Message, ProviderMessageId, utcnow
-from channels.base import Inbound, InboundMessage, StatusUpdate, Unparseable
+from channels.base import Channel, Inbound, InboundMessage, SendError, StatusUpdate, Unparseable, WebhookRequest
+
+if TYPE_CHECKING:
+    from bot.pipeline.queue import JobQueue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Ingested:
-    """What to do once the transaction is committed."""
+class Stored:
+    """Result of storing one inbound message.
 
-    conversations: tuple[int, ...]     # wake these (new messages to handle)
-    callbacks: tuple[str, ...]         # button presses to acknowledge to the provider
-    stored: int                        # new rows (0 for a provider's retry)
+    Attributes:
+        message_id: The stored (or already stored) message.
+        conversation_id: Its conversation, if it has one.
+        duplicate: True when this was a provider's retry of something already stored.
+        needs_processing: True when the dialogue should handle it.
+    """
+
+    message_id: int
+    conversation_id: int | None
+    duplicate: bool
+    needs_processing: bool
 
 
-# How often a webhook's transaction is restarted when SQLite reports "database is locked".
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What one request brought, once committed.
+
+    Attributes:
+        conversations: Conversations with new messages to handle (their workers are woken).
+        callbacks: Button presses to acknowledge to the provider.
+        stored: New rows (0 for a provider's retry).
+        messages: Each citizen message of the request, in order (the web chat waits for the
+            replies to its message).
+    """
+
+    conversations: tuple[int, ...]
+    callbacks: tuple[str, ...]
+    stored: int
+    messages: tuple[Stored, ...] = ()
+
+
+class Receiver:
+    """Takes requests from every channel into the store and wakes the workers.
+
+    Args:
+        sessions: The session factory.
+        queue: Wakes a worker per conversation with new messages.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], queue: JobQueue) -> None:
+        self.sessions = sessions
+        self.queue = queue
+
+    def receive(self, channel: Channel, request: WebhookRequest, *, authenticated: bool = False) -> Received:
+        """Verify, parse, store and commit one request, then wake workers and acknowledge.
+
+        Args:
+            channel: The connector the request arrived for.
+            request: The request as the connector sees it.
+            authenticated: The request did not come from the network but from our own
+                authenticated call to the provider (Telegram ``getUpdates``): skip ``verify``.
+
+        Raises:
+            WebhookRejected: The request is not authentic (nothing was stored).
+        """
+        if not authenticated:
+            channel.verify(request)
+        received = store_and_commit(self.sessions, channel.parse_inbound(request))
+        for conv_id in received.conversations:
+            self.queue.enqueue(conv_id)
+        answer = getattr(channel, "answer_callback", None)
+        for callback_id in received.callbacks:
+            if answer is not None:
+                # Off the request path: a slow Bot API must not delay the provider's 200.
+                _callbacks.submit(_acknowledge, answer, callback_id)
+        return received
+
+
+# Threads start on first use, so none exists before a server forks its workers.
+_callbacks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warga-callbacks")
+
+
+def _acknowledge(answer: Callable[[str], object], callback_id: str) -> None:
+    try:
+        answer(callback_id)
+    except SendError as exc:
+        # The press is stored and handled either way; only the spinner on the button lingers.
+        log.info("callback not acknowledged", extra={"reason": exc.reason})
+
+
+# How often a transaction is restarted when SQLite reports "database is locked".
 SQLITE_BUSY_ATTEMPTS = 5
 
 
-def ingest_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> Ingested:
-    """Store ``items`` in one transaction and commit it (the webhook and polling edge).
+def store_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> Received:
+    """Store ``items`` in one transaction and commit it.
 
     On SQLite the transaction is restarted when it hits "database is locked". A SAVEPOINT
     (``begin_nested``, e.g. creating a new contact) opens a *deferred* transaction; when a
@@ -46,7 +131,7 @@ def ingest_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> 
     for attempt in range(1, SQLITE_BUSY_ATTEMPTS + 1):
         try:
             with sessions() as session, session.begin():
-                return ingest(session, items)
+                return store_items(session, items)
         except OperationalError as exc:
             if not (isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)) \
                     or attempt == SQLITE_BUSY_ATTEMPTS:
@@ -55,13 +140,16 @@ def ingest_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> 
     raise AssertionError("unreachable")
 
 
-def ingest(session: Session, items: list[Inbound]) -> Ingested:
+def store_items(session: Session, items: list[Inbound]) -> Received:
+    """Store what one request carried (the caller commits)."""
     conversations: list[int] = []
     callbacks: list[str] = []
+    messages: list[Stored] = []
     stored = 0
     for item in items:
         if isinstance(item, InboundMessage):
             result = store_inbound(session, item)
+            messages.append(result)
             if item.callback_id and not result.duplicate:
                 callbacks.append(item.callback_id)
             if result.duplicate:
@@ -76,7 +164,7 @@ def ingest(session: Session, items: list[Inbound]) -> Ingested:
         elif isinstance(item, Unparseable):
             if not store_unparseable(session, item).duplicate:
                 stored += 1
-    return Ingested(tuple(dict.fromkeys(conversations)), tuple(callbacks), stored)
+    return Received(tuple(dict.fromkeys(conversations)), tuple(callbacks), stored, tuple(messages))
 
 
 def _apply_event(session: Session, item: InboundMessage) -> None:
@@ -111,22 +199,6 @@ def _status(session: Session, update: StatusUpdate) -> None:
 
 
 # -- storing one item ------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """Result of storing one inbound message.
-
-    Attributes:
-        message_id: The stored (or already stored) message.
-        conversation_id: Its conversation, if it has one.
-        duplicate: True when this was a provider's retry of something already stored.
-        needs_processing: True when the dialogue should handle it.
-    """
-
-    message_id: int
-    conversation_id: int | None
-    duplicate: bool
-    needs_processing: bool
 
 
 def clean(value: str | None) -> str | None:

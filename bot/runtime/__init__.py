@@ -16,7 +16,8 @@ from bot.runtime.nlu import build_nlu
 from bot.pipeline.outbox import Outbox
 from bot.pipeline.process import ConversationProcessor
 from bot.settings import Settings
-from bot.pipeline.queue import ConversationJob, JobQueue, RedisQueue, ThreadQueue
+from bot.pipeline.queue import ConversationJob, InlineQueue, JobQueue, RedisQueue, ThreadQueue
+from bot.pipeline.receive import Receiver
 from channels.base import Channel
 from nlu.base import NluEngine
 
@@ -34,6 +35,7 @@ class Runtime:
     outbox: Outbox
     queue: JobQueue
     job: ConversationJob
+    receiver: Receiver
     started: bool = field(default=False)
 
     def start(self) -> None:
@@ -53,7 +55,14 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
-                  channels: Mapping[str, Channel] | None = None) -> Runtime:
+                  channels: Mapping[str, Channel] | None = None, inline: bool = False) -> Runtime:
+    """Build a process's runtime (nothing starts until :meth:`Runtime.start`).
+
+    Args:
+        nlu: An engine to use instead of the configured one (tests).
+        channels: Connectors to use instead of the enabled ones (tests, ``warga chat``).
+        inline: Run each conversation's job in the receiving thread (``warga chat``).
+    """
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     nlu = nlu if nlu is not None else build_nlu(settings)
@@ -62,10 +71,12 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     processor = ConversationProcessor(settings, sessions, nlu)
     job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
     q: JobQueue
-    if settings.queue.backend == "redis":
+    if inline:
+        q = InlineQueue(job, sessions, settings.queue.stall_seconds)
+    elif settings.queue.backend == "redis":
         q = RedisQueue(settings.queue.redis_url, sessions, settings.queue.stall_seconds)
     else:
         q = ThreadQueue(job, sessions, threads=settings.queue.threads,
                         sweep_seconds=settings.queue.sweep_seconds,
                         stall_seconds=settings.queue.stall_seconds)
-    return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job)
+    return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job, Receiver(sessions, q))

@@ -213,8 +213,8 @@ def conversations() -> Any:
     with _rt().sessions() as s:
         waiting = s.scalars(select(Conversation).where(Conversation.handover.is_(True))
                             .order_by(Conversation.updated_at)).all()
-        problems = s.scalars(select(Message).where(
-            Message.direction == "out", Message.status.in_(("failed", "held")))
+        # Replies that could not be sent, and citizen messages whose processing failed for good.
+        problems = s.scalars(select(Message).where(Message.status.in_(("failed", "held")))
             .order_by(Message.id.desc()).limit(100)).all()
         unparseable = s.scalars(select(Message).where(Message.kind == "unparseable")
                                 .order_by(Message.id.desc()).limit(50)).all()

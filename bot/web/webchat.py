@@ -3,21 +3,17 @@ app can use as a channel too. See README "Web chat API"."""
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from bot.pipeline.receive import store_inbound
 from bot.store.models import ContactAddress, Conversation, Message
-from channels.web import SENDER_RE, WebChannel, WebChatError
+from channels.base import WebhookRequest
+from channels.web import SENDER_RE, WebChatError
 
 bp = Blueprint("webchat", __name__)
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_channel = WebChannel()
 
 
 def _json_error(status: int, error: str, message: str) -> Any:
@@ -37,27 +33,18 @@ def page() -> Any:
 @bp.post("/api/v1/chat/messages")
 def post_message() -> Any:
     rt = current_app.extensions["warga"]
-    if "web" not in rt.channels:
+    channel = rt.channels.get("web")
+    if channel is None:
         abort(404)
     if not request.is_json:
         return _json_error(400, "bad_request", "send Content-Type: application/json")
-    data = request.get_json(silent=True)
-    if data is None:
-        return _json_error(400, "bad_request", "body is not valid JSON")
-    client_id = data.get("id") if isinstance(data, dict) else None
-    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
-        return _json_error(400, "bad_request", "id must be 8-64 letters, digits, '-' or '_'")
+    req = WebhookRequest(url=request.url, headers={k.lower(): v for k, v in request.headers.items()},
+                         body=request.get_data())
     try:
-        # A client-chosen id makes a retried POST (bad connection) idempotent.
-        sender = data.get("sender") if isinstance(data, dict) else None
-        external = f"{sender}:{client_id}" if client_id else uuid.uuid4().hex
-        inbound = _channel.parse_body(data, external)
+        received = rt.receiver.receive(channel, req)
     except WebChatError as exc:
         return _json_error(400, "bad_request", str(exc))
-    with rt.sessions() as session, session.begin():
-        stored = store_inbound(session, inbound)
-    if stored.needs_processing and stored.conversation_id is not None:
-        rt.queue.enqueue(stored.conversation_id)
+    stored = received.messages[0]
     deadline = time.monotonic() + rt.settings.server.chat_reply_wait_seconds
     while True:
         with rt.sessions() as session:

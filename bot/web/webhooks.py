@@ -10,20 +10,16 @@ retry it for ever and hold every later update behind it (notes/channel-pitfalls.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from bot.pipeline.receive import ingest_and_commit
-from channels.base import Channel, SendError, WebhookRejected, WebhookRequest
+from channels.base import Channel, WebhookRejected, WebhookRequest
 from channels.twilio import EMPTY_TWIML
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-# Button presses are acknowledged off the request path (a slow Bot API must not delay the 200).
-_callbacks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warga-callbacks")
 
 
 def _called_url() -> str:
@@ -51,31 +47,12 @@ def _request() -> WebhookRequest:
 
 
 def _handle(channel: Channel) -> int:
-    """Verify, parse and store one request; return how many new rows it stored."""
-    rt = current_app.extensions["warga"]
-    req = _request()
+    """Receive one provider request; return how many new rows it stored."""
     try:
-        channel.verify(req)
+        return current_app.extensions["warga"].receiver.receive(channel, _request()).stored
     except WebhookRejected as exc:
         log.warning("webhook rejected", extra={"channel": channel.name, "reason": str(exc)})
         abort(403)
-    items = channel.parse_inbound(req)
-    result = ingest_and_commit(rt.sessions, items)
-    for conv_id in result.conversations:
-        rt.queue.enqueue(conv_id)
-    answer = getattr(channel, "answer_callback", None)
-    for callback_id in result.callbacks:
-        if answer is not None:
-            _callbacks.submit(_answer, answer, callback_id)
-    return result.stored
-
-
-def _answer(answer: Any, callback_id: str) -> None:
-    try:
-        answer(callback_id)
-    except SendError as exc:
-        # The press is stored and handled either way; only the spinner on the button lingers.
-        log.info("callback not acknowledged", extra={"reason": exc.reason})
 
 
 def _channel(name: str) -> Channel:

@@ -50,7 +50,8 @@ def test_poll_once_stores_replies_and_confirms_with_the_offset(world: World, pol
     assert text.external_id == "100:3527065:41" and text.text.startswith("Jalan di depan rumah")
     assert button.button_payload == "category:jalan_rusak"
     # The button press is acknowledged, and both messages are answered by the workers.
-    assert [c.params["callback_query_id"] for c in tg.calls("answerCallbackQuery")] == ["4382bfdwdsb323b2d9"]
+    assert wait_for(lambda: [c.params["callback_query_id"] for c in tg.calls("answerCallbackQuery")],
+                    what="the button press to be acknowledged") == ["4382bfdwdsb323b2d9"]
     world.wait_sent(text.id)
     world.wait_sent(button.id)
     assert {c.params["chat_id"] for c in tg.calls("sendMessage")} == {str(SITI_CHAT)}

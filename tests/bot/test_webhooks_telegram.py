@@ -174,14 +174,14 @@ class World:
     def notify(self, urn: str, text: str) -> Message:
         """Staff notify the citizen at ``urn`` (a status change); return the message once the
         outbox is done with it (sent, queued, held or failed)."""
-        from bot.casework.notifications import queue_outbound
+        from bot.pipeline.outbox import queue_reply
 
         conv_id = self.conversation_of(urn)
         with self.session() as s, s.begin():
             conv = s.get(Conversation, conv_id)
             assert conv is not None
-            msg = queue_outbound(s, self.settings, conv, text, template="status_changed",
-                                 template_vars={"1": "WRG-2026-000001", "2": "Proses"})
+            msg = queue_reply(s, self.settings.outbox, conv, text, template="status_changed",
+                              kind="notification", template_vars={"1": "WRG-2026-000001", "2": "Proses"})
             s.flush()
             msg_id = msg.id
         self.rt.queue.enqueue(conv_id)
