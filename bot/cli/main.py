@@ -170,15 +170,33 @@ def worker(ctx: click.Context, burst: bool) -> None:
     settings = _settings(ctx)
     if settings.queue.backend != "redis":
         _fail("queue.backend is 'thread': the web process runs the work itself; no worker needed")
-    from rq import Worker
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from rq import SimpleWorker
 
     from bot.pipeline.queue import RedisQueue, start_sweeper, worker_runtime
 
     rt = worker_runtime()
     assert isinstance(rt.queue, RedisQueue)
     sweeper, stop = start_sweeper(rt.queue, settings.queue.sweep_seconds)
+    backoff = 1.0
     try:
-        Worker([rt.queue.q], connection=rt.queue.redis).work(burst=burst)
+        while True:
+            # SimpleWorker runs jobs in this process: RQ's default worker forks a child per job,
+            # and a child inheriting this process's database pool, sweeper thread and loaded
+            # model deadlocked on shared connections and locks.
+            try:
+                SimpleWorker([rt.queue.q], connection=rt.queue.redis).work(burst=burst)
+                break
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if burst:
+                    raise
+                # Redis away: wait and come back, never exit for good.
+                click.echo(f"warga: Redis unavailable ({exc}); retrying in {backoff:g} s", err=True)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
     finally:
         stop.set()
         sweeper.join(timeout=10)

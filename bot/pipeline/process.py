@@ -22,6 +22,7 @@ from bot.dialogue.types import Incoming, Reply, Turn
 from bot.store.models import Conversation, Message, utcnow
 from bot.casework.dialogue_ports import DbDialoguePorts
 from bot.pipeline.outbox import queue_reply
+from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
 from channels.base import Location, Media
 from nlu.base import NluEngine, NluError, Parse
@@ -52,8 +53,9 @@ def parse_to_json(p: Parse) -> dict[str, object]:
 
 class ConversationProcessor:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine, *,
-                 max_attempts: int = 3) -> None:
+                 wakeups: Wakeups | None = None, max_attempts: int = 3) -> None:
         self.settings = settings
+        self.wakeups = wakeups or LocalWakeups()
         # Attempts before a message whose processing raises is dead-lettered: a retry rescues a
         # passing fault (a deadlock, a dropped connection), a bug fails every time.
         self.max_attempts = max_attempts
@@ -110,6 +112,9 @@ class ConversationProcessor:
             except Exception as exc:  # the edge of one message: its transaction is rolled back
                 if msg_id is None or not self._record_failure(conv_id, msg_id, exc):
                     raise   # nothing could be recorded (database away): the sweeper retries
+            else:
+                # Committed: whoever waits for this message's replies (the web chat) wakes now.
+                self.wakeups.processed((msg_id,))
             handled += 1
 
     def _next(self, session: Session, conv_id: int) -> Message | None:
@@ -145,6 +150,11 @@ class ConversationProcessor:
                                     reply_to_id=msg.id)
                     log.error("message dead-lettered after %d attempts", msg.attempts,
                               extra={"conversation_id": conv_id, "message_id": msg_id})
+                    dead = True
+                else:
+                    dead = False
+            if dead:
+                self.wakeups.processed((msg_id,))
             return True
         except Exception:  # the database itself is failing: leave it to the sweeper
             log.exception("recording a processing failure failed", extra={"message_id": msg_id})

@@ -215,7 +215,16 @@ class InlineQueue(_Sweeping):
 
 
 class RedisQueue(_Sweeping):
-    """Jobs on Redis (RQ). ``warga worker`` runs them and the sweeper."""
+    """Jobs on Redis (RQ), run by ``warga worker`` processes, which also run the sweeper.
+
+    At most one job per conversation waits in the queue: a marker key is set when a job is
+    queued and cleared when a worker starts it, so a burst of messages queues one job that
+    handles them all (the job reads every unprocessed message), and a message arriving while a
+    job runs queues exactly one more. The marker expires, so a job lost with Redis can never
+    block its conversation: the sweeper queues it again.
+    """
+
+    MARKER_TTL_SECONDS = 600
 
     def __init__(self, redis_url: str, sessions: sessionmaker[Session], stall_seconds: float) -> None:
         from redis import Redis
@@ -226,10 +235,31 @@ class RedisQueue(_Sweeping):
         self.sessions = sessions
         self.stall_seconds = stall_seconds
 
+    @staticmethod
+    def marker(conv_id: int) -> str:
+        return f"warga:queued:{conv_id}"
+
     def enqueue(self, conv_id: int) -> None:
-        # RQ can't dedupe jobs; the database claims (row locks, leases) make duplicates harmless.
-        self.q.enqueue(run_conversation, conv_id, job_timeout=300,
-                       result_ttl=0, failure_ttl=86400)
+        """Queue a job unless one is already waiting. Never raises for a Redis outage: the
+        message is stored, and the sweeper re-drives it once Redis is back."""
+        from redis.exceptions import RedisError
+
+        try:
+            if not self.redis.set(self.marker(conv_id), 1, nx=True, ex=self.MARKER_TTL_SECONDS):
+                return
+            try:
+                self.q.enqueue(run_conversation, conv_id, job_timeout=300,
+                               result_ttl=0, failure_ttl=86400)
+            except BaseException:
+                self.redis.delete(self.marker(conv_id))
+                raise
+        except RedisError as exc:
+            log.warning("job not queued (Redis unavailable); the sweeper will re-drive it",
+                        extra={"conversation_id": conv_id, "reason": str(exc)})
+
+    def begin(self, conv_id: int) -> None:
+        """A worker starts the conversation's job: later messages need a new one."""
+        self.redis.delete(self.marker(conv_id))
 
     def start(self) -> None:
         return None
@@ -254,5 +284,8 @@ def worker_runtime() -> Runtime:
 
 
 def run_conversation(conv_id: int) -> None:
-    """What an RQ job runs (importable by name in the work-horse)."""
-    worker_runtime().job(conv_id)
+    """What an RQ job runs (importable by name)."""
+    rt = worker_runtime()
+    if isinstance(rt.queue, RedisQueue):
+        rt.queue.begin(conv_id)
+    rt.job(conv_id)

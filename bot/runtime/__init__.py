@@ -18,6 +18,7 @@ from bot.pipeline.process import ConversationProcessor
 from bot.settings import Settings
 from bot.pipeline.queue import ConversationJob, InlineQueue, JobQueue, RedisQueue, ThreadQueue
 from bot.pipeline.receive import Receiver
+from bot.pipeline.wakeup import LocalWakeups, RedisWakeups, Wakeups
 from channels.base import Channel
 from nlu.base import NluEngine
 
@@ -36,6 +37,7 @@ class Runtime:
     queue: JobQueue
     job: ConversationJob
     receiver: Receiver
+    wakeups: Wakeups
     started: bool = field(default=False)
 
     def start(self) -> None:
@@ -47,6 +49,7 @@ class Runtime:
         if self.started:
             self.queue.stop()
             self.started = False
+        self.wakeups.close()
         for ch in self.channels.values():
             close = getattr(ch, "close", None)
             if callable(close):
@@ -68,15 +71,17 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     nlu = nlu if nlu is not None else build_nlu(settings)
     channels = channels if channels is not None else build_channels(settings)
     outbox = Outbox(settings.outbox, sessions, channels)
-    processor = ConversationProcessor(settings, sessions, nlu)
+    redis = settings.queue.backend == "redis" and not inline
+    wakeups: Wakeups = RedisWakeups(settings.queue.redis_url) if redis else LocalWakeups()
+    processor = ConversationProcessor(settings, sessions, nlu, wakeups=wakeups)
     job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
     q: JobQueue
     if inline:
         q = InlineQueue(job, sessions, settings.queue.stall_seconds)
-    elif settings.queue.backend == "redis":
+    elif redis:
         q = RedisQueue(settings.queue.redis_url, sessions, settings.queue.stall_seconds)
     else:
         q = ThreadQueue(job, sessions, threads=settings.queue.threads,
                         sweep_seconds=settings.queue.sweep_seconds,
                         stall_seconds=settings.queue.stall_seconds)
-    return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job, Receiver(sessions, q))
+    return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job, Receiver(sessions, q), wakeups)

@@ -14,6 +14,7 @@ from channels.base import WebhookRequest
 from channels.web import SENDER_RE, WebChatError
 
 bp = Blueprint("webchat", __name__)
+SAFETY_RECHECK = 1.0
 
 
 def _json_error(status: int, error: str, message: str) -> Any:
@@ -23,6 +24,15 @@ def _json_error(status: int, error: str, message: str) -> Any:
 def _out(m: Message) -> dict[str, Any]:
     return {"id": m.id, "text": m.text, "buttons": m.buttons or [],
             "created_at": m.created_at.isoformat()}
+
+
+def _replies_if_processed(rt: Any, message_id: int) -> tuple[bool, list[Message]]:
+    with rt.sessions() as session:
+        msg = session.get(Message, message_id)
+        if msg is None or msg.processed_at is None:
+            return False, []
+        return True, list(session.scalars(select(Message).where(
+            Message.reply_to_id == message_id, Message.direction == "out").order_by(Message.id)))
 
 
 @bp.get("/")
@@ -46,16 +56,15 @@ def post_message() -> Any:
         return _json_error(400, "bad_request", str(exc))
     stored = received.messages[0]
     deadline = time.monotonic() + rt.settings.server.chat_reply_wait_seconds
-    while True:
-        with rt.sessions() as session:
-            msg = session.get(Message, stored.message_id)
-            done = msg is not None and msg.processed_at is not None
-            replies = session.scalars(select(Message).where(
-                Message.reply_to_id == stored.message_id, Message.direction == "out")
-                .order_by(Message.id)).all() if done else []
-        if done or time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+    # Woken when a worker commits the message's processing; the re-read every SAFETY_RECHECK
+    # seconds only covers a wake-up that never comes (another process's sweeper handled it).
+    with rt.wakeups.watch(stored.message_id) as watch:
+        while True:
+            done, replies = _replies_if_processed(rt, stored.message_id)
+            remaining = deadline - time.monotonic()
+            if done or remaining <= 0:
+                break
+            watch.wait(min(remaining, SAFETY_RECHECK))
     body = {"message_id": stored.message_id, "duplicate": stored.duplicate,
             "replies": [_out(m) for m in replies], "pending": not done}
     return jsonify(body), 200 if done else 202

@@ -1,0 +1,111 @@
+"""The queue backends: at most one Redis job per conversation, wake-ups across processes, one
+sweeper loop for every backend."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from redis import Redis
+from rq import Queue
+
+from bot.pipeline.queue import InlineQueue, RedisQueue, ThreadQueue, sweep_forever
+from bot.pipeline.wakeup import LocalWakeups, RedisWakeups
+from bot.store.engine import make_engine, make_session_factory
+
+# Database 14: test_restart.py uses 15 for its worker processes.
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture
+def redis_db() -> Iterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Any:
+    from tests.conftest import migrate
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def test_a_burst_of_messages_queues_one_redis_job_per_conversation(redis_db, sessions):
+    q = RedisQueue(REDIS_URL, sessions, stall_seconds=30)
+    try:
+        for _ in range(50):
+            q.enqueue(7)
+            q.enqueue(8)
+        assert Queue("warga", connection=redis_db).count == 2
+        # A worker starts conversation 7's job: a message arriving now needs (and gets) one more.
+        q.begin(7)
+        q.enqueue(7)
+        q.enqueue(7)
+        assert Queue("warga", connection=redis_db).count == 3
+    finally:
+        q.stop()
+
+
+def test_redis_unavailable_when_waking_a_worker_is_not_an_error(sessions):
+    # Nothing listens on port 1: the message is stored already and the sweeper re-drives it.
+    q = RedisQueue("redis://127.0.0.1:1/0", sessions, stall_seconds=30)
+    q.enqueue(7)
+
+
+def test_a_wakeup_reaches_a_waiter_in_another_process_over_redis(redis_db):
+    web, worker = RedisWakeups(REDIS_URL), RedisWakeups(REDIS_URL)   # as in two processes
+    try:
+        with web.watch(41) as watch41, web.watch(42) as watch42:
+            worker.processed([42])
+            assert watch42.wait(10)
+            assert not watch41.wait(0)
+    finally:
+        web.close()
+        worker.close()
+
+
+def test_a_local_wakeup_wakes_only_the_waiters_of_that_message():
+    wakeups = LocalWakeups()
+    with wakeups.watch(1) as one, wakeups.watch(2) as two:
+        threading.Thread(target=wakeups.processed, args=([1],)).start()
+        assert one.wait(10)
+        assert not two.wait(0)
+    with wakeups.watch(1) as again:   # a finished wait leaves nothing behind
+        assert not again.wait(0)
+
+
+class CountingQueue(InlineQueue):
+    def __init__(self, sessions: Any, stop: threading.Event) -> None:
+        super().__init__(lambda conv_id: None, sessions, stall_seconds=30)
+        self.stop_after_first = stop
+        self.sweeps: list[float | None] = []
+
+    def sweep(self, stall_seconds: float | None = None) -> int:
+        self.sweeps.append(stall_seconds)
+        if len(self.sweeps) == 2:
+            self.stop_after_first.set()
+        return 0
+
+
+def test_the_sweeper_redrives_everything_at_start_then_only_what_stalled(sessions):
+    stop = threading.Event()
+    q = CountingQueue(sessions, stop)
+    sweep_forever(q, stop, every_seconds=0)
+    assert q.sweeps == [0.0, None]
+
+
+def test_every_backend_has_the_sweep_of_the_queue_protocol(sessions):
+    for q in (InlineQueue(lambda c: None, sessions, 30),
+              ThreadQueue(lambda c: None, sessions, threads=1, sweep_seconds=1, stall_seconds=30)):
+        assert q.sweep(0) == 0
