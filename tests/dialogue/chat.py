@@ -16,10 +16,7 @@ from typing import Any
 
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
-try:  # TEMP: lets the scripts run against the untyped engine too
-    from bot.dialogue.state import DialogueState
-except ImportError:
-    DialogueState = None  # type: ignore
+from bot.dialogue.state import DialogueState
 from bot.dialogue.texts import LANGUAGES, catalogue
 from bot.dialogue.types import Incoming, Reply, Turn
 from channels.base import Location, Media
@@ -110,7 +107,7 @@ class Chat:
     def __post_init__(self) -> None:
         self.ports = self.ports or MemoryPorts()
         self.dialogue = Dialogue(self.ports, KB, timezone="Asia/Jakarta")
-        self.state: Any = DialogueState() if DialogueState else {}
+        self.state = DialogueState()
         self.turns: list[Turn] = []
         self.replies: list[Reply] = []
 
@@ -136,6 +133,8 @@ class Chat:
         before = self.state
         turn = self.dialogue.step(self.state, incoming, p)
         assert self.state == before, "step must not change the state it was given"
+        # What is stored is what the next step reads.
+        assert DialogueState.from_json(turn.state.to_json()) == turn.state
         self.state = turn.state
         self.turns.append(turn)
         self.replies = list(turn.replies)
@@ -168,21 +167,12 @@ class Chat:
 
     # -- what happens outside the dialogue ----------------------------------------------------
     def take_over(self, staff: str = "rina") -> None:
-        if isinstance(self.state, dict):
-            self.state = {**self.state, "handover": f"staff:{staff}"}
-            return
         self.state = self.state.taken_by(staff, self.now)
 
     def release(self) -> None:
-        if isinstance(self.state, dict):
-            self.state = {k: v for k, v in self.state.items() if k != "handover"} | {"fallbacks": 0}
-            return
         self.state = self.state.release()
 
     def await_rating(self, ticket: str) -> None:
-        if isinstance(self.state, dict):
-            self.state = {**self.state, "rating_for": ticket}
-            return
         self.state = self.state.await_rating(ticket)
 
     # -- shortcuts -----------------------------------------------------------------------------
@@ -194,10 +184,3 @@ class Chat:
         assert self.say(button="yes") == ["complaint_filed"], self.texts
         return list(self.ports.complaints)[-1]   # type: ignore[union-attr]
 
-
-def keys(replies: list[str]) -> list[str]:
-    return replies
-
-
-def values(**kw: Any) -> dict[str, Any]:
-    return kw
