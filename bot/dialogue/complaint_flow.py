@@ -7,9 +7,10 @@ salah" style corrections.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.dialogue import mood
 from bot.dialogue.state import Draft, Filing, Question
@@ -32,11 +33,11 @@ def _append(description: str, text: str) -> str:
     return (description + "\n" + text)[:MAX_DESCRIPTION]
 
 
-def _filing(ctx: "Ctx") -> Filing:
+def _filing(ctx: Ctx) -> Filing:
     return ctx.state.filing or Filing()
 
 
-def _put(ctx: "Ctx", draft: Draft | None = None, **changes: Any) -> None:
+def _put(ctx: Ctx, draft: Draft | None = None, **changes: Any) -> None:
     """Store the draft (and other changes to the filing) in the step's state."""
     filing = _filing(ctx)
     if draft is not None:
@@ -57,7 +58,7 @@ class ComplaintFlow:
         self.when = when
 
     # -- entry points ----------------------------------------------------------------------
-    def start(self, ctx: "Ctx") -> None:
+    def start(self, ctx: Ctx) -> None:
         """Begin a complaint from a report_* intent, keeping whatever the first message says."""
         ctx.state = replace(ctx.state, filing=_filing(ctx), knowledge=None)
         draft = _filing(ctx).draft
@@ -72,7 +73,7 @@ class ComplaintFlow:
         _put(ctx, self._absorb(ctx, draft, _filing(ctx).awaiting))
         self.ask_next(ctx)
 
-    def handle(self, ctx: "Ctx") -> None:
+    def handle(self, ctx: Ctx) -> None:
         """A message while a complaint is being filed."""
         filing = _filing(ctx)
         awaiting = filing.awaiting
@@ -148,7 +149,7 @@ class ComplaintFlow:
         _put(ctx, draft)
         self.ask_next(ctx)
 
-    def remind(self, ctx: "Ctx") -> None:
+    def remind(self, ctx: Ctx) -> None:
         """After an interruption, repeat the question the complaint is waiting on."""
         if ctx.state.filing is None:
             return
@@ -156,7 +157,7 @@ class ComplaintFlow:
         self.ask_next(ctx)
 
     # -- steps -----------------------------------------------------------------------------
-    def _absorb(self, ctx: "Ctx", draft: Draft, awaiting: Question | None,
+    def _absorb(self, ctx: Ctx, draft: Draft, awaiting: Question | None,
                 take_location_entity: bool = True) -> Draft:
         """Whatever any message carries besides its answer: a shared point, photos, a place name."""
         loc = ctx.incoming.location
@@ -176,7 +177,7 @@ class ComplaintFlow:
                                 .strip()[:MAX_DESCRIPTION])
         return draft
 
-    def _reask(self, ctx: "Ctx", draft: Draft, name: str) -> None:
+    def _reask(self, ctx: Ctx, draft: Draft, name: str) -> None:
         if name == "category":
             draft = replace(draft, category=None)
         elif name == "description":
@@ -190,7 +191,7 @@ class ComplaintFlow:
         _put(ctx, draft)
         self.ask_next(ctx)
 
-    def ask_next(self, ctx: "Ctx") -> None:
+    def ask_next(self, ctx: Ctx) -> None:
         """Ask the first question whose answer is missing, or for confirmation."""
         draft = _filing(ctx).draft
         lang = ctx.lang
@@ -232,7 +233,7 @@ class ComplaintFlow:
         return [Button(render(f"button_field_{f}", lang), f"field:{f}")
                 for f in ("category", "description", "location", "photo")]
 
-    def file(self, ctx: "Ctx", draft: Draft) -> None:
+    def file(self, ctx: Ctx, draft: Draft) -> None:
         """File the confirmed draft and answer with the ticket."""
         assert draft.category is not None     # the confirmation is only asked with a category
         view = self.ports.file_complaint(ComplaintDraft(

@@ -190,9 +190,10 @@ class DialogueState:
             return cls()
         filing = None
         if data.get("flow") == "complaint":
-            awaiting = data.get("awaiting")
+            awaiting = _str(data.get("awaiting"))
             filing = Filing(_draft(data.get("draft")),
-                            Question(awaiting) if awaiting in Question._value2member_map_ else None,
+                            Question(awaiting) if awaiting is not None and awaiting in Question._value2member_map_
+                            else None,
                             data.get("replace_description") is True)
         kb = data.get("kb")
         knowledge = None

@@ -25,6 +25,8 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """One message to the citizen: plain text, and buttons each channel renders its own way."""
+
     text: str
     buttons: tuple[Button, ...] = ()
 
@@ -49,6 +51,8 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class ComplaintView:
+    """A filed complaint as the citizen may see it (times are aware, UTC)."""
+
     ticket: str
     category: str
     agency: str
@@ -61,6 +65,8 @@ class ComplaintView:
 
 @dataclass(frozen=True, slots=True)
 class ComplaintDraft:
+    """A confirmed complaint, ready to be filed."""
+
     category: str
     description: str
     language: str

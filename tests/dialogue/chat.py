@@ -9,10 +9,9 @@ Replies are read back as the keys of the texts they were rendered from (``"ask_l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
+from functools import cache
 
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
@@ -48,7 +47,7 @@ def parse(text: str, intent: str | None = None, confidence: float | None = None,
                  language=lang, engine="rules", model_version="test")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _patterns(lang: str) -> list[tuple[str, re.Pattern[str]]]:
     out = []
     for key, template in catalogue(lang).items():
@@ -88,8 +87,8 @@ def lang_of(text: str) -> str:
         if any(p.fullmatch(text) or p.fullmatch(text.split("\n", 1)[0]) for _, p in _patterns(lang)):
             return lang
     for lang in LANGUAGES:
-        if any(text == a.summary or text in a.more for a in map(lambda k: KB.article(k, lang), KB.keys(lang))
-               if a is not None):
+        articles = [a for a in (KB.article(k, lang) for k in KB.keys(lang)) if a is not None]
+        if any(text == a.summary or text in a.more for a in articles):
             return lang
     raise AssertionError(text)
 
@@ -101,11 +100,10 @@ class Chat:
     channel: str = "web"
     lang: str = "id"                 # the language the NLU reports for this citizen's words
     name: str | None = None
-    ports: MemoryPorts | None = None
+    ports: MemoryPorts = field(default_factory=MemoryPorts)
     now: datetime = NOW
 
     def __post_init__(self) -> None:
-        self.ports = self.ports or MemoryPorts()
         self.dialogue = Dialogue(self.ports, KB, timezone="Asia/Jakarta")
         self.state = DialogueState()
         self.turns: list[Turn] = []
@@ -182,5 +180,5 @@ class Chat:
         self.say(text, intent, loc=loc)
         self.say("lewati") if self.channel != "sms" else None
         assert self.say(button="yes") == ["complaint_filed"], self.texts
-        return list(self.ports.complaints)[-1]   # type: ignore[union-attr]
+        return list(self.ports.complaints)[-1]
 

@@ -7,13 +7,13 @@ resolved complaint reopens only within the reopen period.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 from bot.dialogue.types import ComplaintDraft, ComplaintView
 
-NOW = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)     # 10:00 WIB
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)     # 10:00 WIB
 ME = "citizen"
 
 # (name, intent, agency, coordination hours, resolution days): the shape of config.yml's

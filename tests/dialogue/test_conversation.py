@@ -38,7 +38,7 @@ def test_small_talk(text, intent, key):
     assert Chat().say(text, intent) == [key]
 
 
-@pytest.mark.parametrize("message", [dict(text=""), dict(text="   ")])
+@pytest.mark.parametrize("message", [{"text": ""}, {"text": "   "}])
 def test_an_empty_message(message):
     assert Chat().say(**message) == ["empty_message"]
 
@@ -96,14 +96,14 @@ def test_no_likely_meaning_says_so_and_shows_the_menu():
 
 # -- fallbacks, anger, handover ---------------------------------------------------------------
 
-NOT_UNDERSTOOD = dict(text="blorp fnarg wubb")
+NOT_UNDERSTOOD = {"text": "blorp fnarg wubb"}
 
 
 @pytest.mark.parametrize("first,second", [
-    (NOT_UNDERSTOOD, dict(text="zorg plim quax vrrt")),
-    (NOT_UNDERSTOOD, dict(text="resep nasi goreng", intent="out_of_scope")),
-    (dict(text="resep nasi goreng", intent="out_of_scope"), dict(text="cara main catur", intent="out_of_scope")),
-    (dict(text="resep nasi goreng", intent="out_of_scope"), NOT_UNDERSTOOD),
+    (NOT_UNDERSTOOD, {"text": "zorg plim quax vrrt"}),
+    (NOT_UNDERSTOOD, {"text": "resep nasi goreng", "intent": "out_of_scope"}),
+    ({"text": "resep nasi goreng", "intent": "out_of_scope"}, {"text": "cara main catur", "intent": "out_of_scope"}),
+    ({"text": "resep nasi goreng", "intent": "out_of_scope"}, NOT_UNDERSTOOD),
 ])
 def test_two_misunderstandings_in_a_row_hand_over(first, second):
     chat = Chat()
@@ -113,8 +113,8 @@ def test_two_misunderstandings_in_a_row_hand_over(first, second):
     assert chat.handover == "not_understood"
 
 
-@pytest.mark.parametrize("between", [dict(text="halo"), dict(text="makasih", intent="thank"),
-                                     dict(text="cara bikin KTP", intent="ask_id_card")])
+@pytest.mark.parametrize("between", [{"text": "halo"}, {"text": "makasih", "intent": "thank"},
+                                     {"text": "cara bikin KTP", "intent": "ask_id_card"}])
 def test_an_understood_message_in_between_starts_the_count_again(between):
     chat = Chat()
     chat.say(**NOT_UNDERSTOOD)
@@ -151,8 +151,8 @@ def test_capitals_or_exclamations_alone_are_not_anger(text):
     assert chat.handover is None
 
 
-@pytest.mark.parametrize("ask", [dict(text="saya mau bicara dengan petugas", intent="request_human"),
-                                 dict(text="can I talk to a person", intent="request_human", lang="en")])
+@pytest.mark.parametrize("ask", [{"text": "saya mau bicara dengan petugas", "intent": "request_human"},
+                                 {"text": "can I talk to a person", "intent": "request_human", "lang": "en"}])
 def test_asking_for_a_person_hands_over(ask):
     chat = Chat(lang=ask.get("lang", "id"))
     assert chat.say(**ask) == ["handover_started"]
@@ -166,9 +166,9 @@ def test_asking_for_a_person_while_filing_hands_over():
 
 
 @pytest.mark.parametrize("how", ["requested", "angry", "fallbacks", "taken"])
-@pytest.mark.parametrize("message", [dict(text="halo? ada orang?"), dict(text="menu"), dict(text="batal"),
-                                     dict(text="lapor", intent="report_start"), dict(button="yes"),
-                                     dict(text=""), dict(text="WRG-2026-000001")])
+@pytest.mark.parametrize("message", [{"text": "halo? ada orang?"}, {"text": "menu"}, {"text": "batal"},
+                                     {"text": "lapor", "intent": "report_start"}, {"button": "yes"},
+                                     {"text": ""}, {"text": "WRG-2026-000001"}])
 def test_while_a_person_handles_it_the_bot_is_quiet(how, message):
     chat = Chat()
     if how == "requested":
@@ -221,8 +221,8 @@ def resolved(chat: Chat, days_ago: float = 1) -> str:
 
 
 @pytest.mark.parametrize("answer,rating", [
-    (dict(text="4"), 4), (dict(text="5/5"), 5), (dict(text="1 bintang"), 1), (dict(text="3 stars"), 3),
-    (dict(text=" 2 . "), 2), (dict(button="rate:4"), 4), (dict(button="rate:1"), 1),
+    ({"text": "4"}, 4), ({"text": "5/5"}, 5), ({"text": "1 bintang"}, 1), ({"text": "3 stars"}, 3),
+    ({"text": " 2 . "}, 2), ({"button": "rate:4"}, 4), ({"button": "rate:1"}, 1),
 ])
 def test_a_rating_is_recorded_once(answer, rating):
     chat = Chat()
@@ -235,8 +235,8 @@ def test_a_rating_is_recorded_once(answer, rating):
     assert chat.ports.complaints[ticket].ratings == [rating]
 
 
-@pytest.mark.parametrize("answer", [dict(text="6"), dict(text="0"), dict(text="lumayan"),
-                                    dict(text="ok"), dict(text="tidak"), dict(text="sip", intent="affirm")])
+@pytest.mark.parametrize("answer", [{"text": "6"}, {"text": "0"}, {"text": "lumayan"},
+                                    {"text": "ok"}, {"text": "tidak"}, {"text": "sip", "intent": "affirm"}])
 def test_an_unreadable_rating_asks_again(answer):
     chat = Chat()
     ticket = resolved(chat)
@@ -245,9 +245,9 @@ def test_an_unreadable_rating_asks_again(answer):
     assert chat.ports.complaints[ticket].ratings == [4]
 
 
-@pytest.mark.parametrize("answer", [dict(text="belum beres, pohonnya masih di situ"), dict(text="belum"),
-                                    dict(text="it is not fixed", lang="en"), dict(button="reopen"),
-                                    dict(text="tolong buka kembali")])
+@pytest.mark.parametrize("answer", [{"text": "belum beres, pohonnya masih di situ"}, {"text": "belum"},
+                                    {"text": "it is not fixed", "lang": "en"}, {"button": "reopen"},
+                                    {"text": "tolong buka kembali"}])
 def test_not_fixed_reopens_within_the_period(answer):
     chat = Chat()
     ticket = resolved(chat, days_ago=2)

@@ -131,8 +131,8 @@ def test_the_category_can_be_typed(text, intent, category, described):
     assert filed.description == (text if described else "air setinggi lutut")
 
 
-@pytest.mark.parametrize("answer", [dict(button="cat:nonsense"), dict(text="hmm", intent=None),
-                                    dict(text="yang itu", intent="affirm")])
+@pytest.mark.parametrize("answer", [{"button": "cat:nonsense"}, {"text": "hmm", "intent": None},
+                                    {"text": "yang itu", "intent": "affirm"}])
 def test_an_answer_that_is_no_category_asks_again(answer):
     chat = Chat()
     chat.say("lapor", "report_start")
@@ -196,13 +196,13 @@ def test_a_shared_location_with_a_venue_name_is_the_address():
 
 
 @pytest.mark.parametrize("answer,photos,appended", [
-    (dict(text="lewati"), 0, None),
-    (dict(text="tidak ada foto"), 0, None),
-    (dict(text="nanti saja"), 0, None),
-    (dict(text="gak"), 0, None),
-    (dict(text="", photo=True), 1, None),
-    (dict(text="airnya sudah surut sedikit"), 0, "airnya sudah surut sedikit"),
-    (dict(text="ini fotonya", photo=True), 1, "ini fotonya"),
+    ({"text": "lewati"}, 0, None),
+    ({"text": "tidak ada foto"}, 0, None),
+    ({"text": "nanti saja"}, 0, None),
+    ({"text": "gak"}, 0, None),
+    ({"text": "", "photo": True}, 1, None),
+    ({"text": "airnya sudah surut sedikit"}, 0, "airnya sudah surut sedikit"),
+    ({"text": "ini fotonya", "photo": True}, 1, "ini fotonya"),
 ])
 def test_photo_step(answer, photos, appended):
     chat = Chat(channel="whatsapp")
@@ -257,8 +257,8 @@ def test_the_summary_clips_a_long_description_but_the_complaint_keeps_it():
 
 # -- confirmation and corrections ------------------------------------------------------------
 
-@pytest.mark.parametrize("yes", [dict(button="yes"), dict(text="ya"), dict(text="iya"), dict(text="ok"),
-                                 dict(text="Kirim"), dict(text="yes"), dict(text="boleh", intent="affirm")])
+@pytest.mark.parametrize("yes", [{"button": "yes"}, {"text": "ya"}, {"text": "iya"}, {"text": "ok"},
+                                 {"text": "Kirim"}, {"text": "yes"}, {"text": "boleh", "intent": "affirm"}])
 def test_every_way_of_saying_yes_files(chat, yes):
     chat.say("pohon tumbang di Jl. Cikini Raya", "report_tree", loc="Jl. Cikini Raya")
     if chat.channel != "sms":
@@ -294,8 +294,8 @@ def test_naming_what_is_wrong_asks_that_again(words, question):
     assert chat.say(words) == [question]
 
 
-@pytest.mark.parametrize("change", [dict(button="change"), dict(text="ubah"), dict(text="tidak"),
-                                    dict(text="bukan"), dict(text="nggak dulu", intent="deny")])
+@pytest.mark.parametrize("change", [{"button": "change"}, {"text": "ubah"}, {"text": "tidak"},
+                                    {"text": "bukan"}, {"text": "nggak dulu", "intent": "deny"}])
 def test_change_offers_the_parts(change):
     chat = confirming()
     assert chat.say(**change) == ["which_field"]
@@ -303,15 +303,15 @@ def test_change_offers_the_parts(change):
 
 
 @pytest.mark.parametrize("pick,question", [
-    (dict(button="field:category"), "ask_category"),
-    (dict(button="field:description"), "ask_new_description"),
-    (dict(button="field:location"), "ask_location"),
-    (dict(button="field:photo"), "ask_photo"),
-    (dict(text="lokasi"), "ask_location"),
-    (dict(text="fotonya"), "ask_photo"),
-    (dict(text="the category"), "ask_category"),
-    (dict(text="keterangan"), "ask_new_description"),
-    (dict(text="hmm entahlah"), "which_field"),
+    ({"button": "field:category"}, "ask_category"),
+    ({"button": "field:description"}, "ask_new_description"),
+    ({"button": "field:location"}, "ask_location"),
+    ({"button": "field:photo"}, "ask_photo"),
+    ({"text": "lokasi"}, "ask_location"),
+    ({"text": "fotonya"}, "ask_photo"),
+    ({"text": "the category"}, "ask_category"),
+    ({"text": "keterangan"}, "ask_new_description"),
+    ({"text": "hmm entahlah"}, "which_field"),
 ])
 def test_picking_the_part_to_change(pick, question):
     chat = confirming()
@@ -364,21 +364,21 @@ def test_a_shared_location_replaces_a_wrong_one():
 # -- cancel ----------------------------------------------------------------------------------
 
 STEPS = {
-    "category": [dict(text="lapor", intent="report_start")],
-    "description": [dict(text="lapor", intent="report_start"), dict(button="cat:tree")],
-    "location": [dict(text="jalan berlubang besar di depan sekolah", intent="report_road_damage")],
-    "photo": [dict(text="jalan berlubang di Jl. Kenanga", intent="report_road_damage", loc="Jl. Kenanga")],
-    "confirm": [dict(text="jalan berlubang di Jl. Kenanga", intent="report_road_damage", loc="Jl. Kenanga"),
-                dict(text="lewati")],
-    "which_field": [dict(text="jalan berlubang di Jl. Kenanga", intent="report_road_damage", loc="Jl. Kenanga"),
-                    dict(text="lewati"), dict(button="change")],
+    "category": [{"text": "lapor", "intent": "report_start"}],
+    "description": [{"text": "lapor", "intent": "report_start"}, {"button": "cat:tree"}],
+    "location": [{"text": "jalan berlubang besar di depan sekolah", "intent": "report_road_damage"}],
+    "photo": [{"text": "jalan berlubang di Jl. Kenanga", "intent": "report_road_damage", "loc": "Jl. Kenanga"}],
+    "confirm": [{"text": "jalan berlubang di Jl. Kenanga", "intent": "report_road_damage", "loc": "Jl. Kenanga"},
+                {"text": "lewati"}],
+    "which_field": [{"text": "jalan berlubang di Jl. Kenanga", "intent": "report_road_damage", "loc": "Jl. Kenanga"},
+                    {"text": "lewati"}, {"button": "change"}],
 }
 
 
 @pytest.mark.parametrize("step", list(STEPS))
-@pytest.mark.parametrize("cancel", [dict(text="batal"), dict(text="/batal"), dict(text="Cancel"),
-                                    dict(text="/cancel"), dict(button="cancel"),
-                                    dict(text="gak jadi deh", intent="cancel")])
+@pytest.mark.parametrize("cancel", [{"text": "batal"}, {"text": "/batal"}, {"text": "Cancel"},
+                                    {"text": "/cancel"}, {"button": "cancel"},
+                                    {"text": "gak jadi deh", "intent": "cancel"}])
 def test_cancel_at_any_step_files_nothing(step, cancel):
     chat = Chat(channel="telegram")
     for message in STEPS[step]:
@@ -403,13 +403,13 @@ def test_an_empty_message_at_any_step_is_pointed_out(step):
                                            ("location", "ask_location"), ("photo", "ask_photo"),
                                            ("confirm", "confirm_summary")])
 @pytest.mark.parametrize("message,answer", [
-    (dict(text="eh ada kebakaran di rumah tetangga!", intent="ask_emergency"), ["emergency"]),
-    (dict(text="halo"), ["greeting", "menu"]),
-    (dict(text="menu"), ["menu"]),
-    (dict(text="makasih", intent="thank"), ["thanks_reply"]),
-    (dict(text="kamu bot ya?", intent="bot_challenge"), ["bot_challenge"]),
-    (dict(text="cek status"), ["status_recent_none"]),
-    (dict(text="bagaimana cara membuat e-KTP?", intent="ask_id_card"), ["kb:ask_id_card"]),
+    ({"text": "eh ada kebakaran di rumah tetangga!", "intent": "ask_emergency"}, ["emergency"]),
+    ({"text": "halo"}, ["greeting", "menu"]),
+    ({"text": "menu"}, ["menu"]),
+    ({"text": "makasih", "intent": "thank"}, ["thanks_reply"]),
+    ({"text": "kamu bot ya?", "intent": "bot_challenge"}, ["bot_challenge"]),
+    ({"text": "cek status"}, ["status_recent_none"]),
+    ({"text": "bagaimana cara membuat e-KTP?", "intent": "ask_id_card"}, ["kb:ask_id_card"]),
 ])
 def test_an_interruption_is_answered_and_the_filing_resumes(step, question, message, answer):
     chat = Chat()

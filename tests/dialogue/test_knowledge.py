@@ -32,7 +32,7 @@ def test_a_question_with_no_article_gets_the_list_of_topics():
     assert Chat().say("syarat bikin paspor?", "ask_passport") == ["info_intro"]
 
 
-@pytest.mark.parametrize("ask", [dict(text="info"), dict(text="informasi"), dict(button="info")])
+@pytest.mark.parametrize("ask", [{"text": "info"}, {"text": "informasi"}, {"button": "info"}])
 def test_info_lists_the_topics(ask):
     assert Chat().say(**ask) == ["info_intro"]
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dialogue.state import DialogueState, Draft, Filing, Handover, KnowledgeCursor, Question
+from bot.dialogue.state import (
+    DialogueState,
+    Draft,
+    Filing,
+    Handover,
+    KnowledgeCursor,
+    Question,
+)
 from channels.base import Media
 from tests.dialogue.chat import Chat
 
-AT = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 
 def test_handover_operations():

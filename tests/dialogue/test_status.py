@@ -50,10 +50,10 @@ def test_two_citizens_see_only_their_own():
     assert mine.say(f"cek status {ticket}", "check_status") == ["status_one"]
 
 
-@pytest.mark.parametrize("ask", [dict(text="laporan saya kemarin gimana?", intent="check_status"),
-                                 dict(text="status"), dict(text="/status"), dict(text="cek status"),
-                                 dict(button="status"), dict(text="how is my report?", intent="check_status",
-                                                             lang="en")])
+@pytest.mark.parametrize("ask", [{"text": "laporan saya kemarin gimana?", "intent": "check_status"},
+                                 {"text": "status"}, {"text": "/status"}, {"text": "cek status"},
+                                 {"button": "status"}, {"text": "how is my report?", "intent": "check_status",
+                                                             "lang": "en"}])
 def test_without_a_number_the_latest_three_are_listed_newest_first(chat, ask):
     assert chat.say(**ask) in (["status_recent_none"],)
     tickets = [chat.ports.add(c) for c in ("tree", "flood", "garbage", "traffic")]
