@@ -345,3 +345,29 @@ def test_without_the_nlu_the_language_is_kept():
     chat.say("hello there my friend", "greet", lang="en")
     chat.say("menu", nlu=False)
     assert lang_of(chat.text) == "en"
+
+
+def test_an_emergency_or_a_person_comes_before_the_rating():
+    chat = Chat()
+    ticket = resolved(chat)
+    assert chat.say("ada kebakaran!", "ask_emergency") == ["emergency"]
+    assert chat.say("4") == ["rating_thanks"]
+    resolved(chat)
+    assert chat.say("mau bicara dengan petugas", "request_human") == ["handover_started"]
+    assert chat.ports.complaints[ticket].ratings == [4]
+
+
+def test_a_rating_for_someone_elses_ticket_is_not_stored():
+    chat = Chat()
+    ticket = chat.ports.add("tree", status="selesai", owner="neighbour", closed_at=NOW)
+    chat.await_rating(ticket)
+    assert chat.say("5") == ["rating_thanks"]
+    assert chat.ports.complaints[ticket].ratings == []
+
+
+def test_an_understood_message_ends_the_clarification():
+    chat = Chat()
+    chat.say("air naik ktp basah", None, 0.4, ranking=UNSURE)
+    chat.say("halo")
+    # A late press on an old clarifying button answers only its own meaning.
+    assert chat.say(button="intent:report_flood") == ["ask_description"]

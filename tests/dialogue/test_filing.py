@@ -427,3 +427,24 @@ def test_the_filing_resumes_after_an_emergency_with_the_next_answer():
     assert chat.say("eh ada kebakaran di rumah tetangga!", "ask_emergency") == [
         "emergency", "still_filing", "ask_location"]
     assert chat.say("Gg. Mawar RT 01/RW 04") == ["ask_photo"]
+
+
+def test_a_photo_or_a_point_at_the_confirmation_is_added_and_confirmed_again():
+    chat = confirming("telegram")
+    assert chat.say(photo=Media("tg-file:P", "image/jpeg")) == ["confirm_summary"]
+    assert "Foto: 1 foto" in chat.text
+    assert chat.say(location=JAKARTA) == ["confirm_summary"]
+    assert "masjid Al-Ikhlas; titik lokasi (-6.20010, 106.81670)" in chat.text
+    chat.say(button="yes")
+    filed = chat.ports.filed()[0]
+    assert filed.description == "lampu jalan mati di depan masjid Al-Ikhlas"    # nothing appended
+    assert (filed.latitude, filed.longitude) == JAKARTA and len(filed.media) == 1
+
+
+def test_a_photo_instead_of_the_new_description_keeps_the_old_one():
+    chat = confirming()
+    chat.say("keterangannya salah")
+    # A photo without a caption is no description: the old one stays, and the photo is added.
+    assert chat.say(photo=Media("tg-file:Q", "image/jpeg")) == ["confirm_summary"]
+    assert "Keterangan: lampu jalan mati di depan masjid Al-Ikhlas\n" in chat.text
+    assert "Foto: 1 foto" in chat.text
