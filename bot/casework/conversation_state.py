@@ -23,6 +23,7 @@ def load_state(conversation: Conversation) -> DialogueState:
 
 def save_state(conversation: Conversation, state: DialogueState) -> None:
     """Store ``state`` and keep the queue column in step with it."""
+    # A new dict every time: the ORM sees the change (the JSON column is not change-tracked).
     conversation.state = state.to_json()
     conversation.handover = state.handover is not None
 

@@ -1,8 +1,8 @@
 """The dialogue: turns one citizen message (and what the NLU understood of it) into replies.
 
-It is a pure state machine over :class:`~bot.dialogue.state.DialogueState`; everything that touches the database
-goes through :class:`~bot.dialogue.types.DialoguePorts`, so the same dialogue runs on every
-channel and in ``warga chat``. Replies are plain text plus buttons; channels render buttons
+It is a pure state machine over :class:`~bot.dialogue.state.DialogueState`; everything that
+touches the database goes through :class:`~bot.dialogue.types.DialoguePorts`, so the same
+dialogue runs on every channel and in ``warga chat``. Replies are plain text plus buttons; channels render buttons
 their own way (inline keyboards, or numbered lines on SMS).
 """
 
