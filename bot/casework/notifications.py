@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from bot.casework.conversation_state import load_state, save_state
 from bot.dialogue.texts import name_of, render
 from bot.pipeline.outbox import queue_reply
 from bot.store.models import Complaint, ComplaintEvent, Conversation
@@ -28,9 +29,7 @@ def notify_status_change(session: Session, settings: Settings, complaint: Compla
         text = render("status_resolved_rate", lang, ticket=complaint.ticket,
                       days=f"{settings.complaints.reopen_days:g}")
         buttons = [Button(str(n), f"rate:{n}") for n in range(1, 6)]
-        state = dict(conv.state or {})
-        state["rating_for"] = complaint.ticket
-        conv.state = state
+        save_state(conv, load_state(conv).await_rating(complaint.ticket))
     else:
         text = (render("status_changed_note", lang, note=event.note, **values) if event.note
                 else render("status_changed", lang, **values))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService
+from bot.casework.conversation_state import load_state, save_state
 from bot.dialogue.texts import render
 from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser, utcnow
 from bot.casework.notifications import notify_status_change
@@ -84,14 +85,14 @@ class StaffService:
 
     # -- conversations -----------------------------------------------------------------
     def handover_queue(self) -> list[Conversation]:
+        """Conversations with a person (waiting or taken), longest untouched first."""
         return list(self.s.scalars(select(Conversation).where(Conversation.handover.is_(True))
                                    .order_by(Conversation.updated_at)))
 
     def take_over(self, conversation_id: int, username: str) -> None:
         self.staff(username)
         conv = self._conversation(conversation_id)
-        conv.handover = True
-        conv.state = {**(conv.state or {}), "handover": f"staff:{username}"}
+        save_state(conv, load_state(conv).taken_by(username, utcnow()))
 
     def reply(self, conversation_id: int, text: str, username: str) -> Woken:
         self.staff(username)
@@ -106,13 +107,10 @@ class StaffService:
         """Hand the conversation back to the bot and tell the citizen."""
         self.staff(username)
         conv = self._conversation(conversation_id)
-        if not conv.handover:
+        state = load_state(conv)
+        if state.handover is None:
             raise StaffError(f"conversation {conversation_id} is not with staff")
-        conv.handover = False
-        state = dict(conv.state or {})
-        state.pop("handover", None)
-        state["fallbacks"] = 0
-        conv.state = state
+        save_state(conv, state.release())
         lang = conv.language or self.settings.default_language
         queue_reply(self.s, self.settings.outbox, conv, render("handover_ended", lang))
         return Woken((conv.id,))

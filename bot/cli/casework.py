@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint
+from bot.casework.conversation_state import handover_of
 from bot.casework.staff import StaffError, StaffService, Woken
 
 
@@ -128,7 +129,8 @@ def queue(ctx: click.Context) -> None:
     """Conversations waiting for a person."""
     def action(svc: StaffService) -> None:
         for conv in svc.handover_queue():
-            reason = (conv.state or {}).get("handover", "")
+            handover = handover_of(conv)
+            reason = "" if handover is None else handover.reason + (f" ({handover.staff})" if handover.staff else "")
             click.echo(f"{conv.id}  {conv.channel:<9} {conv.address.urn}  {reason}  since {conv.updated_at:%Y-%m-%d %H:%M}")
     _run(ctx, action)
 

@@ -1,16 +1,15 @@
 """The dialogue: turns one citizen message (and what the NLU understood of it) into replies.
 
-It is a pure state machine over ``Conversation.state``; everything that touches the database
-goes through :class:`~bot.dialogue.types.DialoguePorts`, so the same dialogue runs on every
-channel and in ``warga chat``. Replies are plain text plus buttons; channels render buttons
+It is a pure state machine over :class:`~bot.dialogue.state.DialogueState`; everything that
+touches the database goes through :class:`~bot.dialogue.types.DialoguePorts`, so the same
+dialogue runs on every channel and in ``warga chat``. Replies are plain text plus buttons; channels render buttons
 their own way (inline keyboards, or numbered lines on SMS).
 """
 
 from __future__ import annotations
 
-import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.dialogue import mood
 from bot.dialogue.complaint_flow import ComplaintFlow
 from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.state import DialogueState, KnowledgeCursor, Question
 from bot.dialogue.texts import name_of, render
 from bot.dialogue.types import ComplaintView, DialoguePorts, Incoming, Reply, Turn
 from channels.base import Button
@@ -55,6 +55,7 @@ def _mostly_location(text: str, parse: Parse) -> bool:
 
 
 def find_ticket(text: str, parse: Parse | None) -> str | None:
+    """The ticket number in a message (the NLU's entity first), normalised as WRG-2026-000123."""
     if parse is not None and parse.entity("ticket_id"):
         return str(parse.entity("ticket_id")).upper()
     m = TICKET_RE.search(text)
@@ -63,9 +64,9 @@ def find_ticket(text: str, parse: Parse | None) -> str | None:
 
 @dataclass
 class Ctx:
-    """One step's working data."""
+    """One step's working data; ``state`` is replaced (never mutated) as the step goes."""
 
-    state: dict[str, Any]
+    state: DialogueState
     incoming: Incoming
     parse: Parse | None
     lang: str
@@ -120,7 +121,8 @@ class Dialogue:
         payload = ctx.incoming.button
         if payload and payload.startswith("intent:"):
             # A clarifying choice: answer the earlier message as if the NLU had been sure.
-            ctx.text = ctx.state.pop("pending_text", ctx.text) or ctx.text
+            pending, ctx.state = ctx.state.clarifying, replace(ctx.state, clarifying=None)
+            ctx.text = pending or ctx.text
             return payload.split(":", 1)[1]
         if payload == "none":
             return "not_understood"
@@ -133,34 +135,34 @@ class Dialogue:
         return intent
 
     # -- the step ------------------------------------------------------------------------
-    def step(self, state: dict[str, Any], incoming: Incoming, parse: Parse | None) -> Turn:
+    def step(self, state: DialogueState, incoming: Incoming, parse: Parse | None) -> Turn:
         """Handle one message.
 
         Args:
-            state: The conversation's memory from the previous turn (not modified).
+            state: The conversation's memory from the previous turn.
             incoming: The message.
             parse: What the NLU understood (None when the text was empty or the NLU is down).
+
+        Returns:
+            The replies, and the new state (``state`` itself is immutable).
         """
-        # A deep copy: the draft is nested, and mutating the loaded JSON in place would hide the
-        # change from the ORM (the old and new values would be the same objects).
-        state = copy.deepcopy(dict(state))
-        lang = state.get("language") or (parse.language if parse else "id")
+        lang = state.language or (parse.language if parse else "id")
+        awaiting = state.filing.awaiting if state.filing else None
         # Switch language only on a clear signal: a message of several words in the other one.
         # An address ("Jl. Sudirman km 3") is in no language, so it never switches.
         if parse is not None and parse.language != lang and len(incoming.text.split()) >= 3 \
-                and state.get("awaiting") != "location" and not _mostly_location(incoming.text, parse):
+                and awaiting != Question.LOCATION and not _mostly_location(incoming.text, parse):
             lang = parse.language
-        state["language"] = lang
         text = (incoming.button or incoming.text).strip()
-        ctx = Ctx(state, incoming, parse, lang, text, None)
+        ctx = Ctx(replace(state, language=lang), incoming, parse, lang, text, None)
         ctx.intent = self._intent(ctx)
         self._route(ctx)
         return Turn(tuple(ctx.replies), ctx.state, ctx.lang, ctx.handover)
 
     def _route(self, ctx: Ctx) -> None:
-        state, intent = ctx.state, ctx.intent
+        intent = ctx.intent
         has_content = bool(ctx.text or ctx.incoming.location or ctx.incoming.media)
-        if state.get("handover"):
+        if ctx.state.handover is not None:
             # A person is handling this conversation: the bot stays quiet, except for safety.
             if intent == "ask_emergency":
                 ctx.say("emergency")
@@ -180,42 +182,40 @@ class Dialogue:
             self._handover(ctx, "angry")
             return
         if intent == "cancel":
-            if state.pop("flow", None):
-                state.pop("draft", None)
-                state.pop("awaiting", None)
+            if ctx.state.filing is not None:
+                ctx.state = replace(ctx.state, filing=None)
                 ctx.say("cancelled")
             else:
                 ctx.say("nothing_to_cancel")
             return
-        if state.get("rating_for") and self._rating(ctx):
+        if ctx.state.rating_for and self._rating(ctx):
             return
+        filing = ctx.state.filing
         # An address with "kelurahan"/"kecamatan" in it looks like an office-hours question;
         # while the location is being asked, it is the answer.
-        answering_location = state.get("awaiting") == "location" and ctx.parse is not None \
-            and bool(ctx.parse.entity("location"))
-        if state.get("flow") == "complaint" and intent not in INTERRUPTING \
+        answering_location = filing is not None and filing.awaiting == Question.LOCATION \
+            and ctx.parse is not None and bool(ctx.parse.entity("location"))
+        if filing is not None and intent not in INTERRUPTING \
                 and (not (intent or "").startswith("ask_") or answering_location):
             self.flow.handle(ctx)
-            state["fallbacks"] = 0
+            ctx.state = replace(ctx.state, fallbacks=0)
             return
-        if state.get("kb") and mood.is_more(ctx.text):
+        if ctx.state.knowledge is not None and mood.is_more(ctx.text):
             self._kb_more(ctx)
             return
         self._answer(ctx)
 
     def _answer(self, ctx: Ctx) -> None:
-        state, intent, lang = ctx.state, ctx.intent, ctx.lang
+        intent, lang = ctx.intent, ctx.lang
         if intent is None or intent == "not_understood":
             self._not_understood(ctx)
             return
         # Out of scope twice in a row also means the bot is not helping: count it.
-        state["fallbacks"] = 1 if intent == "out_of_scope" and not state.get("fallbacks") else (
-            state.get("fallbacks", 0) + 1 if intent == "out_of_scope" else 0)
-        if state["fallbacks"] >= FALLBACKS_BEFORE_HANDOVER:
-            state["fallbacks"] = 0
+        fallbacks = ctx.state.fallbacks + 1 if intent == "out_of_scope" else 0
+        if fallbacks >= FALLBACKS_BEFORE_HANDOVER:
             self._handover(ctx, "not_understood")
             return
-        state.pop("pending_text", None)
+        ctx.state = replace(ctx.state, fallbacks=fallbacks, clarifying=None)
         if intent.startswith("report_"):
             self.flow.start(ctx)
         elif intent == "greet":
@@ -239,23 +239,22 @@ class Dialogue:
 
     # -- pieces --------------------------------------------------------------------------
     def _handover(self, ctx: Ctx, reason: str) -> None:
-        ctx.state["handover"] = reason
+        ctx.state = ctx.state.hand_over(reason, ctx.incoming.received_at)
         ctx.handover = reason
         ctx.say({"requested": "handover_started", "angry": "handover_angry"}.get(reason, "handover_fallbacks"))
 
     def _not_understood(self, ctx: Ctx) -> None:
-        state = ctx.state
-        state["fallbacks"] = int(state.get("fallbacks", 0)) + 1
-        if state["fallbacks"] >= FALLBACKS_BEFORE_HANDOVER:
-            state["fallbacks"] = 0
+        fallbacks = ctx.state.fallbacks + 1
+        if fallbacks >= FALLBACKS_BEFORE_HANDOVER:
             self._handover(ctx, "not_understood")
             return
-        if state.get("flow") == "complaint":
-            self.flow.remind(ctx, force=True)
+        ctx.state = replace(ctx.state, fallbacks=fallbacks)
+        if ctx.state.filing is not None:
+            self.flow.remind(ctx)
             return
         choices = self._clarify_choices(ctx)
         if choices:
-            state["pending_text"] = ctx.text
+            ctx.state = replace(ctx.state, clarifying=ctx.text)
             ctx.say("clarify", *choices, Button(render("button_none_of_these", ctx.lang), "none"))
             return
         ctx.say("not_understood")
@@ -299,37 +298,39 @@ class Dialogue:
             ctx.say("info_intro")
             return
         ctx.replies.append(Reply(article.summary))
-        ctx.state["kb"] = {"key": intent, "part": 0}
+        ctx.state = replace(ctx.state, knowledge=KnowledgeCursor(intent))
 
     def _kb_more(self, ctx: Ctx) -> None:
-        kb = ctx.state["kb"]
-        article = self.kb.article(kb["key"], ctx.lang)
-        part = int(kb.get("part", 0))
+        cursor = ctx.state.knowledge
+        assert cursor is not None
+        article = self.kb.article(cursor.key, ctx.lang)
+        part = cursor.part
         if article is None or part >= len(article.more):
-            ctx.state.pop("kb", None)
+            ctx.state = replace(ctx.state, knowledge=None)
             if article is not None and article.links:
                 ctx.say("kb_links", links=" ".join(article.links))
             ctx.say("kb_more_end")
             return
         ctx.replies.append(Reply(article.more[part]))
-        kb["part"] = part + 1
+        ctx.state = replace(ctx.state, knowledge=KnowledgeCursor(cursor.key, part + 1))
         if part + 1 >= len(article.more):
-            ctx.state.pop("kb", None)
+            ctx.state = replace(ctx.state, knowledge=None)
             if article.links:
                 ctx.say("kb_links", links=" ".join(article.links))
 
     def _rating(self, ctx: Ctx) -> bool:
         """Handle the answer to "how satisfied are you?"; False when the message is about something else."""
-        ticket = ctx.state["rating_for"]
+        ticket = ctx.state.rating_for
+        assert ticket is not None
         payload = ctx.incoming.button or ""
         rating = int(payload.split(":", 1)[1]) if payload.startswith("rate:") else mood.rating_of(ctx.text)
         if rating is not None:
-            ctx.state.pop("rating_for", None)
+            ctx.state = ctx.state.rating_done()
             self.ports.rate(ticket, rating)
             ctx.say("rating_thanks", rating=rating, ticket=ticket)
             return True
         if payload == "reopen" or mood.NOT_FIXED_WORDS.search(ctx.text):
-            ctx.state.pop("rating_for", None)
+            ctx.state = ctx.state.rating_done()
             view = self.ports.reopen(ticket)
             if view is None:
                 ctx.say("reopen_expired", ticket=ticket, days=f"{self.ports.reopen_days():g}")
@@ -339,5 +340,5 @@ class Dialogue:
         if ctx.intent is None or ctx.intent in ("affirm", "deny"):
             ctx.say("rating_invalid")
             return True
-        ctx.state.pop("rating_for", None)   # they moved on to something else
+        ctx.state = ctx.state.rating_done()   # they moved on to something else
         return False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from bot.dialogue.state import DialogueState
 from channels.base import Button, Location, Media
 
 
@@ -24,22 +25,34 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """One message to the citizen: plain text, and buttons each channel renders its own way."""
+
     text: str
     buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """What the dialogue decided: replies to send and the conversation's new memory."""
+    """What the dialogue decided: replies to send and the conversation's new memory.
+
+    Attributes:
+        replies: To send, in order.
+        state: The conversation's memory after this message.
+        language: The language the replies are in (the conversation's from now on).
+        handover: The reason ("requested", "angry", "not_understood") when this message handed
+            the conversation over (``state.handover`` says whether it is with a person).
+    """
 
     replies: tuple[Reply, ...]
-    state: dict[str, Any] = field(default_factory=dict)
+    state: DialogueState = field(default_factory=DialogueState)
     language: str = "id"
-    handover: str | None = None     # a reason ("requested", "angry", "not_understood") to hand over
+    handover: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ComplaintView:
+    """A filed complaint as the citizen may see it (times are aware, UTC)."""
+
     ticket: str
     category: str
     agency: str
@@ -52,6 +65,8 @@ class ComplaintView:
 
 @dataclass(frozen=True, slots=True)
 class ComplaintDraft:
+    """A confirmed complaint, ready to be filed."""
+
     category: str
     description: str
     language: str

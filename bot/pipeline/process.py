@@ -7,7 +7,6 @@ the commit simply leaves the message for the sweeper.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 
@@ -20,6 +19,7 @@ from bot.casework.contacts import ContactRepository
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.store.models import Conversation, Message, utcnow
+from bot.casework.conversation_state import load_state, save_state
 from bot.casework.dialogue_ports import DbDialoguePorts
 from bot.pipeline.outbox import queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
@@ -164,7 +164,7 @@ class ConversationProcessor:
         """Channel-level keywords answered before the dialogue: a shared phone number, and the
         SMS/WhatsApp opt-out words (STOP/BERHENTI, START/MULAI, HELP/BANTUAN)."""
         lang = conv.language or self.settings.default_language
-        state = dict(conv.state or {})
+        state = load_state(conv)
         if msg.shared_phone:
             contact = ContactRepository(session).link_phone(conv.address, msg.shared_phone)
             session.refresh(conv)
@@ -208,14 +208,8 @@ class ConversationProcessor:
         ports = DbDialoguePorts(session, self.settings, conv, msg.id)
         dialogue = Dialogue(ports, self.knowledge, timezone=self.settings.timezone,
                             ticket_example=f"{self.settings.ticket_prefix}-{now_year()}-000123")
-        state = copy.deepcopy(conv.state or {})
-        if conv.handover:
-            state["handover"] = state.get("handover") or "staff"
-        else:
-            state.pop("handover", None)
-        turn = dialogue.step(state, incoming, parse)
+        turn = dialogue.step(load_state(conv), incoming, parse)
         if turn.handover:
-            conv.handover = True
             log.info("conversation handed over", extra={"conversation_id": conv.id, "reason": turn.handover})
         return self._store_turn(session, conv, msg, turn)
 
@@ -225,7 +219,7 @@ class ConversationProcessor:
         for reply in turn.replies:
             queue_reply(session, self.settings.outbox, conv, reply.text, buttons=reply.buttons,
                         reply_to_id=msg.id, template=template, now=now)
-        conv.state = turn.state
+        save_state(conv, turn.state)
         conv.language = turn.language
         conv.contact.language = turn.language
         msg.processed_at = now

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash
 
 from bot.casework.complaints import CLOSED
+from bot.casework.conversation_state import handover_of
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, Conversation, Message, StaffUser, utcnow
 from bot.casework.staff import StaffError, StaffService
@@ -220,8 +221,9 @@ def conversations() -> Any:
                                 .order_by(Message.id.desc()).limit(50)).all()
         for conv in waiting:
             conv.address  # load for the template
-    return render_template("console/conversations.html", waiting=waiting, problems=problems,
-                           unparseable=unparseable)
+        handovers = {conv.id: handover_of(conv) for conv in waiting}
+    return render_template("console/conversations.html", waiting=waiting, handovers=handovers,
+                           problems=problems, unparseable=unparseable)
 
 
 @bp.get("/conversations/<int:conv_id>")

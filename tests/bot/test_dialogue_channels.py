@@ -7,6 +7,8 @@ workers handle them, and the replies are read back from the local fake Telegram 
 
 Most scripts run on SQLite only (the dialogue is the same on either database); the scripts
 marked ``both databases`` also run on PostgreSQL, one full complaint per channel at least.
+The dialogue's rules themselves (cancel, skipping, emergencies, every correction) are covered
+case by case, fast, in tests/dialogue/; scripts whose point is not the channel run on one.
 """
 
 from __future__ import annotations
@@ -172,20 +174,10 @@ def test_a_written_address_answers_the_location_question(provider_app, provider_
 
 
 @SQLITE_ONLY
-def test_skipping_the_location_question_asks_again(provider_app, provider_client, fakes):  # noqa: F811
-    # The location is required (issue 5); "lewati" must not be filed as the address.
-    sms = SmsCitizen(provider_app, provider_client, fakes)
-    sms.say("sampah menumpuk sudah seminggu tidak diangkut")
-    assert "Di mana lokasinya" in sms.say("lewati")[-1]
-    assert "Lokasi: Jl. Melati RT 03/RW 05" in sms.say("Jl. Melati RT 03/RW 05")[0]
-
-
-@SQLITE_ONLY
+@pytest.mark.parametrize("channel", ["sms"])      # numbered choices picked by title
 def test_citizen_corrects_the_location_and_the_description_before_confirming(provider_app, citizen):
     replies = citizen.say("lampu jalan mati di depan masjid Al-Ikhlas")
-    if citizen.channel != "sms":      # SMS asks for no photo
-        replies = citizen.say("tidak ada foto")
-    assert "Kirim laporan ini?" in replies[-1]
+    assert "Kirim laporan ini?" in replies[-1]       # SMS asks for no photo
     assert "Di mana lokasinya" in citizen.say("lokasinya salah")[0]
     summary = citizen.say("Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur")[0]
     assert "Lokasi: Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur" in summary
@@ -202,22 +194,10 @@ def test_citizen_corrects_the_location_and_the_description_before_confirming(pro
     assert c.description == "Lampu PJU mati tiga tiang berturut-turut"
 
 
-@SQLITE_ONLY
-def test_cancel_at_any_step_files_nothing(provider_app, citizen):
-    citizen.say("jalan berlubang besar di depan sekolah")
-    assert "dibatalkan" in citizen.say("batal")[0]
-    command = "/batal" if isinstance(citizen, TelegramCitizen) else "batal"
-    assert "Tidak ada yang sedang berjalan" in citizen.say(command)[0]
-    # The "Batal" button of the confirmation cancels too.
-    citizen.say("Sampah menumpuk di Jl. Margonda Raya no 5")
-    assert "Kirim laporan ini?" in citizen.say("lewati")[-1]
-    assert "dibatalkan" in citizen.say(button="cancel")[0]
-    assert all_complaints(provider_app) == []
-
-
 # -- status, notifications, rating ---------------------------------------------------------------
 
 @SQLITE_ONLY
+@pytest.mark.parametrize("channel", ["telegram"])   # with the /status command
 def test_status_check_with_and_without_number(provider_app, provider_client, citizen, fakes):  # noqa: F811
     ticket = file_one(citizen)
     with_number = citizen.say(f"cek status {ticket.lower().replace('-', ' ')}")[0]
@@ -262,6 +242,7 @@ def test_status_change_is_notified_and_resolution_asks_for_a_rating(provider_app
 
 
 @SQLITE_ONLY
+@pytest.mark.parametrize("channel", ["whatsapp"])
 def test_a_typed_rating_and_a_reopen(provider_app, citizen):
     ticket = file_one(citizen)
     for status in ("disposisi", "proses", "menunggu_validasi", "selesai"):
@@ -297,6 +278,7 @@ def test_handover_to_a_person_and_back(provider_app, citizen, fakes):  # noqa: F
 # -- knowledge, language, safety -----------------------------------------------------------------
 
 @SQLITE_ONLY
+@pytest.mark.parametrize("channel", ["sms"])      # the answers' length matters on SMS
 @pytest.mark.parametrize("question,expected,more_word", [
     ("bagaimana cara membuat e-KTP?", "KTP", "lagi"),
     ("how do I apply for a family card?", "amily", "more"),
@@ -315,6 +297,7 @@ def test_knowledge_answer_in_each_language_with_more(citizen, question, expected
 
 
 @SQLITE_ONLY
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])   # the channels that number choices
 def test_english_complaint_gets_english_numbered_choices(provider_app, citizen):
     replies = citizen.say("there is a big pothole on the main road near my house")
     assert "Where is it?" in replies[-1]
@@ -329,17 +312,6 @@ def test_english_complaint_gets_english_numbered_choices(provider_app, citizen):
         assert "Reply 1 for Send" in summary and "Balas" not in summary
     ticket = TICKET.search(citizen.say(button="yes")[0]).group(0)
     assert complaint(provider_app, ticket).language == "en"
-
-
-@SQLITE_ONLY
-def test_emergency_in_the_middle_of_a_complaint_is_answered_and_the_complaint_resumes(citizen):
-    citizen.say("saluran air mampet depan rumah")
-    replies = citizen.say("eh ada kebakaran di rumah tetangga!")
-    assert "112" in replies[0]
-    assert replies[1] == "Laporan Anda belum dikirim."
-    assert "Di mana lokasinya" in replies[2]
-    next_question = "Kirim laporan ini?" if citizen.channel == "sms" else "kirim foto"
-    assert next_question in citizen.say("Gg. Mawar RT 01/RW 04")[0]
 
 
 @SQLITE_ONLY

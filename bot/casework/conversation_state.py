@@ -1,0 +1,33 @@
+"""Load and save a conversation's dialogue state: the one place ``Conversation.state`` is written.
+
+The state (bot/dialogue/state.py) is the one source of truth for handover. ``Conversation.handover``
+stays as a plain column only so the console's queue is a WHERE on a boolean instead of a JSON
+query that differs between SQLite and PostgreSQL; :func:`save_state` is the only writer and
+derives it from the state, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from bot.dialogue.state import DialogueState, Handover
+from bot.store.models import Conversation
+
+
+def load_state(conversation: Conversation) -> DialogueState:
+    """The conversation's dialogue state, from whatever shape is stored."""
+    state = DialogueState.from_json(conversation.state)
+    if conversation.handover and state.handover is None:
+        # Records of the first release kept handover in the column alone.
+        state = state.hand_over("staff", conversation.updated_at)
+    return state
+
+
+def save_state(conversation: Conversation, state: DialogueState) -> None:
+    """Store ``state`` and keep the queue column in step with it."""
+    # A new dict every time: the ORM sees the change (the JSON column is not change-tracked).
+    conversation.state = state.to_json()
+    conversation.handover = state.handover is not None
+
+
+def handover_of(conversation: Conversation) -> Handover | None:
+    """Who has the conversation and why; None while the bot handles it."""
+    return load_state(conversation).handover

@@ -1,0 +1,184 @@
+"""Drive the dialogue's step function directly: a scripted citizen, parses built by hand.
+
+No Flask, no database, no threads, no model: ``Chat.say`` builds the :class:`nlu.base.Parse` the
+NLU would have returned (intent, confidence, entities, language, ranking) and runs one step.
+Replies are read back as the keys of the texts they were rendered from (``"ask_location"``,
+``"kb:ask_id_card:more:0"``), so scripts say *which* answer came, in either language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+
+from bot.dialogue.engine import Dialogue
+from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.state import DialogueState
+from bot.dialogue.texts import LANGUAGES, catalogue
+from bot.dialogue.types import Incoming, Reply, Turn
+from channels.base import Location, Media
+from nlu.base import Entity, Parse
+from tests.dialogue.memory_ports import NOW, MemoryPorts
+
+KB = KnowledgeBase()
+PHOTO = Media("tg-file:AgAD1", "image/jpeg")
+
+
+def parse(text: str, intent: str | None = None, confidence: float | None = None, *, lang: str = "id",
+          loc: str | None = None, ticket: str | None = None,
+          ranking: tuple[tuple[str, float], ...] = ()) -> Parse:
+    """What an NLU engine would return for ``text``.
+
+    Args:
+        loc: A location entity: a substring of ``text``.
+        ticket: A ticket_id entity value (normalised, e.g. "WRG-2026-000001").
+    """
+    entities = []
+    if loc is not None:
+        start = text.index(loc)
+        entities.append(Entity("location", loc, start, start + len(loc), loc))
+    if ticket is not None:
+        entities.append(Entity("ticket_id", ticket, 0, len(text), text))
+    conf = confidence if confidence is not None else (0.9 if intent else 0.3)
+    return Parse(text=text, intent=intent, confidence=conf,
+                 ranking=ranking or (((intent, conf),) if intent else ()), entities=tuple(entities),
+                 language=lang, engine="rules", model_version="test")
+
+
+@cache
+def _patterns(lang: str) -> list[tuple[str, re.Pattern[str]]]:
+    out = []
+    for key, template in catalogue(lang).items():
+        if not isinstance(template, str):
+            continue
+        parts = re.split(r"\{\w+\}", template)
+        out.append((key, re.compile("(?s)" + "(.*?)".join(re.escape(p) for p in parts))))
+    # Most literal text first: "status_changed_note" before "status_changed".
+    out.sort(key=lambda kp: -len(re.sub(r"\(\.\*\?\)", "", kp[1].pattern)))
+    return out
+
+
+def key_of(text: str) -> str:
+    """The key of the reply text (either language) or knowledge part that ``text`` was made from."""
+    for lang in LANGUAGES:
+        # A list (the status of recent complaints) is known by its header line.
+        first = text.split("\n", 1)[0]
+        for key, pattern in _patterns(lang):
+            if "\n" in text and pattern.fullmatch(first):
+                return key
+        for key, pattern in _patterns(lang):
+            if pattern.fullmatch(text):
+                return key
+        for key in KB.keys(lang):
+            article = KB.article(key, lang)
+            assert article is not None
+            if text == article.summary:
+                return f"kb:{key}"
+            if text in article.more:
+                return f"kb:{key}:more:{article.more.index(text)}"
+    return f"?{text}"     # not one of ours (a test's own knowledge base)
+
+
+def lang_of(text: str) -> str:
+    """Which language's reply texts ``text`` was rendered from."""
+    for lang in LANGUAGES:
+        if any(p.fullmatch(text) or p.fullmatch(text.split("\n", 1)[0]) for _, p in _patterns(lang)):
+            return lang
+    for lang in LANGUAGES:
+        articles = [a for a in (KB.article(k, lang) for k in KB.keys(lang)) if a is not None]
+        if any(text == a.summary or text in a.more for a in articles):
+            return lang
+    raise AssertionError(text)
+
+
+@dataclass
+class Chat:
+    """One citizen's conversation, held in memory between steps."""
+
+    channel: str = "web"
+    lang: str = "id"                 # the language the NLU reports for this citizen's words
+    name: str | None = None
+    ports: MemoryPorts = field(default_factory=MemoryPorts)
+    now: datetime = NOW
+
+    def __post_init__(self) -> None:
+        self.dialogue = Dialogue(self.ports, KB, timezone="Asia/Jakarta")
+        self.state = DialogueState()
+        self.turns: list[Turn] = []
+        self.replies: list[Reply] = []
+
+    def say(self, text: str = "", intent: str | None = None, confidence: float | None = None, *,
+            lang: str | None = None, loc: str | None = None, ticket: str | None = None,
+            ranking: tuple[tuple[str, float], ...] = (), button: str | None = None,
+            location: Location | tuple[float, float] | None = None, photo: Media | bool | None = None,
+            nlu: bool = True) -> list[str]:
+        """One message; returns the keys of the replies (see :func:`key_of`)."""
+        if isinstance(location, tuple):
+            location = Location(*location)
+        media: tuple[Media, ...] = ()
+        if photo is True:
+            media = (Media(PHOTO.url, PHOTO.content_type, text or None),)
+        elif isinstance(photo, Media):
+            media = (photo,)
+        # As the pipeline does: the button's payload is what the NLU reads; no text, no parse.
+        read = button or text
+        p = parse(read, intent, confidence, lang=lang or self.lang, loc=loc, ticket=ticket,
+                  ranking=ranking) if nlu and read.strip() else None
+        incoming = Incoming(text=text, channel=self.channel, received_at=self.now, button=button,
+                            location=location, media=media, sender_name=self.name)
+        before = self.state
+        turn = self.dialogue.step(self.state, incoming, p)
+        assert self.state == before, "step must not change the state it was given"
+        # What is stored is what the next step reads.
+        assert DialogueState.from_json(turn.state.to_json()) == turn.state
+        self.state = turn.state
+        self.turns.append(turn)
+        self.replies = list(turn.replies)
+        for r in turn.replies:
+            assert r.text.strip() and not re.search(r"\{\w+\}", r.text), r.text
+        return [key_of(r.text) for r in turn.replies]
+
+    # -- what the citizen sees -----------------------------------------------------------------
+    @property
+    def texts(self) -> list[str]:
+        return [r.text for r in self.replies]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+    @property
+    def buttons(self) -> list[str]:
+        """Payloads of the last reply's buttons."""
+        return [b.payload for b in self.replies[-1].buttons] if self.replies else []
+
+    @property
+    def titles(self) -> list[str]:
+        return [b.title for b in self.replies[-1].buttons] if self.replies else []
+
+    @property
+    def handover(self) -> str | None:
+        """The reason this last turn handed the conversation over, if it did."""
+        return self.turns[-1].handover if self.turns else None
+
+    # -- what happens outside the dialogue ----------------------------------------------------
+    def take_over(self, staff: str = "rina") -> None:
+        self.state = self.state.taken_by(staff, self.now)
+
+    def release(self) -> None:
+        self.state = self.state.release()
+
+    def await_rating(self, ticket: str) -> None:
+        self.state = self.state.await_rating(ticket)
+
+    # -- shortcuts -----------------------------------------------------------------------------
+    def file(self, text: str = "pohon tumbang menimpa kabel di Jl. Cikini Raya",
+             intent: str = "report_tree", loc: str | None = "Jl. Cikini Raya") -> str:
+        """File a complaint the short way; return its ticket."""
+        self.say(text, intent, loc=loc)
+        self.say("lewati") if self.channel != "sms" else None
+        assert self.say(button="yes") == ["complaint_filed"], self.texts
+        return list(self.ports.complaints)[-1]
+

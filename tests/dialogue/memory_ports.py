@@ -1,0 +1,127 @@
+"""An in-memory implementation of the dialogue's ports: complaints in a dict, time from a clock.
+
+It keeps the rules the database-backed ports (bot/casework/dialogue_ports.py) keep and the
+dialogue relies on: tickets are per city and year, someone else's ticket is never shown, a
+resolved complaint reopens only within the reopen period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from bot.dialogue.types import ComplaintDraft, ComplaintView
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)     # 10:00 WIB
+ME = "citizen"
+
+# (name, intent, agency, coordination hours, resolution days): the shape of config.yml's
+# complaints.categories, in the order they are offered.
+CATEGORIES: tuple[tuple[str, str, str, float, float], ...] = (
+    ("road_damage", "report_road_damage", "Dinas Bina Marga", 6, 7),
+    ("flood", "report_flood", "Dinas Sumber Daya Air", 2, 3),
+    ("drainage", "report_drainage", "Dinas Sumber Daya Air", 6, 7),
+    ("garbage", "report_garbage", "Dinas Lingkungan Hidup", 6, 3),
+    ("street_light", "report_street_light", "Dinas Bina Marga (PJU)", 6, 7),
+    ("tree", "report_tree", "Dinas Pertamanan dan Hutan Kota", 6, 7),
+    ("illegal_parking", "report_illegal_parking", "Dinas Perhubungan", 6, 7),
+    ("traffic", "report_traffic", "Dinas Perhubungan", 6, 7),
+    ("street_vendor", "report_street_vendor", "Satpol PP", 6, 7),
+    ("public_facility", "report_public_facility", "Dinas Cipta Karya, Tata Ruang dan Pertanahan", 6, 7),
+    ("pollution", "report_pollution", "Dinas Lingkungan Hidup", 6, 7),
+    ("public_service", "report_public_service", "Inspektorat", 6, 7),
+    ("other", "report_start", "Sekretariat Daerah (Biro Pemerintahan)", 6, 7),
+)
+
+
+@dataclass
+class StoredComplaint:
+    owner: str
+    view: ComplaintView
+    draft: ComplaintDraft | None = None
+    ratings: list[int] = field(default_factory=list)
+    reopened: int = 0
+
+
+class MemoryPorts:
+    """Dialogue ports for the citizen ``citizen``; ``complaints`` is shared between citizens.
+
+    Args:
+        citizen: Who is talking (own_complaint and rate only see this citizen's complaints).
+        clock: The current time.
+        complaints: Another MemoryPorts' store, to let two citizens share one city.
+        reopen_days: How long after Selesai a complaint can be reopened.
+    """
+
+    def __init__(self, citizen: str = ME, clock: Callable[[], datetime] = lambda: NOW,
+                 complaints: dict[str, StoredComplaint] | None = None, reopen_days: float = 7) -> None:
+        self.citizen = citizen
+        self.clock = clock
+        self.complaints: dict[str, StoredComplaint] = {} if complaints is None else complaints
+        self._reopen_days = reopen_days
+
+    # -- test helpers ------------------------------------------------------------------------
+    def add(self, category: str = "tree", status: str = "menunggu", owner: str | None = None,
+            closed_at: datetime | None = None) -> str:
+        """Store a complaint directly (as if filed earlier or by someone else); return its ticket."""
+        ticket = f"WRG-2026-{len(self.complaints) + 1:06d}"
+        now = self.clock()
+        self.complaints[ticket] = StoredComplaint(owner or self.citizen, ComplaintView(
+            ticket=ticket, category=category, agency=self._category(category)[2], status=status,
+            updated_at=now, due_at=now + timedelta(hours=6), closed_at=closed_at))
+        return ticket
+
+    def filed(self) -> list[ComplaintDraft]:
+        return [c.draft for c in self.complaints.values() if c.draft is not None]
+
+    def _category(self, name: str) -> tuple[str, str, str, float, float]:
+        return next(c for c in CATEGORIES if c[0] == name)
+
+    def _own(self, ticket: str) -> StoredComplaint | None:
+        c = self.complaints.get(ticket)
+        return c if c is not None and c.owner == self.citizen else None
+
+    # -- DialoguePorts -----------------------------------------------------------------------
+    def file_complaint(self, draft: ComplaintDraft) -> ComplaintView:
+        ticket = f"WRG-2026-{len(self.complaints) + 1:06d}"
+        _, _, agency, hours, days = self._category(draft.category)
+        now = self.clock()
+        view = ComplaintView(ticket=ticket, category=draft.category, agency=agency, status="menunggu",
+                             updated_at=now, due_at=now + timedelta(hours=hours),
+                             resolve_due_at=now + timedelta(days=days))
+        self.complaints[ticket] = StoredComplaint(self.citizen, view, draft)
+        return view
+
+    def own_complaint(self, ticket: str) -> ComplaintView | None:
+        c = self._own(ticket)
+        return c.view if c else None
+
+    def recent_complaints(self, limit: int) -> list[ComplaintView]:
+        own = [c.view for c in self.complaints.values() if c.owner == self.citizen]
+        return own[::-1][:limit]
+
+    def category_for_intent(self, intent: str | None) -> str | None:
+        return next((c[0] for c in CATEGORIES if c[1] == intent), None)
+
+    def categories(self) -> list[str]:
+        return [c[0] for c in CATEGORIES]
+
+    def rate(self, ticket: str, rating: int) -> bool:
+        c = self._own(ticket)
+        if c is None:
+            return False
+        c.ratings.append(rating)
+        return True
+
+    def reopen(self, ticket: str) -> ComplaintView | None:
+        c = self._own(ticket)
+        if c is None or c.view.status != "selesai" or c.view.closed_at is None \
+                or self.clock() - c.view.closed_at > timedelta(days=self._reopen_days):
+            return None
+        c.view = replace(c.view, status="proses", updated_at=self.clock(), closed_at=None)
+        c.reopened += 1
+        return c.view
+
+    def reopen_days(self) -> float:
+        return self._reopen_days
