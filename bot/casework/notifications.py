@@ -19,7 +19,7 @@ def notify_status_change(session: Session, settings: Settings, complaint: Compla
     """Queue the notification for a status change; return the conversation to wake, if any."""
     if complaint.conversation_id is None:
         return None
-    conv = session.get(Conversation, complaint.conversation_id)
+    conv = session.get(Conversation, complaint.conversation_id, with_for_update=True)
     if conv is None:
         return None
     lang = complaint.language or settings.default_language

@@ -121,7 +121,9 @@ class StaffService:
                                    .order_by(Message.id)))
 
     def _conversation(self, conversation_id: int) -> Conversation:
-        conv = self.s.get(Conversation, conversation_id)
+        # Locked like a worker locks it: a take-over or release must not race the worker that
+        # is saving the same conversation's state.
+        conv = self.s.get(Conversation, conversation_id, with_for_update=True)
         if conv is None:
             raise StaffError(f"no conversation {conversation_id}")
         return conv
