@@ -132,12 +132,13 @@ def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 
 # -- the environment -------------------------------------------------------------------------
-def _allowed_variables() -> set[str]:
+def allowed_variables() -> set[str]:
+    """The WARGA_* (and provider) variables read outside config.yml's keys."""
     return {Secrets.variable(name) for name in Secrets.model_fields} | {v.name for v in OTHER_ENV}
 
 
 def _refuse_unknown_variables(env: Mapping[str, str], by_env: Mapping[str, Key]) -> None:
-    allowed = _allowed_variables()
+    allowed = allowed_variables()
     for name in sorted(env):
         if name.startswith("WARGA_") and name not in by_env and name not in allowed:
             raise ConfigError(f"config: {name}: unknown setting{_did_you_mean(name, [*by_env, *allowed])}")

@@ -64,12 +64,15 @@ def _create(var_dir: Path, field: str) -> str:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(token)
-            os.link(tmp, path)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                token = read_local_secret(var_dir, field)
         finally:
             os.unlink(tmp)
-        return token
-    except FileExistsError:
-        return read_local_secret(var_dir, field)
     except OSError as exc:
         raise ConfigError(f"config: cannot write {path}: set {Secrets.variable(field)} "
                           f"({exc.strerror})") from None
+    if not token:
+        raise ConfigError(f"config: {path} is empty: delete it, or set {Secrets.variable(field)}")
+    return token

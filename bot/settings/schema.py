@@ -1,8 +1,8 @@
 """The declarations: every setting once, with its type, default, bounds, help and environment name.
 
 The sections below are what config.yml may hold; a key the models do not declare is refused.
-Each leaf key ``a.b_c`` can be overridden by the environment variable ``WARGA_A_B_C``
-(:func:`env_name`). Secrets and a few other variables are read only from the environment:
+Each leaf key can be overridden by its environment variable, ``WARGA_`` plus its path in
+capitals (:func:`env_name`). Secrets and a few other variables are read only from the environment:
 :class:`Secrets` and :data:`OTHER_ENV`. Loading (bot/settings/load.py), the README's table
 (bot/settings/reference.py) and the tests all read these declarations; nothing repeats them.
 
