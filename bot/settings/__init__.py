@@ -18,7 +18,13 @@ from bot.settings.schema import (
     Secrets,
     ServerSettings,
 )
-from bot.settings.values import Category, ChannelSettings, ComplaintSettings, ConfigError, Settings
+from bot.settings.values import (
+    Category,
+    ChannelSettings,
+    ComplaintSettings,
+    ConfigError,
+    Settings,
+)
 
 __all__ = [
     "DEFAULT_CONFIG", "KNOWN_CHANNELS", "NOTIFICATION_KINDS", "PROJECT_ROOT", "Category",

@@ -13,13 +13,12 @@ import copy
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, get_origin
+from typing import Any, get_origin
 
 import yaml
 from pydantic import ValidationError
-
-from nlu.config import NluConfig, NluConfigError
 
 from bot.settings.keys import (
     Key,
@@ -31,13 +30,26 @@ from bot.settings.keys import (
     section_of,
 )
 from bot.settings.local_secrets import LOCAL_SECRET_FILES, read_local_secret
-from bot.settings.schema import NOTIFICATION_KINDS, OTHER_ENV, ConfigFile, Secrets, Section
-from bot.settings.values import Category, ChannelSettings, ComplaintSettings, ConfigError, Settings
+from bot.settings.schema import (
+    NOTIFICATION_KINDS,
+    OTHER_ENV,
+    ConfigFile,
+    Secrets,
+    Section,
+)
+from bot.settings.values import (
+    Category,
+    ChannelSettings,
+    ComplaintSettings,
+    ConfigError,
+    Settings,
+)
+from nlu.config import NluConfig, NluConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 # Keys that look like secrets are refused in the file: they must come from the environment.
-_SECRET_KEY_RE = re.compile(r"(token|secret|password|auth)", re.I)
+_SECRET_KEY_RE = re.compile(r"(token|secret|password|auth)", re.IGNORECASE)
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _BOUND_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}

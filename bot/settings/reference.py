@@ -71,10 +71,10 @@ def settings_table() -> str:
                      f"| {_cell(key.help)} |")
     lines += ["", "Read only from the environment (secrets never go in the file):", "",
               "| variable | what |", "|---|---|"]
-    for name, info in Secrets.model_fields.items():
-        lines.append(f"| `{Secrets.variable(name)}` | {_cell(info.description or '')} |")
-    for variable in OTHER_ENV:
-        lines.append(f"| `{variable.name}` | {_cell(variable.help)} |")
+    for field, info in Secrets.model_fields.items():
+        lines.append(f"| `{Secrets.variable(field)}` | {_cell(info.description or '')} |")
+    for other in OTHER_ENV:
+        lines.append(f"| `{other.name}` | {_cell(other.help)} |")
     return "\n".join(lines)
 
 

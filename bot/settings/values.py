@@ -8,13 +8,12 @@ No defaults live here: they are declared once, in bot/settings/schema.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
-
-from nlu.config import NluConfig
 
 from bot.settings.schema import OutboxSettings, QueueSettings, Secrets, ServerSettings
+from nlu.config import NluConfig
 
 
 class ConfigError(Exception):
