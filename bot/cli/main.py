@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bot.cli.support import settings_of
+from bot.cli.support import settings_of, settings_with_local_secrets
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.security import generate_password_hash
@@ -91,7 +91,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling: bool) -> None:
     """Serve Warga with the development server (web chat at /, console at /console)."""
-    settings = _settings(ctx)
+    settings = settings_with_local_secrets(ctx)
     _require_schema(settings)
     from bot.web.app import create_app
 
@@ -129,7 +129,7 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve Warga with gunicorn (production)."""
-    settings = _settings(ctx)
+    settings = settings_with_local_secrets(ctx)
     _require_schema(settings)
     from gunicorn.app.base import BaseApplication
 
@@ -167,7 +167,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 @click.pass_context
 def worker(ctx: click.Context, burst: bool) -> None:
     """Run background jobs from Redis (only with queue.backend: redis)."""
-    settings = _settings(ctx)
+    settings = settings_with_local_secrets(ctx)
     if settings.queue.backend != "redis":
         _fail("queue.backend is 'thread': the web process runs the work itself; no worker needed")
     import time
@@ -212,7 +212,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the database to the newest schema."""
-    settings = _settings(ctx)
+    settings = settings_with_local_secrets(ctx)
     from bot.store.engine import make_engine
     from bot.store.migrate import upgrade
 

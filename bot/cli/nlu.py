@@ -41,21 +41,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.")
 
 
-def _config() -> NluConfig:
-    """The gateway's NLU settings (``nlu:`` in config.yml)."""
-    from bot.settings import load_settings  # bot.settings is the lead's; imported late on purpose
+def _config(*, local_secrets: bool = False) -> NluConfig:
+    """The gateway's NLU settings (``nlu:`` in config.yml); with ``local_secrets``, after
+    creating var/rasa-token when no WARGA_RASA_TOKEN is set (the server and its clients share it)."""
+    from bot.settings import ensure_local_secrets, load_settings  # imported late on purpose
 
-    return load_settings().nlu
+    settings = load_settings()
+    return (ensure_local_secrets(settings) if local_secrets else settings).nlu
 
 
-def _get_config(ctx: click.Context) -> NluConfig:
+def _get_config(ctx: click.Context, *, local_secrets: bool = False) -> NluConfig:
     obj = ctx.find_object(NluConfig)
     if obj is not None:
         return obj
     nested = getattr(ctx.obj, "nlu", None)
     if isinstance(nested, NluConfig):
         return nested
-    return _config()
+    return _config(local_secrets=local_secrets)
 
 
 def _edge(func: F) -> F:
@@ -291,7 +293,7 @@ def evaluate_cmd(
 @_edge
 def serve_cmd(ctx: click.Context, no_train: bool) -> None:
     """Run the Rasa server alone, in the foreground, on nlu.rasa_host:nlu.rasa_port."""
-    config = _get_config(ctx)
+    config = _get_config(ctx, local_secrets=True)
     if latest_model(config.rasa_models_dir) is None:
         if no_train:
             raise NluError(f"no Rasa model in {config.rasa_models_dir}: run `warga nlu train --engine rasa`", retryable=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -10,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.logs import configure_logging
 from bot.runtime import Runtime, build_runtime
-from bot.settings import Settings, load_settings, local_secret_key
+from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/webhooks/")
@@ -28,10 +29,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     settings = settings or load_settings()
     configure_logging(settings.server.log_level)
     runtime = runtime or build_runtime(settings)
+    secret_key = settings.secrets.secret_key
+    if not secret_key:
+        # Loading settings never writes; `warga db upgrade`/`run`/`serve` create var/secret-key.
+        # Without it (an app built outside the CLI) sessions last as long as this process.
+        log.warning("no WARGA_SECRET_KEY and no var/secret-key: console sessions use a key of this "
+                    "process only (run `warga db upgrade` to create one)")
+        secret_key = secrets.token_urlsafe(32)
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(
         MAX_CONTENT_LENGTH=settings.server.max_request_kb * 1024,
-        SECRET_KEY=settings.secrets.secret_key or local_secret_key(settings.var_dir),
+        SECRET_KEY=secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secrets.public_url.startswith("https://"),
