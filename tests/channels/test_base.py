@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from channels.base import (Button, DeliveryStatus, OutboundMessage, SendError, StatusUpdate, WebhookRequest)
+from channels.base import (Button, DeliveryStatus, OutboundMessage, SendError, SendFailure, StatusUpdate,
+                           WebhookRequest)
 
 
 def test_header_lookup_is_case_insensitive() -> None:
@@ -16,16 +17,16 @@ def test_new_fields_default_to_the_old_behaviour() -> None:
     message = OutboundMessage("sms", "tel:+6281234567890", "Halo")
     assert message.resume_from == 0 and message.language is None
     assert Button("Ya", "yes").kind == "reply"
-    error = SendError("x", retryable=True)
-    assert (error.parts_sent, error.sent_ids, error.window_closed) == (0, (), False)
-    assert "retryable=True" in repr(error)
+    error = SendError("x", kind=SendFailure.retry_later)
+    assert (error.parts_sent, error.sent_ids, error.outcome_unknown) == (0, (), False)
+    assert "kind=retry_later" in repr(error)
 
 
 def test_status_ranking_never_goes_backwards() -> None:
     assert DeliveryStatus.parse("undelivered") == DeliveryStatus.failed
     assert DeliveryStatus.read > DeliveryStatus.delivered > DeliveryStatus.sent > DeliveryStatus.queued
     assert DeliveryStatus.parse("huh") is None
-    assert StatusUpdate.__dataclass_fields__["window_closed"].default is False
+    assert StatusUpdate.__dataclass_fields__["failure"].default is None
 
 
 def test_connectors_never_import_the_app_flask_or_sqlalchemy() -> None:

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import pytest
 
 from channels.base import (Button, Channel, DeliveryStatus, InboundMessage, Location, Media,
-                           OutboundMessage, SendError, Unparseable, WebhookRejected, WebhookRequest)
+                           OutboundMessage, SendError, SendFailure, Unparseable, WebhookRejected, WebhookRequest)
 from channels.telegram import (MAX_TEXT, POLLING_URL, TelegramChannel, TelegramConfig,
                                callback_data_for)
 from channels.text_split import utf16_len
@@ -336,21 +336,21 @@ def test_nothing_to_send_and_bad_recipients_are_refused_without_a_request(
 
 ERRORS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("429", dict(status=429, description="Too Many Requests: retry after 7", retry_after=7),
-     dict(retryable=True, retry_after=7.0, code="429", unreachable=False)),
+     dict(retryable=True, retry_after=7.0, code="429", kind=SendFailure.throttled)),
     ("403-blocked", dict(status=403, description="Forbidden: bot was blocked by the user"),
-     dict(retryable=False, unreachable=True, code="403")),
+     dict(retryable=False, kind=SendFailure.contact_unreachable, code="403")),
     ("403-deactivated", dict(status=403, description="Forbidden: user is deactivated"),
-     dict(retryable=False, unreachable=True)),
+     dict(retryable=False, kind=SendFailure.contact_unreachable)),
     # Not every 403 means the citizen left (courier PR 688).
     ("403-cannot-initiate", dict(status=403, description="Forbidden: bot can't initiate conversation with a user"),
-     dict(retryable=False, unreachable=False)),
+     dict(retryable=False, kind=SendFailure.permanent)),
     ("400", dict(status=400, description="Bad Request: chat not found"),
-     dict(retryable=False, unreachable=False, code="400")),
+     dict(retryable=False, kind=SendFailure.permanent, code="400")),
     ("400-migrated", dict(status=400, description="Bad Request: group chat was upgraded to a supergroup chat",
                           migrate_to_chat_id=-1001234567890),
      dict(retryable=False, code="chat_migrated")),
     ("500", dict(status=500, description="Internal Server Error"),
-     dict(retryable=True, outcome_unknown=False)),
+     dict(retryable=True, outcome_unknown=False, kind=SendFailure.retry_later)),
 ]
 
 

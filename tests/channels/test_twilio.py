@@ -14,11 +14,10 @@ from urllib.parse import parse_qsl
 import pytest
 
 from channels.base import (Button, Channel, DeliveryStatus, InboundMessage, Location, Media,
-                           OutboundMessage, SendError, StatusUpdate, Unparseable, WebhookRejected,
+                           OutboundMessage, SendError, SendFailure, StatusUpdate, Unparseable, WebhookRejected,
                            WebhookRequest)
 from channels.sms_segments import count_segments
-from channels.twilio import (TwilioChannel, TwilioConfig, parse_choice_number,
-                             status_update_window_closed, twilio_channels)
+from channels.twilio import TwilioChannel, TwilioConfig, parse_choice_number, twilio_channels
 from tests.fakes._http import FakeServer, Recorded, Reply, unused_port
 from tests.fakes.fake_twilio import FakeTwilio, sign
 
@@ -192,8 +191,8 @@ STATUSES: list[tuple[str, dict[str, Any]]] = [
     ("status_queued.txt", dict(channel="sms", status=DeliveryStatus.queued, error_code=None,
                                provider_message_id="SMc0ffee0c0ffee0c0ffee0c0ffee0c0ff", at=NOW)),
     ("status_sent.txt", dict(status=DeliveryStatus.sent)),
-    ("status_delivered.txt", dict(status=DeliveryStatus.delivered, unreachable=False, window_closed=False)),
-    ("status_failed_21610.txt", dict(status=DeliveryStatus.failed, error_code="21610", unreachable=True,
+    ("status_delivered.txt", dict(status=DeliveryStatus.delivered, failure=None)),
+    ("status_failed_21610.txt", dict(status=DeliveryStatus.failed, error_code="21610", failure=SendFailure.contact_stopped,
                                      error_reason="Attempt to send to unsubscribed recipient")),
     ("status_undelivered_30003.txt", dict(status=DeliveryStatus.failed, error_code="30003",
                                           error_reason="unreachable destination handset")),
@@ -202,7 +201,7 @@ STATUSES: list[tuple[str, dict[str, Any]]] = [
     ("status_whatsapp_delivered.txt", dict(channel="whatsapp", status=DeliveryStatus.delivered)),
     # 63016 arrives asynchronously with an empty ErrorMessage (pitfalls §6).
     ("status_whatsapp_undelivered_63016.txt", dict(channel="whatsapp", status=DeliveryStatus.failed,
-                                                   error_code="63016", window_closed=True, unreachable=False)),
+                                                   error_code="63016", failure=SendFailure.needs_template)),
     ("status_whatsapp_failed_63018.txt", dict(status=DeliveryStatus.failed, error_code="63018",
                                               error_reason="Rate limit exceeded for Channel")),
 ]
@@ -237,7 +236,7 @@ def test_parse_status_table(offline: TwilioChannel, name: str, expected: dict[st
     assert isinstance(item, StatusUpdate), item
     for attr, value in expected.items():
         assert getattr(item, attr) == value, attr
-    assert status_update_window_closed(item) == (item.error_code == "63016")
+    assert (item.failure is SendFailure.needs_template) == (item.error_code == "63016")
 
 
 @pytest.mark.parametrize("name, reason", UNPARSEABLE, ids=[n for n, _ in UNPARSEABLE])
@@ -398,15 +397,15 @@ def test_twilio_channels_builds_the_configured_senders() -> None:
 # -- errors ----------------------------------------------------------------------------------
 
 ERRORS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("429-20429", dict(status=429, code=20429, message="Too Many Requests"), dict(retryable=True, code="20429")),
+    ("429-20429", dict(status=429, code=20429, message="Too Many Requests"), dict(retryable=True, code="20429", kind=SendFailure.throttled)),
     ("503", dict(status=503, code=20503, message="Service Unavailable"), dict(retryable=True)),
     ("21610", dict(status=400, code=21610, message="Attempt to send to unsubscribed recipient"),
-     dict(retryable=False, unreachable=True, code="21610")),
+     dict(retryable=False, kind=SendFailure.contact_stopped, code="21610")),
     ("63016-sync", dict(status=400, code=63016, message="Failed to send freeform message because you are "
-                        "outside the allowed window."), dict(retryable=False, window_closed=True, code="63016")),
+                        "outside the allowed window."), dict(retryable=False, kind=SendFailure.needs_template, code="63016")),
     ("63018", dict(status=429, code=63018, message="Rate limit exceeded for Channel"), dict(retryable=True)),
     ("21211", dict(status=400, code=21211, message="Invalid 'To' Phone Number"),
-     dict(retryable=False, unreachable=False, window_closed=False, code="21211")),
+     dict(retryable=False, kind=SendFailure.permanent, code="21211")),
     ("rfc9457", dict(status=400, code=21211, message="Invalid 'To' Phone Number", problem_details=True),
      dict(retryable=False, code="21211")),
     ("rfc9457-429", dict(status=429, code=20429, message="Too Many Requests", problem_details=True),
@@ -481,7 +480,7 @@ def test_an_async_63016_comes_back_as_a_window_closed_status(wa: TwilioChannel, 
     [update] = wa.parse_inbound(request)
     assert isinstance(update, StatusUpdate)
     assert (update.channel, update.provider_message_id, update.status) == ("whatsapp", sid, DeliveryStatus.failed)
-    assert update.window_closed and update.error_code == "63016"
+    assert update.failure is SendFailure.needs_template and update.error_code == "63016"
 
 
 class _Sink(FakeServer):
