@@ -7,8 +7,7 @@ import threading
 
 from bot.pipeline.receive import ingest_and_commit
 from bot.runtime import Runtime
-from channels.base import SendError
-from channels.telegram import TelegramChannel
+from channels.base import AnswersButtons, Polls, SendError
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +16,7 @@ class TelegramPoller:
     """Polls in a thread. Each batch is stored and committed before the next poll confirms it,
     so a crash re-delivers the batch and the unique provider ids drop the repeats."""
 
-    def __init__(self, runtime: Runtime, channel: TelegramChannel, timeout: int = 30) -> None:
+    def __init__(self, runtime: Runtime, channel: Polls, timeout: int = 30) -> None:
         self.rt = runtime
         self.channel = channel
         self.timeout = timeout
@@ -44,11 +43,12 @@ class TelegramPoller:
             stored += result.stored
             for conv_id in result.conversations:
                 self.rt.queue.enqueue(conv_id)
-            for callback_id in result.callbacks:
-                try:
-                    self.channel.answer_callback(callback_id)
-                except SendError as exc:
-                    log.info("callback not acknowledged", extra={"reason": exc.reason})
+            if isinstance(self.channel, AnswersButtons):
+                for callback_id in result.callbacks:
+                    try:
+                        self.channel.answer_callback(callback_id)
+                    except SendError as exc:
+                        log.info("callback not acknowledged", extra={"reason": exc.reason})
         self.offset = next_offset
         return stored
 

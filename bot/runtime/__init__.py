@@ -17,7 +17,7 @@ from bot.pipeline.outbox import Outbox
 from bot.pipeline.process import ConversationProcessor
 from bot.settings import Settings
 from bot.pipeline.queue import ConversationJob, JobQueue, RedisQueue, ThreadQueue
-from channels.base import Channel
+from channels.base import Channel, Closeable
 from nlu.base import NluEngine
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,8 @@ class Runtime:
             self.queue.stop()
             self.started = False
         for ch in self.channels.values():
-            close = getattr(ch, "close", None)
-            if callable(close):
-                close()
+            if isinstance(ch, Closeable):
+                ch.close()
         self.engine.dispose()
 
 
