@@ -8,6 +8,7 @@ import pytest
 
 from channels.base import (
     Channel,
+    ContactEvent,
     InboundMessage,
     Location,
     Media,
@@ -170,3 +171,15 @@ def test_a_provider_retry_gives_the_same_external_id(offline: TelegramChannel) -
     second = [offline.parse_inbound(payload(p.name))[0].external_id for p in sorted(PAYLOADS.iterdir())]
     assert first == second
     assert len(set(first)) == len(first)
+
+
+@pytest.mark.parametrize("name, event", [
+    ("my_chat_member_kicked.json", ContactEvent.blocked),        # the citizen blocked the bot
+    ("my_chat_member_unblocked.json", ContactEvent.unblocked),
+    ("text.json", None),
+    ("command_start.json", None),       # /start is the dialogue's, not an opt-in
+])
+def test_contact_facts(offline: TelegramChannel, name: str, event: ContactEvent | None) -> None:
+    [item] = offline.parse_inbound(payload(name))
+    assert isinstance(item, InboundMessage)
+    assert (item.event, item.provider_answered) == (event, False)   # Telegram answers nothing itself

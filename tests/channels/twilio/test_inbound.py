@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from channels.base import (
+    ContactEvent,
     DeliveryStatus,
     InboundMessage,
     Location,
@@ -17,9 +19,19 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.twilio import TwilioChannel, parse_choice_number
-from tests.channels.twilio.support import NOW, PAYLOADS, SID, STATUS, signed, wa_out
+from tests.channels.twilio.support import (
+    HOOK,
+    NOW,
+    PAYLOADS,
+    SID,
+    STATUS,
+    TOKEN,
+    pairs_of,
+    signed,
+    wa_out,
+)
 from tests.fakes._http import FakeServer, Recorded, Reply
-from tests.fakes.fake_twilio import FakeTwilio
+from tests.fakes.fake_twilio import FakeTwilio, sign
 
 # -- parse: the payload table ------------------------------------------------------------
 
@@ -52,7 +64,7 @@ STATUSES: list[tuple[str, dict[str, Any]]] = [
     ("status_delivered.txt", dict(status=DeliveryStatus.delivered, failure=None)),
     ("status_failed_21610.txt", dict(status=DeliveryStatus.failed, error_code="21610", failure=SendFailure.contact_stopped,
                                      error_reason="Attempt to send to unsubscribed recipient")),
-    ("status_undelivered_30003.txt", dict(status=DeliveryStatus.failed, error_code="30003",
+    ("status_undelivered_30003.txt", dict(status=DeliveryStatus.failed, error_code="30003", failure=SendFailure.permanent,
                                           error_reason="unreachable destination handset")),
     ("status_whatsapp_read.txt", dict(channel="whatsapp", status=DeliveryStatus.read,
                                       provider_message_id="SMdeadbeefdeadbeefdeadbeefdeadbeef")),
@@ -61,6 +73,7 @@ STATUSES: list[tuple[str, dict[str, Any]]] = [
     ("status_whatsapp_undelivered_63016.txt", dict(channel="whatsapp", status=DeliveryStatus.failed,
                                                    error_code="63016", failure=SendFailure.needs_template)),
     ("status_whatsapp_failed_63018.txt", dict(status=DeliveryStatus.failed, error_code="63018",
+                                              failure=SendFailure.throttled,
                                               error_reason="Rate limit exceeded for Channel")),
 ]
 
@@ -144,3 +157,48 @@ def test_the_fake_can_deliver_a_callback_to_a_live_server(wa: TwilioChannel, fak
         [got] = sink.requests
     assert got.headers["x-twilio-signature"] == callback.signature
     assert dict(got.form())["MessageStatus"] == "delivered"
+
+
+# -- neutral facts: keywords and who answers them -------------------------------------------
+
+def _with(name: str, **fields: str) -> WebhookRequest:
+    """A real payload with some fields changed, signed as Twilio would sign it."""
+    pairs = [(k, fields.get(k, v)) for k, v in pairs_of(name)]
+    if "OptOutType" not in fields:
+        pairs = [(k, v) for k, v in pairs if k != "OptOutType" or name.startswith("sms_stop")]
+    body = urlencode(pairs).encode()
+    return WebhookRequest(HOOK, {"content-type": "application/x-www-form-urlencoded",
+                                 "x-twilio-signature": sign(TOKEN, HOOK, pairs)}, body)
+
+
+FACTS: list[tuple[str, dict[str, str], ContactEvent | None, bool]] = [
+    # Twilio's Advanced Opt-Out answers its own English keywords on SMS (OptOutType is set).
+    ("sms_stop.txt", {}, ContactEvent.opt_out, True),
+    ("sms_text.txt", {"Body": "quit"}, ContactEvent.opt_out, True),
+    ("sms_text.txt", {"Body": "Start", "OptOutType": "START"}, ContactEvent.opt_in, True),
+    ("sms_text.txt", {"Body": "help!", "OptOutType": "HELP"}, ContactEvent.help, True),
+    # Our Indonesian keywords: Twilio does not know them, so we answer.
+    ("sms_berhenti.txt", {}, ContactEvent.opt_out, False),
+    ("sms_text.txt", {"Body": "stop semua"}, ContactEvent.opt_out, False),
+    ("sms_mulai.txt", {}, ContactEvent.opt_in, False),
+    ("sms_text.txt", {"Body": "Bantuan."}, ContactEvent.help, False),
+    # WhatsApp: Twilio answers nothing itself.
+    ("whatsapp_text.txt", {"Body": "STOP"}, ContactEvent.opt_out, False),
+    ("whatsapp_text.txt", {"Body": "mulai"}, ContactEvent.opt_in, False),
+    ("whatsapp_text.txt", {"Body": "HELP"}, ContactEvent.help, False),
+    # Only a whole message is a keyword.
+    ("sms_text.txt", {"Body": "stop lampu mati"}, None, False),
+    ("sms_choice.txt", {}, None, False),
+    ("whatsapp_text.txt", {}, None, False),
+]
+
+
+@pytest.mark.parametrize("name, fields, event, answered", FACTS,
+                         ids=[f"{n}:{f.get('Body', '')}" for n, f, _, _ in FACTS])
+def test_keywords_are_reported_as_neutral_facts(offline: TwilioChannel, name: str, fields: dict[str, str],
+                                                event: ContactEvent | None, answered: bool) -> None:
+    request = _with(name, **fields)
+    offline.verify(request)
+    [item] = offline.parse_inbound(request)
+    assert isinstance(item, InboundMessage)
+    assert (item.event, item.provider_answered) == (event, answered)
