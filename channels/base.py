@@ -140,7 +140,7 @@ class DeliveryStatus(enum.IntEnum):
     failed = 6
 
     @classmethod
-    def parse(cls, value: str) -> "DeliveryStatus | None":
+    def parse(cls, value: str) -> DeliveryStatus | None:
         mapping = {"accepted": cls.queued, "scheduled": cls.queued, "sending": cls.queued,
                    "undelivered": cls.failed, "canceled": cls.failed}
         if value in mapping:

@@ -7,7 +7,7 @@ branch here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from channels.base import Channel
 from channels.telegram import TelegramChannel, TelegramConfig
@@ -105,15 +105,11 @@ def build_channel(options: ChannelOptions, name: str) -> Channel:
     """
     if name == "telegram":
         return build_telegram(options)
-    built = build_channels(ChannelOptions(**{**_fields(options), "enabled": (name,)}))
+    built = build_channels(replace(options, enabled=(name,)))
     if name not in built.channels:
         reasons = [reason for channel, reason in built.off if channel == name]
         raise ValueError(reasons[0] if reasons else f"unknown channel {name!r}")
     return built.channels[name]
-
-
-def _fields(options: ChannelOptions) -> dict[str, object]:
-    return {f: getattr(options, f) for f in options.__dataclass_fields__}
 
 
 def build_telegram(options: ChannelOptions) -> Channel:

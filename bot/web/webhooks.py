@@ -82,10 +82,10 @@ def _route(path: str) -> tuple[Channel, WebhookRoute]:
     """The first enabled channel declaring ``path``, and its route. Channels sharing a path
     (Twilio's SMS and WhatsApp) each handle every request on it, so any one will do."""
     for channel in current_app.extensions["warga"].channels.values():
-        if isinstance(channel, DeclaresWebhooks):
-            for route in channel.webhook_routes():
-                if route.path == path:
-                    return channel, route
+        routes = channel.webhook_routes() if isinstance(channel, DeclaresWebhooks) else ()
+        for route in routes:
+            if route.path == path:
+                return channel, route
     abort(404)
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable
 
-from channels.base import (Inbound, OutboundMessage, SendResult, WebhookInfo, WebhookRequest,
-                           WebhookRoute)
+from channels.base import (
+    Inbound,
+    OutboundMessage,
+    SendResult,
+    WebhookInfo,
+    WebhookRequest,
+    WebhookRoute,
+)
 from channels.telegram import admin, inbound, media, outbound
 from channels.telegram.client import BotClient
 from channels.telegram.config import NAME, WEBHOOK_PATH, TelegramConfig
@@ -37,7 +43,7 @@ class TelegramChannel:
         self._client.close()
         self._poller.close()
 
-    def __enter__(self) -> "TelegramChannel":
+    def __enter__(self) -> TelegramChannel:
         return self
 
     def __exit__(self, *exc: object) -> None:

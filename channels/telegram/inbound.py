@@ -16,12 +16,19 @@ import re
 from datetime import datetime
 from typing import Any
 
-from channels.telegram.config import DIGEST_PREFIX, MEDIA_PREFIX, NAME, TelegramConfig
-
 from telegram import Message, Update
 
-from channels.base import (ContactEvent, Inbound, InboundMessage, Location, Media, Unparseable,
-                           WebhookRejected, WebhookRequest)
+from channels.base import (
+    ContactEvent,
+    Inbound,
+    InboundMessage,
+    Location,
+    Media,
+    Unparseable,
+    WebhookRejected,
+    WebhookRequest,
+)
+from channels.telegram.config import DIGEST_PREFIX, MEDIA_PREFIX, NAME, TelegramConfig
 
 log = logging.getLogger(__name__)
 _COMMAND_RE = re.compile(r"^(/[A-Za-z0-9_]{1,32})@[A-Za-z0-9_]+(?=\s|$)")

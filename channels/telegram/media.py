@@ -5,12 +5,11 @@ from __future__ import annotations
 import mimetypes
 import os
 
-from channels.telegram.config import MEDIA_PREFIX, TelegramConfig
-
 from telegram.error import TelegramError
 
 from channels.base import SendError, SendFailure
 from channels.telegram.client import BotClient
+from channels.telegram.config import MEDIA_PREFIX, TelegramConfig
 from channels.telegram.errors import send_error
 
 _EXTRA_TYPES = {".oga": "audio/ogg", ".ogg": "audio/ogg", ".webp": "image/webp",

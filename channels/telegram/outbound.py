@@ -12,15 +12,29 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from channels.telegram.config import (DIGEST_PREFIX, MAX_CALLBACK_DATA, MAX_CAPTION, MAX_TEXT)
-
-from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
-                      ReplyKeyboardMarkup)
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 from telegram.error import BadRequest, TelegramError
 
-from channels.base import (Button, DeliveryStatus, OutboundMessage, SendError, SendFailure,
-                           SendResult)
+from channels.base import (
+    Button,
+    DeliveryStatus,
+    OutboundMessage,
+    SendError,
+    SendFailure,
+    SendResult,
+)
 from channels.telegram.client import BotClient
+from channels.telegram.config import (
+    DIGEST_PREFIX,
+    MAX_CALLBACK_DATA,
+    MAX_CAPTION,
+    MAX_TEXT,
+)
 from channels.telegram.errors import send_error
 from channels.text_split import fits_length, split_text, utf16_len
 

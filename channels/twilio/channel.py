@@ -5,10 +5,22 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from channels.base import Inbound, OutboundMessage, SendResult, WebhookRequest, WebhookRoute
+from channels.base import (
+    Inbound,
+    OutboundMessage,
+    SendResult,
+    WebhookRequest,
+    WebhookRoute,
+)
 from channels.twilio import inbound, media, outbound
 from channels.twilio.client import RestClient
-from channels.twilio.config import CHANNEL_NAMES, EMPTY_TWIML, STATUS_PATH, WEBHOOK_PATH, TwilioConfig
+from channels.twilio.config import (
+    CHANNEL_NAMES,
+    EMPTY_TWIML,
+    STATUS_PATH,
+    WEBHOOK_PATH,
+    TwilioConfig,
+)
 from channels.twilio.signature import SignatureChecker, signed_url
 
 _ROUTES = (WebhookRoute(WEBHOOK_PATH, "inbound", EMPTY_TWIML, "text/xml"),

@@ -15,8 +15,17 @@ import re
 from datetime import datetime
 from urllib.parse import urlencode
 
-from channels.base import (ContactEvent, DeliveryStatus, Inbound, InboundMessage, Location, Media,
-                           StatusUpdate, Unparseable, WebhookRequest)
+from channels.base import (
+    ContactEvent,
+    DeliveryStatus,
+    Inbound,
+    InboundMessage,
+    Location,
+    Media,
+    StatusUpdate,
+    Unparseable,
+    WebhookRequest,
+)
 from channels.twilio.config import WHATSAPP_PREFIX, TwilioConfig
 from channels.twilio.errors import ERROR_REASONS, failure_for
 from channels.twilio.signature import form_pairs

@@ -15,7 +15,13 @@ from typing import Any
 import requests
 from twilio.base.exceptions import TwilioException
 
-from channels.base import DeliveryStatus, OutboundMessage, SendError, SendFailure, SendResult
+from channels.base import (
+    DeliveryStatus,
+    OutboundMessage,
+    SendError,
+    SendFailure,
+    SendResult,
+)
 from channels.sms_segments import split_sms
 from channels.text_split import fits_length, split_text
 from channels.twilio.client import RestClient

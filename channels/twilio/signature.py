@@ -15,7 +15,10 @@ from twilio.request_validator import RequestValidator
 from channels.base import WebhookRejected, WebhookRequest
 
 try:  # twilio >= 9.13: SharedKey webhook signing may use HMAC-SHA256 (notes §5)
-    from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
+    from twilio.request_validator import (
+        SIGNATURE_SETTINGS_HEADER,
+        get_signature_algorithm,
+    )
 except ImportError:  # pragma: no cover - older 9.x
     SIGNATURE_SETTINGS_HEADER, get_signature_algorithm = "X-Twilio-Webhooks-Signature-Settings", None
 
