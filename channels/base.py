@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Literal, Mapping, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,21 @@ class Location:
     address: str | None = None    # a venue title / Twilio "Address", if the provider gave one
 
 
+class ContactEvent(enum.StrEnum):
+    """A contact-level fact a connector recognised in what the citizen sent.
+
+    ``bot`` acts on the stored fact without knowing which provider reported it: it marks the
+    address opted out / in / unreachable when the message is stored and answers the keyword
+    (unless the provider already did, see ``InboundMessage.provider_answered``).
+    """
+
+    opt_out = "opt_out"        # the citizen asked to receive nothing more (SMS STOP / BERHENTI)
+    opt_in = "opt_in"          # ...and to receive messages again (START / MULAI)
+    help = "help"              # the citizen asked what this number is (HELP / BANTUAN)
+    blocked = "blocked"        # the citizen blocked the bot: unreachable on this channel
+    unblocked = "unblocked"    # ...and unblocked it again
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One message a citizen sent, as the connector understood it.
@@ -82,13 +97,13 @@ class InboundMessage:
         kind: "message" for things the dialogue should process; other kinds ("edited",
             "group", "member", "ignored") are stored for the transcript but not processed.
         raw: The provider's payload for this message, kept for staff and debugging.
-        event: A contact-level event the connector recognised, to act on before (or instead
-            of) the dialogue: "blocked" / "unblocked" (Telegram ``my_chat_member``: the
-            citizen blocked the bot, i.e. unreachable, or unblocked it), "opt_out" (SMS or
-            WhatsApp keyword STOP / BERHENTI, or Twilio's ``OptOutType=STOP``), "opt_in"
-            (START / MULAI), "help" (HELP / BANTUAN). None for ordinary messages.
+        event: A contact-level fact the connector recognised (:class:`ContactEvent`), to
+            act on before (or instead of) the dialogue. None for ordinary messages.
+        provider_answered: The provider has already answered this keyword itself (Twilio's
+            Advanced Opt-Out answers STOP/START/HELP on SMS); a second answer would cost the
+            citizen another SMS, and after STOP it is refused (21610).
         callback_id: A provider token the worker must acknowledge (Telegram: the
-            ``callback_query`` id, answered with ``TelegramChannel.answer_callback``).
+            ``callback_query`` id), with :meth:`AnswersButtons.answer_callback`.
     """
 
     channel: str
@@ -103,7 +118,8 @@ class InboundMessage:
     phone: str | None = None
     kind: str = "message"
     raw: str | None = None
-    event: str | None = None
+    event: ContactEvent | None = None
+    provider_answered: bool = False
     callback_id: str | None = None
 
 
@@ -124,7 +140,7 @@ class DeliveryStatus(enum.IntEnum):
     failed = 6
 
     @classmethod
-    def parse(cls, value: str) -> "DeliveryStatus | None":
+    def parse(cls, value: str) -> DeliveryStatus | None:
         mapping = {"accepted": cls.queued, "scheduled": cls.queued, "sending": cls.queued,
                    "undelivered": cls.failed, "canceled": cls.failed}
         if value in mapping:
@@ -140,10 +156,10 @@ class StatusUpdate:
     """A provider's report about a message we sent.
 
     Attributes:
-        unreachable: The error means the citizen cannot be reached any more on this channel
-            (Twilio 21610: they texted STOP). Mark the contact address opted out.
-        window_closed: The error means WhatsApp's 24-hour window was closed (Twilio 63016):
-            the message needs an approved template, retrying free-form will fail again.
+        failure: For a failed message, what the failure means (:class:`SendFailure`), e.g.
+            ``contact_stopped`` (the citizen opted out: mark the address) or
+            ``needs_template`` (a template is needed: retrying free-form fails again). None
+            when the message did not fail or the provider gave no recognised reason.
     """
 
     channel: str
@@ -153,8 +169,7 @@ class StatusUpdate:
     error_code: str | None = None
     error_reason: str | None = None
     raw: str | None = None
-    unreachable: bool = False
-    window_closed: bool = False
+    failure: SendFailure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,43 +249,81 @@ class WebhookRejected(Exception):
     """The request is not authentic (bad or missing signature/secret): answer 403."""
 
 
+class SendFailure(enum.StrEnum):
+    """The closed set of things a failed provider call can mean, and so what to do next."""
+
+    retry_later = "retry_later"                    # 5xx, timeouts, network: try again later
+    throttled = "throttled"                        # rate limited: wait (``retry_after``), then retry
+    contact_stopped = "contact_stopped"            # the citizen opted out (Twilio 21610)
+    contact_unreachable = "contact_unreachable"    # blocked the bot or deactivated (Telegram 403)
+    needs_template = "needs_template"              # WhatsApp's 24-hour window is closed (63016)
+    permanent = "permanent"                        # anything else: retrying fails again
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying the same call again later may succeed."""
+        return self in (SendFailure.retry_later, SendFailure.throttled)
+
+
 class SendError(Exception):
     """A call to a provider failed (sending, and also the other provider calls a connector
     makes: fetching media, answering a button, registering a webhook, polling).
 
     Attributes:
-        retryable: Whether trying again later may succeed (5xx, 429, timeouts).
+        reason: What went wrong, for staff and logs.
+        kind: What the failure means (:class:`SendFailure`).
         retry_after: Seconds the provider asked us to wait, if it said.
         code: The provider's error code.
-        unreachable: The citizen cannot be reached any more (blocked the bot, opted out).
         outcome_unknown: The request may have reached the provider (a timeout after sending).
-        window_closed: WhatsApp's 24-hour window is closed: only a template can go out.
         parts_sent: For a message sent as several provider messages: how many parts in
             total (counting ``OutboundMessage.resume_from``) went out before this failure.
             Pass it back as ``resume_from`` on the retry.
         sent_ids: Provider ids of the parts this attempt did send before failing.
     """
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None,
-                 code: str | None = None, unreachable: bool = False,
-                 outcome_unknown: bool = False, window_closed: bool = False,
+    def __init__(self, reason: str, *, kind: SendFailure, retry_after: float | None = None,
+                 code: str | None = None, outcome_unknown: bool = False,
                  parts_sent: int = 0, sent_ids: tuple[str, ...] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retryable = retryable
+        self.kind = kind
         self.retry_after = retry_after
         self.code = code
-        self.unreachable = unreachable
         self.outcome_unknown = outcome_unknown
-        self.window_closed = window_closed
         self.parts_sent = parts_sent
         self.sent_ids = sent_ids
 
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again later may succeed (``kind`` is retry_later or throttled)."""
+        return self.kind.retryable
+
     def __repr__(self) -> str:
-        return (f"SendError({self.reason!r}, retryable={self.retryable}, code={self.code!r}, "
-                f"retry_after={self.retry_after}, unreachable={self.unreachable}, "
-                f"outcome_unknown={self.outcome_unknown}, window_closed={self.window_closed}, "
+        return (f"SendError({self.reason!r}, kind={self.kind.value}, code={self.code!r}, "
+                f"retry_after={self.retry_after}, outcome_unknown={self.outcome_unknown}, "
                 f"parts_sent={self.parts_sent})")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRoute:
+    """A URL path a connector asks its provider to call, and how to acknowledge it.
+
+    ``bot`` serves every declared route generically (verify, parse, store, then answer
+    ``ack_body``), so it needs no provider names. Several connectors may declare the same
+    path (Twilio's SMS and WhatsApp share one webhook); each of them must then handle every
+    request on it, since any one of them may be given it.
+
+    Attributes:
+        path: The absolute URL path, e.g. "/webhooks/telegram".
+        kind: "inbound" (citizens' messages) or "status" (delivery reports).
+        ack_body: The body of the 2xx answer (Twilio: empty TwiML, i.e. "no reply now").
+        ack_content_type: Its content type.
+    """
+
+    path: str
+    kind: Literal["inbound", "status"]
+    ack_body: str
+    ack_content_type: str
 
 
 Inbound = InboundMessage | StatusUpdate | Unparseable
@@ -293,3 +346,95 @@ class Channel(Protocol):
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Send one message. Raises :class:`SendError`."""
+
+
+# -- optional abilities: a connector has them or not; ``bot`` checks with isinstance ----------
+
+@runtime_checkable
+class DeclaresWebhooks(Protocol):
+    """A connector its provider calls over HTTP."""
+
+    def webhook_routes(self) -> tuple[WebhookRoute, ...]:
+        """The paths the provider calls, each with its acknowledgement."""
+
+
+@runtime_checkable
+class FetchesMedia(Protocol):
+    """A connector whose attachments must be downloaded through the provider."""
+
+    def fetch_media(self, ref: str) -> tuple[str, bytes]:
+        """Download ``Media.url``; return (content type, bytes). Raises :class:`SendError`."""
+
+
+@runtime_checkable
+class AnswersButtons(Protocol):
+    """A connector whose button presses must be acknowledged (``InboundMessage.callback_id``)."""
+
+    def answer_callback(self, callback_id: str, text: str | None = None) -> bool:
+        """Acknowledge a press; False when it is too old to matter. Raises :class:`SendError`."""
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A connector holding connections or threads to release at shutdown."""
+
+    def close(self) -> None:
+        """Release them; a later call starts them again lazily."""
+
+
+@runtime_checkable
+class Polls(Protocol):
+    """A connector that can fetch updates itself (no public URL needed)."""
+
+    name: str
+
+    def poll_updates(self, offset: int | None = None, timeout: int = 30,
+                     limit: int = 100) -> tuple[list[WebhookRequest], int | None]:
+        """Long-poll once: (raw updates for ``parse_inbound``, the next offset)."""
+
+    def parse_inbound(self, request: WebhookRequest) -> list[Inbound]:
+        """As :meth:`Channel.parse_inbound`."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookInfo:
+    """What the provider says about the webhook registered with it.
+
+    Attributes:
+        url: The registered URL ("" when none: polling).
+        pending_update_count: Updates the provider holds for us (watch it grow).
+        last_error_date: When the provider last failed to deliver.
+        last_error_message: Why.
+        max_connections: Concurrent deliveries the provider makes.
+        allowed_updates: Update kinds it delivers.
+        ip_address: The address it resolved our host to.
+    """
+
+    url: str
+    pending_update_count: int
+    last_error_date: datetime | None = None
+    last_error_message: str | None = None
+    max_connections: int | None = None
+    allowed_updates: tuple[str, ...] = ()
+    ip_address: str | None = None
+
+
+@runtime_checkable
+class ManagesWebhook(Protocol):
+    """A connector whose webhook is registered through the provider's API (``warga channels``)."""
+
+    def set_webhook(self, url: str, secret: str | None = None, *,
+                    drop_pending_updates: bool = False, max_connections: int = 40) -> None:
+        """Register ``url``. Raises ValueError for bad input, :class:`SendError` if refused."""
+
+    def delete_webhook(self, *, drop_pending_updates: bool = False) -> None:
+        """Remove the webhook."""
+
+    def get_webhook_info(self) -> WebhookInfo:
+        """The webhook state the provider reports."""
+
+    def get_me(self) -> tuple[int, str]:
+        """Check the credentials: the bot's (id, username)."""
+
+    def close(self) -> None:
+        """Release connections."""

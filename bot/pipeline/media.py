@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Message
-from channels.base import Channel, SendError
+from channels.base import Channel, FetchesMedia, SendError
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -45,8 +45,7 @@ class MediaFetcher:
         done = 0
         for msg_id, channel_name, items in self._pending(conv_id):
             channel = self.channels.get(channel_name)
-            fetch = getattr(channel, "fetch_media", None)
-            if fetch is None:
+            if not isinstance(channel, FetchesMedia):
                 continue
             changed = False
             for index, item in enumerate(items):
@@ -54,10 +53,10 @@ class MediaFetcher:
                     continue
                 item = dict(item)
                 try:
-                    content_type, data = fetch(item["url"])
+                    content_type, data = channel.fetch_media(item["url"])
                 except (SendError, ValueError) as exc:
                     item["attempts"] = item.get("attempts", 0) + 1
-                    item["error"] = str(getattr(exc, "reason", exc))[:300]
+                    item["error"] = (exc.reason if isinstance(exc, SendError) else str(exc))[:300]
                     log.warning("media download failed", extra={"message_id": msg_id, "reason": item["error"]})
                 else:
                     ext = mimetypes.guess_extension((content_type or "").split(";")[0].strip()) or ".bin"

@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store.models import (ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId,
                         utcnow)
 from bot.settings import OutboxSettings
-from channels.base import (Button, Channel, DeliveryStatus, OutboundMessage, SendError, SendResult,
-                           StatusUpdate)
-from channels.twilio import OPTED_OUT
+from channels.base import (Button, Channel, DeliveryStatus, OutboundMessage, SendError, SendFailure,
+                           SendResult, StatusUpdate)
 
 log = logging.getLogger(__name__)
 OPEN = ("pending", "sending")
@@ -92,7 +91,7 @@ class Outbox:
                 msg_id, attempts, channel = msg.id, msg.attempts, self.channels.get(msg.channel)
             if channel is None:
                 self._record_error(msg_id, SendError(f"channel {outbound.channel} is off",
-                                                     retryable=False), attempts)
+                                                     kind=SendFailure.permanent), attempts)
                 done += 1
                 continue
             try:
@@ -147,10 +146,12 @@ class Outbox:
             for receipt in early:
                 apply_status(session, msg, receipt.status, receipt.error_code, receipt.error_reason, now)
                 receipt.applied_at = now
-                if receipt.error_code == OPTED_OUT:
-                    # An early Twilio 21610 means what it means on time (bot/ingest.py): the
-                    # number texted STOP. Applied here, so the opt-out must be recorded here too.
+                # An early "contact stopped" (Twilio 21610) or "unreachable" receipt means
+                # what it means on time (receive._status); applied here, so recorded here too.
+                if receipt.failure == SendFailure.contact_stopped:
                     opt_out(session, msg.urn, now)
+                elif receipt.failure == SendFailure.contact_unreachable:
+                    mark_unreachable(session, msg.urn, now)
         log.info("outbound sent", extra={"message_id": msg_id, "status": result.status.name})
 
     def _record_error(self, msg_id: int, exc: SendError, attempts: int) -> None:
@@ -162,33 +163,32 @@ class Outbox:
             msg.error_code = exc.code
             msg.error_reason = exc.reason[:2000]
             msg.status_at = now
-            parts_sent = getattr(exc, "parts_sent", 0) or 0
-            if parts_sent:
-                msg.parts_sent = max(msg.parts_sent, parts_sent)
-                for pid in getattr(exc, "sent_ids", ()) or ():
+            if exc.parts_sent:
+                msg.parts_sent = max(msg.parts_sent, exc.parts_sent)
+                for pid in exc.sent_ids:
                     session.add(ProviderMessageId(channel=msg.channel, provider_message_id=pid,
                                                   message_id=msg.id))
-            if getattr(exc, "window_closed", False):
-                msg.status = "held"
-                msg.error_reason = "needs template: WhatsApp's 24-hour window was closed"
-                return
-            if exc.unreachable and msg.channel in ("sms", "whatsapp"):
-                # Twilio's only "unreachable" send error is 21610: the number texted STOP. Record
-                # it as the opt-out it is (as a 21610 status callback does), because START/MULAI
-                # clears opted_out_at; marked unreachable, the number stayed blocked for ever.
-                opt_out(session, msg.urn, now)
-            elif exc.unreachable:
-                address = session.scalars(select(ContactAddress).where(ContactAddress.urn == msg.urn)).first()
-                if address is not None:
-                    address.unreachable_at = now
             retry_at = now + timedelta(seconds=backoff(self.settings, attempts, exc.retry_after))
-            if exc.retryable and not exc.unreachable and (msg.deadline_at is None or retry_at < msg.deadline_at):
-                msg.status = "pending"
-                msg.next_attempt_at = retry_at
-            else:
-                msg.status = "failed"
+            in_time = msg.deadline_at is None or retry_at < msg.deadline_at
+            msg.status = "failed"
+            match exc.kind:
+                case SendFailure.retry_later | SendFailure.throttled if in_time:
+                    msg.status = "pending"
+                    msg.next_attempt_at = retry_at
+                case SendFailure.needs_template:
+                    msg.status = "held"
+                    msg.error_reason = "needs template: WhatsApp's 24-hour window was closed"
+                case SendFailure.contact_stopped:
+                    # The citizen opted out (Twilio 21610: the number texted STOP). Recorded as
+                    # the opt-out it is, because START/MULAI clears it; marked unreachable, the
+                    # number stayed blocked for ever.
+                    opt_out(session, msg.urn, now)
+                case SendFailure.contact_unreachable:
+                    mark_unreachable(session, msg.urn, now)
+                case SendFailure.retry_later | SendFailure.throttled | SendFailure.permanent:
+                    pass     # failed: out of time, or retrying cannot help
         log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
-                                                   "reason": exc.reason, "retryable": exc.retryable})
+                                                   "reason": exc.reason, "kind": exc.kind.value})
 
 
 def queue_reply(session: Session, settings: OutboxSettings, conversation: Conversation, text: str, *,
@@ -226,6 +226,13 @@ def opt_out(session: Session, urn: str | None, at: datetime) -> None:
         address.opted_out_at = address.opted_out_at or at
 
 
+def mark_unreachable(session: Session, urn: str | None, at: datetime) -> None:
+    """Record that the citizen at ``urn`` cannot be reached on this channel (blocked the bot)."""
+    address = session.scalars(select(ContactAddress).where(ContactAddress.urn == urn)).first()
+    if address is not None:
+        address.unreachable_at = address.unreachable_at or at
+
+
 def apply_status(session: Session, msg: Message, status: str, error_code: str | None,
                  error_reason: str | None, at: datetime) -> bool:
     """Move ``msg`` forward to ``status``; never backwards (a late "sent" never beats "read")."""
@@ -249,16 +256,18 @@ def record_status(session: Session, update_: StatusUpdate, *, held: bool = False
         ProviderMessageId.channel == update_.channel,
         ProviderMessageId.provider_message_id == update_.provider_message_id)).first()
     status = "held" if held else update_.status.name
+    failure = update_.failure.value if update_.failure is not None else None
     if pid is None:
         session.add(DeliveryReceipt(channel=update_.channel, provider_message_id=update_.provider_message_id,
                                     status=status, error_code=update_.error_code,
-                                    error_reason=update_.error_reason, raw=update_.raw))
+                                    error_reason=update_.error_reason, failure=failure, raw=update_.raw))
         return False
     msg = session.get(Message, pid.message_id)
     assert msg is not None
     session.add(DeliveryReceipt(channel=update_.channel, provider_message_id=update_.provider_message_id,
                                 status=status, error_code=update_.error_code,
-                                error_reason=update_.error_reason, raw=update_.raw, applied_at=utcnow()))
+                                error_reason=update_.error_reason, failure=failure, raw=update_.raw,
+                                applied_at=utcnow()))
     if held and msg.status not in OPEN:
         # "held" ranks below "failed" on purpose (a late "sent" can't undo a failure), so set it.
         msg.status, msg.status_at = "held", update_.at

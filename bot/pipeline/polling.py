@@ -6,8 +6,7 @@ import logging
 import threading
 
 from bot.runtime import Runtime
-from channels.base import SendError
-from channels.telegram import TelegramChannel
+from channels.base import Polls, SendError
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +15,7 @@ class TelegramPoller:
     """Polls in a thread. Each batch is stored and committed before the next poll confirms it,
     so a crash re-delivers the batch and the unique provider ids drop the repeats."""
 
-    def __init__(self, runtime: Runtime, channel: TelegramChannel, timeout: int = 30) -> None:
+    def __init__(self, runtime: Runtime, channel: Polls, timeout: int = 30) -> None:
         self.rt = runtime
         self.channel = channel
         self.timeout = timeout

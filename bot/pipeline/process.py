@@ -24,7 +24,7 @@ from bot.casework.dialogue_ports import DbDialoguePorts
 from bot.pipeline.outbox import queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
-from channels.base import Location, Media
+from channels.base import ContactEvent, Location, Media
 from nlu.base import NluEngine, NluError, Parse
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,10 @@ def now_year() -> int:
     return utcnow().year
 
 
-# Twilio's default Advanced Opt-Out keywords on SMS, plus the Indonesian ones we handle.
-TWILIO_OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT"}
-TWILIO_HANDLED = TWILIO_OPT_OUT | {"START", "UNSTOP", "HELP"}
-OPT_OUT_WORDS = TWILIO_OPT_OUT | {"BERHENTI", "STOP SEMUA"}
-OPT_IN_WORDS = {"START", "UNSTOP", "MULAI"}
-HELP_WORDS = {"HELP", "BANTUAN"}
+# The keyword facts a connector reports (channels.base.ContactEvent), and our answer to each.
+# The address itself was already marked when the message was stored (receive._apply_event).
+KEYWORD_REPLIES = {ContactEvent.opt_out.value: "opted_out", ContactEvent.opt_in.value: "opted_in",
+                   ContactEvent.help.value: "sms_help"}
 DIGIT_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -161,33 +159,20 @@ class ConversationProcessor:
             return False
 
     def _keyword_turn(self, session: Session, conv: Conversation, msg: Message) -> Turn | None:
-        """Channel-level keywords answered before the dialogue: a shared phone number, and the
-        SMS/WhatsApp opt-out words (STOP/BERHENTI, START/MULAI, HELP/BANTUAN)."""
+        """Channel-level facts answered before the dialogue: a shared phone number, and the
+        opt-out / opt-in / help keywords the connector recognised (``msg.contact_event``)."""
         lang = conv.language or self.settings.default_language
         state = load_state(conv)
         if msg.shared_phone:
             contact = ContactRepository(session).link_phone(conv.address, msg.shared_phone)
             session.refresh(conv)
             return Turn((Reply(render("phone_linked", lang, phone=contact.phone)),), state, lang)
-        if conv.channel not in ("sms", "whatsapp"):
+        text = KEYWORD_REPLIES.get(msg.contact_event or "")
+        if text is None:
             return None
-        word = (msg.text or "").strip().upper().strip(".!")
-        address = conv.address
-        if word in OPT_OUT_WORDS:
-            address.opted_out_at = utcnow()
-            # Twilio answers its own English keywords on SMS and would refuse ours (21610).
-            if conv.channel == "sms" and word in TWILIO_HANDLED:
-                return Turn((), state, lang)
-            return Turn((Reply(render("opted_out", lang)),), state, lang)
-        # Twilio answers its own English keywords on SMS (Advanced Opt-Out); a second answer
-        # from us would only cost the citizen another SMS.
-        twilio_answers = conv.channel == "sms" and word in TWILIO_HANDLED
-        if word in OPT_IN_WORDS and address.opted_out_at is not None:
-            address.opted_out_at = None
-            return Turn(() if twilio_answers else (Reply(render("opted_in", lang)),), state, lang)
-        if word in HELP_WORDS:
-            return Turn(() if twilio_answers else (Reply(render("sms_help", lang)),), state, lang)
-        return None
+        # The provider may have answered the keyword itself (Twilio's Advanced Opt-Out on
+        # SMS): a second answer costs the citizen an SMS, and after STOP it is refused (21610).
+        return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang)
 
     def _handle(self, session: Session, conv: Conversation, msg: Message) -> Turn:
         keyword_turn = self._keyword_turn(session, conv, msg)

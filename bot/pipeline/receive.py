@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import select
@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.casework.contacts import ContactRepository
 from bot.pipeline.outbox import record_status
 from bot.store.models import ContactAddress, Message, ProviderMessageId, utcnow
-from channels.base import Channel, Inbound, InboundMessage, SendError, StatusUpdate, Unparseable, WebhookRequest
+from channels.base import (AnswersButtons, Channel, ContactEvent, Inbound, InboundMessage, SendError, SendFailure,
+                           StatusUpdate, Unparseable, WebhookRequest)
 
 if TYPE_CHECKING:
     from bot.pipeline.queue import JobQueue
@@ -94,11 +95,10 @@ class Receiver:
         received = store_and_commit(self.sessions, channel.parse_inbound(request))
         for conv_id in received.conversations:
             self.queue.enqueue(conv_id)
-        answer = getattr(channel, "answer_callback", None)
-        for callback_id in received.callbacks:
-            if answer is not None:
+        if isinstance(channel, AnswersButtons):
+            for callback_id in received.callbacks:
                 # Off the request path: a slow Bot API must not delay the provider's 200.
-                _callbacks.submit(_acknowledge, answer, callback_id)
+                _callbacks.submit(_acknowledge, channel.answer_callback, callback_id)
         return received
 
 
@@ -155,7 +155,7 @@ def store_items(session: Session, items: list[Inbound]) -> Received:
             if result.duplicate:
                 continue
             stored += 1
-            _apply_event(session, item)
+            _apply_event(session, item, result.message_id)
             if result.needs_processing and result.conversation_id is not None:
                 conversations.append(result.conversation_id)
         elif isinstance(item, StatusUpdate):
@@ -167,35 +167,69 @@ def store_items(session: Session, items: list[Inbound]) -> Received:
     return Received(tuple(dict.fromkeys(conversations)), tuple(callbacks), stored, tuple(messages))
 
 
-def _apply_event(session: Session, item: InboundMessage) -> None:
-    """Contact-level events the connector recognised (Telegram block/unblock)."""
-    if item.event not in ("blocked", "unblocked"):
+def _apply_event(session: Session, item: InboundMessage, message_id: int) -> None:
+    """Act on the contact-level fact the connector reported, as the message is stored.
+
+    The address is marked at once, so replies already queued for an opted-out or unreachable
+    citizen are refused from now on; processing then answers the keyword (process.py).
+    """
+    if item.event is None:
         return
     address = ContactRepository(session).address(item.sender)
     if address is None:
         return
-    address.unreachable_at = utcnow() if item.event == "blocked" else None
+    now = utcnow()
+    match item.event:
+        case ContactEvent.blocked:
+            address.unreachable_at = now
+        case ContactEvent.unblocked:
+            address.unreachable_at = None
+        case ContactEvent.opt_out:
+            address.opted_out_at = now
+        case ContactEvent.opt_in:
+            if address.opted_out_at is None:
+                # Nothing to undo: "START" from someone who never stopped is an ordinary
+                # message for the dialogue, so the stored fact is dropped.
+                row = session.get(Message, message_id)
+                if row is not None:
+                    row.contact_event, row.provider_answered = None, False
+            address.opted_out_at = None
+        case ContactEvent.help:
+            pass
 
 
 def _status(session: Session, update: StatusUpdate) -> None:
-    if update.window_closed:
-        # WhatsApp refused a free-form message outside 24 h (Twilio 63016, usually reported
-        # here rather than at send time): staff must see it as "needs template", not as lost.
-        update = StatusUpdate(update.channel, update.provider_message_id, update.status, update.at,
-                              update.error_code, "needs template: WhatsApp's 24-hour window was closed",
-                              update.raw, update.unreachable, update.window_closed)
-    record_status(session, update, held=update.window_closed)
-    if update.unreachable:
-        pid = session.scalars(select(ProviderMessageId).where(
-            ProviderMessageId.channel == update.channel,
-            ProviderMessageId.provider_message_id == update.provider_message_id)).first()
-        if pid is not None:
-            msg = session.get(Message, pid.message_id)
-            address = session.scalars(select(ContactAddress).where(
-                ContactAddress.urn == (msg.urn if msg else None))).first()
-            if address is not None:
-                # Twilio 21610: the number replied STOP to our sender.
-                address.opted_out_at = address.opted_out_at or utcnow()
+    held = False
+    opted_out = unreachable = False
+    match update.failure:
+        case SendFailure.needs_template:
+            # WhatsApp refused a free-form message outside 24 h (usually reported here rather
+            # than at send time): staff must see it as "needs template", not as lost.
+            update = replace(update, error_reason="needs template: WhatsApp's 24-hour window was closed")
+            held = True
+        case SendFailure.contact_stopped:
+            opted_out = True      # the number replied STOP to our sender (Twilio 21610)
+        case SendFailure.contact_unreachable:
+            unreachable = True
+        case _:
+            pass
+    record_status(session, update, held=held)
+    if not (opted_out or unreachable):
+        return
+    pid = session.scalars(select(ProviderMessageId).where(
+        ProviderMessageId.channel == update.channel,
+        ProviderMessageId.provider_message_id == update.provider_message_id)).first()
+    if pid is None:
+        return        # applied with the receipt once the message is recorded (outbox.py)
+    msg = session.get(Message, pid.message_id)
+    address = session.scalars(select(ContactAddress).where(
+        ContactAddress.urn == (msg.urn if msg else None))).first()
+    if address is None:
+        return
+    if opted_out:
+        address.opted_out_at = address.opted_out_at or utcnow()
+    else:
+        address.unreachable_at = address.unreachable_at or utcnow()
 
 
 # -- storing one item ------------------------------------------------------------------
@@ -235,6 +269,8 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
         # Edits, group posts and member changes are kept for the transcript, never answered.
         processed_at=None if processable else utcnow(),
         shared_phone=clean(msg.phone),
+        contact_event=msg.event.value if msg.event is not None else None,
+        provider_answered=msg.provider_answered,
     )
     try:
         with session.begin_nested():

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from bot.pipeline.queue import ConversationJob, InlineQueue, JobQueue, RedisQueue, ThreadQueue
 from bot.pipeline.receive import Receiver
 from bot.pipeline.wakeup import LocalWakeups, RedisWakeups, Wakeups
-from channels.base import Channel
+from channels.base import Channel, Closeable
 from nlu.base import NluEngine
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,8 @@ class Runtime:
             self.started = False
         self.wakeups.close()
         for ch in self.channels.values():
-            close = getattr(ch, "close", None)
-            if callable(close):
-                close()
+            if isinstance(ch, Closeable):
+                ch.close()
         self.engine.dispose()
 
 

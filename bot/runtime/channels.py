@@ -1,4 +1,8 @@
-"""The one explicit list of channel connectors, switched on in config.yml."""
+"""The enabled channel connectors, built from the settings by ``channels.registry``.
+
+bot/ never imports a provider package: it translates its settings into the neutral
+``ChannelOptions`` and uses what the connectors declare (routes, optional abilities).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,7 @@ from typing import Mapping
 
 from bot.settings import Settings
 from channels.base import Channel
-from channels.telegram import TelegramChannel, TelegramConfig
-from channels.twilio import TwilioConfig, twilio_channels
-from channels.web import WebChannel
+from channels.registry import ChannelOptions, build_channel, build_channels as _build
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -22,63 +24,31 @@ def _off(channel: str, reason: str) -> None:
         log.warning("channel is off", extra={"channel": channel, "reason": reason})
 
 
-def telegram_config(settings: Settings) -> TelegramConfig | None:
-    sec = settings.secrets
-    if not sec.telegram_bot_token:
-        return None
-    t = settings.channels.send_timeout
-    return TelegramConfig(token=sec.telegram_bot_token, webhook_secret=sec.telegram_webhook_secret,
-                          api_base_url=settings.channels.telegram_api_url,
-                          read_timeout=t, write_timeout=t)
-
-
-def twilio_config(settings: Settings) -> TwilioConfig | None:
-    sec = settings.secrets
-    if not (sec.twilio_account_sid and sec.twilio_auth_token):
-        return None
-    return TwilioConfig(
-        account_sid=sec.twilio_account_sid, auth_token=sec.twilio_auth_token,
-        sms_from=sec.twilio_sms_from if "sms" in settings.channels_enabled else "",
-        whatsapp_from=sec.twilio_whatsapp_from if "whatsapp" in settings.channels_enabled else "",
-        public_url=sec.public_url, api_base_url=settings.channels.twilio_api_url,
-        media_api_origin=settings.channels.twilio_media_origin,
-        timeout=settings.channels.send_timeout,
-        whatsapp_templates=settings.channels.whatsapp_templates)
+def channel_options(settings: Settings) -> ChannelOptions:
+    """The connectors' view of the settings."""
+    sec, ch = settings.secrets, settings.channels
+    return ChannelOptions(
+        enabled=settings.channels_enabled, public_url=sec.public_url, send_timeout=ch.send_timeout,
+        telegram_bot_token=sec.telegram_bot_token, telegram_webhook_secret=sec.telegram_webhook_secret,
+        telegram_api_url=ch.telegram_api_url,
+        twilio_account_sid=sec.twilio_account_sid, twilio_auth_token=sec.twilio_auth_token,
+        twilio_sms_from=sec.twilio_sms_from, twilio_whatsapp_from=sec.twilio_whatsapp_from,
+        twilio_api_url=ch.twilio_api_url, twilio_media_origin=ch.twilio_media_origin,
+        whatsapp_templates=ch.whatsapp_templates)
 
 
 def build_channels(settings: Settings) -> Mapping[str, Channel]:
     """Build the enabled channels. One whose secrets are missing stays off and says so once."""
-    enabled = settings.channels_enabled
-    channels: dict[str, Channel] = {}
-    if "web" in enabled:
-        channels["web"] = WebChannel()
-    if "telegram" in enabled:
-        try:
-            cfg = telegram_config(settings)
-        except ValueError as exc:
-            cfg = None
-            _off("telegram", str(exc))
-        if cfg is None:
-            _off("telegram", "TELEGRAM_BOT_TOKEN is not set")
-        else:
-            if not cfg.webhook_secret:
-                _off("telegram-webhook", "TELEGRAM_WEBHOOK_SECRET is not set: the webhook refuses "
-                                         "every request (polling still works)")
-            channels["telegram"] = TelegramChannel(cfg)
-    wanted = [c for c in ("sms", "whatsapp") if c in enabled]
-    if wanted:
-        cfg_tw = twilio_config(settings)
-        if cfg_tw is None:
-            for c in wanted:
-                _off(c, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
-        else:
-            built = twilio_channels(cfg_tw)
-            for c in wanted:
-                if c in built:
-                    channels[c] = built[c]
-                else:
-                    _off(c, f"TWILIO_{c.upper()}_FROM is not set")
-            if built and not settings.secrets.public_url:
-                _off("twilio-signature", "WARGA_PUBLIC_URL is not set: Twilio signatures are checked "
-                                         "against the URL Flask sees (use a proxy that keeps it)")
-    return channels
+    built = _build(channel_options(settings))
+    for name, reason in built.off:
+        _off(name, reason)
+    return built.channels
+
+
+def one_channel(settings: Settings, name: str) -> Channel:
+    """The connector ``name`` alone, built even when it is off (``warga channels``).
+
+    Raises:
+        ValueError: Its credentials are missing or malformed (the message says which).
+    """
+    return build_channel(channel_options(settings), name)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.store.column_types import UtcDateTime
@@ -117,6 +117,10 @@ class Message(Base):
     address_text: Mapped[str | None] = mapped_column(Text)
     button_payload: Mapped[str | None] = mapped_column(String(200))
     shared_phone: Mapped[str | None] = mapped_column(String(40))   # a contact the citizen shared
+    # Neutral facts the connector reported (channels.base.ContactEvent: opt_out, opt_in, help,
+    # blocked, unblocked), and whether the provider already answered the keyword itself.
+    contact_event: Mapped[str | None] = mapped_column(String(20))
+    provider_answered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     nlu: Mapped[dict[str, Any] | None] = mapped_column()        # intent, confidence, entities, engine
     template: Mapped[str | None] = mapped_column(String(60))     # notification kind, for templates
     template_vars: Mapped[dict[str, Any] | None] = mapped_column()
@@ -161,6 +165,7 @@ class DeliveryReceipt(Base):
     status: Mapped[str] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_reason: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(String(30))   # channels.base.SendFailure, if failed
     raw: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column()

@@ -1,10 +1,11 @@
 """Provider webhooks: verify → parse → store (commit) → answer 2xx fast → wake the workers.
 
-``POST /webhooks/telegram``, ``POST /webhooks/twilio`` (SMS and WhatsApp, told apart by the
-``whatsapp:`` prefix of ``From``) and ``POST /webhooks/twilio/status`` (delivery reports).
-A channel that is off answers 404; a bad signature 403 with nothing stored; an authentic
-request we cannot understand is stored raw and answered 2xx, because a non-2xx makes Telegram
-retry it for ever and hold every later update behind it (notes/channel-pitfalls.md §1).
+Every enabled connector that declares webhook routes (``channels.base.DeclaresWebhooks``)
+is served under ``POST /webhooks/...`` at the path it declares, and answered with the
+acknowledgement body it declares; nothing here knows a provider. A path no enabled channel
+declares answers 404; a bad signature 403 with nothing stored; an authentic request we
+cannot understand is stored raw and answered 2xx, because a non-2xx makes Telegram retry it
+for ever and hold every later update behind it (notes/channel-pitfalls.md §1).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, request
 
-from channels.base import Channel, WebhookRejected, WebhookRequest
-from channels.twilio import EMPTY_TWIML
+from channels.base import Channel, DeclaresWebhooks, WebhookRejected, WebhookRequest, WebhookRoute
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -55,39 +55,20 @@ def _handle(channel: Channel) -> int:
         abort(403)
 
 
-def _channel(name: str) -> Channel:
-    channel = current_app.extensions["warga"].channels.get(name)
-    if channel is None:
-        abort(404)
-    return channel
+def _route(path: str) -> tuple[Channel, WebhookRoute]:
+    """The first enabled channel declaring ``path``, and its route. Channels sharing a path
+    (Twilio's SMS and WhatsApp) each handle every request on it, so any one will do."""
+    for channel in current_app.extensions["warga"].channels.values():
+        routes = channel.webhook_routes() if isinstance(channel, DeclaresWebhooks) else ()
+        for route in routes:
+            if route.path == path:
+                return channel, route
+    abort(404)
 
 
-@bp.post("/telegram")
-def telegram() -> Any:
-    _handle(_channel("telegram"))
-    return jsonify(ok=True)
-
-
-@bp.post("/twilio")
-def twilio() -> Any:
-    channels = current_app.extensions["warga"].channels
+@bp.post("/<path:subpath>")
+def webhook(subpath: str) -> Any:
+    channel, route = _route(f"{bp.url_prefix}/{subpath}")
     request.get_data(cache=True)   # keep the raw body: the signature covers it, form parsing eats it
-    channel = channels.get("whatsapp") if request.form.get("From", "").startswith("whatsapp:") \
-        else channels.get("sms")
-    # One Twilio account serves both: a WhatsApp message with WhatsApp off (or SMS with SMS
-    # off) is still verified and stored by the other connector, which knows both formats.
-    channel = channel or channels.get("sms") or channels.get("whatsapp")
-    if channel is None:
-        abort(404)
     _handle(channel)
-    return Response(EMPTY_TWIML, mimetype="text/xml")
-
-
-@bp.post("/twilio/status")
-def twilio_status() -> Any:
-    channels = current_app.extensions["warga"].channels
-    channel = channels.get("sms") or channels.get("whatsapp")
-    if channel is None:
-        abort(404)
-    _handle(channel)
-    return Response(EMPTY_TWIML, mimetype="text/xml")
+    return Response(route.ack_body, content_type=route.ack_content_type)

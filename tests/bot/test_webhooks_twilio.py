@@ -82,12 +82,15 @@ SMDEAD = "SMdeadbeefdeadbeefdeadbeefdeadbeef"
 
 TABLE: dict[str, Case] = {
     "sms_text.txt": Case(stored=dict(SMS_T, text="Lampu jalan di depan SDN 01 Menteng mati sejak kemarin",
+                                     contact_event=None, provider_answered=False,
                                      external_id="SM0f1e2d3c4b5a69788796a5b4c3d2e1f0"), reply=""),
     "sms_choice.txt": Case(stored=dict(SMS_T, text="2"), reply=""),
     # Twilio answers its own STOP keyword on SMS and would refuse ours (21610): no reply.
-    "sms_stop.txt": Case(stored=dict(SMS_T, text="STOP"), opted_out=True),
-    "sms_berhenti.txt": Case(stored=dict(SMS_T, text="berhenti"), opted_out=True, reply=OPTED_OUT_REPLY),
-    "sms_mulai.txt": Case(stored=dict(SMS_T, text="Mulai"), opted_out=False, reply=""),
+    "sms_stop.txt": Case(stored=dict(SMS_T, text="STOP", contact_event="opt_out", provider_answered=True),
+                         opted_out=True),
+    "sms_berhenti.txt": Case(stored=dict(SMS_T, text="berhenti", contact_event="opt_out", provider_answered=False),
+                             opted_out=True, reply=OPTED_OUT_REPLY),
+    "sms_mulai.txt": Case(stored=dict(SMS_T, text="Mulai", contact_event=None), opted_out=False, reply=""),
     "whatsapp_text.txt": Case(stored=dict(WA_T, text="Halo, saya mau lapor banjir di Kampung Melayu"), reply=""),
     "whatsapp_media.txt": Case(stored=dict(WA_T, text="Foto genangan air", media=[
         {"url": MEDIA_BASE + "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "image/jpeg", "caption": None},
@@ -111,7 +114,8 @@ TABLE: dict[str, Case] = {
     "status_undelivered_30003.txt": Case(endpoint=STATUS, receipt=dict(
         status="failed", error_code="30003", error_reason="unreachable destination handset")),
     "status_failed_21610.txt": Case(endpoint=STATUS, receipt=dict(
-        status="failed", error_code="21610", error_reason="Attempt to send to unsubscribed recipient")),
+        status="failed", error_code="21610", error_reason="Attempt to send to unsubscribed recipient",
+        failure="contact_stopped")),
     "status_whatsapp_delivered.txt": Case(endpoint=STATUS, receipt=dict(channel="whatsapp", provider_message_id=SMDEAD,
                                                                         status="delivered")),
     "status_whatsapp_read.txt": Case(endpoint=STATUS, receipt=dict(channel="whatsapp", status="read")),
@@ -119,7 +123,7 @@ TABLE: dict[str, Case] = {
         channel="whatsapp", status="failed", error_code="63018", error_reason="Rate limit exceeded for Channel")),
     # WhatsApp's window was closed: not "lost" but held, for staff to send a template.
     "status_whatsapp_undelivered_63016.txt": Case(endpoint=STATUS, receipt=dict(
-        channel="whatsapp", status="held", error_code="63016")),
+        channel="whatsapp", status="held", error_code="63016", failure="needs_template")),
     "status_unknown.txt": Case(endpoint=STATUS, stored=dict(kind="unparseable", external_id=f"status:{SMC0FFEE}:huh"),
                                reason="unknown message status 'huh'"),
     "status_missing_sid.txt": Case(endpoint=STATUS, stored=dict(kind="unparseable"),
@@ -127,12 +131,13 @@ TABLE: dict[str, Case] = {
     # Keyword cases written here (no payload file): HELP/BANTUAN, and WhatsApp opt-outs,
     # which Twilio does not handle for us.
     # Twilio answers HELP on SMS itself (Advanced Opt-Out): we store it and stay quiet.
-    "sms_help": Case(sms("SM" + "a1" * 16, "HELP", OptOutType="HELP"), stored=dict(SMS_T, text="HELP"),
+    "sms_help": Case(sms("SM" + "a1" * 16, "HELP", OptOutType="HELP"), stored=dict(SMS_T, text="HELP", contact_event="help", provider_answered=True),
                      reply=None, opted_out=False),
     "sms_bantuan": Case(sms("SM" + "a2" * 16, "Bantuan"), stored=dict(SMS_T, text="Bantuan"), reply=HELP_REPLY),
     "whatsapp_bantuan": Case(whatsapp("SM" + "a3" * 16, "BANTUAN"), stored=dict(WA_T, text="BANTUAN"),
                              reply=HELP_REPLY),
-    "whatsapp_stop": Case(whatsapp("SM" + "a4" * 16, "stop"), stored=dict(WA_T, text="stop"), opted_out=True,
+    "whatsapp_stop": Case(whatsapp("SM" + "a4" * 16, "stop"), stored=dict(WA_T, text="stop", contact_event="opt_out", provider_answered=False),
+                          opted_out=True,
                           reply=OPTED_OUT_REPLY),
     "whatsapp_berhenti": Case(whatsapp("SM" + "a5" * 16, "Berhenti."), stored=dict(WA_T), opted_out=True,
                               reply=OPTED_OUT_REPLY),
