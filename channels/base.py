@@ -329,6 +329,20 @@ class WebhookRoute:
 Inbound = InboundMessage | StatusUpdate | Unparseable
 
 
+@dataclass(frozen=True, slots=True)
+class CitizenAbilities:
+    """What a citizen can send on a channel, so the dialogue asks only what can be answered.
+
+    Attributes:
+        share_location: The app can share a point on a map (Telegram, WhatsApp, the web page);
+            otherwise the location is asked as an address in words.
+        send_photos: The citizen can attach a photo; otherwise the photo question is skipped.
+    """
+
+    share_location: bool = True
+    send_photos: bool = True
+
+
 @runtime_checkable
 class Channel(Protocol):
     """What every connector provides."""
@@ -349,6 +363,15 @@ class Channel(Protocol):
 
 
 # -- optional abilities: a connector has them or not; ``bot`` checks with isinstance ----------
+
+@runtime_checkable
+class DescribesCitizenAbilities(Protocol):
+    """A connector on which citizens cannot send everything (no map point, no photos)."""
+
+    @property
+    def citizen_abilities(self) -> CitizenAbilities:
+        """What citizens can send here (connectors without this protocol allow everything)."""
+
 
 @runtime_checkable
 class DeclaresWebhooks(Protocol):

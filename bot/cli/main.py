@@ -102,9 +102,13 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     if telegram_polling:
         from bot.pipeline.polling import TelegramPoller
 
-        if "telegram" not in rt.channels:
+        from channels.base import Polls
+
+        pollable = next((c for c in rt.channels.values() if isinstance(c, Polls)), None)
+        if pollable is None:
             _fail("--telegram-polling needs TELEGRAM_BOT_TOKEN and telegram in channels.enabled")
-        poller = TelegramPoller(rt, rt.channels["telegram"])
+        assert pollable is not None
+        poller = TelegramPoller(rt, pollable)
         poller.start()
     host = host or settings.server.host
     port = port or settings.server.port

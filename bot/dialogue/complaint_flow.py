@@ -205,8 +205,8 @@ class ComplaintFlow:
         elif not draft.has_location:
             _put(ctx, awaiting=Question.LOCATION)
             # SMS can carry neither a shared location nor a photo: ask for what it can carry.
-            ctx.say("ask_location_text" if ctx.incoming.channel == "sms" else "ask_location")
-        elif not draft.media and not draft.photo_done and ctx.incoming.channel != "sms":
+            ctx.say("ask_location" if ctx.incoming.abilities.share_location else "ask_location_text")
+        elif not draft.media and not draft.photo_done and ctx.incoming.abilities.send_photos:
             _put(ctx, awaiting=Question.PHOTO)
             ctx.say("ask_photo")
         else:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.dialogue.state import DialogueState
-from channels.base import Button, Location, Media
+from channels.base import Button, CitizenAbilities, Location, Media
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ class Incoming:
     location: Location | None = None
     media: tuple[Media, ...] = ()
     sender_name: str | None = None
+    abilities: CitizenAbilities = CitizenAbilities()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +25,8 @@ from bot.casework.dialogue_ports import DbDialoguePorts
 from bot.pipeline.outbox import queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
-from channels.base import ContactEvent, Location, Media
+from channels.base import (CitizenAbilities, Channel, ContactEvent, DescribesCitizenAbilities, Location,
+                           Media)
 from nlu.base import NluEngine, NluError, Parse
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,10 @@ def parse_to_json(p: Parse) -> dict[str, object]:
 
 class ConversationProcessor:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine, *,
-                 wakeups: Wakeups | None = None, max_attempts: int = 3) -> None:
+                 wakeups: Wakeups | None = None, channels: Mapping[str, Channel] | None = None,
+                 max_attempts: int = 3) -> None:
         self.settings = settings
+        self.channels = channels or {}
         self.wakeups = wakeups or LocalWakeups()
         # Attempts before a message whose processing raises is dead-lettered: a retry rescues a
         # passing fault (a deadlock, a dropped connection), a bug fails every time.
@@ -158,6 +162,11 @@ class ConversationProcessor:
             log.exception("recording a processing failure failed", extra={"message_id": msg_id})
             return False
 
+    def _abilities(self, channel_name: str) -> CitizenAbilities:
+        channel = self.channels.get(channel_name)
+        return channel.citizen_abilities if isinstance(channel, DescribesCitizenAbilities) \
+            else CitizenAbilities()
+
     def _keyword_turn(self, session: Session, conv: Conversation, msg: Message) -> Turn | None:
         """Channel-level facts answered before the dialogue: a shared phone number, and the
         opt-out / opt-in / help keywords the connector recognised (``msg.contact_event``)."""
@@ -189,7 +198,7 @@ class ConversationProcessor:
             location=Location(msg.latitude, msg.longitude, msg.address_text)
             if msg.latitude is not None and msg.longitude is not None else None,
             media=tuple(Media(m["url"], m.get("content_type"), m.get("caption")) for m in msg.media),
-            sender_name=conv.contact.name)
+            sender_name=conv.contact.name, abilities=self._abilities(conv.channel))
         ports = DbDialoguePorts(session, self.settings, conv, msg.id)
         dialogue = Dialogue(ports, self.knowledge, timezone=self.settings.timezone,
                             ticket_example=f"{self.settings.ticket_prefix}-{now_year()}-000123")

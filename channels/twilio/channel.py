@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from channels.base import (
+    CitizenAbilities,
     Inbound,
     OutboundMessage,
     SendResult,
@@ -23,6 +24,7 @@ from channels.twilio.config import (
 )
 from channels.twilio.signature import SignatureChecker, signed_url
 
+SMS_ABILITIES = CitizenAbilities(share_location=False, send_photos=False)
 _ROUTES = (WebhookRoute(WEBHOOK_PATH, "inbound", EMPTY_TWIML, "text/xml"),
            WebhookRoute(STATUS_PATH, "status", EMPTY_TWIML, "text/xml"))
 
@@ -86,6 +88,11 @@ class TwilioChannel:
 
     def _channel_of(self, message: OutboundMessage) -> str:
         return message.channel if message.channel in CHANNEL_NAMES else self.name
+
+    @property
+    def citizen_abilities(self) -> CitizenAbilities:
+        """SMS carries text only (MMS is not offered in Indonesia): no map point, no photo."""
+        return SMS_ABILITIES if self.name == "sms" else CitizenAbilities()
 
 
 def twilio_channels(config: TwilioConfig, *, clock: Callable[[], datetime] | None = None

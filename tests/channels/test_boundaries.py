@@ -18,12 +18,7 @@ PROVIDER_PACKAGES = ("channels.telegram", "channels.twilio")
 ABILITIES = {"fetch_media", "answer_callback", "close", "poll_updates", "webhook_routes",
              "set_webhook", "delete_webhook", "get_webhook_info", "get_me"}
 # Known exceptions outside this branch's files, each to be replaced by a channel capability.
-ALLOWED = {
-    # The dialogue asks for a typed location / skips the photo on SMS: it should ask the
-    # connector's capabilities instead (owned by the dialogue work of issue 8).
-    ("bot/dialogue/complaint_flow.py", 'ctx.incoming.channel == "sms"'),
-    ("bot/dialogue/complaint_flow.py", 'ctx.incoming.channel != "sms"'),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _names(node: ast.AST) -> set[str]:

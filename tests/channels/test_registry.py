@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from channels.base import (AnswersButtons, Channel, Closeable, DeclaresWebhooks, FetchesMedia,
-                           ManagesWebhook, Polls, WebhookRoute)
+from channels.base import (AnswersButtons, Channel, CitizenAbilities, Closeable, DeclaresWebhooks,
+                           DescribesCitizenAbilities, FetchesMedia, ManagesWebhook, Polls, WebhookRoute)
 from channels.registry import ChannelOptions, build_channel, build_channels
 from channels.terminal import TerminalChannel
 from channels.twilio import EMPTY_TWIML
@@ -44,13 +44,14 @@ def test_build_one_channel_even_when_it_is_off() -> None:
         build_channel(ChannelOptions(enabled=()), "sms")
 
 
-ABILITIES = (DeclaresWebhooks, FetchesMedia, AnswersButtons, Closeable, Polls, ManagesWebhook)
+ABILITIES = (DeclaresWebhooks, FetchesMedia, AnswersButtons, Closeable, Polls, ManagesWebhook,
+             DescribesCitizenAbilities)
 
 
 @pytest.mark.parametrize("name, abilities", [
-    ("telegram", set(ABILITIES)),
-    ("sms", {DeclaresWebhooks, FetchesMedia}),
-    ("whatsapp", {DeclaresWebhooks, FetchesMedia}),
+    ("telegram", set(ABILITIES) - {DescribesCitizenAbilities}),
+    ("sms", {DeclaresWebhooks, FetchesMedia, DescribesCitizenAbilities}),
+    ("whatsapp", {DeclaresWebhooks, FetchesMedia, DescribesCitizenAbilities}),
     ("web", set()),
 ])
 def test_connectors_declare_their_abilities(name: str, abilities: set[type]) -> None:
@@ -58,6 +59,17 @@ def test_connectors_declare_their_abilities(name: str, abilities: set[type]) -> 
     channel = build_channels(options).channels[name]
     assert isinstance(channel, Channel)
     assert {a for a in ABILITIES if isinstance(channel, a)} == abilities
+
+
+@pytest.mark.parametrize("name, abilities", [
+    ("sms", CitizenAbilities(share_location=False, send_photos=False)),
+    ("whatsapp", CitizenAbilities(share_location=True, send_photos=True)),
+])
+def test_sms_citizens_can_neither_share_a_map_point_nor_send_a_photo(name: str,
+                                                                      abilities: CitizenAbilities) -> None:
+    options = ChannelOptions(enabled=EVERYTHING, **TWILIO)    # type: ignore[arg-type]
+    channel = build_channels(options).channels[name]
+    assert isinstance(channel, DescribesCitizenAbilities) and channel.citizen_abilities == abilities
 
 
 def test_terminal_is_a_plain_channel() -> None:

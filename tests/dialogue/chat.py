@@ -18,7 +18,8 @@ from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.state import DialogueState
 from bot.dialogue.texts import LANGUAGES, catalogue
 from bot.dialogue.types import Incoming, Reply, Turn
-from channels.base import Location, Media
+from channels.base import CitizenAbilities, Location, Media
+from channels.twilio.channel import SMS_ABILITIES
 from nlu.base import Entity, Parse
 from tests.dialogue.memory_ports import NOW, MemoryPorts
 
@@ -127,7 +128,8 @@ class Chat:
         p = parse(read, intent, confidence, lang=lang or self.lang, loc=loc, ticket=ticket,
                   ranking=ranking) if nlu and read.strip() else None
         incoming = Incoming(text=text, channel=self.channel, received_at=self.now, button=button,
-                            location=location, media=media, sender_name=self.name)
+                            location=location, media=media, sender_name=self.name,
+                            abilities=SMS_ABILITIES if self.channel == "sms" else CitizenAbilities())
         before = self.state
         turn = self.dialogue.step(self.state, incoming, p)
         assert self.state == before, "step must not change the state it was given"
