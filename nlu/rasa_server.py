@@ -19,6 +19,7 @@ PYTHONPATH: a model names that component, so the server must find it too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -133,10 +134,8 @@ def _port_in_use(host: str, port: int) -> bool:
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     """SIGKILL a child started with ``start_new_session`` and everything it started."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 

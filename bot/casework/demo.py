@@ -10,8 +10,8 @@ from werkzeug.security import generate_password_hash
 
 from bot.casework.complaints import ComplaintService, NewComplaint
 from bot.casework.contacts import ContactRepository
-from bot.store.models import StaffUser, utcnow
 from bot.settings import Settings
+from bot.store.models import StaffUser, utcnow
 
 DEMO_COMPLAINTS = [
     ("road_damage", "Jalan berlubang besar di depan sekolah, sudah dua motor jatuh.", "Jl. Kebon Sirih No. 12, Menteng", ["koordinasi", "disposisi", "proses"]),

@@ -31,7 +31,13 @@ from nlu.evaluate import (
     train_and_evaluate_rasa,
     train_and_evaluate_sklearn,
 )
-from nlu.factory import build_engine, build_rasa_engine, build_rasa_server, build_rasa_trainer, build_sklearn_engine
+from nlu.factory import (
+    build_engine,
+    build_rasa_engine,
+    build_rasa_server,
+    build_rasa_trainer,
+    build_sklearn_engine,
+)
 from nlu.rasa_server import latest_model
 from nlu.sklearn_engine import SklearnEngine, active_model_path
 from nlu.training_data import ERROR, TrainingDataError, load_and_validate, load_training_data, validate

@@ -9,19 +9,32 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   send_file, session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from bot.casework.complaints import CLOSED
+from bot.casework.staff import StaffError, StaffService
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, Conversation, Message, StaffUser, utcnow
-from bot.casework.staff import StaffError, StaffService
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -211,15 +224,15 @@ def media(message_id: int, index: int) -> Any:
 @login_required
 def conversations() -> Any:
     with _rt().sessions() as s:
+        # The template shows each conversation's address: load it here, inside the session.
         waiting = s.scalars(select(Conversation).where(Conversation.handover.is_(True))
+                            .options(joinedload(Conversation.address))
                             .order_by(Conversation.updated_at)).all()
         problems = s.scalars(select(Message).where(
             Message.direction == "out", Message.status.in_(("failed", "held")))
             .order_by(Message.id.desc()).limit(100)).all()
         unparseable = s.scalars(select(Message).where(Message.kind == "unparseable")
                                 .order_by(Message.id.desc()).limit(50)).all()
-        for conv in waiting:
-            conv.address  # load for the template
     return render_template("console/conversations.html", waiting=waiting, problems=problems,
                            unparseable=unparseable)
 
@@ -228,10 +241,9 @@ def conversations() -> Any:
 @login_required
 def conversation(conv_id: int) -> Any:
     with _rt().sessions() as s:
-        conv = s.get(Conversation, conv_id)
+        conv = s.get(Conversation, conv_id, options=[joinedload(Conversation.address)])
         if conv is None:
             abort(404)
-        conv.address
         transcript = s.scalars(select(Message).where(Message.conversation_id == conv_id).order_by(Message.id)).all()
         complaints = s.scalars(_scope(select(Complaint).where(Complaint.contact_id == conv.contact_id))
                                .order_by(Complaint.id.desc())).all()

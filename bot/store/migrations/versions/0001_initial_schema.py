@@ -1,13 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 07:14:36.505857
 """
-from alembic import op
 import sqlalchemy as sa
-import bot.store.column_types
+from alembic import op
 
+import bot.store.column_types
 
 revision = '0001'
 down_revision = None
