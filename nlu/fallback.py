@@ -75,7 +75,9 @@ class FallbackEngine:
 
     def stats(self) -> FallbackStats:
         with self._lock:
-            return FallbackStats(self._primary, self._fallbacks, self._last_error, self._last_fallback_at, self._skip_until)
+            return FallbackStats(
+                self._primary, self._fallbacks, self._last_error, self._last_fallback_at, self._skip_until
+            )
 
     def ready(self) -> bool:
         """Ready when either engine can answer: citizens are answered by the fallback."""

@@ -236,7 +236,11 @@ class RasaEngine:
         """
         test_yaml = test_data if isinstance(test_data, str) else rasa_training_data(test_data).to_yaml()
         resp = self._request(
-            "POST", "/model/test/intents", content=test_yaml.encode(), headers={"Content-Type": "application/x-yaml"}, timeout=timeout
+            "POST",
+            "/model/test/intents",
+            content=test_yaml.encode(),
+            headers={"Content-Type": "application/x-yaml"},
+            timeout=timeout,
         )
         self._check(resp, "test intents")
         body = _json(resp, "test intents")
@@ -387,7 +391,9 @@ def _resub(chars: _Chars, pattern: re.Pattern[str], template: str) -> _Chars:
     return out
 
 
-def _replace_phrases(toks: list[tuple[str, int, int]], phrases: tuple[tuple[str, str], ...]) -> list[tuple[str, int, int]]:
+def _replace_phrases(
+    toks: list[tuple[str, int, int]], phrases: tuple[tuple[str, str], ...]
+) -> list[tuple[str, int, int]]:
     """The phrase step of :meth:`Normalizer.tokens` (``str.replace`` on " a b c ") on aligned tokens."""
     chars: _Chars = [(" ", *_NO_SPAN)]
     for tok, start, end in toks:

@@ -222,7 +222,8 @@ class RasaTrainer:
         work.mkdir(parents=True, exist_ok=True)
         stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
         names = [
-            f"rasa-{stamp}-{data.fingerprint()}" + (f"-{k}" if len(datasets) > 1 else "") for k, data in enumerate(datasets, 1)
+            f"rasa-{stamp}-{data.fingerprint()}" + (f"-{k}" if len(datasets) > 1 else "")
+            for k, data in enumerate(datasets, 1)
         ]
         timeout = self.timeout * len(datasets)
         with tempfile.TemporaryDirectory(prefix="train-", dir=work) as tmp_name:
@@ -442,5 +443,7 @@ class RasaServer:
     def __enter__(self) -> RasaServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

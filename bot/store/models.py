@@ -116,7 +116,8 @@ class Message(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(3))            # in | out
     channel: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(20), default="message")  # message|edited|group|member|ignored|unparseable|status
+    # message|edited|group|member|ignored|unparseable|status
+    kind: Mapped[str] = mapped_column(String(20), default="message")
     external_id: Mapped[str | None] = mapped_column(String(200))  # inbound: provider's id
     urn: Mapped[str | None] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text, default="")

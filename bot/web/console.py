@@ -175,7 +175,10 @@ def _act(action: Callable[[StaffService], Any], ok: str) -> None:
 def set_status(ticket: str) -> Any:
     to = request.form.get("status", "")
     note = request.form.get("note", "").strip() or None
-    _act(lambda svc: svc.set_status(ticket, to, g.user.username, note), f"Status diubah ke {name_of('status_names', to, 'id')}; warga diberi tahu.")
+    _act(
+        lambda svc: svc.set_status(ticket, to, g.user.username, note),
+        f"Status diubah ke {name_of('status_names', to, 'id')}; warga diberi tahu.",
+    )
     return redirect(url_for("console.complaint", ticket=ticket))
 
 

@@ -94,7 +94,9 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         if config.get("analyzer") not in _ANALYZERS:
-            raise InvalidConfigException(f"TfidfFeaturizer: analyzer must be one of {_ANALYZERS}, not {config.get('analyzer')!r}")
+            raise InvalidConfigException(
+                f"TfidfFeaturizer: analyzer must be one of {_ANALYZERS}, not {config.get('analyzer')!r}"
+            )
         lo, hi = config.get("min_ngram"), config.get("max_ngram")
         if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
             raise InvalidConfigException(f"TfidfFeaturizer: need 1 <= min_ngram <= max_ngram, got {lo}, {hi}")

@@ -76,7 +76,12 @@ def rasa_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rasa_trainer(rasa_workdir: Path) -> RasaTrainer:
     require_rasa_venv()
     return RasaTrainer(
-        venv=RASA_VENV, config=RASA_CONFIG, models_dir=rasa_workdir / "models", work_dir=rasa_workdir, epochs=SMALL_EPOCHS, timeout=600
+        venv=RASA_VENV,
+        config=RASA_CONFIG,
+        models_dir=rasa_workdir / "models",
+        work_dir=rasa_workdir,
+        epochs=SMALL_EPOCHS,
+        timeout=600,
     )
 
 

@@ -80,7 +80,19 @@ def test_train_with_bad_data_keeps_the_model_and_exits_1(config: NluConfig, tmp_
 
 def test_evaluate_train_test_json(config: NluConfig, tmp_path: Path) -> None:
     png = tmp_path / "cm.png"
-    result = run(config, "evaluate", "--train", str(config.data_dir), "--test", str(HELDOUT), "--engine", "sklearn", "--json", "--png", str(png))
+    result = run(
+        config,
+        "evaluate",
+        "--train",
+        str(config.data_dir),
+        "--test",
+        str(HELDOUT),
+        "--engine",
+        "sklearn",
+        "--json",
+        "--png",
+        str(png),
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["accuracy"] > 0.8 and out["macro_f1"] > 0.8

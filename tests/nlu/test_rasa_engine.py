@@ -55,7 +55,15 @@ def test_understands_other_small_model_intents(rasa_engine: RasaEngine) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "😀🙏", "\x00\x01", "日本語の文", bytes(range(256)).decode("latin-1") * 4, bytes(range(128, 256)).decode("utf-8", "replace")],
+    [
+        "",
+        "   ",
+        "😀🙏",
+        "\x00\x01",
+        "日本語の文",
+        bytes(range(256)).decode("latin-1") * 4,
+        bytes(range(128, 256)).decode("utf-8", "replace"),
+    ],
 )
 def test_nothing_to_understand_is_not_sent_to_rasa(rasa_engine: RasaEngine, text: str) -> None:
     parse = rasa_engine.parse(text)
@@ -158,8 +166,21 @@ TICKET_BODY = {
     "text": "cek status wrg 2026 000123 dong status",
     "intent": {"name": "check_status", "confidence": 0.9909343123435974},
     "entities": [
-        {"entity": "ticket_id", "start": 11, "end": 26, "value": "WRG-2026-000123", "extractor": "CRFEntityExtractor", "processors": ["EntitySynonymMapper"]},
-        {"entity": "ticket_id", "start": 11, "end": 26, "value": "wrg 2026 000123", "extractor": "RegexEntityExtractor"},
+        {
+            "entity": "ticket_id",
+            "start": 11,
+            "end": 26,
+            "value": "WRG-2026-000123",
+            "extractor": "CRFEntityExtractor",
+            "processors": ["EntitySynonymMapper"],
+        },
+        {
+            "entity": "ticket_id",
+            "start": 11,
+            "end": 26,
+            "value": "wrg 2026 000123",
+            "extractor": "RegexEntityExtractor",
+        },
         {"entity": "ticket_id", "start": 0, "end": 3, "value": "cek", "extractor": "CRFEntityExtractor"},
         {"entity": "location", "start": 27, "end": 31, "value": "dong", "extractor": "CRFEntityExtractor"},
         {"entity": "location", "start": 32, "end": 38, "value": "status", "extractor": "CRFEntityExtractor"},
@@ -221,7 +242,15 @@ def test_a_synonym_mapped_value_is_kept() -> None:
     body = {
         "text": "banjir di jalan Kemang _flood",
         "intent": {"name": "report_flood", "confidence": 0.9},
-        "entities": [{"entity": "location", "start": 10, "end": 22, "value": "Jalan Kemang Raya", "processors": ["EntitySynonymMapper"]}],
+        "entities": [
+            {
+                "entity": "location",
+                "start": 10,
+                "end": 22,
+                "value": "Jalan Kemang Raya",
+                "processors": ["EntitySynonymMapper"],
+            }
+        ],
         "intent_ranking": [{"name": "report_flood", "confidence": 0.9}],
     }
     parse = _recorded(body).parse("banjir di jln Kemang")
@@ -247,7 +276,14 @@ def test_rasa_text_maps_every_word_back_to_what_was_written() -> None:
     seen = rasa_text("Jalan di Jl. Melati bolong bangeeet, dkt kel. Cempaka Putih, pothole")
     assert seen.text == "Jalan di jalan Melati bolong banget dekat kelurahan Cempaka Putih pothole lubang _road"
     back = [(seen.text[a:b], seen.original[c:d] if c >= 0 else None) for a, b, c, d in seen.tokens]
-    assert back[2:8] == [("jalan", "Jl"), ("Melati", "Melati"), ("bolong", "bolong"), ("banget", "bangeeet"), ("dekat", "dkt"), ("kelurahan", "kel")]
+    assert back[2:8] == [
+        ("jalan", "Jl"),
+        ("Melati", "Melati"),
+        ("bolong", "bolong"),
+        ("banget", "bangeeet"),
+        ("dekat", "dkt"),
+        ("kelurahan", "kel"),
+    ]
     assert back[-3:] == [("pothole", "pothole"), ("lubang", None), ("_road", None)]  # English→Indonesian, concept
     assert seen.original_span(9, 21) == (9, 19)  # "jalan Melati" → "Jl. Melati"
     assert seen.rasa_span(9, 19) == (9, 21)
@@ -255,7 +291,9 @@ def test_rasa_text_maps_every_word_back_to_what_was_written() -> None:
 
 
 def test_rasa_text_follows_multi_word_synonyms() -> None:
-    normalizer = Normalizer.from_synonyms([("jalan raya", ["jl raya", "jl. raya"]), ("terima kasih", ["makasih banyak"])])
+    normalizer = Normalizer.from_synonyms(
+        [("jalan raya", ["jl raya", "jl. raya"]), ("terima kasih", ["makasih banyak"])]
+    )
     for text in ["banjir di Jl. Raya Bogor", "makasih banyak makasih banyak ya", "jl raya jl raya jl raya", "x"]:
         seen = rasa_text(text, normalizer)
         assert seen.text.lower() == normalizer.features(text), text
