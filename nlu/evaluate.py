@@ -497,7 +497,7 @@ def save_confusion_png(report: EvaluationReport, path: Path) -> Path:
                 ax.text(
                     j,
                     i,
-                    int(matrix[i, j]),
+                    str(int(matrix[i, j])),
                     ha="center",
                     va="center",
                     fontsize=6,

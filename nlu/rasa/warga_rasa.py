@@ -170,6 +170,7 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
         return messages
 
     def persist(self) -> None:
+        assert self._idf is not None, "persist() runs after train()"
         with self._model_storage.write_to(self._resource) as model_dir:
             (model_dir / _VOCABULARY).write_text(json.dumps(self._vocabulary, ensure_ascii=False), encoding="utf-8")
             np.save(model_dir / _IDF, self._idf, allow_pickle=False)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bot.cli.nlu import nlu_group
 from nlu.config import NluConfig
@@ -20,7 +20,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> NluConfig:
     return nlu_config(tmp_path_factory.mktemp("cli"), engine="sklearn")
 
 
-def run(config: NluConfig, *args: str):  # type: ignore[no-untyped-def]
+def run(config: NluConfig, *args: str) -> Result:
     return CliRunner().invoke(nlu_group, list(args), obj=config, catch_exceptions=False)
 
 

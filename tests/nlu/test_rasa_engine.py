@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -189,7 +190,7 @@ TICKET_BODY = {
 }
 
 
-def _recorded(body: dict) -> RasaEngine:  # type: ignore[type-arg]
+def _recorded(body: dict[str, Any]) -> RasaEngine:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.params["token"] == "tok"
         if request.url.path == "/status":
