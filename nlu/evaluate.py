@@ -311,12 +311,11 @@ class ThrowawayRasa:
 
     Args:
         config: Where the Rasa virtualenv and pipeline config are.
-        epochs: DIET epochs override (only for a pipeline with DIETClassifier).
         work_dir: Keep files here instead of a new temporary directory (the training cache
             in ``<work_dir>/.rasa`` makes re-training the same data fast).
     """
 
-    def __init__(self, config: NluConfig, *, epochs: int | None = None, work_dir: Path | None = None) -> None:
+    def __init__(self, config: NluConfig, *, work_dir: Path | None = None) -> None:
         self.config = config
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -326,7 +325,7 @@ class ThrowawayRasa:
         self.models_dir = self.work_dir / "models"
         self.trainer = RasaTrainer(
             venv=config.rasa_venv, config=config.rasa_config, models_dir=self.models_dir, work_dir=self.work_dir,
-            timeout=config.rasa_train_timeout, epochs=epochs,
+            timeout=config.rasa_train_timeout,
         )
         self.token = secrets.token_urlsafe(16)
         self.server: RasaServer | None = None
@@ -379,10 +378,10 @@ class ThrowawayRasa:
 
 
 def train_and_evaluate_rasa(
-    train: TrainingData, test: TrainingData, config: NluConfig, *, epochs: int | None = None, method: str = "train/test"
+    train: TrainingData, test: TrainingData, config: NluConfig, *, method: str = "train/test"
 ) -> EvaluationReport:
     """Train a throw-away Rasa model on ``train`` and score it on ``test`` (about 30 s)."""
-    with ThrowawayRasa(config, epochs=epochs) as rasa:
+    with ThrowawayRasa(config) as rasa:
         rasa.start()
         model, seconds = rasa.train(train)
         engine = rasa.serve(model)
@@ -394,7 +393,6 @@ def cross_validate_rasa(
     config: NluConfig,
     folds: int = 5,
     *,
-    epochs: int | None = None,
     seed: int = 42,
     progress: Callable[[str], None] = lambda msg: None,
 ) -> EvaluationReport:
@@ -402,7 +400,7 @@ def cross_validate_rasa(
 
     See :func:`evaluate_rasa`.
     """
-    return evaluate_rasa(data, config, folds, epochs=epochs, seed=seed, progress=progress)[0]
+    return evaluate_rasa(data, config, folds, seed=seed, progress=progress)[0]
 
 
 def evaluate_rasa(
@@ -411,7 +409,6 @@ def evaluate_rasa(
     folds: int = 5,
     *,
     heldout: TrainingData | None = None,
-    epochs: int | None = None,
     seed: int = 42,
     progress: Callable[[str], None] = lambda msg: None,
 ) -> tuple[EvaluationReport, EvaluationReport | None]:
@@ -434,7 +431,7 @@ def evaluate_rasa(
     lat: list[float] = []
     held_report: EvaluationReport | None = None
     train_time = 0.0
-    with ThrowawayRasa(config, epochs=epochs) as rasa:
+    with ThrowawayRasa(config) as rasa:
         rasa.start()
         progress(f"rasa: training {len(jobs)} models in one process")
         t0 = time.perf_counter()

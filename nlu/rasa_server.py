@@ -162,8 +162,6 @@ class RasaTrainer:
         models_dir: Where finished models go (the server's ``-m``).
         work_dir: Rasa's working directory and HOME parent (keeps ``.rasa/cache`` for fast retrains).
         timeout: Seconds before training is abandoned.
-        epochs: Override DIET's epochs if the pipeline has a DIETClassifier (Warga's does not);
-            None keeps the config's.
     """
 
     venv: Path
@@ -171,7 +169,6 @@ class RasaTrainer:
     models_dir: Path
     work_dir: Path
     timeout: float = 1800.0
-    epochs: int | None = None
 
     def train(self, data: TrainingData) -> Path:
         """Train on ``data``; the model appears in :attr:`models_dir` only if training succeeded.
@@ -282,15 +279,12 @@ class RasaTrainer:
         self._prune(keep=done)
 
     def _write_config(self, tmp: Path) -> Path:
+        # Read and re-written here so that an unreadable config fails with one line now, not
+        # with a Rasa traceback after the process has started.
         try:
             config = yaml.safe_load(Path(self.config).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise TrainingError(f"cannot read rasa config {self.config}: {exc}", retryable=False) from exc
-        if self.epochs is not None:
-            for component in config.get("pipeline") or []:
-                if component.get("name") == "DIETClassifier":
-                    component["epochs"] = self.epochs
-                    component["evaluate_every_number_of_epochs"] = max(1, self.epochs)
         target = tmp / "config.yml"
         target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return target

@@ -149,12 +149,6 @@ class SklearnModel:
         scores = np.vstack([self.scorer.scores(self.normalizer.features(t[:MAX_CLASSIFY_CHARS])) for t in texts])
         return _softmax(scores, self.temperature)
 
-    def probabilities_sklearn(self, texts: list[str]) -> np.ndarray:
-        """The same through scikit-learn's own transform (the reference for tests)."""
-        norm = [self.normalizer.features(t[:MAX_CLASSIFY_CHARS]) for t in texts]
-        return _softmax(
-            np.atleast_2d(self.classifier.decision_function(self.features.transform(norm))), self.temperature
-        )
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -443,10 +437,6 @@ class SklearnEngine:
         top, confidence = ranking[0]
         intent = top if confidence >= self.threshold else None
         return Parse(text, intent, confidence, ranking, entities, language, self.name, model.info.version)
-
-    def with_threshold(self, threshold: float) -> SklearnEngine:
-        """The same model behind another threshold (for evaluation)."""
-        return SklearnEngine(self.models_dir, threshold=threshold, ticket_prefix=self.ticket_prefix, model=self._model)
 
 
 def _mostly_unknown(tokens: list[str], model: SklearnModel) -> bool:

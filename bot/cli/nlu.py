@@ -44,7 +44,10 @@ from nlu.training_data import ERROR, TrainingDataError, load_and_validate, load_
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.")
+# Its own -h as well as warga's: click keeps a command's help option from the first context it
+# ran in, so a group run on its own (tests) would otherwise take -h away from `warga nlu -h`.
+nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.",
+                        context_settings={"help_option_names": ["-h", "--help"]})
 
 
 def _config() -> NluConfig:
@@ -245,7 +248,6 @@ def _with_engine(config: NluConfig, engine: str) -> NluConfig:
 )
 @click.option("--engine", type=click.Choice(["rasa", "sklearn"]), help="Default: nlu.engine.")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
-@click.option("--epochs", type=int, help="Rasa: override DIET's epochs (quicker, less accurate).")
 @click.option(
     "--png",
     "png_path",
@@ -263,7 +265,6 @@ def evaluate_cmd(
     test_file: bool,
     engine: str | None,
     folds: int,
-    epochs: int | None,
     png_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -291,7 +292,7 @@ def evaluate_cmd(
             )
         else:
             say("rasa: training a throw-away model and starting a throw-away server (about a minute)...")
-            report = train_and_evaluate_rasa(train, test, config, epochs=epochs, method=method)
+            report = train_and_evaluate_rasa(train, test, config, method=method)
     elif test_file:
         if data_path is None:
             raise click.UsageError("--test-file needs --data FILE")
@@ -308,7 +309,7 @@ def evaluate_cmd(
             report = cross_validate_sklearn(data, folds, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
         else:
             say(f"rasa: {folds}-fold cross-validation trains {folds} models (about a minute in all)...")
-            report = cross_validate_rasa(data, config, folds, epochs=epochs, progress=say)
+            report = cross_validate_rasa(data, config, folds, progress=say)
     png = save_confusion_png(report, png_path or config.models_dir.parent / f"confusion-{report.engine}.png")
     if as_json:
         out = report.to_dict()

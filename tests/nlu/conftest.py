@@ -27,7 +27,6 @@ RASA_CONFIG = ROOT / "nlu" / "rasa" / "config.yml"
 #: Intents of the small Rasa model the tests train (enough to tell them apart, quick to train).
 SMALL_INTENTS = ("greet", "goodbye", "thank", "check_status", "report_flood", "report_garbage", "out_of_scope")
 SMALL_PER_INTENT = 15
-SMALL_EPOCHS = 40
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +79,6 @@ def rasa_trainer(rasa_workdir: Path) -> RasaTrainer:
         config=RASA_CONFIG,
         models_dir=rasa_workdir / "models",
         work_dir=rasa_workdir,
-        epochs=SMALL_EPOCHS,
         timeout=600,
     )
 

@@ -101,12 +101,6 @@ def test_loading_a_missing_model_keeps_the_active_one(rasa_engine: RasaEngine, t
     assert rasa_engine.parse("halo").ranking
 
 
-def test_evaluates_yaml_test_data(rasa_engine: RasaEngine, small_data: TrainingData) -> None:
-    result = rasa_engine.test_intents(small_data.subset(range(0, len(small_data.examples), 5)))
-    assert 0.5 <= float(result["accuracy"]) <= 1.0
-    assert "weighted avg" in result["report"]
-
-
 def test_down_server_is_a_retryable_error() -> None:
     engine = RasaEngine(f"http://127.0.0.1:{free_port()}", "t", timeout=1.0)
     with pytest.raises(NluError) as info:
