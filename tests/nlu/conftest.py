@@ -15,8 +15,9 @@ import pytest
 
 from nlu.config import NluConfig
 from nlu.rasa_engine import RasaEngine
-from nlu.rasa_server import RasaServer, RasaTrainer, free_port
+from nlu.rasa_server import RasaServer, RasaTrainer
 from nlu.training_data import TrainingData, load_training_data
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "nlu" / "data"

@@ -15,9 +15,10 @@ import pytest
 from nlu.base import NluError, Parse
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
-from nlu.rasa_server import RasaServer, free_port, latest_model
+from nlu.rasa_server import RasaServer, latest_model
 from nlu.sklearn_engine import SklearnEngine, fit_model
 from nlu.training_data import TrainingData
+from tests.support import free_port
 
 
 class ScriptedEngine:

@@ -16,12 +16,12 @@ from nlu.rasa_server import (
     RasaServer,
     RasaServerError,
     RasaTrainer,
-    free_port,
     latest_model,
     rasa_environment,
 )
 from nlu.training_data import Example, TrainingData, TrainingDataError
 from tests.nlu.conftest import RASA_CONFIG, RASA_VENV, require_rasa_venv
+from tests.support import free_port
 
 pytestmark = pytest.mark.rasa
 
