@@ -11,10 +11,11 @@ CHROMIUM ?= /usr/bin/chromium
 export NO_PROXY := 127.0.0.1,localhost,$(NO_PROXY)
 export no_proxy := 127.0.0.1,localhost,$(no_proxy)
 
-.PHONY: run test venv rasa-venv browser migrate model bench-nlu clean help
+.PHONY: run test lint venv rasa-venv browser migrate model bench-nlu clean help
 help:
 	@echo "make run    create the environment, migrate, load demo data, serve on http://127.0.0.1:8080"
 	@echo "make test   create the environment (with dev tools, Rasa, Chromium) and run every test"
+	@echo "make lint   ruff and mypy (make test runs them first)"
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -52,7 +53,17 @@ run: venv rasa-venv migrate model
 	$(BIN)/warga demo load --if-empty
 	$(BIN)/warga run
 
-test: venv rasa-venv browser
+# The paths that are clean so far; the rest of the code joins as it is cleaned.
+LINT_PATHS := nlu bench bot/store bot/logs.py bot/runtime/nlu.py bot/runtime/rasa.py bot/cli/nlu.py \
+  bot/casework/complaints.py bot/casework/contacts.py bot/casework/demo.py bot/web/health.py \
+  bot/web/console.py tests/nlu tests/support.py tests/test_boundaries.py tests/conftest.py tests/providers.py \
+  tests/fakes tests/bot/test_crash_redelivery.py tests/bot/test_restart.py tests/bot/test_webhooks_telegram.py
+
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/mypy $(LINT_PATHS)
+
+test: venv rasa-venv browser lint
 	$(BIN)/python -m pytest -q
 
 # Both NLU engines trained and evaluated on the same data; rewrites docs/BENCHMARKS.md (~30 min).

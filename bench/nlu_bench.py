@@ -69,7 +69,11 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         ram = f"{mem_kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration, ValueError):
         ram = "unknown"
@@ -127,14 +131,18 @@ def process_tree_hwm_mb(pid: int) -> float:
     """Peak RSS of a process and its children (Rasa's server runs under a wrapper script)."""
     pids = [pid]
     try:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ).stdout
         pids += [int(p) for p in out.split()]
     except OSError:
         pass
     return max(vm_hwm_mb(p) for p in pids)
 
 
-def run_sklearn(data: TrainingData, heldout: TrainingData, texts: list[str], folds: int, threshold: float) -> EngineResult:
+def run_sklearn(
+    data: TrainingData, heldout: TrainingData, texts: list[str], folds: int, threshold: float
+) -> EngineResult:
     res = EngineResult("sklearn")
     runs = []
     model = None
@@ -154,7 +162,9 @@ def run_sklearn(data: TrainingData, heldout: TrainingData, texts: list[str], fol
     return res
 
 
-def run_rasa(data: TrainingData, heldout: TrainingData, texts: list[str], folds: int, config: NluConfig, say) -> EngineResult:
+def run_rasa(
+    data: TrainingData, heldout: TrainingData, texts: list[str], folds: int, config: NluConfig, say
+) -> EngineResult:
     res = EngineResult("rasa")
     with ThrowawayRasa(config) as rasa:
         say("rasa: training on all data...")
@@ -220,7 +230,11 @@ def per_intent_table(results: list[EngineResult], attr: str) -> str:
     lines = [head, sep]
     scores = {name: {s.intent: s.f1 for s in rep.per_intent} for name, rep in reports}
     for intent in sorted(intents, key=lambda i: min(scores[n].get(i, 1.0) for n, _ in reports)):
-        lines.append(f"| {intent} | " + " | ".join(f"{scores[name].get(intent, 0.0):.3f}" for name, _ in reports) + " |")
+        lines.append(
+            f"| {intent} | "
+            + " | ".join(f"{scores[name].get(intent, 0.0):.3f}" for name, _ in reports)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -320,13 +334,22 @@ overlap F1 is what the dialogue feels (it asks for the location when none is fou
 """
 
 
-def write_markdown(path: Path, results: list[EngineResult], info: dict[str, str], data: TrainingData, heldout: TrainingData, args: argparse.Namespace, pngs: list[Path]) -> None:
+def write_markdown(
+    path: Path,
+    results: list[EngineResult],
+    info: dict[str, str],
+    data: TrainingData,
+    heldout: TrainingData,
+    args: argparse.Namespace,
+    pngs: list[Path],
+) -> None:
     rasa = next((r for r in results if r.engine == "rasa"), None)
     cv_note = "5-fold stratified CV, same folds for both engines"
     if rasa is not None and rasa.cv is None:
         cv_note += "; Rasa CV not run this time (--rasa-folds 0): see the held-out rows"
     elif rasa is not None and rasa.cv is not None:
-        cv_note = f"sklearn {args.folds}-fold, Rasa {rasa.cv.method}, stratified, same seed (the same folds when the counts match)"
+        cv_note = (f"sklearn {args.folds}-fold, Rasa {rasa.cv.method}, stratified, same seed"
+                   " (the same folds when the counts match)")
     notes = "\n".join(f"- {r.engine}: {n}" for r in results for n in r.notes)
     text = f"""# NLU benchmarks
 

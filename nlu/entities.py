@@ -210,7 +210,12 @@ class LocationExtractor:
                 # Lists like street_prefix ("jl.", "gg", "komplek") teach new place words.
                 prefixes.update(w for e in lk.elements for w in _words(e) if w not in ("rt", "rw"))
         name_words = {w for w in inside if w not in common and w not in prefixes}
-        return cls(frozenset(common - prefixes), frozenset(name_words), frozenset(prefixes), tuple(sorted(n for n in names if n)))
+        return cls(
+            frozenset(common - prefixes),
+            frozenset(name_words),
+            frozenset(prefixes),
+            tuple(sorted(n for n in names if n)),
+        )
 
     def extract(self, text: str) -> list[Entity]:
         """Location spans in ``text``; adjacent pieces ("Jl. Melati, RT 03/05") become one."""

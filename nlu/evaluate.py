@@ -160,10 +160,14 @@ def score(
         method=method,
         examples=len(predictions),
         accuracy=round(float(accuracy_score(y_true, y_pred)), 4) if predictions else 0.0,
-        macro_f1=round(float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro", zero_division=0)), 4)
+        macro_f1=round(
+            float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro", zero_division=0)), 4
+        )
         if predictions
         else 0.0,
-        accepted_accuracy=round(sum(p.expected == p.predicted for p in accepted) / len(accepted), 4) if accepted else 0.0,
+        accepted_accuracy=(
+            round(sum(p.expected == p.predicted for p in accepted) / len(accepted), 4) if accepted else 0.0
+        ),
         fallback_rate=round(1 - len(accepted) / len(predictions), 4) if predictions else 0.0,
         per_intent=per_intent,
         labels=tuple(labels),
@@ -213,7 +217,9 @@ def score_entities(parses: Sequence[tuple[Example, Parse]]) -> tuple[EntityScore
     return tuple(out)
 
 
-def predict(engine: NluEngine, examples: Iterable[Example]) -> tuple[list[Prediction], list[tuple[Example, Parse]], list[float]]:
+def predict(
+    engine: NluEngine, examples: Iterable[Example]
+) -> tuple[list[Prediction], list[tuple[Example, Parse]], list[float]]:
     """Parse every example through ``engine``."""
     preds: list[Prediction] = []
     parses: list[tuple[Example, Parse]] = []
@@ -228,7 +234,9 @@ def predict(engine: NluEngine, examples: Iterable[Example]) -> tuple[list[Predic
     return preds, parses, latencies
 
 
-def evaluate_engine(engine: NluEngine, test: TrainingData, *, method: str, train_seconds: float = 0.0) -> EvaluationReport:
+def evaluate_engine(
+    engine: NluEngine, test: TrainingData, *, method: str, train_seconds: float = 0.0
+) -> EvaluationReport:
     """Score a ready engine on test data."""
     preds, parses, lat = predict(engine, test.examples)
     return score(preds, engine=engine.name, method=method, parses=parses, train_seconds=train_seconds, latencies=lat)
@@ -266,12 +274,22 @@ def cross_validate_sklearn(
         parses += ps
         lat += lt
     return score(
-        preds, engine="sklearn", method=f"{folds}-fold cross-validation", parses=parses, train_seconds=train_time / folds, latencies=lat
+        preds,
+        engine="sklearn",
+        method=f"{folds}-fold cross-validation",
+        parses=parses,
+        train_seconds=train_time / folds,
+        latencies=lat,
     )
 
 
 def train_and_evaluate_sklearn(
-    train: TrainingData, test: TrainingData, *, threshold: float = 0.5, ticket_prefix: str = "WRG", method: str = "train/test"
+    train: TrainingData,
+    test: TrainingData,
+    *,
+    threshold: float = 0.5,
+    ticket_prefix: str = "WRG",
+    method: str = "train/test",
 ) -> EvaluationReport:
     """Train a throw-away sklearn model on ``train`` and score it on ``test``."""
     t0 = time.perf_counter()
@@ -293,12 +311,11 @@ class ThrowawayRasa:
 
     Args:
         config: Where the Rasa virtualenv and pipeline config are.
-        epochs: DIET epochs override (only for a pipeline with DIETClassifier).
         work_dir: Keep files here instead of a new temporary directory (the training cache
             in ``<work_dir>/.rasa`` makes re-training the same data fast).
     """
 
-    def __init__(self, config: NluConfig, *, epochs: int | None = None, work_dir: Path | None = None) -> None:
+    def __init__(self, config: NluConfig, *, work_dir: Path | None = None) -> None:
         self.config = config
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -308,7 +325,7 @@ class ThrowawayRasa:
         self.models_dir = self.work_dir / "models"
         self.trainer = RasaTrainer(
             venv=config.rasa_venv, config=config.rasa_config, models_dir=self.models_dir, work_dir=self.work_dir,
-            timeout=config.rasa_train_timeout, epochs=epochs,
+            timeout=config.rasa_train_timeout,
         )
         self.token = secrets.token_urlsafe(16)
         self.server: RasaServer | None = None
@@ -335,7 +352,13 @@ class ThrowawayRasa:
         assert self.server is not None
         if self.engine is None:
             self.server.wait_ready(self.config.rasa_start_timeout, require_model=False)
-            self.engine = RasaEngine(self.server.url, self.token, threshold=self.config.threshold, timeout=30.0, ticket_prefix=self.config.ticket_prefix)
+            self.engine = RasaEngine(
+                self.server.url,
+                self.token,
+                threshold=self.config.threshold,
+                timeout=30.0,
+                ticket_prefix=self.config.ticket_prefix,
+            )
         self.engine.load_model(model, timeout=self.config.rasa_start_timeout)
         return self.engine
 
@@ -355,10 +378,10 @@ class ThrowawayRasa:
 
 
 def train_and_evaluate_rasa(
-    train: TrainingData, test: TrainingData, config: NluConfig, *, epochs: int | None = None, method: str = "train/test"
+    train: TrainingData, test: TrainingData, config: NluConfig, *, method: str = "train/test"
 ) -> EvaluationReport:
     """Train a throw-away Rasa model on ``train`` and score it on ``test`` (about 30 s)."""
-    with ThrowawayRasa(config, epochs=epochs) as rasa:
+    with ThrowawayRasa(config) as rasa:
         rasa.start()
         model, seconds = rasa.train(train)
         engine = rasa.serve(model)
@@ -370,7 +393,6 @@ def cross_validate_rasa(
     config: NluConfig,
     folds: int = 5,
     *,
-    epochs: int | None = None,
     seed: int = 42,
     progress: Callable[[str], None] = lambda msg: None,
 ) -> EvaluationReport:
@@ -378,7 +400,7 @@ def cross_validate_rasa(
 
     See :func:`evaluate_rasa`.
     """
-    return evaluate_rasa(data, config, folds, epochs=epochs, seed=seed, progress=progress)[0]
+    return evaluate_rasa(data, config, folds, seed=seed, progress=progress)[0]
 
 
 def evaluate_rasa(
@@ -387,7 +409,6 @@ def evaluate_rasa(
     folds: int = 5,
     *,
     heldout: TrainingData | None = None,
-    epochs: int | None = None,
     seed: int = 42,
     progress: Callable[[str], None] = lambda msg: None,
 ) -> tuple[EvaluationReport, EvaluationReport | None]:
@@ -410,7 +431,7 @@ def evaluate_rasa(
     lat: list[float] = []
     held_report: EvaluationReport | None = None
     train_time = 0.0
-    with ThrowawayRasa(config, epochs=epochs) as rasa:
+    with ThrowawayRasa(config) as rasa:
         rasa.start()
         progress(f"rasa: training {len(jobs)} models in one process")
         t0 = time.perf_counter()
@@ -421,7 +442,9 @@ def evaluate_rasa(
                 engine = rasa.serve(model)
                 if k < len(splits):
                     test_idx = splits[k][1]
-                    progress(f"rasa fold {k + 1}/{folds}: {len(test_idx)} test sentences (the next model trains meanwhile)")
+                    progress(
+                        f"rasa fold {k + 1}/{folds}: {len(test_idx)} test sentences (the next model trains meanwhile)"
+                    )
                     p, ps, lt = predict(engine, (data.examples[i] for i in test_idx))
                     preds += p
                     parses += ps
@@ -429,11 +452,18 @@ def evaluate_rasa(
                 else:
                     assert heldout is not None
                     progress(f"rasa: held-out test, {len(heldout.examples)} sentences")
-                    held_report = evaluate_engine(engine, heldout, method="held-out", train_seconds=train_time / len(jobs))
+                    held_report = evaluate_engine(
+                        engine, heldout, method="held-out", train_seconds=train_time / len(jobs)
+                    )
         finally:
             models.close()  # type: ignore[attr-defined]
     report = score(
-        preds, engine="rasa", method=f"{folds}-fold cross-validation", parses=parses, train_seconds=train_time / len(jobs), latencies=lat
+        preds,
+        engine="rasa",
+        method=f"{folds}-fold cross-validation",
+        parses=parses,
+        train_seconds=train_time / len(jobs),
+        latencies=lat,
     )
     return report, held_report
 
@@ -461,10 +491,21 @@ def save_confusion_png(report: EvaluationReport, path: Path) -> Path:
     for i in range(n):
         for j in range(n):
             if matrix[i, j]:
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=6, color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(matrix[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("expected")
-    ax.set_title(f"{report.engine}: {report.method} — accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}", fontsize=9)
+    ax.set_title(
+        f"{report.engine}: {report.method} — accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}",
+        fontsize=9,
+    )
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

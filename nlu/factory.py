@@ -41,7 +41,7 @@ def build_sklearn_engine(config: NluConfig, *, train_if_missing: bool = True) ->
     return engine
 
 
-def build_rasa_trainer(config: NluConfig, *, epochs: int | None = None) -> RasaTrainer:
+def build_rasa_trainer(config: NluConfig) -> RasaTrainer:
     """A trainer writing into the served models directory."""
     return RasaTrainer(
         venv=config.rasa_venv,
@@ -49,7 +49,6 @@ def build_rasa_trainer(config: NluConfig, *, epochs: int | None = None) -> RasaT
         models_dir=config.rasa_models_dir,
         work_dir=config.var_dir,
         timeout=config.rasa_train_timeout,
-        epochs=epochs,
     )
 
 

@@ -27,15 +27,11 @@ class FallbackStats:
         primary: Messages the primary answered.
         fallbacks: Messages the secondary answered because the primary failed or was skipped.
         last_error: The primary's last error, if any.
-        last_fallback_at: ``time.time()`` of the last fallback, or None.
-        primary_skipped_until: Until when the primary is skipped (``time.monotonic()``), 0 if not.
     """
 
     primary: int
     fallbacks: int
     last_error: str | None
-    last_fallback_at: float | None
-    primary_skipped_until: float
 
 
 class FallbackEngine:
@@ -65,7 +61,6 @@ class FallbackEngine:
         self._primary = 0
         self._fallbacks = 0
         self._last_error: str | None = None
-        self._last_fallback_at: float | None = None
         self._skip_until = 0.0
 
     @property
@@ -75,7 +70,7 @@ class FallbackEngine:
 
     def stats(self) -> FallbackStats:
         with self._lock:
-            return FallbackStats(self._primary, self._fallbacks, self._last_error, self._last_fallback_at, self._skip_until)
+            return FallbackStats(self._primary, self._fallbacks, self._last_error)
 
     def ready(self) -> bool:
         """Ready when either engine can answer: citizens are answered by the fallback."""
@@ -109,7 +104,6 @@ class FallbackEngine:
         result = self.secondary.parse(text)
         with self._lock:
             self._fallbacks += 1
-            self._last_fallback_at = time.time()
             count = self._fallbacks
         log.warning("nlu fallback #%d to %s: %s", count, self.secondary.name, reason)
         return result

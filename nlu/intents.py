@@ -55,9 +55,6 @@ CONVERSATION_INTENTS: tuple[str, ...] = (
 #: Every intent, in a stable order (also the row order of confusion matrices).
 INTENTS: tuple[str, ...] = COMPLAINT_INTENTS + QUESTION_INTENTS + CONVERSATION_INTENTS
 
-#: The intent for messages Warga does not handle; trained from real examples.
-OUT_OF_SCOPE = "out_of_scope"
-
 #: Entities the dialogue consumes.
 ENTITIES: tuple[str, ...] = ("ticket_id", "location")
 

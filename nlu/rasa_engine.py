@@ -48,7 +48,6 @@ class RasaStatus:
     """``GET /status``: the loaded model."""
 
     model_file: str
-    model_id: str
 
 
 class RasaEngine:
@@ -122,7 +121,7 @@ class RasaEngine:
         resp = self._request("GET", "/status")
         self._check(resp, "status")
         body = _json(resp, "status")
-        status = RasaStatus(str(body.get("model_file", "")), str(body.get("model_id", "")))
+        status = RasaStatus(str(body.get("model_file", "")))
         self._model_version = _version_of(status.model_file)
         return status
 
@@ -223,24 +222,6 @@ class RasaEngine:
         self._model_version = None
         self.status()
         return self._model_version or _version_of(Path(model_file).name)
-
-    def test_intents(self, test_data: TrainingData | str, *, timeout: float = 300.0) -> dict[str, Any]:
-        """Evaluate test data against the loaded model (``POST /model/test/intents``).
-
-        Args:
-            test_data: Test examples; they are sent normalised, as :meth:`parse` sends
-                messages. A string is sent as it is (Rasa YAML already in that form).
-
-        Returns:
-            Rasa's ``intent_evaluation`` object (``report``, ``accuracy``, ``errors``, ...).
-        """
-        test_yaml = test_data if isinstance(test_data, str) else rasa_training_data(test_data).to_yaml()
-        resp = self._request(
-            "POST", "/model/test/intents", content=test_yaml.encode(), headers={"Content-Type": "application/x-yaml"}, timeout=timeout
-        )
-        self._check(resp, "test intents")
-        body = _json(resp, "test intents")
-        return dict(body.get("intent_evaluation") or {})
 
     def train(self, data: TrainingData) -> ModelVersion:
         """Train a model in a separate ``rasa train nlu`` process and load it.
@@ -387,7 +368,9 @@ def _resub(chars: _Chars, pattern: re.Pattern[str], template: str) -> _Chars:
     return out
 
 
-def _replace_phrases(toks: list[tuple[str, int, int]], phrases: tuple[tuple[str, str], ...]) -> list[tuple[str, int, int]]:
+def _replace_phrases(
+    toks: list[tuple[str, int, int]], phrases: tuple[tuple[str, str], ...]
+) -> list[tuple[str, int, int]]:
     """The phrase step of :meth:`Normalizer.tokens` (``str.replace`` on " a b c ") on aligned tokens."""
     chars: _Chars = [(" ", *_NO_SPAN)]
     for tok, start, end in toks:

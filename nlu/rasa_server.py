@@ -19,6 +19,7 @@ PYTHONPATH: a model names that component, so the server must find it too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -133,10 +134,8 @@ def _port_in_use(host: str, port: int) -> bool:
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     """SIGKILL a child started with ``start_new_session`` and everything it started."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
@@ -163,8 +162,6 @@ class RasaTrainer:
         models_dir: Where finished models go (the server's ``-m``).
         work_dir: Rasa's working directory and HOME parent (keeps ``.rasa/cache`` for fast retrains).
         timeout: Seconds before training is abandoned.
-        epochs: Override DIET's epochs if the pipeline has a DIETClassifier (Warga's does not);
-            None keeps the config's.
     """
 
     venv: Path
@@ -172,7 +169,6 @@ class RasaTrainer:
     models_dir: Path
     work_dir: Path
     timeout: float = 1800.0
-    epochs: int | None = None
 
     def train(self, data: TrainingData) -> Path:
         """Train on ``data``; the model appears in :attr:`models_dir` only if training succeeded.
@@ -223,7 +219,8 @@ class RasaTrainer:
         work.mkdir(parents=True, exist_ok=True)
         stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
         names = [
-            f"rasa-{stamp}-{data.fingerprint()}" + (f"-{k}" if len(datasets) > 1 else "") for k, data in enumerate(datasets, 1)
+            f"rasa-{stamp}-{data.fingerprint()}" + (f"-{k}" if len(datasets) > 1 else "")
+            for k, data in enumerate(datasets, 1)
         ]
         timeout = self.timeout * len(datasets)
         with tempfile.TemporaryDirectory(prefix="train-", dir=work) as tmp_name:
@@ -282,15 +279,12 @@ class RasaTrainer:
         self._prune(keep=done)
 
     def _write_config(self, tmp: Path) -> Path:
+        # Read and re-written here so that an unreadable config fails with one line now, not
+        # with a Rasa traceback after the process has started.
         try:
             config = yaml.safe_load(Path(self.config).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise TrainingError(f"cannot read rasa config {self.config}: {exc}", retryable=False) from exc
-        if self.epochs is not None:
-            for component in config.get("pipeline") or []:
-                if component.get("name") == "DIETClassifier":
-                    component["epochs"] = self.epochs
-                    component["evaluate_every_number_of_epochs"] = max(1, self.epochs)
         target = tmp / "config.yml"
         target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return target
@@ -443,5 +437,7 @@ class RasaServer:
     def __enter__(self) -> RasaServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -149,10 +149,6 @@ class SklearnModel:
         scores = np.vstack([self.scorer.scores(self.normalizer.features(t[:MAX_CLASSIFY_CHARS])) for t in texts])
         return _softmax(scores, self.temperature)
 
-    def probabilities_sklearn(self, texts: list[str]) -> np.ndarray:
-        """The same through scikit-learn's own transform (the reference for tests)."""
-        norm = [self.normalizer.features(t[:MAX_CLASSIFY_CHARS]) for t in texts]
-        return _softmax(np.atleast_2d(self.classifier.decision_function(self.features.transform(norm))), self.temperature)
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -205,7 +201,14 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
     labels = data.labels()
     if len(set(labels)) < 2:
         raise TrainingDataError(
-            [Problem("schema", ERROR, "training needs examples of at least two intents", Source(", ".join(data.files) or "training data"))]
+            [
+                Problem(
+                    "schema",
+                    ERROR,
+                    "training needs examples of at least two intents",
+                    Source(", ".join(data.files) or "training data"),
+                )
+            ]
         )
     normalizer = Normalizer.from_synonyms((s.value, s.examples) for s in data.synonyms)
     texts = [normalizer.features(t) for t in data.texts()]
@@ -236,7 +239,9 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
         sklearn_version=sklearn.__version__,
         train_seconds=round(_clock() - t0, 3),
     )
-    return SklearnModel(info, normalizer, features, classifier, temperature, entities, _FastScorer(features, classifier))
+    return SklearnModel(
+        info, normalizer, features, classifier, temperature, entities, _FastScorer(features, classifier)
+    )
 
 
 def _clock() -> float:
@@ -318,7 +323,9 @@ def load_model(path: Path) -> SklearnModel:
     if not isinstance(model, SklearnModel):
         raise ModelLoadError(f"{path} is not a Warga sklearn model")
     if getattr(model, "format", None) != MODEL_FORMAT:
-        raise ModelLoadError(f"{path} was written by an older Warga (model format {getattr(model, 'format', 1)}): retrain")
+        raise ModelLoadError(
+            f"{path} was written by an older Warga (model format {getattr(model, 'format', 1)}): retrain"
+        )
     if model.info.sklearn_version.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelLoadError(
             f"{path} was written by scikit-learn {model.info.sklearn_version}, this is {sklearn.__version__}: retrain"
@@ -397,7 +404,12 @@ class SklearnEngine:
             except OSError as exc:
                 raise TrainingError(f"cannot save sklearn model in {self.models_dir}: {exc}", retryable=True) from exc
             self._model = model
-        log.info("sklearn model %s trained in %.2fs on %d examples", model.info.version, model.info.train_seconds, model.info.examples)
+        log.info(
+            "sklearn model %s trained in %.2fs on %d examples",
+            model.info.version,
+            model.info.train_seconds,
+            model.info.examples,
+        )
         return model.info.version
 
     def parse(self, text: str) -> Parse:
@@ -425,10 +437,6 @@ class SklearnEngine:
         top, confidence = ranking[0]
         intent = top if confidence >= self.threshold else None
         return Parse(text, intent, confidence, ranking, entities, language, self.name, model.info.version)
-
-    def with_threshold(self, threshold: float) -> SklearnEngine:
-        """The same model behind another threshold (for evaluation)."""
-        return SklearnEngine(self.models_dir, threshold=threshold, ticket_prefix=self.ticket_prefix, model=self._model)
 
 
 def _mostly_unknown(tokens: list[str], model: SklearnModel) -> bool:

@@ -337,7 +337,9 @@ def parse_training_yaml(text: str, filename: str = "<string>") -> tuple[Training
         if key == "nlu":
             nlu_node = value_node
         elif key not in ("version", "rules", "stories", "responses"):
-            problems.append(Problem("schema", WARNING, f"unknown top-level key {key!r} ignored", _src(filename, key_node)))
+            problems.append(
+                Problem("schema", WARNING, f"unknown top-level key {key!r} ignored", _src(filename, key_node))
+            )
     if nlu_node is None:
         problems.append(Problem("schema", WARNING, "no `nlu:` section", Source(filename, 1)))
         return TrainingData(files=(filename,)), problems
@@ -353,7 +355,12 @@ def parse_training_yaml(text: str, filename: str = "<string>") -> tuple[Training
         kinds = [k for k in ("intent", "synonym", "regex", "lookup") if k in fields]
         if len(kinds) != 1:
             problems.append(
-                Problem("schema", ERROR, "an `nlu:` item needs exactly one of intent/synonym/regex/lookup", _src(filename, item))
+                Problem(
+                    "schema",
+                    ERROR,
+                    "an `nlu:` item needs exactly one of intent/synonym/regex/lookup",
+                    _src(filename, item),
+                )
             )
             continue
         kind = kinds[0]
@@ -402,7 +409,12 @@ def _example_lines(node: yaml.Node, filename: str, problems: list[Problem]) -> l
                 continue
             if not stripped.startswith("-"):
                 problems.append(
-                    Problem("schema", ERROR, f"example line must start with '- ': {stripped[:60]!r}", Source(filename, first + offset))
+                    Problem(
+                        "schema",
+                        ERROR,
+                        f"example line must start with '- ': {stripped[:60]!r}",
+                        Source(filename, first + offset),
+                    )
                 )
                 continue
             item = stripped[1:].strip()
@@ -503,10 +515,21 @@ def validate(
         counts[ex.intent] += 1
         if ex.intent not in known_intents and ex.intent not in reported_unknown:
             reported_unknown.add(ex.intent)
-            problems.append(Problem("unknown_intent", ERROR, f"unknown intent {ex.intent!r} (see nlu/intents.py)", ex.source))
+            problems.append(
+                Problem(
+                    "unknown_intent", ERROR, f"unknown intent {ex.intent!r} (see nlu/intents.py)", ex.source
+                )
+            )
         for span in ex.entities:
             if span.entity not in known_entities:
-                problems.append(Problem("unknown_entity", ERROR, f"unknown entity {span.entity!r} in {ex.text[:50]!r}", ex.source))
+                problems.append(
+                    Problem(
+                        "unknown_entity",
+                        ERROR,
+                        f"unknown entity {span.entity!r} in {ex.text[:50]!r}",
+                        ex.source,
+                    )
+                )
         key = _key(ex.text)
         first = seen.get(key)
         if first is None:
@@ -528,7 +551,12 @@ def validate(
             problems.append(Problem("missing_intent", WARNING, f"intent {intent!r} has no examples", where))
         elif counts[intent] < min_examples:
             problems.append(
-                Problem("few_examples", WARNING, f"intent {intent!r} has {counts[intent]} examples (want {min_examples}+)", where)
+                Problem(
+                    "few_examples",
+                    WARNING,
+                    f"intent {intent!r} has {counts[intent]} examples (want {min_examples}+)",
+                    where,
+                )
             )
     return tuple(sorted(problems, key=lambda p: p.severity != ERROR))
 

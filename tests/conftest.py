@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+
+from tests.support import PROJECT
 
 # Loopback traffic must never go through a proxy (fake providers, Rasa, PostgreSQL).
 for _var in ("NO_PROXY", "no_proxy"):
     os.environ[_var] = ",".join(filter(None, [os.environ.get(_var, ""), "127.0.0.1", "localhost"]))
 
 PG_ADMIN_URL = os.environ.get("WARGA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def _pg_available() -> str | None:

@@ -14,9 +14,10 @@ Constants: ``TOKEN``, ``SECRET`` (Telegram), ``ACCOUNT_SID``, ``AUTH_TOKEN``, ``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,7 @@ AUTH_TOKEN = "twilio-auth-token-0123456789abcd"
 SMS_FROM = "+15005550006"
 WHATSAPP_FROM = "whatsapp:+14155238886"
 PUBLIC_URL = "https://warga.example.go.id"
+ALL_CHANNELS = ["web", "telegram", "sms", "whatsapp"]
 
 
 @dataclass
@@ -65,9 +67,13 @@ def fakes() -> Iterator[Fakes]:
         tw.stop()
 
 
-def provider_settings(db_url: str, tmp_path: Path, fakes: Fakes, **overrides: Any) -> Any:
-    return make_settings(db_url, tmp_path, env=provider_env(fakes),
-                         **{"channels.enabled": ["web", "telegram", "sms", "whatsapp"], **overrides})
+def provider_settings(db_url: str, tmp_path: Path, fakes: Fakes, env: dict[str, str | None] | None = None,
+                      **overrides: Any) -> Any:
+    """Settings with every channel on, pointed at ``fakes``. ``env`` adds to (None: removes
+    from) the provider environment; ``overrides`` are dotted settings keys."""
+    merged = {**provider_env(fakes), **(env or {})}
+    return make_settings(db_url, tmp_path, env={k: v for k, v in merged.items() if v is not None},
+                         **{"channels.enabled": ALL_CHANNELS, **overrides})
 
 
 @pytest.fixture

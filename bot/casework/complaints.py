@@ -10,9 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.store.models import Complaint, ComplaintEvent, TicketCounter, utcnow
 from bot.settings import Category, ComplaintSettings
-
+from bot.store.models import Complaint, ComplaintEvent, TicketCounter, utcnow
 
 #: Statuses with no clock running.
 CLOSED = ("selesai", "ditolak")

@@ -10,16 +10,46 @@ from werkzeug.security import generate_password_hash
 
 from bot.casework.complaints import ComplaintService, NewComplaint
 from bot.casework.contacts import ContactRepository
-from bot.store.models import StaffUser, utcnow
 from bot.settings import Settings
+from bot.store.models import StaffUser, utcnow
 
 DEMO_COMPLAINTS = [
-    ("road_damage", "Jalan berlubang besar di depan sekolah, sudah dua motor jatuh.", "Jl. Kebon Sirih No. 12, Menteng", ["koordinasi", "disposisi", "proses"]),
-    ("flood", "Banjir setinggi lutut di gang kami sejak subuh.", "RT 05/RW 03 Kel. Kampung Melayu, Jatinegara", ["koordinasi"]),
-    ("garbage", "Sampah tidak diangkut sudah seminggu, bau sekali.", "TPS Jl. Tebet Barat Dalam", ["disposisi", "proses", "menunggu_validasi", "selesai"]),
-    ("street_light", "Lampu jalan mati sepanjang 200 meter, rawan begal.", "Jl. Raya Pasar Minggu dekat halte", []),
-    ("illegal_parking", "Parkir liar di trotoar depan minimarket, pejalan kaki turun ke jalan.", "Jl. Salemba Raya", ["ditolak"]),
-    ("tree", "Dahan pohon besar menimpa kabel listrik.", "Jl. Cikini Raya depan TIM", ["koordinasi", "disposisi"]),
+    (
+        "road_damage",
+        "Jalan berlubang besar di depan sekolah, sudah dua motor jatuh.",
+        "Jl. Kebon Sirih No. 12, Menteng",
+        ["koordinasi", "disposisi", "proses"],
+    ),
+    (
+        "flood",
+        "Banjir setinggi lutut di gang kami sejak subuh.",
+        "RT 05/RW 03 Kel. Kampung Melayu, Jatinegara",
+        ["koordinasi"],
+    ),
+    (
+        "garbage",
+        "Sampah tidak diangkut sudah seminggu, bau sekali.",
+        "TPS Jl. Tebet Barat Dalam",
+        ["disposisi", "proses", "menunggu_validasi", "selesai"],
+    ),
+    (
+        "street_light",
+        "Lampu jalan mati sepanjang 200 meter, rawan begal.",
+        "Jl. Raya Pasar Minggu dekat halte",
+        [],
+    ),
+    (
+        "illegal_parking",
+        "Parkir liar di trotoar depan minimarket, pejalan kaki turun ke jalan.",
+        "Jl. Salemba Raya",
+        ["ditolak"],
+    ),
+    (
+        "tree",
+        "Dahan pohon besar menimpa kabel listrik.",
+        "Jl. Cikini Raya depan TIM",
+        ["koordinasi", "disposisi"],
+    ),
 ]
 
 

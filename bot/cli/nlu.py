@@ -31,14 +31,23 @@ from nlu.evaluate import (
     train_and_evaluate_rasa,
     train_and_evaluate_sklearn,
 )
-from nlu.factory import build_engine, build_rasa_engine, build_rasa_server, build_rasa_trainer, build_sklearn_engine
+from nlu.factory import (
+    build_engine,
+    build_rasa_engine,
+    build_rasa_server,
+    build_rasa_trainer,
+    build_sklearn_engine,
+)
 from nlu.rasa_server import latest_model
 from nlu.sklearn_engine import SklearnEngine, active_model_path
 from nlu.training_data import ERROR, TrainingDataError, load_and_validate, load_training_data, validate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.")
+# Its own -h as well as warga's: click keeps a command's help option from the first context it
+# ran in, so a group run on its own (tests) would otherwise take -h away from `warga nlu -h`.
+nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.",
+                        context_settings={"help_option_names": ["-h", "--help"]})
 
 
 def _config(*, local_secrets: bool = False) -> NluConfig:
@@ -108,13 +117,19 @@ def validate_cmd(ctx: click.Context, data_path: Path | None) -> None:
         click.echo(str(p), err=p.severity == ERROR)
     errors = sum(p.severity == ERROR for p in problems)
     warnings = len(problems) - errors
-    click.echo(f"{path}: {len(data.examples)} examples, {len(data.intents)} intents: {errors} errors, {warnings} warnings")
+    click.echo(
+        f"{path}: {len(data.examples)} examples, {len(data.intents)} intents: {errors} errors, {warnings} warnings"
+    )
     if errors:
         sys.exit(1)
 
 
 @nlu_group.command("train")
-@click.option("--engine", type=click.Choice(["rasa", "sklearn", "all"]), help="Default: all when nlu.engine is rasa (it falls back to sklearn), else sklearn.")
+@click.option(
+    "--engine",
+    type=click.Choice(["rasa", "sklearn", "all"]),
+    help="Default: all when nlu.engine is rasa (it falls back to sklearn), else sklearn.",
+)
 @click.option("--data", "data_path", type=click.Path(path_type=Path), help="File or directory (default: nlu.data_dir).")
 @click.option("--if-missing", is_flag=True, help="Only train engines that have no model yet (make run).")
 @click.pass_context
@@ -141,7 +156,9 @@ def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if
         t0 = time.perf_counter()
         sk = SklearnEngine(config.sklearn_models_dir, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
         version = sk.train(data)
-        click.echo(f"sklearn: model {version} trained in {time.perf_counter() - t0:.1f}s ({len(data.examples)} examples)")
+        click.echo(
+            f"sklearn: model {version} trained in {time.perf_counter() - t0:.1f}s ({len(data.examples)} examples)"
+        )
     if want_rasa:
         click.echo("rasa: training in a separate process (about 20 s)...")
         t0 = time.perf_counter()
@@ -170,7 +187,10 @@ def _parse_dict(p: Parse) -> dict[str, Any]:
         "intent": p.intent,
         "confidence": p.confidence,
         "ranking": [{"intent": i, "confidence": c} for i, c in p.ranking],
-        "entities": [{"entity": e.entity, "value": e.value, "start": e.start, "end": e.end, "text": e.text} for e in p.entities],
+        "entities": [
+            {"entity": e.entity, "value": e.value, "start": e.start, "end": e.end, "text": e.text}
+            for e in p.entities
+        ],
         "language": p.language,
         "engine": p.engine,
         "model_version": p.model_version,
@@ -214,14 +234,28 @@ def _with_engine(config: NluConfig, engine: str) -> NluConfig:
 
 
 @nlu_group.command("evaluate")
-@click.option("--data", "data_path", type=click.Path(path_type=Path), help="Cross-validate on this data, or with --test-file score the active model.")
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(path_type=Path),
+    help="Cross-validate on this data, or with --test-file score the active model.",
+)
 @click.option("--train", "train_path", type=click.Path(path_type=Path), help="Train a throw-away model on this file...")
 @click.option("--test", "test_path", type=click.Path(path_type=Path), help="...and test it on this one.")
-@click.option("--test-file", "test_file", is_flag=True, help="Treat --data as a test file for the active model instead of cross-validating.")
+@click.option(
+    "--test-file",
+    "test_file",
+    is_flag=True,
+    help="Treat --data as a test file for the active model instead of cross-validating.",
+)
 @click.option("--engine", type=click.Choice(["rasa", "sklearn"]), help="Default: nlu.engine.")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
-@click.option("--epochs", type=int, help="Rasa: override DIET's epochs (quicker, less accurate).")
-@click.option("--png", "png_path", type=click.Path(path_type=Path), help="Confusion matrix picture (default: next to the models).")
+@click.option(
+    "--png",
+    "png_path",
+    type=click.Path(path_type=Path),
+    help="Confusion matrix picture (default: next to the models).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @_edge
@@ -233,7 +267,6 @@ def evaluate_cmd(
     test_file: bool,
     engine: str | None,
     folds: int,
-    epochs: int | None,
     png_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -256,10 +289,12 @@ def evaluate_cmd(
         test = load_training_data(test_path)
         method = f"trained on {train_path.name}, tested on {test_path.name}"
         if chosen == "sklearn":
-            report = train_and_evaluate_sklearn(train, test, threshold=config.threshold, ticket_prefix=config.ticket_prefix, method=method)
+            report = train_and_evaluate_sklearn(
+                train, test, threshold=config.threshold, ticket_prefix=config.ticket_prefix, method=method
+            )
         else:
             say("rasa: training a throw-away model and starting a throw-away server (about a minute)...")
-            report = train_and_evaluate_rasa(train, test, config, epochs=epochs, method=method)
+            report = train_and_evaluate_rasa(train, test, config, method=method)
     elif test_file:
         if data_path is None:
             raise click.UsageError("--test-file needs --data FILE")
@@ -276,7 +311,7 @@ def evaluate_cmd(
             report = cross_validate_sklearn(data, folds, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
         else:
             say(f"rasa: {folds}-fold cross-validation trains {folds} models (about a minute in all)...")
-            report = cross_validate_rasa(data, config, folds, epochs=epochs, progress=say)
+            report = cross_validate_rasa(data, config, folds, progress=say)
     png = save_confusion_png(report, png_path or config.models_dir.parent / f"confusion-{report.engine}.png")
     if as_json:
         out = report.to_dict()
@@ -296,7 +331,10 @@ def serve_cmd(ctx: click.Context, no_train: bool) -> None:
     config = _get_config(ctx, local_secrets=True)
     if latest_model(config.rasa_models_dir) is None:
         if no_train:
-            raise NluError(f"no Rasa model in {config.rasa_models_dir}: run `warga nlu train --engine rasa`", retryable=False)
+            raise NluError(
+                f"no Rasa model in {config.rasa_models_dir}: run `warga nlu train --engine rasa`",
+                retryable=False,
+            )
         click.echo("no Rasa model yet: training one first (about 20 s)...")
         data, _ = load_and_validate(config.data_dir)
         build_rasa_trainer(config).train(data)
@@ -310,7 +348,9 @@ def serve_cmd(ctx: click.Context, no_train: bool) -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.wait_ready(config.rasa_start_timeout)
-        click.echo(f"rasa: ready on {server.url} (model {latest_model(config.rasa_models_dir).name}, log {server.log_file})")  # type: ignore[union-attr]
+        model = latest_model(config.rasa_models_dir)
+        model_name = model.name if model is not None else "?"
+        click.echo(f"rasa: ready on {server.url} (model {model_name}, log {server.log_file})")
         code = server.wait()
     except KeyboardInterrupt:
         server.stop()

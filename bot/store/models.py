@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint, false)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.store.column_types import UtcDateTime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # BigInteger ids on PostgreSQL, plain INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
@@ -48,7 +59,7 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    addresses: Mapped[list["ContactAddress"]] = relationship(back_populates="contact")
+    addresses: Mapped[list[ContactAddress]] = relationship(back_populates="contact")
 
 
 class ContactAddress(Base):
@@ -106,7 +117,8 @@ class Message(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(3))            # in | out
     channel: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(20), default="message")  # message|edited|group|member|ignored|unparseable|status
+    # message|edited|group|member|ignored|unparseable|status
+    kind: Mapped[str] = mapped_column(String(20), default="message")
     external_id: Mapped[str | None] = mapped_column(String(200))  # inbound: provider's id
     urn: Mapped[str | None] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text, default="")
@@ -204,7 +216,7 @@ class Complaint(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    events: Mapped[list["ComplaintEvent"]] = relationship(
+    events: Mapped[list[ComplaintEvent]] = relationship(
         back_populates="complaint", order_by="ComplaintEvent.id")
 
 

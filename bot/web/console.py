@@ -9,20 +9,33 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   send_file, session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from bot.casework.complaints import CLOSED
 from bot.casework.conversation_state import handover_of
+from bot.casework.staff import StaffError, StaffService
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, Conversation, Message, StaffUser, utcnow
-from bot.casework.staff import StaffError, StaffService
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,7 +176,10 @@ def _act(action: Callable[[StaffService], Any], ok: str) -> None:
 def set_status(ticket: str) -> Any:
     to = request.form.get("status", "")
     note = request.form.get("note", "").strip() or None
-    _act(lambda svc: svc.set_status(ticket, to, g.user.username, note), f"Status diubah ke {name_of('status_names', to, 'id')}; warga diberi tahu.")
+    _act(
+        lambda svc: svc.set_status(ticket, to, g.user.username, note),
+        f"Status diubah ke {name_of('status_names', to, 'id')}; warga diberi tahu.",
+    )
     return redirect(url_for("console.complaint", ticket=ticket))
 
 
@@ -212,15 +228,15 @@ def media(message_id: int, index: int) -> Any:
 @login_required
 def conversations() -> Any:
     with _rt().sessions() as s:
+        # The template shows each conversation's address: load it here, inside the session.
         waiting = s.scalars(select(Conversation).where(Conversation.handover.is_(True))
+                            .options(joinedload(Conversation.address))
                             .order_by(Conversation.updated_at)).all()
         # Replies that could not be sent, and citizen messages whose processing failed for good.
         problems = s.scalars(select(Message).where(Message.status.in_(("failed", "held")))
             .order_by(Message.id.desc()).limit(100)).all()
         unparseable = s.scalars(select(Message).where(Message.kind == "unparseable")
                                 .order_by(Message.id.desc()).limit(50)).all()
-        for conv in waiting:
-            conv.address  # load for the template
         handovers = {conv.id: handover_of(conv) for conv in waiting}
     return render_template("console/conversations.html", waiting=waiting, handovers=handovers,
                            problems=problems, unparseable=unparseable)
@@ -230,10 +246,9 @@ def conversations() -> Any:
 @login_required
 def conversation(conv_id: int) -> Any:
     with _rt().sessions() as s:
-        conv = s.get(Conversation, conv_id)
+        conv = s.get(Conversation, conv_id, options=[joinedload(Conversation.address)])
         if conv is None:
             abort(404)
-        conv.address
         transcript = s.scalars(select(Message).where(Message.conversation_id == conv_id).order_by(Message.id)).all()
         complaints = s.scalars(_scope(select(Complaint).where(Complaint.contact_id == conv.contact_id))
                                .order_by(Complaint.id.desc())).all()

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.engine import ping
 from bot.store.migrate import pending
+from nlu.fallback import FallbackEngine
 
 bp = Blueprint("health", __name__)
 
@@ -28,11 +29,10 @@ def readyz() -> Any:
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["nlu"] = "ok" if rt.nlu.ready() else f"not ready ({rt.nlu.name})"
-    primary_ready = getattr(rt.nlu, "primary_ready", None)
-    if callable(primary_ready):
+    if isinstance(rt.nlu, FallbackEngine):
         # Rasa down is not "unready": the sklearn engine answers; say so for operators.
-        checks["rasa"] = "ok" if primary_ready() else "unreachable: the sklearn engine is answering"
-        checks["nlu_fallbacks"] = str(getattr(rt.nlu, "fallback_count", 0))
+        checks["rasa"] = "ok" if rt.nlu.primary_ready() else "unreachable: the sklearn engine is answering"
+        checks["nlu_fallbacks"] = str(rt.nlu.fallback_count)
     checks["channels"] = ",".join(sorted(rt.channels)) or "none"
     ok = checks["database"] == "ok" and checks["nlu"] == "ok"
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503

@@ -94,7 +94,9 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         if config.get("analyzer") not in _ANALYZERS:
-            raise InvalidConfigException(f"TfidfFeaturizer: analyzer must be one of {_ANALYZERS}, not {config.get('analyzer')!r}")
+            raise InvalidConfigException(
+                f"TfidfFeaturizer: analyzer must be one of {_ANALYZERS}, not {config.get('analyzer')!r}"
+            )
         lo, hi = config.get("min_ngram"), config.get("max_ngram")
         if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
             raise InvalidConfigException(f"TfidfFeaturizer: need 1 <= min_ngram <= max_ngram, got {lo}, {hi}")
@@ -168,6 +170,7 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
         return messages
 
     def persist(self) -> None:
+        assert self._idf is not None, "persist() runs after train()"
         with self._model_storage.write_to(self._resource) as model_dir:
             (model_dir / _VOCABULARY).write_text(json.dumps(self._vocabulary, ensure_ascii=False), encoding="utf-8")
             np.save(model_dir / _IDF, self._idf, allow_pickle=False)

@@ -20,15 +20,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -36,16 +32,15 @@ from sqlalchemy.orm import Session
 
 from bot.dialogue.texts import render
 from bot.store.models import Message
-from tests.conftest import PROJECT, trained_models_dir
+from tests.conftest import trained_models_dir
 from tests.fakes._http import Recorded, Reply
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.fakes.fake_twilio import FakeTwilio
 from tests.providers import ACCOUNT_SID, AUTH_TOKEN, SECRET, TOKEN, Fakes, provider_env
+from tests.support import PROJECT, WARGA, WargaProcess, wait_for
 
-WARGA = str(Path(sys.executable).parent / "warga")
 TELEGRAM = PROJECT / "tests" / "payloads" / "telegram"
 CHAT = "3527065"
-T = TypeVar("T")
 
 
 class HoldingTelegram(FakeTelegram):
@@ -78,54 +73,14 @@ class HoldingTelegram(FakeTelegram):
         return reply
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 20.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(WargaProcess):
     """One `warga run` process; its output goes to a log file shown when a test fails."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen([WARGA, "run", "--port", str(self.port)], cwd=PROJECT, env=env,
-                                         stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
-                    return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.kill()
-                    raise AssertionError("warga run did not start:\n" + log.read_text()[-3000:]) from None
-                time.sleep(0.05)
 
     def telegram(self, body: bytes) -> int:
         request = urllib.request.Request(self.url + "/webhooks/telegram", data=body, method="POST", headers={
             "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
 
 
 @pytest.fixture
@@ -154,6 +109,11 @@ def env(tmp_path: Path, telegram: HoldingTelegram) -> Iterator[dict[str, str]]:
         done = subprocess.run([WARGA, "db", "upgrade"], cwd=PROJECT, env=base, capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr[-2000:]
         yield base
+
+
+def outbox_drained(env: dict[str, str]) -> bool:
+    """No reply is waiting to be sent or being sent: no sweep has anything left to send."""
+    return all(m.status not in ("pending", "sending") for m in rows(env) if m.direction == "out")
 
 
 def rows(env: dict[str, str]) -> list[Message]:
@@ -199,7 +159,7 @@ def test_killed_between_stored_and_sent_the_reply_is_delivered_exactly_once_afte
         assert second.telegram(body) == 200
         assert second.telegram((TELEGRAM / "location.json").read_bytes()) == 200
         wait_for(lambda: len(telegram.delivered) >= 2, what="the answer to the location")
-        time.sleep(0.5)              # a few more sweeps (0.2 s each) of the restarted process
+        wait_for(lambda: outbox_drained(env), what="the restarted outbox to have nothing left to send")
     finally:
         second.kill()
 

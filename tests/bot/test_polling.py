@@ -12,16 +12,26 @@ import copy
 import json
 import logging
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from bot.store.models import Message
 from bot.pipeline.polling import TelegramPoller
+from bot.store.models import Message
 from channels.base import SendError
-from tests.bot.test_webhooks_telegram import (SITI_CHAT, SQLITE_ONLY, TELEGRAM, World, make_world,  # noqa: F401
-                                              no_internet, shared_db, wait_for, world)
+from tests.bot.test_webhooks_telegram import (  # noqa: F401
+    SITI_CHAT,
+    SQLITE_ONLY,
+    TELEGRAM,
+    World,
+    make_world,
+    no_internet,
+    shared_db,
+    world,
+)
 from tests.providers import PUBLIC_URL, fakes  # noqa: F401
+from tests.support import wait_for
 
 
 def payload(name: str, update_id: int) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def test_409_while_a_webhook_is_set_logs_the_fix_and_polling_recovers(world: Wor
         # The admin deletes the webhook: the same poller picks updates up again.
         channel.delete_webhook()
         world.fakes.telegram.push_update(copy.deepcopy(payload("text.json", 400)))
-        row = wait_for(lambda: world.messages(Message.direction == "in"), timeout=10,
+        row = wait_for(lambda: world.messages(Message.direction == "in"),
                        what="the poller to store the update after the webhook was deleted")[0]
         assert row.external_id == "400:3527065:41"
     finally:
@@ -156,7 +166,7 @@ def test_a_storage_failure_neither_loses_the_batch_nor_stops_polling(world: Worl
         with engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE messages_away RENAME TO messages")
         # The same poller goes on, and the batch was not confirmed: Telegram sends it again.
-        row = wait_for(lambda: world.messages(Message.direction == "in"), timeout=10,
+        row = wait_for(lambda: world.messages(Message.direction == "in"),
                        what="the update to be stored once the database is back")[0]
         assert row.external_id == "500:3527065:41"
         world.wait_sent(row.id)

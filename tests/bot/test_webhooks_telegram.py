@@ -11,8 +11,8 @@ acknowledged (answerCallbackQuery) and its payload, not the prompt's text, drive
 dialogue; a blocked bot (my_chat_member "kicked") marks the address unreachable; an
 oversized body gets 413 in JSON; the endpoint of a switched-off channel is a 404.
 
-The helpers at the top (``World``, ``world``, ``wait_for``...) are shared with the other
-channel test modules of tests/bot/. One migrated database per module and kind is emptied
+The helpers at the top (``World``, ``world``...) are shared with the other channel test
+modules of tests/bot/; ``wait_for`` comes from tests/support.py. One migrated database per module and kind is emptied
 before every test (migrating a fresh PostgreSQL database per case would cost seconds each);
 every test gets its own app, workers and fake providers.
 """
@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
@@ -33,16 +34,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Base, ContactAddress, Conversation, DeliveryReceipt, Message
-from tests.conftest import _create_pg_database, _drop_pg_database, make_settings, migrate
-from tests.providers import PUBLIC_URL, SECRET, Fakes, fakes, provider_env  # noqa: F401 - fakes is a fixture
+from tests.conftest import _create_pg_database, _drop_pg_database, migrate
 from tests.fakes.fake_twilio import SignedRequest
+from tests.providers import PUBLIC_URL, SECRET, Fakes, fakes, provider_env, provider_settings  # noqa: F401
+from tests.support import wait_for
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
 TELEGRAM = PAYLOADS / "telegram"
-ALL_CHANNELS = ["web", "telegram", "sms", "whatsapp"]
 SITI_CHAT = 3527065
 SITI = f"telegram:{SITI_CHAT}"
-T = TypeVar("T")
 
 
 # -- shared helpers (also imported by the other channel test modules) ---------------------
@@ -61,18 +61,6 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     """Resolving any real host name fails loudly (in the app's threads too): nothing here may
     reach a real provider."""
     monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def empty_database(url: str) -> None:
@@ -232,10 +220,7 @@ class WorldFactory:
         environment; ``overrides`` are dotted settings keys."""
         from bot.web.app import create_app
 
-        merged = {**provider_env(self.fakes), **(env or {})}
-        settings = make_settings(self.db_url, self.tmp_path,
-                                 env={k: v for k, v in merged.items() if v is not None},
-                                 **{"channels.enabled": ALL_CHANNELS, **overrides})
+        settings = provider_settings(self.db_url, self.tmp_path, self.fakes, env=env, **overrides)
         app = create_app(settings)
         app.testing = True
         world = World(app, self.fakes, settings)
@@ -379,6 +364,7 @@ def test_payload_table(world: World, name: str) -> None:
         assert chat_ids == {str(SITI_CHAT)}
         assert all(r.urn == row.urn and r.channel == "telegram" for r in replies)
     elif row.conversation_id is not None:
+        assert row.urn is not None
         world.settle(row.urn)
         assert world.replies_to(row.id) == []
         assert world.messages(Message.direction == "out") == []
@@ -389,6 +375,7 @@ def test_payload_table(world: World, name: str) -> None:
     again = world.telegram(body)
     assert again.status_code == 200 and again.get_json() == {"ok": True}
     if row.conversation_id is not None:
+        assert row.urn is not None
         world.settle(row.urn)
     assert [m.id for m in world.messages(Message.direction == "in")] == [row.id]
     assert len(world.fakes.telegram.calls("sendMessage")) == sends

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.support import free_port
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,55 @@ class Reply:
     delay: float = 0.0
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, delay: float = 0.0) -> "Reply":
+    def json(cls, obj: Any, status: int = 200, delay: float = 0.0) -> Reply:
         return cls(status, json.dumps(obj).encode("utf-8"), "application/json", {}, delay)
+
+
+@dataclass
+class _Fault:
+    reply: Reply | None          # None: only answer late
+    times: int | None            # None: for ever
+    where: dict[str, str]        # request fields that must match
+    delay: float = 0.0
+    after: int = 0               # let this many matching requests through first
+
+
+class FaultRules:
+    """The fakes' programmable failures: consumed in order, each ``times`` times (None: for
+    ever), only for requests whose fields match ``where``, after ``after`` matching requests
+    went through. A rule without a reply only delays the normal answer (timeouts)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[_Fault] = []
+
+    def add(self, reply: Reply | None, *, times: int | None = 1, where: dict[str, str | None] | None = None,
+            delay: float = 0.0, after: int = 0) -> None:
+        """Program a fault; ``where`` entries that are None match anything."""
+        fields = {k: v for k, v in (where or {}).items() if v is not None}
+        with self._lock:
+            self._rules.append(_Fault(reply, times, fields, delay, after))
+
+    def take(self, fields: dict[str, str]) -> tuple[Reply | None, float]:
+        """The programmed reply for a request with ``fields`` (None: answer normally), and the
+        delay for a normal answer; consumes the rules that applied."""
+        delay = 0.0
+        with self._lock:
+            for rule in list(self._rules):
+                if any(fields.get(k) != v for k, v in rule.where.items()):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
+                    continue
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times <= 0:
+                        self._rules.remove(rule)
+                if rule.reply is None:
+                    delay = rule.delay
+                    continue
+                return rule.reply, 0.0
+        return None, delay
 
 
 class FakeServer:
@@ -79,7 +127,7 @@ class FakeServer:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
@@ -149,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         request = Recorded(self.command, path, query,
                            {k.lower(): v for k, v in self.headers.items()}, body, time.time(),
-                           tuple(self.client_address[:2]))
+                           (str(self.client_address[0]), int(self.client_address[1])))
         fake: FakeServer = self.server.fake  # type: ignore[attr-defined]
         fake._record(request)
         reply = fake.handle(request)
@@ -170,8 +218,5 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-def unused_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (for "connection refused" tests)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The name the channel tests import; the helper itself lives in tests/support.py.
+unused_port = free_port

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from tests.fakes._http import FakeServer, Recorded, Reply
+from tests.fakes._http import FakeServer, FaultRules, Recorded, Reply
 
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendLocation", "sendVenue", "sendDocument"}
 
@@ -60,16 +60,6 @@ class TelegramCall:
         return json.loads(self.params[name])
 
 
-@dataclass
-class _Rule:
-    method: str
-    reply: Reply | None
-    times: int | None
-    chat_id: str | None = None
-    delay: float = 0.0
-    after: int = 0          # let this many matching calls through first
-
-
 class FakeTelegram(FakeServer):
     """See the module docstring."""
 
@@ -78,7 +68,7 @@ class FakeTelegram(FakeServer):
         self.token = token
         self.webhook: dict[str, str] = {}
         self.webhook_info_extra: dict[str, Any] = {}
-        self._rules: list[_Rule] = []
+        self.faults = FaultRules()
         self._files: dict[str, tuple[str, bytes]] = {}
         self._updates: list[dict[str, Any]] = []
         self._updates_cond = threading.Condition(self._lock)
@@ -97,14 +87,15 @@ class FakeTelegram(FakeServer):
             params["migrate_to_chat_id"] = migrate_to_chat_id
         if params:
             body["parameters"] = params
-        self._add(_Rule(method, Reply.json(body, status), times, _str(chat_id), after=after))
+        self.faults.add(Reply.json(body, status), times=times, where={"method": method, "chat_id": _str(chat_id)},
+                        after=after)
 
     def fail_html(self, method: str, status: int = 502, *, times: int | None = 1) -> None:
         page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>".encode()
-        self._add(_Rule(method, Reply(status, page, "text/html"), times))
+        self.faults.add(Reply(status, page, "text/html"), times=times, where={"method": method})
 
     def delay(self, method: str, seconds: float, *, times: int | None = 1, after: int = 0) -> None:
-        self._add(_Rule(method, None, times, delay=seconds, after=after))
+        self.faults.add(None, times=times, where={"method": method}, delay=seconds, after=after)
 
     def block(self, chat_id: int | str, description: str = "Forbidden: bot was blocked by the user") -> None:
         for method in SEND_METHODS:
@@ -118,10 +109,6 @@ class FakeTelegram(FakeServer):
         with self._updates_cond:
             self._updates.append(update)
             self._updates_cond.notify_all()
-
-    def _add(self, rule: _Rule) -> None:
-        with self._lock:
-            self._rules.append(rule)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -153,22 +140,9 @@ class FakeTelegram(FakeServer):
         if token != self.token:
             return Reply.json({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
         params = request.form_dict() if request.body else {}
-        delay = 0.0
-        with self._lock:
-            for rule in list(self._rules):
-                if rule.method != method or (rule.chat_id is not None and rule.chat_id != params.get("chat_id")):
-                    continue
-                if rule.after > 0:
-                    rule.after -= 1
-                    continue
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times <= 0:
-                        self._rules.remove(rule)
-                if rule.reply is None:
-                    delay = rule.delay
-                    continue
-                return rule.reply
+        fault, delay = self.faults.take({**params, "method": method})
+        if fault is not None:
+            return fault
         reply = self._answer(method, params)
         reply.delay = delay
         return reply

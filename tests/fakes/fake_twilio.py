@@ -54,7 +54,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes._http import FakeServer, Recorded, Reply
+from tests.fakes._http import FakeServer, FaultRules, Recorded, Reply
 
 
 def sign(auth_token: str, url: str, pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
@@ -106,15 +106,6 @@ class CreatedMessage:
         return [v for k, v in self.form if k == key]
 
 
-@dataclass
-class _Rule:
-    reply: Reply | None
-    times: int | None
-    to: str | None = None
-    delay: float = 0.0
-    after: int = 0          # let this many matching calls through first
-
-
 class FakeTwilioCdn(FakeServer):
     """Serves redirected media; records whether credentials leaked to it."""
 
@@ -139,10 +130,10 @@ class FakeTwilio(FakeServer):
         self.auth_token = auth_token
         self.messages: list[CreatedMessage] = []
         self.cdn = FakeTwilioCdn()
-        self._rules: list[_Rule] = []
+        self.faults = FaultRules()
         self._media: dict[str, dict[str, Any]] = {}
 
-    def start(self) -> "FakeTwilio":
+    def start(self) -> FakeTwilio:
         self.cdn.start()
         super().start()
         return self
@@ -159,17 +150,13 @@ class FakeTwilio(FakeServer):
         body = ({"type": more, "title": message, "status": status, "code": code, "detail": message}
                 if problem_details else
                 {"code": code, "message": message, "more_info": more, "status": status})
-        self._add(_Rule(Reply.json(body, status), times, to, after=after))
+        self.faults.add(Reply.json(body, status), times=times, where={"To": to}, after=after)
 
     def fail_html(self, status: int = 502, *, times: int | None = 1) -> None:
-        self._add(_Rule(Reply(status, b"<html><body>Bad Gateway</body></html>", "text/html"), times))
+        self.faults.add(Reply(status, b"<html><body>Bad Gateway</body></html>", "text/html"), times=times)
 
     def delay(self, seconds: float, *, times: int | None = 1) -> None:
-        self._add(_Rule(None, times, delay=seconds))
-
-    def _add(self, rule: _Rule) -> None:
-        with self._lock:
-            self._rules.append(rule)
+        self.faults.add(None, times=times, delay=seconds)
 
     def add_media(self, content: bytes, content_type: str = "image/jpeg", *, redirect: bool = True,
                   not_found_times: int = 0, message_sid: str | None = None) -> str:
@@ -234,22 +221,10 @@ class FakeTwilio(FakeServer):
     def _create(self, request: Recorded) -> Reply:
         form = tuple(request.form())
         fields = dict(form)
-        delay = 0.0
+        fault, delay = self.faults.take(fields)
+        if fault is not None:
+            return fault
         with self._lock:
-            for rule in list(self._rules):
-                if rule.to is not None and rule.to != fields.get("To"):
-                    continue
-                if rule.after > 0:
-                    rule.after -= 1
-                    continue
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times <= 0:
-                        self._rules.remove(rule)
-                if rule.reply is None:
-                    delay = rule.delay
-                    continue
-                return rule.reply
             sid = new_sid("SM")
             self.messages.append(CreatedMessage(sid, form, request))
         now = formatdate(usegmt=True)

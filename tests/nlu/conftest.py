@@ -15,8 +15,9 @@ import pytest
 
 from nlu.config import NluConfig
 from nlu.rasa_engine import RasaEngine
-from nlu.rasa_server import RasaServer, RasaTrainer, free_port
+from nlu.rasa_server import RasaServer, RasaTrainer
 from nlu.training_data import TrainingData, load_training_data
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "nlu" / "data"
@@ -27,7 +28,6 @@ RASA_CONFIG = ROOT / "nlu" / "rasa" / "config.yml"
 #: Intents of the small Rasa model the tests train (enough to tell them apart, quick to train).
 SMALL_INTENTS = ("greet", "goodbye", "thank", "check_status", "report_flood", "report_garbage", "out_of_scope")
 SMALL_PER_INTENT = 15
-SMALL_EPOCHS = 40
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +76,11 @@ def rasa_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rasa_trainer(rasa_workdir: Path) -> RasaTrainer:
     require_rasa_venv()
     return RasaTrainer(
-        venv=RASA_VENV, config=RASA_CONFIG, models_dir=rasa_workdir / "models", work_dir=rasa_workdir, epochs=SMALL_EPOCHS, timeout=600
+        venv=RASA_VENV,
+        config=RASA_CONFIG,
+        models_dir=rasa_workdir / "models",
+        work_dir=rasa_workdir,
+        timeout=600,
     )
 
 

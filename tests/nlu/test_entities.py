@@ -47,7 +47,10 @@ def test_not_tickets(text: str) -> None:
 
 
 def test_two_tickets_and_a_custom_prefix() -> None:
-    assert [e.value for e in TICKETS.extract("WRG-2026-000001 dan wrg 2026 000002")] == ["WRG-2026-000001", "WRG-2026-000002"]
+    assert [e.value for e in TICKETS.extract("WRG-2026-000001 dan wrg 2026 000002")] == [
+        "WRG-2026-000001",
+        "WRG-2026-000002",
+    ]
     assert [e.value for e in TicketExtractor("BDG").extract("bdg 2026 12")] == ["BDG-2026-000012"]
     assert normalize_ticket_id("wrg 2026 123") == "WRG-2026-000123"
     assert normalize_ticket_id("WRG-2026") is None
@@ -91,13 +94,19 @@ def test_locations_learned_from_annotated_examples(project_data: TrainingData) -
     assert [e.text for e in learned.extract("banjir di Kebon Jeruk")] == ["Kebon Jeruk"]
 
 
-@pytest.mark.parametrize("text, expected", [
-    # A learned head word ("Raya", "Timur") inside a name does not cut the name short.
-    ("Banjir setinggi lutut di Jl. Kemang Raya RT 02/RW 03 sejak pagi", ["Jl. Kemang Raya RT 02/RW 03"]),
-    ("Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur", ["Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur"]),
-    # Hyphenated names stay whole.
-    ("lampu jalan mati di depan masjid Al-Ikhlas", ["masjid Al-Ikhlas"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # A learned head word ("Raya", "Timur") inside a name does not cut the name short.
+        ("Banjir setinggi lutut di Jl. Kemang Raya RT 02/RW 03 sejak pagi", ["Jl. Kemang Raya RT 02/RW 03"]),
+        (
+            "Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur",
+            ["Jl. Cempaka Putih Raya no 10, Kel. Cempaka Putih Timur"],
+        ),
+        # Hyphenated names stay whole.
+        ("lampu jalan mati di depan masjid Al-Ikhlas", ["masjid Al-Ikhlas"]),
+    ],
+)
 def test_locations_with_the_project_data(project_data: TrainingData, text: str, expected: list[str]) -> None:
     learned = LocationExtractor.from_training_data(project_data)
     assert [e.text for e in learned.extract(text)] == expected

@@ -47,11 +47,11 @@ def test_score_counts_right() -> None:
 
 
 @pytest.fixture(scope="module")
-def cv_report(project_data: TrainingData):  # type: ignore[no-untyped-def]
+def cv_report(project_data: TrainingData) -> EvaluationReport:
     return cross_validate_sklearn(project_data, 5)
 
 
-def test_sklearn_meets_the_accuracy_targets_of_issue_4(cv_report) -> None:  # type: ignore[no-untyped-def]
+def test_sklearn_meets_the_accuracy_targets_of_issue_4(cv_report: EvaluationReport) -> None:
     """Cross-validated on the project's data: accuracy ≥ 0.90, macro-F1 ≥ 0.88 (issue 4)."""
     assert cv_report.examples > 1000
     worst = ", ".join(f"{a}→{b} {n}" for a, b, n in cv_report.worst_confusions[:6])
@@ -59,7 +59,7 @@ def test_sklearn_meets_the_accuracy_targets_of_issue_4(cv_report) -> None:  # ty
     assert cv_report.accuracy >= 0.90, f"accuracy {cv_report.accuracy}; worst confusions: {worst}"
 
 
-def test_cross_validation_report_is_complete(cv_report, project_data: TrainingData) -> None:  # type: ignore[no-untyped-def]
+def test_cross_validation_report_is_complete(cv_report: EvaluationReport, project_data: TrainingData) -> None:
     assert cv_report.examples == len(project_data.examples)
     assert {s.intent for s in cv_report.per_intent} == set(project_data.intents)
     assert sum(map(sum, cv_report.confusion)) == cv_report.examples
@@ -107,7 +107,9 @@ def rasa_reports(project_data: TrainingData) -> tuple[EvaluationReport, Evaluati
 
 
 @pytest.mark.rasa
-def test_rasa_meets_the_accuracy_targets_of_issue_4(rasa_reports, project_data: TrainingData) -> None:  # type: ignore[no-untyped-def]
+def test_rasa_meets_the_accuracy_targets_of_issue_4(
+    rasa_reports: tuple[EvaluationReport, EvaluationReport], project_data: TrainingData
+) -> None:
     """Cross-validated on the project's data: accuracy ≥ 0.90, macro-F1 ≥ 0.88 (issue 4)."""
     cv, _ = rasa_reports
     assert cv.engine == "rasa" and cv.examples == len(project_data.examples)
@@ -117,7 +119,9 @@ def test_rasa_meets_the_accuracy_targets_of_issue_4(rasa_reports, project_data: 
 
 
 @pytest.mark.rasa
-def test_rasa_held_out_set_confidences_and_locations(rasa_reports) -> None:  # type: ignore[no-untyped-def]
+def test_rasa_held_out_set_confidences_and_locations(
+    rasa_reports: tuple[EvaluationReport, EvaluationReport],
+) -> None:
     cv, heldout = rasa_reports
     assert heldout.examples == len(load_training_data(HELDOUT).examples)
     assert heldout.accuracy >= 0.85 and heldout.macro_f1 >= 0.85

@@ -15,9 +15,10 @@ import pytest
 from nlu.base import NluError, Parse
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
-from nlu.rasa_server import RasaServer, free_port, latest_model
+from nlu.rasa_server import RasaServer, latest_model
 from nlu.sklearn_engine import SklearnEngine, fit_model
 from nlu.training_data import TrainingData
+from tests.support import free_port
 
 
 class ScriptedEngine:
@@ -83,7 +84,14 @@ def own_rasa_server(rasa_engine: RasaEngine, rasa_server: RasaServer, rasa_workd
     """A second real server with the session's small model, so this test may stop it."""
     model = latest_model(rasa_workdir / "models")
     assert model is not None
-    server = RasaServer(rasa_server.venv, rasa_workdir / "models", rasa_workdir / "second", port=free_port(), token=secrets.token_hex(8), model=model)
+    server = RasaServer(
+        rasa_server.venv,
+        rasa_workdir / "models",
+        rasa_workdir / "second",
+        port=free_port(),
+        token=secrets.token_hex(8),
+        model=model,
+    )
     server.start()
     try:
         server.wait_ready(180)
@@ -93,7 +101,9 @@ def own_rasa_server(rasa_engine: RasaEngine, rasa_server: RasaServer, rasa_workd
 
 
 @pytest.mark.rasa
-def test_real_rasa_stopped_mid_test_falls_back_to_sklearn(own_rasa_server: RasaServer, small_data: TrainingData, tmp_path: Path) -> None:
+def test_real_rasa_stopped_mid_test_falls_back_to_sklearn(
+    own_rasa_server: RasaServer, small_data: TrainingData, tmp_path: Path
+) -> None:
     rasa = RasaEngine(own_rasa_server.url, own_rasa_server.token, threshold=0.5, timeout=5.0)
     local = SklearnEngine(tmp_path, threshold=0.5, model=fit_model(small_data))
     engine = FallbackEngine(rasa, local, retry_after=0.0)

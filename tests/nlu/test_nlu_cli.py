@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bot.cli.nlu import nlu_group
 from nlu.config import NluConfig
@@ -20,7 +20,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> NluConfig:
     return nlu_config(tmp_path_factory.mktemp("cli"), engine="sklearn")
 
 
-def run(config: NluConfig, *args: str):  # type: ignore[no-untyped-def]
+def run(config: NluConfig, *args: str) -> Result:
     return CliRunner().invoke(nlu_group, list(args), obj=config, catch_exceptions=False)
 
 
@@ -80,7 +80,19 @@ def test_train_with_bad_data_keeps_the_model_and_exits_1(config: NluConfig, tmp_
 
 def test_evaluate_train_test_json(config: NluConfig, tmp_path: Path) -> None:
     png = tmp_path / "cm.png"
-    result = run(config, "evaluate", "--train", str(config.data_dir), "--test", str(HELDOUT), "--engine", "sklearn", "--json", "--png", str(png))
+    result = run(
+        config,
+        "evaluate",
+        "--train",
+        str(config.data_dir),
+        "--test",
+        str(HELDOUT),
+        "--engine",
+        "sklearn",
+        "--json",
+        "--png",
+        str(png),
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["accuracy"] > 0.8 and out["macro_f1"] > 0.8

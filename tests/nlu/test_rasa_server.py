@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 
 from nlu.base import TrainingError
+from nlu.rasa_engine import RasaEngine
 from nlu.rasa_server import (
     RASA_COMPONENTS_DIR,
     RasaNotInstalled,
     RasaServer,
     RasaServerError,
     RasaTrainer,
-    free_port,
     latest_model,
     rasa_environment,
 )
 from nlu.training_data import Example, TrainingData, TrainingDataError
 from tests.nlu.conftest import RASA_CONFIG, RASA_VENV, require_rasa_venv
+from tests.support import free_port
 
 pytestmark = pytest.mark.rasa
 
@@ -59,7 +60,7 @@ def test_invalid_data_is_refused_before_rasa_runs(tmp_path: Path, small_data: Tr
 
 
 def test_failed_training_leaves_no_model_and_keeps_the_served_one(
-    rasa_engine, rasa_workdir: Path, small_data: TrainingData, tmp_path: Path  # type: ignore[no-untyped-def]
+    rasa_engine: RasaEngine, rasa_workdir: Path, small_data: TrainingData, tmp_path: Path
 ) -> None:
     broken = tmp_path / "config.yml"
     broken.write_text("recipe: default.v1\nassistant_id: x\nlanguage: id\npipeline:\n  - name: NoSuchComponent\n")
@@ -73,7 +74,9 @@ def test_failed_training_leaves_no_model_and_keeps_the_served_one(
     assert rasa_engine.status().model_file == before_model
 
 
-def test_session_server_serves_the_newest_model(rasa_engine, rasa_server: RasaServer, rasa_workdir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_session_server_serves_the_newest_model(
+    rasa_engine: RasaEngine, rasa_server: RasaServer, rasa_workdir: Path
+) -> None:
     newest = latest_model(rasa_workdir / "models")
     assert newest is not None and newest.name == rasa_engine.status().model_file
     assert rasa_server.running() and rasa_server.host == "127.0.0.1"
@@ -90,7 +93,7 @@ def test_rasa_processes_see_only_warga_s_rasa_components(tmp_path: Path, monkeyp
     assert env["RASA_TELEMETRY_ENABLED"] == "false" and env["HOME"] == str(tmp_path / "home")
 
 
-def test_models_hold_no_pickled_featurizer(rasa_engine, rasa_workdir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_models_hold_no_pickled_featurizer(rasa_engine: RasaEngine, rasa_workdir: Path) -> None:
     """Warga's TF-IDF featurizer stores a vocabulary (JSON) and IDF weights (.npy), nothing pickled."""
     newest = latest_model(rasa_workdir / "models")
     assert newest is not None

@@ -66,7 +66,7 @@ def test_parse_fields(trained: SklearnEngine) -> None:
 
 
 def test_threshold_turns_unsure_answers_into_none(trained: SklearnEngine) -> None:
-    strict = trained.with_threshold(0.999999)
+    strict = SklearnEngine(trained.models_dir, threshold=0.999999, model=trained.model)
     parse = strict.parse("hmm gimana ya")
     assert parse.intent is None and parse.ranking
 
@@ -183,7 +183,11 @@ def test_fast_scoring_equals_scikit_learn(trained: SklearnEngine, project_data: 
     model = trained.model
     assert model is not None
     texts = [ex.text for ex in project_data.examples[::7]] + ["", "zzzz qqqq", "WRG-2026-000001"]
-    assert np.allclose(model.probabilities(texts), model.probabilities_sklearn(texts), atol=1e-9)
+    norm = [model.normalizer.features(t) for t in texts]
+    fast = np.vstack([model.scorer.scores(f) for f in norm])
+    # The reference: scikit-learn's own transform and decision function.
+    reference = np.atleast_2d(model.classifier.decision_function(model.features.transform(norm)))
+    assert np.allclose(fast, reference, atol=1e-9)
 
 
 def test_fit_model_is_deterministic(project_data: TrainingData) -> None:

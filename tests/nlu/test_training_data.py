@@ -10,6 +10,7 @@ from nlu.intents import ENTITIES, INTENTS
 from nlu.training_data import (
     ERROR,
     WARNING,
+    TrainingData,
     TrainingDataError,
     load_and_validate,
     load_training_data,
@@ -171,7 +172,7 @@ def test_fingerprint_ignores_file_layout_but_not_content(tmp_path: Path) -> None
     assert data.subset([0]).fingerprint() != data.fingerprint()
 
 
-def test_project_data_is_valid_and_covers_every_intent(project_data) -> None:  # type: ignore[no-untyped-def]
+def test_project_data_is_valid_and_covers_every_intent(project_data: TrainingData) -> None:
     problems = validate(project_data)
     errors = [str(p) for p in problems if p.severity == ERROR]
     assert errors == []
@@ -179,7 +180,7 @@ def test_project_data_is_valid_and_covers_every_intent(project_data) -> None:  #
     assert set(project_data.entity_names) <= set(ENTITIES)
 
 
-def test_heldout_data_is_valid_and_disjoint_from_training(project_data) -> None:  # type: ignore[no-untyped-def]
+def test_heldout_data_is_valid_and_disjoint_from_training(project_data: TrainingData) -> None:
     heldout = load_training_data(Path(__file__).resolve().parents[2] / "nlu" / "data" / "test" / "heldout.yml")
     assert not [p for p in validate(heldout, min_examples=1) if p.severity == ERROR]
     train = {" ".join(t.casefold().split()) for t in project_data.texts()}

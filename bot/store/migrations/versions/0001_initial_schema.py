@@ -1,13 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 07:14:36.505857
 """
-from alembic import op
 import sqlalchemy as sa
-import bot.store.column_types
+from alembic import op
 
+import bot.store.column_types
 
 revision = '0001'
 down_revision = None
@@ -41,7 +41,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('delivery_receipts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_delivery_receipts_provider_message_id'), ['provider_message_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_delivery_receipts_provider_message_id"), ["provider_message_id"], unique=False
+        )
 
     op.create_table('staff_users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

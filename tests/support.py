@@ -1,0 +1,105 @@
+"""Helpers shared by the test modules: waiting for a state, free ports, a real `warga run`.
+
+Tests wait for states, never for time: :func:`wait_for` polls until what the test needs is
+true and fails with what it was waiting for. Its timeout is a generous upper bound for a
+loaded 2-core CI machine, not a performance claim; a passing test returns as soon as the
+state is reached.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Literal, TypeVar
+
+PROJECT = Path(__file__).resolve().parent.parent
+#: The `warga` console script of the interpreter running the tests.
+WARGA = str(Path(sys.executable).parent / "warga")
+
+#: Default upper bound for :func:`wait_for`: long enough for a loaded CI machine.
+WAIT_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T | None | Literal[False]], timeout: float = WAIT_TIMEOUT,
+             what: str = "the condition", *, interval: float = 0.02) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that.
+
+    Args:
+        predicate: Reads the state (a database query, a fake's recorded calls ...).
+        timeout: Seconds before the test fails.
+        what: What is awaited, for the failure message ("the reply to be sent").
+        interval: Seconds between polls.
+
+    Raises:
+        AssertionError: ``timeout`` passed; the message names ``what`` and the last value.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last value: {value!r})")
+        time.sleep(interval)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port with nothing listening on it right now (a server to start, or "connection refused")."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class WargaProcess:
+    """One real `warga run` process on a free port, started and waited for (``/healthz``).
+
+    Args:
+        env: The whole environment of the process (settings as ``WARGA_*`` variables).
+        log: File that collects the process's output (shown when it fails to start); None
+            discards it.
+        start_timeout: Seconds for the server to answer ``/healthz``.
+    """
+
+    def __init__(self, env: dict[str, str], log: Path | None = None, *,
+                 start_timeout: float = WAIT_TIMEOUT) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        out: IO[bytes] | int = log.open("ab") if log is not None else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen([WARGA, "run", "--port", str(self.port)], cwd=PROJECT, env=env,
+                                         stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if not isinstance(out, int):
+                out.close()
+        try:
+            wait_for(self._healthy, start_timeout, f"`warga run` on port {self.port} to answer /healthz",
+                     interval=0.05)
+        except AssertionError as exc:
+            self.kill()
+            tail = log.read_text(errors="replace")[-3000:] if log is not None else "(output discarded)"
+            raise AssertionError(f"{exc}\n{tail}") from None
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            tail = self.log.read_text(errors="replace")[-3000:] if self.log is not None else ""
+            raise AssertionError(f"`warga run` exited at start-up with {self.proc.returncode}\n{tail}")
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as in a crash."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
