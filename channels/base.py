@@ -9,9 +9,10 @@ real-shaped payloads.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Mapping, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,17 +407,12 @@ class Closeable(Protocol):
 
 
 @runtime_checkable
-class Polls(Protocol):
+class Polls(Channel, Protocol):
     """A connector that can fetch updates itself (no public URL needed)."""
-
-    name: str
 
     def poll_updates(self, offset: int | None = None, timeout: int = 30,
                      limit: int = 100) -> tuple[list[WebhookRequest], int | None]:
         """Long-poll once: (raw updates for ``parse_inbound``, the next offset)."""
-
-    def parse_inbound(self, request: WebhookRequest) -> list[Inbound]:
-        """As :meth:`Channel.parse_inbound`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ import asyncio
 import os
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -85,9 +86,9 @@ class LoopBridge(Generic[C]):
                 return
             loop, thread, client = self._loop, self._thread, self._client
             self._forget()
-        assert loop is not None and thread is not None
+        assert loop is not None and thread is not None and client is not None
         try:
-            asyncio.run_coroutine_threadsafe(self._close_client(client), loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(_as_coroutine(self._close_client(client)), loop).result(timeout)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout)
@@ -101,7 +102,8 @@ class LoopBridge(Generic[C]):
                 thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
                 thread.start()
                 try:
-                    client = asyncio.run_coroutine_threadsafe(self._make_client(), loop).result(30)
+                    client: C = asyncio.run_coroutine_threadsafe(
+                        _as_coroutine(self._make_client()), loop).result(30)
                 except BaseException:
                     loop.call_soon_threadsafe(loop.stop)
                     raise
@@ -125,7 +127,7 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-_BRIDGES: "weakref.WeakSet[LoopBridge[Any]]" = weakref.WeakSet()
+_BRIDGES: weakref.WeakSet[LoopBridge[Any]] = weakref.WeakSet()
 
 
 def _reset_bridges_after_fork() -> None:

@@ -7,11 +7,10 @@ over as a request whose body is the text and whose ``x-warga-sender`` header nam
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from channels.base import (DeliveryStatus, Inbound, InboundMessage, OutboundMessage, SendResult,
-                           WebhookRequest)
+from channels.base import DeliveryStatus, Inbound, InboundMessage, OutboundMessage, SendResult, WebhookRequest
 
 SENDER_HEADER = "x-warga-sender"
 
@@ -41,7 +40,7 @@ class TerminalChannel:
         who = request.header(SENDER_HEADER) or "citizen"
         return [InboundMessage(channel=self.name, external_id=uuid.uuid4().hex, sender=f"terminal:{who}",
                                text=request.body.decode("utf-8", errors="replace"),
-                               received_at=datetime.now(timezone.utc), sender_name=who)]
+                               received_at=datetime.now(UTC), sender_name=who)]
 
     def send(self, message: OutboundMessage) -> SendResult:
         lines = [message.text]

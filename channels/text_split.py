@@ -13,7 +13,7 @@ a retry skip the parts an earlier attempt already sent (``OutboundMessage.resume
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 # A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets) and then
 # whitespace. Indonesian addresses are full of abbreviations ("Jl. Sudirman No. 5, Kel.
@@ -95,11 +95,8 @@ def _longest_fitting_prefix(text: str, fits: Callable[[str], bool]) -> int:
 
 def _best_cut(text: str, limit: int) -> int:
     """Return where to cut ``text`` so the first part is at most ``limit`` characters."""
-    if limit < len(text) and text[limit].isspace():
-        # The window ends exactly at a word boundary: treat it as a space boundary too.
-        window = text[: limit + 1]
-    else:
-        window = text[:limit]
+    # A window ending exactly at a word boundary counts that space as a boundary too.
+    window = text[: limit + 1] if limit < len(text) and text[limit].isspace() else text[:limit]
     floor = int(limit * _MIN_FILL)
     for finder in (_paragraph_cuts, _sentence_cuts, _line_cuts, _space_cuts):
         cuts = [c for c in finder(window) if floor <= c <= limit and c > 0]

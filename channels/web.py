@@ -9,10 +9,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from channels.base import (Button, Inbound, InboundMessage, Location, OutboundMessage, SendResult,
-                           DeliveryStatus, WebhookRequest)
+from channels.base import (
+    Button,
+    DeliveryStatus,
+    Inbound,
+    InboundMessage,
+    Location,
+    OutboundMessage,
+    SendResult,
+    WebhookRequest,
+)
 
 # The page uses 32 hex characters (128 random bits); apps may use any opaque id of this shape.
 SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -72,7 +80,7 @@ class WebChannel:
         return InboundMessage(
             channel="web", external_id=external_id, sender=f"web:{sender}",
             text=button if button is not None else text,
-            received_at=datetime.now(timezone.utc), location=location, reply_to_button=button,
+            received_at=datetime.now(UTC), location=location, reply_to_button=button,
             sender_name=name[:100] if isinstance(name, str) and name.strip() else None,
             raw=json.dumps(data, ensure_ascii=False)[:10000])
 

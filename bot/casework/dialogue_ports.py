@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from bot.casework.complaints import ComplaintService, NewComplaint
 from bot.dialogue.types import ComplaintDraft, ComplaintView
-from bot.store.models import Complaint, Conversation
 from bot.settings import Settings
+from bot.store.models import Complaint, Conversation
 
 
 def view_of(c: Complaint, service: ComplaintService | None = None) -> ComplaintView:

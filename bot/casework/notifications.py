@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 from bot.casework.conversation_state import load_state, save_state
 from bot.dialogue.texts import name_of, render
 from bot.pipeline.outbox import queue_reply
+from bot.settings import Settings
 from bot.store.models import Complaint, ComplaintEvent, Conversation
 from channels.base import Button
-from bot.settings import Settings
 
 RESOLVED = "selesai"
 

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService
 from bot.casework.conversation_state import load_state, save_state
-from bot.dialogue.texts import render
-from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser, utcnow
 from bot.casework.notifications import notify_status_change
+from bot.dialogue.texts import render
 from bot.pipeline.outbox import queue_reply
 from bot.settings import Settings
+from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser, utcnow
 
 
 class StaffError(Exception):

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
-
-from bot.cli.support import settings_of
 from sqlalchemy import select
 
-from bot.dialogue.texts import name_of
-from bot.store.models import Complaint
 from bot.casework.conversation_state import handover_of
 from bot.casework.staff import StaffError, StaffService, Woken
-
+from bot.cli.support import settings_of
+from bot.dialogue.texts import name_of
+from bot.store.models import Complaint
 
 _settings = settings_of
 
@@ -55,7 +54,8 @@ def complaints_group() -> None:
 def list_complaints(ctx: click.Context, status: str | None, agency: str | None, overdue: bool) -> None:
     """List complaints, newest first."""
     def action(svc: StaffService) -> None:
-        rows = svc.overdue() if overdue else list(svc.s.scalars(select(Complaint).order_by(Complaint.id.desc()).limit(500)))
+        rows = svc.overdue() if overdue else list(
+            svc.s.scalars(select(Complaint).order_by(Complaint.id.desc()).limit(500)))
         for c in rows:
             if (status and c.status != status) or (agency and c.agency != agency):
                 continue
@@ -75,7 +75,8 @@ def show(ctx: click.Context, ticket: str) -> None:
             raise StaffError(f"no complaint {ticket}")
         click.echo(f"{c.ticket}  {name_of('status_names', c.status, 'id')}  {c.category} → {c.agency}")
         click.echo(f"filed {c.created_at:%Y-%m-%d %H:%M} UTC via {c.channel}; due {c.due_at or '-'}")
-        click.echo(f"location: {c.location_text or '-'}" + (f" ({c.latitude}, {c.longitude})" if c.latitude is not None else ""))
+        point = f" ({c.latitude}, {c.longitude})" if c.latitude is not None else ""
+        click.echo(f"location: {c.location_text or '-'}{point}")
         click.echo(f"media: {len(c.media)}; rating: {c.rating or '-'}")
         click.echo(c.description)
         for e in c.events:
@@ -131,7 +132,8 @@ def queue(ctx: click.Context) -> None:
         for conv in svc.handover_queue():
             handover = handover_of(conv)
             reason = "" if handover is None else handover.reason + (f" ({handover.staff})" if handover.staff else "")
-            click.echo(f"{conv.id}  {conv.channel:<9} {conv.address.urn}  {reason}  since {conv.updated_at:%Y-%m-%d %H:%M}")
+            click.echo(f"{conv.id}  {conv.channel:<9} {conv.address.urn}  {reason}  "
+                       f"since {conv.updated_at:%Y-%m-%d %H:%M}")
     _run(ctx, action)
 
 

@@ -11,17 +11,15 @@ import sys
 from typing import Any
 
 import click
-
-from bot.cli.support import settings_of, settings_with_local_secrets
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.security import generate_password_hash
 
+from bot.cli.casework import complaints_group, conversations_group
 from bot.cli.channels import channels_group
 from bot.cli.nlu import nlu_group
+from bot.cli.support import settings_of, settings_with_local_secrets
 from bot.settings import ConfigError, Settings
-from bot.cli.casework import complaints_group, conversations_group
-
 
 _MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.I)
 
@@ -101,7 +99,6 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     poller = None
     if telegram_polling:
         from bot.pipeline.polling import TelegramPoller
-
         from channels.base import Polls
 
         pollable = next((c for c in rt.channels.values() if isinstance(c, Polls)), None)
@@ -145,7 +142,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         click.echo("warga: SQLite database: serving with 1 process (use PostgreSQL for more)", err=True)
         n = 1
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host or settings.server.host}:{port or settings.server.port}")
             self.cfg.set("workers", n)
@@ -309,8 +306,8 @@ def demo() -> None:
 def demo_load(ctx: click.Context, if_empty: bool) -> None:
     """Load demo complaints and an admin account (admin / printed password)."""
     settings = _settings(ctx)
-    from bot.store.engine import make_engine, make_session_factory
     from bot.casework.demo import load_demo
+    from bot.store.engine import make_engine, make_session_factory
     from bot.store.models import Complaint
 
     engine = make_engine(settings.database_url)

@@ -8,9 +8,10 @@ escape them for their own markup.
 from __future__ import annotations
 
 import string
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -22,7 +23,7 @@ class TextError(Exception):
     """A reply text is missing or a placeholder was not given (a programming error)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(language: str) -> Mapping[str, Any]:
     path = TEXT_DIR / f"{language}.yml"
     if not path.exists():

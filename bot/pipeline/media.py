@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker

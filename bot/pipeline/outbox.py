@@ -8,17 +8,25 @@ case where a provider may see the same reply twice, as with any at-least-once tr
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import (ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId,
-                        utcnow)
 from bot.settings import OutboxSettings
-from channels.base import (Button, Channel, DeliveryStatus, OutboundMessage, SendError, SendFailure,
-                           SendResult, StatusUpdate)
+from bot.store.models import ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId, utcnow
+from channels.base import (
+    Button,
+    Channel,
+    DeliveryStatus,
+    OutboundMessage,
+    SendError,
+    SendFailure,
+    SendResult,
+    StatusUpdate,
+)
 
 log = logging.getLogger(__name__)
 OPEN = ("pending", "sending")
@@ -51,12 +59,12 @@ class Outbox:
             return None            # another worker is sending it right now
         if msg.next_attempt_at and msg.next_attempt_at > now:
             return None            # waiting for its retry time; later replies wait behind it
-        claimed = session.execute(
+        claimed = cast(CursorResult[Any], session.execute(
             update(Message).where(Message.id == msg.id, Message.status == msg.status,
                                   or_(Message.lease_until.is_(None), Message.lease_until <= now))
             .values(status="sending", lease_until=now + timedelta(seconds=self.settings.lease_seconds),
                     attempts=Message.attempts + 1)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False))).rowcount
         if claimed != 1:
             return None
         session.refresh(msg)
@@ -111,7 +119,8 @@ class Outbox:
 
     def _refusal(self, msg: Message, address: ContactAddress | None, now: datetime) -> str | None:
         if msg.deadline_at and msg.deadline_at < now:
-            return f"gave up: not sent within {self.settings.give_up_after_minutes:g} minutes ({msg.error_reason or 'no error recorded'})"
+            return (f"gave up: not sent within {self.settings.give_up_after_minutes:g} minutes "
+                    f"({msg.error_reason or 'no error recorded'})")
         if address is not None and address.opted_out_at is not None and msg.template != "opt_out_confirmation":
             return "not sent: the citizen opted out"
         if address is not None and address.unreachable_at is not None:

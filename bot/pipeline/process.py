@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.dialogue.engine import Dialogue
-from bot.dialogue.knowledge import KnowledgeBase
 from bot.casework.contacts import ContactRepository
-from bot.dialogue.texts import render
-from bot.dialogue.types import Incoming, Reply, Turn
-from bot.store.models import Conversation, Message, utcnow
 from bot.casework.conversation_state import load_state, save_state
 from bot.casework.dialogue_ports import DbDialoguePorts
+from bot.dialogue.engine import Dialogue
+from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.texts import render
+from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline.outbox import queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
-from channels.base import (CitizenAbilities, Channel, ContactEvent, DescribesCitizenAbilities, Location,
-                           Media)
+from bot.store.models import Conversation, Message, utcnow
+from channels.base import Channel, CitizenAbilities, ContactEvent, DescribesCitizenAbilities, Location, Media
 from nlu.base import NluEngine, NluError, Parse
 
 log = logging.getLogger(__name__)

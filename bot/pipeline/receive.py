@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -22,8 +23,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.casework.contacts import ContactRepository
 from bot.pipeline.outbox import record_status
 from bot.store.models import ContactAddress, Message, ProviderMessageId, utcnow
-from channels.base import (AnswersButtons, Channel, ContactEvent, Inbound, InboundMessage, SendError, SendFailure,
-                           StatusUpdate, Unparseable, WebhookRequest)
+from channels.base import (
+    AnswersButtons,
+    Channel,
+    ContactEvent,
+    Inbound,
+    InboundMessage,
+    SendError,
+    SendFailure,
+    StatusUpdate,
+    Unparseable,
+    WebhookRequest,
+)
 
 if TYPE_CHECKING:
     from bot.pipeline.queue import JobQueue
@@ -162,8 +173,7 @@ def store_items(session: Session, items: list[Inbound]) -> Received:
             _status(session, item)
             stored += 1
         elif isinstance(item, Unparseable):
-            if not store_unparseable(session, item).duplicate:
-                stored += 1
+            stored += 0 if store_unparseable(session, item).duplicate else 1
     return Received(tuple(dict.fromkeys(conversations)), tuple(callbacks), stored, tuple(messages))
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ class Wakeups(Protocol):
     def processed(self, message_ids: Iterable[int]) -> None:
         """Announce messages whose processing was committed."""
 
-    def watch(self, message_id: int) -> Iterator[Watch]:
-        """A context manager: register interest before checking the database, then wait."""
+    def watch(self, message_id: int) -> AbstractContextManager[Watch]:
+        """Register interest (before checking the database), then wait on the watch."""
 
     def close(self) -> None: ...
 

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.runtime.channels import build_channels
-from bot.store.engine import make_engine, make_session_factory
 from bot.pipeline.media import MediaFetcher
-from bot.runtime.nlu import build_nlu
 from bot.pipeline.outbox import Outbox
 from bot.pipeline.process import ConversationProcessor
-from bot.settings import Settings
 from bot.pipeline.queue import ConversationJob, InlineQueue, JobQueue, RedisQueue, ThreadQueue
 from bot.pipeline.receive import Receiver
 from bot.pipeline.wakeup import LocalWakeups, RedisWakeups, Wakeups
+from bot.runtime.channels import build_channels
+from bot.runtime.nlu import build_nlu
+from bot.settings import Settings
+from bot.store.engine import make_engine, make_session_factory
 from channels.base import Channel, Closeable
 from nlu.base import NluEngine
 

@@ -7,11 +7,12 @@ bot/ never imports a provider package: it translates its settings into the neutr
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from bot.settings import Settings
 from channels.base import Channel
-from channels.registry import ChannelOptions, build_channel, build_channels as _build
+from channels.registry import ChannelOptions, build_channel
+from channels.registry import build_channels as _build
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()

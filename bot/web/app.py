@@ -47,9 +47,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.extensions["warga"] = runtime
 
+    from bot.web.console import bp as console_bp
     from bot.web.health import bp as health_bp
     from bot.web.webchat import bp as webchat_bp
-    from bot.web.console import bp as console_bp
     from bot.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(health_bp)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from channels.base import (
     Inbound,
@@ -34,7 +34,7 @@ class TelegramChannel:
 
     def __init__(self, config: TelegramConfig, *, clock: Callable[[], datetime] | None = None) -> None:
         self.config = config
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._client = BotClient(config)
         self._poller = admin.UpdatePoller(config)
 

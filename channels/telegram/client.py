@@ -6,8 +6,9 @@ coroutines on one loop that owns the Bot and its connection pools, created lazil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from telegram import Bot
 from telegram.request import HTTPXRequest

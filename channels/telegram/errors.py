@@ -95,7 +95,8 @@ def api_result(response: httpx.Response) -> Any:
     body = data if isinstance(data, dict) else {}
     description = str(body.get("description") or response.text[:200] or response.reason_phrase)
     status = response.status_code
-    params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+    raw_params = body.get("parameters")
+    params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     if status == 429:
         retry_after = params.get("retry_after")
         raise SendError(description, kind=SendFailure.throttled, code="429",

@@ -8,6 +8,7 @@ resumes after the parts an earlier attempt sent (``OutboundMessage.resume_from``
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +106,7 @@ def send(client: BotClient, message: OutboundMessage) -> SendResult:
         if index < message.resume_from:
             continue
         try:
-            result = client.call(lambda bot, p=part: getattr(bot, p.method)(chat_id=chat_id, **dict(p.args)))
+            result = client.call(functools.partial(_call_part, part=part, chat_id=chat_id))
         except (TelegramError, TimeoutError) as exc:
             raise send_error(exc, parts_sent=index, sent_ids=tuple(sent)) from exc
         sent.append(f"{chat_id}:{result.message_id}")
@@ -155,3 +156,8 @@ def _markup(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | ReplyKeyboard
     if len(keys) <= 3 and all(utf16_len(b.title) <= 12 for b in buttons):
         return InlineKeyboardMarkup([keys])               # "Ya" / "Tidak" side by side
     return InlineKeyboardMarkup([[k] for k in keys])      # longer choices: one per row
+
+
+def _call_part(bot: Any, *, part: Any, chat_id: int) -> Any:
+    """Call the Bot API method of one planned part (``bot.send_message(...)`` and the like)."""
+    return getattr(bot, part.method)(chat_id=chat_id, **dict(part.args))

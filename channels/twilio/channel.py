@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from channels.base import (
     CitizenAbilities,
@@ -49,7 +50,7 @@ class TwilioChannel:
             raise ValueError(f"TwilioChannel: name must be 'sms' or 'whatsapp', not {name!r}")
         self.name = name
         self.config = config
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._rest = rest or RestClient(config)
         self._signature = SignatureChecker(config.auth_token, config.public_url)
 

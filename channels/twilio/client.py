@@ -24,7 +24,7 @@ class RedirectingHttpClient(TwilioHttpClient):
         super().__init__(**kwargs)
         self._base = base_url.rstrip("/")
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         parts = urlsplit(url)
         host = parts.hostname or ""
         if host == "twilio.com" or host.endswith(".twilio.com"):

@@ -17,7 +17,7 @@ from channels.base import SendError, SendFailure
 try:  # RFC 9457 error bodies raise this, and it is NOT a TwilioRestException (notes §6)
     from twilio.base.exceptions import TwilioServiceException
 except ImportError:  # pragma: no cover - twilio < 9.12
-    TwilioServiceException = TwilioRestException  # type: ignore[misc,assignment]
+    TwilioServiceException = TwilioRestException
 
 WINDOW_CLOSED = "63016"        # free-form outside WhatsApp's 24 h customer-service window
 OPTED_OUT = "21610"            # the recipient texted STOP

@@ -7,7 +7,8 @@ a JSON body (``?bodySHA256=``) is checked against its raw text.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
