@@ -8,7 +8,7 @@ case where a provider may see the same reply twice, as with any at-least-once tr
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -43,11 +43,21 @@ def backoff(settings: OutboxSettings, attempts: int, retry_after: float | None) 
 
 
 class Outbox:
+    """Sends each conversation's pending replies in order.
+
+    Args:
+        settings: Retry, lease and deadline settings.
+        sessions: The session factory.
+        channels: The connectors, by channel name.
+        clock: The current time (aware UTC); tests drive retries and deadlines with their own.
+    """
+
     def __init__(self, settings: OutboxSettings, sessions: sessionmaker[Session],
-                 channels: Mapping[str, Channel]) -> None:
+                 channels: Mapping[str, Channel], *, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.sessions = sessions
         self.channels = channels
+        self.clock = clock
 
     def _claim(self, session: Session, conv_id: int, now: datetime) -> tuple[Message, ContactAddress | None] | None:
         msg = session.scalars(select(Message).where(
@@ -75,7 +85,7 @@ class Outbox:
         """Send the conversation's pending replies in order; return how many left the outbox."""
         done = 0
         while True:
-            now = utcnow()
+            now = self.clock()
             with self.sessions() as session, session.begin():
                 claimed = self._claim(session, conv_id, now)
                 if claimed is None:
@@ -128,7 +138,7 @@ class Outbox:
         return None
 
     def _record_sent(self, msg_id: int, result: SendResult) -> None:
-        now = utcnow()
+        now = self.clock()
         with self.sessions() as session, session.begin():
             msg = session.get(Message, msg_id)
             assert msg is not None
@@ -164,7 +174,7 @@ class Outbox:
         log.info("outbound sent", extra={"message_id": msg_id, "status": result.status.name})
 
     def _record_error(self, msg_id: int, exc: SendError, attempts: int) -> None:
-        now = utcnow()
+        now = self.clock()
         with self.sessions() as session, session.begin():
             msg = session.get(Message, msg_id)
             assert msg is not None

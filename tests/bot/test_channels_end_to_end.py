@@ -241,9 +241,8 @@ def test_telegram_429_and_5xx_are_retried_with_backoff_then_sent(world: World) -
     [reply] = world.wait_sent(row.id)
     calls = tg.calls("sendMessage")
     assert len(calls) == 3 and all(c.params == {"chat_id": str(SITI_CHAT), "text": ASK_LOCATION} for c in calls)
-    at = [c.request.at for c in calls]
-    assert at[1] - at[0] >= 1.0                                   # Telegram's retry_after honoured
-    assert at[2] - at[1] >= world.settings.outbox.first_retry_seconds * 2   # then exponential backoff
+    # The schedule itself (retry_after honoured, then exponential backoff) is checked with an
+    # injected clock in tests/bot/test_outbox.py.
     assert (reply.status, reply.attempts, reply.error_code, reply.error_reason) == ("sent", 3, None, None)
 
 
@@ -257,8 +256,6 @@ def test_twilio_20429_and_5xx_are_retried_with_backoff_then_queued(world: World)
     posts = [r for r in tw.requests if r.method == "POST"]
     assert len(posts) == 3 and len({r.body for r in posts}) == 1  # the same request each time
     assert len(tw.messages) == 1 and reply.provider_message_id == tw.messages[0].sid
-    assert posts[1].at - posts[0].at >= world.settings.outbox.first_retry_seconds
-    assert posts[2].at - posts[1].at >= world.settings.outbox.first_retry_seconds * 2
     assert (reply.status, reply.attempts, reply.error_code) == ("queued", 3, None)
 
 
@@ -266,6 +263,8 @@ def test_twilio_20429_and_5xx_are_retried_with_backoff_then_queued(world: World)
 @pytest.mark.parametrize("channel", ["telegram", "sms"])
 def test_gives_up_after_the_deadline_with_the_error_visible(make_world: WorldFactory, channel: str) -> None:
     world = make_world(**{"outbox.give_up_after_minutes": 0.01})        # 0.6 seconds
+    # How many retries fit before the deadline is the outbox's schedule, tested with an injected
+    # clock in tests/bot/test_outbox.py; here: the real providers' errors end in "failed".
     if channel == "telegram":
         world.fakes.telegram.fail("sendMessage", 500, "Internal Server Error: restarting", times=None)
     else:
@@ -276,7 +275,7 @@ def test_gives_up_after_the_deadline_with_the_error_visible(make_world: WorldFac
         return len(world.fakes.telegram.calls("sendMessage") if channel == "telegram"
                    else [r for r in world.fakes.twilio.requests if r.method == "POST"])
 
-    assert provider_calls() >= 2                                    # it did retry meanwhile
+    assert provider_calls() >= 1
     # The provider's own words stay on the message for staff (Telegram's 5xx is reported by
     # PTB as a network error, so its code is "network").
     assert reply.error_code == ("network" if channel == "telegram" else "20503")

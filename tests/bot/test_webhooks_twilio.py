@@ -293,7 +293,7 @@ def test_status_callbacks_move_the_message_forward_only(world: World, name: str)
 def test_status_for_a_message_not_recorded_yet_is_kept_and_applied_when_it_is(
         world: World, status: str, code: str | None, expected: str) -> None:
     tw = world.fakes.twilio
-    tw.delay(1.0)          # Twilio takes a moment to answer our create call ...
+    answer = tw.hold()     # Twilio takes a moment to answer our create call ...
     assert world.twilio(sms("SM" + "c1" * 16, "halo")).status_code == 200
     created = wait_for(lambda: tw.messages, what="the create call to reach Twilio")
     sid = created[0].sid
@@ -305,6 +305,7 @@ def test_status_for_a_message_not_recorded_yet_is_kept_and_applied_when_it_is(
     assert world.status(sid, status, error_code=code).status_code == 200
     [early] = world.receipts()
     assert (early.provider_message_id, early.status, early.applied_at) == (sid, status, None)
+    answer.set()
 
     applied = wait_for(lambda: reload(world, sending).status == expected and reload(world, sending),
                        what="the early receipt to be applied")

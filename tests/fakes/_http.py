@@ -60,6 +60,7 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    gate: threading.Event | None = None    # answer only once the test opens it
 
     @classmethod
     def json(cls, obj: Any, status: int = 200, delay: float = 0.0) -> Reply:
@@ -203,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         reply = fake.handle(request)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.gate is not None:
+            reply.gate.wait(60)
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)

@@ -48,6 +48,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import urllib.request
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -132,6 +133,7 @@ class FakeTwilio(FakeServer):
         self.cdn = FakeTwilioCdn()
         self.faults = FaultRules()
         self._media: dict[str, dict[str, Any]] = {}
+        self._gates: list[threading.Event] = []
 
     def start(self) -> FakeTwilio:
         self.cdn.start()
@@ -157,6 +159,14 @@ class FakeTwilio(FakeServer):
 
     def delay(self, seconds: float, *, times: int | None = 1) -> None:
         self.faults.add(None, times=times, delay=seconds)
+
+    def hold(self) -> threading.Event:
+        """Record the next message-create call but answer it only once the returned event is set
+        (a state to wait for instead of a delay to hope is long enough)."""
+        gate = threading.Event()
+        with self._lock:
+            self._gates.append(gate)
+        return gate
 
     def add_media(self, content: bytes, content_type: str = "image/jpeg", *, redirect: bool = True,
                   not_found_times: int = 0, message_sid: str | None = None) -> str:
@@ -237,7 +247,10 @@ class FakeTwilio(FakeServer):
             "price": None, "price_unit": "USD", "sid": sid, "status": "queued",
             "subresource_uris": {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
             "to": fields.get("To"), "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json"}
-        return Reply.json(body, 201, delay=delay)
+        reply = Reply.json(body, 201, delay=delay)
+        with self._lock:
+            reply.gate = self._gates.pop(0) if self._gates else None
+        return reply
 
     def _serve_media(self, request: Recorded) -> Reply:
         with self._lock:

@@ -1,0 +1,159 @@
+"""The outbox's retry schedule and deadline, driven by an injected clock (no waiting, no timing):
+a provider's Retry-After is honoured, retries back off exponentially, and a reply that cannot be
+sent before its deadline is marked failed with the provider's words and never tried again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.pipeline.outbox import Outbox, queue_reply
+from bot.settings import OutboxSettings
+from bot.store.engine import make_engine, make_session_factory
+from bot.store.models import Contact, ContactAddress, Conversation, Message
+from channels.base import DeliveryStatus, OutboundMessage, SendError, SendFailure, SendResult
+from tests.conftest import migrate
+
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, seconds: float) -> None:
+        self.now = T0 + timedelta(seconds=seconds)
+
+
+class ScriptedChannel:
+    """A connector whose provider answers from a script: each entry is raised or returns."""
+
+    name = "web"
+
+    def __init__(self, script: list[SendError | None]) -> None:
+        self.script = script
+        self.sent: list[OutboundMessage] = []
+
+    def verify(self, request: Any) -> None:
+        return None
+
+    def parse_inbound(self, request: Any) -> list[Any]:
+        return []
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        self.sent.append(message)
+        outcome = self.script.pop(0) if self.script else None
+        if outcome is not None:
+            raise outcome
+        return SendResult((f"p-{len(self.sent)}",), DeliveryStatus.sent)
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Any:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def setup(sessions: Any, settings: OutboxSettings, clock: Clock) -> int:
+    with sessions() as s, s.begin():
+        contact = Contact(name="Siti")
+        s.add(contact)
+        s.flush()
+        address = ContactAddress(urn="web:siti0000000000000001", channel="web", contact_id=contact.id)
+        s.add(address)
+        s.flush()
+        conv = Conversation(contact_id=contact.id, address_id=address.id, channel="web", state={})
+        s.add(conv)
+        s.flush()
+        queue_reply(s, settings, conv, "Di mana lokasinya?", now=clock())
+        return conv.id
+
+
+def reply(sessions: Any) -> Message:
+    with sessions() as s:
+        return s.query(Message).filter(Message.direction == "out").one()
+
+
+SETTINGS = OutboxSettings(give_up_after_minutes=60, first_retry_seconds=2, max_retry_seconds=300,
+                          lease_seconds=60)
+
+
+def test_retry_after_is_honoured_then_retries_back_off_exponentially(sessions):
+    clock = Clock()
+    channel = ScriptedChannel([
+        SendError("Too Many Requests: retry after 5", kind=SendFailure.throttled, retry_after=5, code="429"),
+        SendError("Bad Gateway", kind=SendFailure.retry_later, code="502"),
+        SendError("Bad Gateway", kind=SendFailure.retry_later, code="502"),
+    ])
+    outbox = Outbox(SETTINGS, sessions, {"web": channel}, clock=clock)
+    conv = setup(sessions, SETTINGS, clock)
+
+    schedule = []
+    for _ in range(4):
+        outbox.drain(conv)
+        r = reply(sessions)
+        if r.status != "pending":
+            break
+        assert r.next_attempt_at is not None
+        wait = (r.next_attempt_at - clock()).total_seconds()
+        schedule.append(wait)
+        clock.now = r.next_attempt_at - timedelta(milliseconds=1)
+        outbox.drain(conv)                      # not yet due: nothing is sent early
+        assert len(channel.sent) == len(schedule)
+        clock.now = r.next_attempt_at
+
+    # 5 s asked by the provider (more than the first backoff), then 2 s * 2, then 2 s * 4.
+    assert schedule == [5.0, 4.0, 8.0]
+    r = reply(sessions)
+    assert (r.status, r.attempts, r.error_code, r.error_reason) == ("sent", 4, None, None)
+    assert len(channel.sent) == 4
+
+
+def test_a_reply_not_sent_before_its_deadline_fails_with_the_error_and_stops(sessions):
+    clock = Clock()
+    settings = OutboxSettings(give_up_after_minutes=0.5, first_retry_seconds=2, max_retry_seconds=300,
+                              lease_seconds=60)
+    channel = ScriptedChannel([SendError("Service Unavailable: restarting", kind=SendFailure.retry_later,
+                                         code="20503")] * 100)
+    outbox = Outbox(settings, sessions, {"web": channel}, clock=clock)
+    conv = setup(sessions, settings, clock)
+
+    while reply(sessions).status == "pending":
+        outbox.drain(conv)
+        r = reply(sessions)
+        if r.status == "pending":
+            assert r.next_attempt_at is not None
+            clock.now = r.next_attempt_at
+
+    r = reply(sessions)
+    # 0 s, 2 s, 6 s, 14 s: the next retry (30 s) would be past the 30 s deadline.
+    assert len(channel.sent) == 4
+    assert (r.status, r.error_code, r.sent_at) == ("failed", "20503", None)
+    assert "Service Unavailable: restarting" in (r.error_reason or "")
+    clock.at(3600)
+    outbox.drain(conv)
+    assert len(channel.sent) == 4               # failed is final
+
+
+def test_a_reply_still_pending_at_its_deadline_is_refused_with_the_last_error(sessions):
+    clock = Clock()
+    channel = ScriptedChannel([SendError("Bad Gateway", kind=SendFailure.retry_later, code="502")])
+    settings = OutboxSettings(give_up_after_minutes=1, first_retry_seconds=2, max_retry_seconds=300,
+                              lease_seconds=60)
+    outbox = Outbox(settings, sessions, {"web": channel}, clock=clock)
+    conv = setup(sessions, settings, clock)
+    outbox.drain(conv)
+    clock.at(61)                                 # the worker was away past the deadline
+    outbox.drain(conv)
+    r = reply(sessions)
+    assert len(channel.sent) == 1
+    assert r.status == "failed" and "gave up" in (r.error_reason or "") and "Bad Gateway" in (r.error_reason or "")
