@@ -72,7 +72,8 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     outbox = Outbox(settings.outbox, sessions, channels)
     redis = settings.queue.backend == "redis" and not inline
     wakeups: Wakeups = RedisWakeups(settings.queue.redis_url) if redis else LocalWakeups()
-    processor = ConversationProcessor(settings, sessions, nlu, wakeups=wakeups, channels=channels)
+    processor = ConversationProcessor(settings, sessions, nlu, wakeups=wakeups, channels=channels,
+                                      max_attempts=settings.queue.process_attempts)
     job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
     q: JobQueue
     if inline:

@@ -131,6 +131,9 @@ class QueueSettings(Section):
     threads: Int = setting(4, "Worker threads of the thread backend.", ge=1, le=64)
     sweep_seconds: float = setting(10.0, "How often stalled messages are re-driven.", ge=0.05)
     stall_seconds: float = setting(30.0, "An inbound message unprocessed this long is re-driven.", ge=0.05)
+    process_attempts: Int = setting(
+        3, "A message whose processing fails this many times is marked failed and shown to staff.",
+        ge=1, le=20)
 
 
 class OutboxSettings(Section):
