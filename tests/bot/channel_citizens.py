@@ -151,6 +151,10 @@ class ProviderCitizen:
         notes, self._notes = self._notes, []
         return [n.text for n in notes]
 
+    def provider_sends(self) -> int:
+        """How many sends to this citizen the fake provider has received so far."""
+        return len(self._sends())
+
     # -- waiting and reading -----------------------------------------------------------------
     def _replies_to(self, external_id: str) -> list[Seen]:
         deadline = time.monotonic() + self.wait

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 TICKET = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
@@ -16,6 +17,13 @@ class Citizen(Protocol):
             location: tuple[float, float] | None = None, photo: bool = False) -> list[str]: ...
 
     def notifications(self) -> list[str]: ...
+
+
+def ticket_in(text: str) -> str:
+    """The ticket number in a reply; fails the test when there is none."""
+    found = TICKET.search(text)
+    assert found, f"no ticket number in {text!r}"
+    return found.group(0)
 
 
 def check_reply(text: str) -> None:
@@ -72,8 +80,8 @@ def staff(app: Any, action: Callable[[Any], Any]) -> None:
     from sqlalchemy import select
     from werkzeug.security import generate_password_hash
 
-    from bot.store.models import StaffUser
     from bot.casework.staff import StaffService
+    from bot.store.models import StaffUser
 
     rt = app.extensions["warga"]
     with rt.sessions() as s, s.begin():

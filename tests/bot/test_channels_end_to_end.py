@@ -18,23 +18,37 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from sqlalchemy import select
 
+from bot.casework.staff import StaffService
 from bot.dialogue.texts import render
 from bot.store.models import Complaint, ContactAddress, Message, ProviderMessageId, StaffUser
-from bot.casework.staff import StaffService
 from channels.text_split import utf16_len
-from tests.bot.test_webhooks_telegram import (SITI, SITI_CHAT, SQLITE_ONLY, TELEGRAM, World,  # noqa: F401
-                                              WorldFactory, make_world, no_internet, press, shared_db, update,
-                                              wait_for, world)
-from tests.bot.test_webhooks_twilio import CALLBACK, SMS_CITIZEN, SMS_URN, WA_URN, sms, whatsapp
-from tests.providers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, TOKEN, WHATSAPP_FROM, fakes  # noqa: F401
+from tests.bot.world import (
+    CALLBACK,
+    SITI,
+    SITI_CHAT,
+    SMS_CITIZEN,
+    SMS_URN,
+    SQLITE_ONLY,
+    TELEGRAM,
+    WA_URN,
+    World,
+    WorldFactory,
+    press,
+    sms,
+    update,
+    whatsapp,
+)
+from tests.providers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, TOKEN, WHATSAPP_FROM
+from tests.support import wait_for
 
 ASK_LOCATION = render("ask_location", "id")
 ASK_PHOTO = render("ask_photo", "id")

@@ -6,8 +6,8 @@ import logging
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 import pytest

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from bot.casework.complaints import ComplaintError, ComplaintService, NewComplaint, next_ticket
 from bot.casework.contacts import ContactRepository
-from bot.store.engine import make_engine, make_session_factory
 from bot.pipeline.receive import store_inbound
+from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Complaint, ComplaintEvent
 from channels.base import InboundMessage
 from tests.conftest import make_settings, migrate
@@ -84,7 +84,7 @@ def test_ticket_prefix_comes_from_config(db_url, tmp_path):
 
 
 def test_a_new_year_restarts_at_one(sessions):
-    utc = timezone.utc
+    utc = UTC
     with sessions() as s, s.begin():
         assert next_ticket(s, "WRG", datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == "WRG-2026-000001"
         assert next_ticket(s, "WRG", datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == "WRG-2026-000002"
@@ -139,7 +139,7 @@ def test_concurrent_filing_gives_distinct_consecutive_numbers(sessions, settings
 def _inbound(s: Any, external_id: str = "m-1") -> int:
     stored = store_inbound(s, InboundMessage(
         channel="web", external_id=external_id, sender="web:0123456789abcdef0123",
-        text="Jalan berlubang di depan sekolah", received_at=datetime.now(timezone.utc)))
+        text="Jalan berlubang di depan sekolah", received_at=datetime.now(UTC)))
     return stored.message_id
 
 
@@ -179,9 +179,8 @@ def test_filing_routes_to_the_category_agency_and_records_creation(sessions, set
         assert [(e.kind, e.from_status, e.to_status, e.actor) for e in c.events] == [
             ("created", None, "menunggu", "citizen")]
     # An unknown category is refused and files nothing.
-    with sessions() as s, s.begin():
-        with pytest.raises(ComplaintError, match="volcano"):
-            _service(s, settings).file(_new(contact_id, conv_id, category="volcano"))
+    with sessions() as s, s.begin(), pytest.raises(ComplaintError, match="volcano"):
+        _service(s, settings).file(_new(contact_id, conv_id, category="volcano"))
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Complaint)) == 1
 

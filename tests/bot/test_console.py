@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
-from tests.bot.citizen import TICKET, WebCitizen
+from tests.bot.citizen import WebCitizen, ticket_in
 
 PASSWORD = "correct-horse-9"
 
@@ -33,7 +33,7 @@ def file_complaint(client: Any, text: str) -> tuple[WebCitizen, str]:
     replies = citizen.say(text)
     for _ in range(4):
         if "Kirim laporan ini?" in replies[-1]:
-            return citizen, TICKET.search(citizen.say(button="yes")[0]).group(0)
+            return citizen, ticket_in(citizen.say(button="yes")[0])
         if "kirim foto" in replies[-1]:
             replies = citizen.say("lewati")
         elif "Di mana lokasinya" in replies[-1]:

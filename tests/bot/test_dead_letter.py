@@ -4,7 +4,8 @@ it never blocks its conversation, staff replies still go out, and staff see it a
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +17,8 @@ from bot.runtime.nlu import build_nlu
 from bot.store.models import Message, StaffUser
 from bot.web.app import create_app
 from nlu.base import NluEngine, Parse
-from tests.bot.test_webhooks_telegram import wait_for
 from tests.conftest import migrate
+from tests.support import wait_for
 
 SENDER = "deadletter0123456789abcdef012345"
 PASSWORD = "correct horse battery"

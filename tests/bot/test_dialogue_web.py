@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.models import Complaint, Conversation
-from tests.bot.citizen import TICKET, WebCitizen, complaint, staff
+from tests.bot.citizen import WebCitizen, complaint, staff, ticket_in
 
 JAKARTA = (-6.2001, 106.8167)
 
@@ -33,7 +33,7 @@ def test_complaint_with_everything_in_one_message(app, citizen):
     assert "Kategori: Banjir" in summary and "Jl. Kemang Raya RT 02/RW 03" in summary
     assert [b["payload"] for b in citizen.buttons] == ["yes", "change", "cancel"]
     filed = citizen.say(button="yes")[0]
-    ticket = TICKET.search(filed).group(0)
+    ticket = ticket_in(filed)
     assert "Dinas Sumber Daya Air" in filed and "WIB" in filed
     c = complaint(app, ticket)
     assert c.category == "flood" and c.location_text == "Jl. Kemang Raya RT 02/RW 03"
@@ -51,7 +51,7 @@ def test_complaint_built_over_several_messages_with_shared_location(app, citizen
     summary = citizen.say("baunya sampai ke rumah warga")[0]
     assert "titik lokasi (-6.20010, 106.81670)" in summary
     assert "baunya sampai ke rumah warga" in summary     # follow-ups are appended
-    ticket = TICKET.search(citizen.say("ya")[0]).group(0)
+    ticket = ticket_in(citizen.say("ya")[0])
     c = complaint(app, ticket)
     assert (c.category, c.latitude, c.longitude) == ("garbage", JAKARTA[0], JAKARTA[1])
     assert c.description == "sampah numpuk udah seminggu ga diangkut\nbaunya sampai ke rumah warga"
@@ -62,7 +62,7 @@ def file_one(citizen: WebCitizen, text: str = "pohon tumbang menimpa kabel di Jl
     for _ in range(4):
         last = replies[-1]
         if "Kirim laporan ini?" in last:
-            return TICKET.search(citizen.say(button="yes")[0]).group(0)
+            return ticket_in(citizen.say(button="yes")[0])
         if "kirim foto" in last:
             replies = citizen.say("lewati")
         elif "Di mana lokasinya" in last:

@@ -20,36 +20,28 @@ import pytest
 
 from bot.store.models import Message
 from channels.twilio import EMPTY_TWIML
-from tests.bot.test_webhooks_telegram import (PAYLOADS, SQLITE_ONLY, World, WorldFactory, make_world,  # noqa: F401
-                                              no_internet, pairs_of, shared_db, wait_for, world)
-from tests.providers import PUBLIC_URL, SMS_FROM, WHATSAPP_FROM, fakes, provider_env  # noqa: F401
+from tests.bot.world import (
+    CALLBACK,
+    PAYLOADS,
+    SMS_CITIZEN,
+    SMS_URN,
+    SQLITE_ONLY,
+    WA_URN,
+    World,
+    WorldFactory,
+    pairs_of,
+    sms,
+    whatsapp,
+)
+from tests.providers import PUBLIC_URL, SMS_FROM, WHATSAPP_FROM, provider_env
+from tests.support import wait_for
 
 TWILIO = PAYLOADS / "twilio"
 HOOK = "/webhooks/twilio"
 STATUS = "/webhooks/twilio/status"
-CALLBACK = PUBLIC_URL + STATUS
-SMS_CITIZEN, WA_CITIZEN = "+6281234567890", "+6281298765432"
-SMS_URN, WA_URN = "tel:" + SMS_CITIZEN, "whatsapp:" + WA_CITIZEN
 OPTED_OUT_REPLY = "Anda tidak akan menerima pesan lagi dari Warga"
 OPTED_IN_REPLY = "Anda kembali menerima pesan dari Warga"
 HELP_REPLY = "Warga - layanan pengaduan Pemkot"
-
-
-def sms(sid: str, body: str, **extra: str) -> list[tuple[str, str]]:
-    """An inbound SMS webhook as Twilio posts it (blank fields included: they are signed)."""
-    return [("ToCountry", "US"), ("SmsMessageSid", sid), ("NumMedia", "0"), ("ToCity", ""),
-            ("SmsSid", sid), ("SmsStatus", "received"), ("Body", body), ("FromCountry", "ID"),
-            ("To", SMS_FROM), *extra.items(), ("NumSegments", "1"), ("MessageSid", sid),
-            ("AccountSid", "AC" + "0" * 32), ("From", SMS_CITIZEN), ("ApiVersion", "2010-04-01")]
-
-
-def whatsapp(sid: str, body: str, **extra: str) -> list[tuple[str, str]]:
-    """An inbound WhatsApp webhook as Twilio posts it."""
-    return [("SmsMessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Budi Santoso"),
-            ("MessageType", "text"), ("SmsSid", sid), ("WaId", WA_CITIZEN[1:]), ("SmsStatus", "received"),
-            ("Body", body), ("To", WHATSAPP_FROM), *extra.items(), ("NumSegments", "1"),
-            ("MessageSid", sid), ("AccountSid", "AC" + "0" * 32), ("From", WA_URN),
-            ("ApiVersion", "2010-04-01")]
 
 
 # -- the payload table ------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +15,14 @@ from tests.fakes.fake_telegram import FakeTelegram
 PAYLOADS = Path(__file__).resolve().parents[2] / "payloads" / "telegram"
 TOKEN = "123456:TEST-token"
 SECRET = "s3cret-Token_1"
-NOW = datetime(2024, 11, 28, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 11, 28, 9, 30, tzinfo=UTC)
 HOOK = "https://warga.example.go.id/webhooks/telegram"
 SITI = "telegram:3527065"
 LONG_PAYLOAD = "confirm_complaint:JKT-2024-000123:category=jalan_rusak:location=-6.175392,106.827153"
 
 
 def at(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def webhook(body: bytes, secret: str | None = SECRET) -> WebhookRequest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,7 +18,7 @@ TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 PUBLIC = "https://warga.example.go.id"
 HOOK = PUBLIC + "/webhooks/twilio"
 STATUS = PUBLIC + "/webhooks/twilio/status"
-NOW = datetime(2024, 11, 28, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 11, 28, 9, 30, tzinfo=UTC)
 SMS_TO, WA_TO = "tel:+6281234567890", "whatsapp:+6281298765432"
 TEMPLATES = (("status_changed", "HXb5b62575e6e4ff6129ad7c8efe1f983e"),)
 

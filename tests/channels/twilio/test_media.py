@@ -75,4 +75,4 @@ def test_empty_twiml_is_what_twilio_itself_renders() -> None:
     from twilio.twiml.messaging_response import MessagingResponse
 
     from channels.twilio import EMPTY_TWIML
-    assert EMPTY_TWIML == str(MessagingResponse())
+    assert str(MessagingResponse()) == EMPTY_TWIML
