@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from bot.store.models import Conversation, Message, ProviderMessageId
 from channels.sms_segments import count_segments, gsm_normalize
@@ -253,9 +254,9 @@ class ProviderCitizen:
     # -- looking at the database -------------------------------------------------------------
     def conversation(self) -> Conversation:
         with self.sessions() as s:
-            conv = s.scalars(select(Conversation).where(Conversation.address.has(urn=self.urn))).one()
-            conv.address, conv.contact  # load
-            return conv
+            # Loaded with it: the test reads them after the session is closed.
+            return s.scalars(select(Conversation).where(Conversation.address.has(urn=self.urn))
+                             .options(selectinload(Conversation.address), selectinload(Conversation.contact))).one()
 
     def inbound(self) -> list[Message]:
         with self.sessions() as s:

@@ -8,6 +8,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.security import generate_password_hash
+
+from bot.casework.staff import StaffService
+from bot.store.models import Complaint, StaffUser
+
 TICKET = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
@@ -77,12 +84,6 @@ class WebCitizen:
 
 def staff(app: Any, action: Callable[[Any], Any]) -> None:
     """Run a bot.casework.staff.StaffService action as the admin "rina" and wake the conversations."""
-    from sqlalchemy import select
-    from werkzeug.security import generate_password_hash
-
-    from bot.casework.staff import StaffService
-    from bot.store.models import StaffUser
-
     rt = app.extensions["warga"]
     with rt.sessions() as s, s.begin():
         if s.scalar(select(StaffUser).where(StaffUser.username == "rina")) is None:
@@ -93,13 +94,8 @@ def staff(app: Any, action: Callable[[Any], Any]) -> None:
         rt.queue.enqueue(conv_id)
 
 
-def complaint(app: Any, ticket: str) -> Any:
-    """The complaint with this ticket, its events loaded."""
-    from sqlalchemy import select
-
-    from bot.store.models import Complaint
-
+def complaint(app: Any, ticket: str) -> Complaint:
+    """The complaint with this ticket, its events loaded (the test reads them after the session)."""
     with app.extensions["warga"].sessions() as s:
-        c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()
-        c.events  # load
-        return c
+        return s.scalars(select(Complaint).where(Complaint.ticket == ticket)
+                         .options(selectinload(Complaint.events))).one()

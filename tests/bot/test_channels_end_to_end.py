@@ -308,7 +308,8 @@ def test_blocked_telegram_contact_becomes_unreachable_and_gets_nothing_more(worl
     tg.block(SITI_CHAT)
     row = ask_for_location(world, "telegram")
     [reply] = world.wait_sent(row.id, statuses=("failed",))
-    assert (reply.error_code, reply.error_reason, reply.attempts) == ("403", "Forbidden: bot was blocked by the user", 1)
+    assert (reply.error_code, reply.error_reason, reply.attempts) == (
+        "403", "Forbidden: bot was blocked by the user", 1)
     address = world.address(SITI)
     assert address is not None and address.unreachable_at is not None
 
@@ -327,7 +328,8 @@ def staff(world: World) -> str:
 def test_long_telegram_reply_is_split_under_4096_in_order(world: World) -> None:
     row = ask_for_location(world, "telegram")
     world.wait_sent(row.id)
-    sentences = [f"Kalimat nomor {i} 🚧 menjelaskan perbaikan jalan di RT {i % 9 + 1} secara rinci." for i in range(160)]
+    sentences = [f"Kalimat nomor {i} 🚧 menjelaskan perbaikan jalan di RT {i % 9 + 1} secara rinci."
+                 for i in range(160)]
     text = " ".join(sentences)
     assert utf16_len(text) > 2 * 4096
     with world.session() as s, s.begin():
@@ -406,6 +408,7 @@ def test_replies_of_one_conversation_go_out_in_order(world: World) -> None:
     assert texts == [greeting.text, greeting.text, menu.text]
     assert greeting.text.startswith("Halo Siti Rahayu!") and menu.text == render("menu", "id")
     assert tg.calls("sendMessage")[2].json_param("reply_markup") == {"inline_keyboard": [
-        [{"text": "Buat laporan", "callback_data": "lapor"}], [{"text": "Cek status laporan", "callback_data": "status"}],
+        [{"text": "Buat laporan", "callback_data": "lapor"}],
+        [{"text": "Cek status laporan", "callback_data": "status"}],
         [{"text": "Informasi layanan", "callback_data": "info"}]]}
     assert greeting.sent_at is not None and menu.sent_at is not None and greeting.sent_at <= menu.sent_at

@@ -75,7 +75,8 @@ def test_status_change_from_the_console_notifies_the_citizen(staffed, client):
     r = client.post(f"/console/complaints/{ticket}/status",
                     data={"status": "disposisi", "note": "Tim menuju lokasi", "csrf": csrf})
     assert r.status_code == 302
-    assert citizen.notifications() == [f"Laporan {ticket} (Jalan rusak) kini berstatus: Disposisi. Catatan petugas: Tim menuju lokasi"]
+    assert citizen.notifications() == [
+        f"Laporan {ticket} (Jalan rusak) kini berstatus: Disposisi. Catatan petugas: Tim menuju lokasi"]
     # A refused move says why and changes nothing.
     r = client.post(f"/console/complaints/{ticket}/status", data={"status": "selesai", "csrf": csrf},
                     follow_redirects=True)

@@ -28,6 +28,8 @@ class CrashingNlu:
     """The configured engine, except that it raises on one word (a bug in a model or a parser:
     the transport seam the dialogue depends on)."""
 
+    name = "crashing"
+
     def __init__(self, engine: NluEngine, trigger: str) -> None:
         self.engine = engine
         self.trigger = trigger
@@ -119,6 +121,8 @@ def test_a_passing_fault_is_retried_and_the_message_answered(settings):
     migrate(settings.database_url)
 
     class FlakyOnce:
+        name = "flaky"
+
         def __init__(self, engine: NluEngine) -> None:
             self.engine, self.failed = engine, False
 

@@ -89,7 +89,8 @@ def test_status_change_is_notified_and_resolution_asks_for_a_rating(app, citizen
     ticket = file_one(citizen)
     staff(app, lambda svc: svc.set_status(ticket, "disposisi", "rina", note="Diteruskan ke Sudin Pertamanan"))
     note = citizen.notifications()
-    assert note == [f"Laporan {ticket} (Pohon) kini berstatus: Disposisi. Catatan petugas: Diteruskan ke Sudin Pertamanan"]
+    assert note == [
+        f"Laporan {ticket} (Pohon) kini berstatus: Disposisi. Catatan petugas: Diteruskan ke Sudin Pertamanan"]
     staff(app, lambda svc: svc.set_status(ticket, "proses", "rina"))
     staff(app, lambda svc: svc.set_status(ticket, "menunggu_validasi", "rina"))
     citizen.notifications()

@@ -88,9 +88,9 @@ TABLE: dict[str, Case] = {
         {"url": MEDIA_BASE + "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "image/jpeg", "caption": None},
         {"url": MEDIA_BASE + "ME1a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "video/mp4", "caption": None}]),
         reply=""),
-    "whatsapp_location.txt": Case(stored=dict(WA_T, text="", latitude=-6.225014, longitude=106.855833,
-                                              address_text="Kampung Melayu, Jl. Jatinegara Barat No. 12, Jakarta Timur"),
-                                  reply=""),
+    "whatsapp_location.txt": Case(stored=dict(
+        WA_T, text="", latitude=-6.225014, longitude=106.855833,
+        address_text="Kampung Melayu, Jl. Jatinegara Barat No. 12, Jakarta Timur"), reply=""),
     # A pressed quick-reply button "says" its payload.
     "whatsapp_button.txt": Case(stored=dict(WA_T, text="status:JKT-2024-000123",
                                             button_payload="status:JKT-2024-000123"), reply=""),
@@ -123,12 +123,14 @@ TABLE: dict[str, Case] = {
     # Keyword cases written here (no payload file): HELP/BANTUAN, and WhatsApp opt-outs,
     # which Twilio does not handle for us.
     # Twilio answers HELP on SMS itself (Advanced Opt-Out): we store it and stay quiet.
-    "sms_help": Case(sms("SM" + "a1" * 16, "HELP", OptOutType="HELP"), stored=dict(SMS_T, text="HELP", contact_event="help", provider_answered=True),
+    "sms_help": Case(sms("SM" + "a1" * 16, "HELP", OptOutType="HELP"),
+                     stored=dict(SMS_T, text="HELP", contact_event="help", provider_answered=True),
                      reply=None, opted_out=False),
     "sms_bantuan": Case(sms("SM" + "a2" * 16, "Bantuan"), stored=dict(SMS_T, text="Bantuan"), reply=HELP_REPLY),
     "whatsapp_bantuan": Case(whatsapp("SM" + "a3" * 16, "BANTUAN"), stored=dict(WA_T, text="BANTUAN"),
                              reply=HELP_REPLY),
-    "whatsapp_stop": Case(whatsapp("SM" + "a4" * 16, "stop"), stored=dict(WA_T, text="stop", contact_event="opt_out", provider_answered=False),
+    "whatsapp_stop": Case(whatsapp("SM" + "a4" * 16, "stop"),
+                          stored=dict(WA_T, text="stop", contact_event="opt_out", provider_answered=False),
                           opted_out=True,
                           reply=OPTED_OUT_REPLY),
     "whatsapp_berhenti": Case(whatsapp("SM" + "a5" * 16, "Berhenti."), stored=dict(WA_T), opted_out=True,
@@ -188,11 +190,12 @@ def test_payload_table(world: World, name: str) -> None:
             assert m.fields["StatusCallback"] == CALLBACK
         assert case.reply in created[0].fields["Body"]
         assert [r.provider_message_id for r in replies] == [m.sid for m in created]
-    elif row_conversation(rows):
-        world.settle(rows[0].urn)
+    elif urn := conversation_urn(rows):
+        world.settle(urn)
         assert world.messages(Message.direction == "out") == []
         assert tw.messages == []
     if case.opted_out is not None:
+        assert rows[0].urn is not None
         address = world.address(rows[0].urn)
         assert address is not None and (address.opted_out_at is not None) == case.opted_out
 
@@ -200,8 +203,8 @@ def test_payload_table(world: World, name: str) -> None:
     sent = len(tw.messages)
     again = world.twilio(pairs, body=body, path=case.endpoint)
     assert again.status_code == 200
-    if row_conversation(rows):
-        world.settle(rows[0].urn)
+    if urn := conversation_urn(rows):
+        world.settle(urn)
     assert [m.id for m in world.messages(Message.direction == "in")] == [r.id for r in rows]
     assert len(tw.messages) == sent
 
@@ -211,8 +214,12 @@ def pairs_to(urn: str | None) -> str:
     return urn.removeprefix("tel:")
 
 
-def row_conversation(rows: list[Message]) -> bool:
-    return bool(rows) and rows[0].conversation_id is not None
+def conversation_urn(rows: list[Message]) -> str | None:
+    """The URN of the conversation the stored row went to; None when it went to none."""
+    if not rows or rows[0].conversation_id is None:
+        return None
+    assert rows[0].urn is not None
+    return rows[0].urn
 
 
 # -- delivery status ------------------------------------------------------------------------

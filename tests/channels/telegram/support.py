@@ -9,8 +9,8 @@ from typing import Any
 
 from channels.base import OutboundMessage, WebhookRequest
 from channels.telegram import TelegramConfig
-from tests.fakes._http import unused_port
 from tests.fakes.fake_telegram import FakeTelegram
+from tests.support import free_port
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "payloads" / "telegram"
 TOKEN = "123456:TEST-token"
@@ -37,8 +37,8 @@ def payload(name: str) -> WebhookRequest:
 
 
 def config(fake: FakeTelegram | None = None, **kw: Any) -> TelegramConfig:
-    base = {"api_base_url": fake.url if fake else f"http://127.0.0.1:{unused_port()}",
-            "connect_timeout": 1.0, "read_timeout": 2.0, "write_timeout": 2.0}
+    base: dict[str, Any] = {"api_base_url": fake.url if fake else f"http://127.0.0.1:{free_port()}",
+                            "connect_timeout": 1.0, "read_timeout": 2.0, "write_timeout": 2.0}
     base.update(kw)
     return TelegramConfig(token=TOKEN, webhook_secret=SECRET, **base)
 
