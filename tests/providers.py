@@ -11,6 +11,7 @@ Constants: ``TOKEN``, ``SECRET`` (Telegram), ``ACCOUNT_SID``, ``AUTH_TOKEN``, ``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,10 @@ def provider_env(fakes: Fakes) -> dict[str, str]:
     }
 
 
-def provider_settings(db_url: str, tmp_path: Path, fakes: Fakes, env: dict[str, str | None] | None = None,
-                      **overrides: Any) -> Any:
+def provider_settings(db_url: str, tmp_path: Path, fakes: Fakes, env: Mapping[str, str | None] | None = None,
+                      overrides: Mapping[str, Any] | None = None) -> Any:
     """Settings with every channel on, pointed at ``fakes``. ``env`` adds to (None: removes
     from) the provider environment; ``overrides`` are dotted settings keys."""
     merged = {**provider_env(fakes), **(env or {})}
     return make_settings(db_url, tmp_path, env={k: v for k, v in merged.items() if v is not None},
-                         **{"channels.enabled": ALL_CHANNELS, **overrides})
+                         overrides={"channels.enabled": ALL_CHANNELS, **(overrides or {})})

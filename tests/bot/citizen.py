@@ -82,7 +82,7 @@ class WebCitizen:
             time.sleep(0.1)
 
 
-def staff(app: Any, action: Callable[[Any], Any]) -> None:
+def staff(app: Any, action: Callable[[StaffService], Any]) -> None:
     """Run a bot.casework.staff.StaffService action as the admin "rina" and wake the conversations."""
     rt = app.extensions["warga"]
     with rt.sessions() as s, s.begin():
@@ -92,6 +92,14 @@ def staff(app: Any, action: Callable[[Any], Any]) -> None:
         woken = action(StaffService(s, rt.settings))
     for conv_id in getattr(woken, "conversation_ids", ()):
         rt.queue.enqueue(conv_id)
+
+
+def move_through(app: Any, ticket: str, *statuses: str) -> None:
+    """Staff move the complaint ``ticket`` through ``statuses``, one change at a time."""
+    for status in statuses:
+        def change(svc: StaffService, status: str = status) -> Any:
+            return svc.set_status(ticket, status, "rina")
+        staff(app, change)
 
 
 def complaint(app: Any, ticket: str) -> Complaint:

@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -174,7 +175,7 @@ def test_three_channels_reach_one_dialogue_and_reply_where_they_came_from(world:
 
     # -- one dialogue, three complaints, each with its media and location -------------------
     for urn in (SITI, SMS_URN, WA_URN):
-        wait_for(lambda urn=urn: idle(world, urn), what=f"{urn} to settle (replies sent, media stored)")
+        wait_for(partial(idle, world, urn), what=f"{urn} to settle (replies sent, media stored)")
     with world.session() as s:
         complaints = {c.channel: c for c in s.scalars(select(Complaint))}
     assert sorted(complaints) == ["sms", "telegram", "whatsapp"]

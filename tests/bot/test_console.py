@@ -25,7 +25,9 @@ def login(client: Any, username: str) -> str:
     r = client.post("/console/login", data={"username": username, "password": PASSWORD})
     assert r.status_code == 302, r.data
     page = client.get("/console/").get_data(as_text=True)
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf, page
+    return csrf.group(1)
 
 
 def file_complaint(client: Any, text: str) -> tuple[WebCitizen, str]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl
 
 import pytest
@@ -162,12 +163,20 @@ class WorldFactory:
     fakes: Fakes
     built: list[World] = field(default_factory=list)
 
-    def __call__(self, env: dict[str, str | None] | None = None, **overrides: Any) -> World:
+    # Either the environment or settings: a settings key is dotted ("channels.enabled"), so it
+    # arrives as **{...}, which must never be taken for ``env``.
+    @overload
+    def __call__(self, *, env: Mapping[str, str | None]) -> World: ...
+
+    @overload
+    def __call__(self, **overrides: Any) -> World: ...
+
+    def __call__(self, env: Mapping[str, str | None] | None = None, **overrides: Any) -> World:
         """An app on the shared database. ``env`` adds to (None: removes from) the provider
         environment; ``overrides`` are dotted settings keys."""
         from bot.web.app import create_app
 
-        settings = provider_settings(self.db_url, self.tmp_path, self.fakes, env=env, **overrides)
+        settings = provider_settings(self.db_url, self.tmp_path, self.fakes, env=env, overrides=overrides)
         app = create_app(settings)
         app.testing = True
         world = World(app, self.fakes, settings)
