@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -14,6 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from bot.casework.staff import StaffService
 from bot.store.models import Complaint, StaffUser
+from tests.support import wait_for
 
 TICKET = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
@@ -69,17 +69,18 @@ class WebCitizen:
         return [m["text"] for m in replies]
 
     def notifications(self, wait: float = 10.0) -> list[str]:
-        deadline = time.monotonic() + wait
-        while True:
+        """Messages the bot sent on its own (status changes, staff replies) since the last read;
+        waits for the first one."""
+        def fetched() -> list[dict[str, Any]]:
             got = self.client.get(f"/api/v1/chat/messages?sender={self.sender}&after={self.last_id}").get_json()
-            if got["messages"] or time.monotonic() > deadline:
-                for m in got["messages"]:
-                    check_reply(m["text"])
-                    self.last_id = max(self.last_id, m["id"])
-                if got["messages"]:
-                    self.buttons = got["messages"][-1]["buttons"]
-                return [m["text"] for m in got["messages"]]
-            time.sleep(0.1)
+            messages: list[dict[str, Any]] = got["messages"]
+            return messages
+        messages = wait_for(fetched, wait, f"a message the bot sends {self.sender} on its own", interval=0.1)
+        for m in messages:
+            check_reply(m["text"])
+            self.last_id = max(self.last_id, m["id"])
+        self.buttons = messages[-1]["buttons"]
+        return [m["text"] for m in messages]
 
 
 def staff(app: Any, action: Callable[[StaffService], Any]) -> None:

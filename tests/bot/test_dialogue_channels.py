@@ -44,7 +44,7 @@ def channel(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def citizen(channel: str, provider_app: Any, provider_client: Any, fakes: Any) -> ProviderCitizen:  # noqa: F811
+def citizen(channel: str, provider_app: Any, provider_client: Any, fakes: Any) -> ProviderCitizen:
     return make_citizen(channel, provider_app, provider_client, fakes)
 
 
@@ -89,7 +89,7 @@ def follow_up(citizen: ProviderCitizen, text: str = "", *, button: str | None = 
 # -- filing a complaint --------------------------------------------------------------------------
 
 @SQLITE_ONLY
-def test_complaint_with_everything_in_one_message(provider_app, citizen, fakes):  # noqa: F811
+def test_complaint_with_everything_in_one_message(provider_app, citizen, fakes):
     # NLU note: "... di Jl. Kemang Raya RT 02/RW 03 ..." (the web script) yields the location
     # "Jl. Kemang" only; this phrasing is extracted whole.
     replies = citizen.say("Jalan berlubang besar di Jl. Margonda Raya no 5, bahaya buat motor")
@@ -115,7 +115,7 @@ def test_complaint_with_everything_in_one_message(provider_app, citizen, fakes):
         wait_for(citizen.callback_answers, what="answerCallbackQuery")
 
 
-def test_complaint_built_over_five_messages_with_shared_location_and_photo(provider_app, citizen, fakes):  # noqa: F811
+def test_complaint_built_over_five_messages_with_shared_location_and_photo(provider_app, citizen, fakes):
     """Both databases: the full complaint on each channel, media downloaded."""
     assert "Laporan Anda tentang apa" in citizen.say("saya mau lapor")[0]
     assert len(citizen.buttons) == 13
@@ -161,7 +161,7 @@ def test_complaint_built_over_five_messages_with_shared_location_and_photo(provi
     "Jl. Margonda Raya no 5, Kel. Kemiri Muka, Kec. Beji",
     "depan kantor kelurahan Menteng",
 ])
-def test_a_written_address_answers_the_location_question(provider_app, provider_client, fakes, address):  # noqa: F811
+def test_a_written_address_answers_the_location_question(provider_app, provider_client, fakes, address):
     # The bot asks for "jalan, RT/RW, kelurahan, kecamatan, atau patokan"; an address naming the
     # kelurahan must not be taken for a question about the kelurahan office's opening hours.
     sms = SmsCitizen(provider_app, provider_client, fakes)
@@ -198,7 +198,7 @@ def test_citizen_corrects_the_location_and_the_description_before_confirming(pro
 
 @SQLITE_ONLY
 @pytest.mark.parametrize("channel", ["telegram"])   # with the /status command
-def test_status_check_with_and_without_number(provider_app, provider_client, citizen, fakes):  # noqa: F811
+def test_status_check_with_and_without_number(provider_app, provider_client, citizen, fakes):
     ticket = file_one(citizen)
     with_number = citizen.say(f"cek status {ticket.lower().replace('-', ' ')}")[0]
     assert ticket in with_number and "Menunggu" in with_number
@@ -214,7 +214,7 @@ def test_status_check_with_and_without_number(provider_app, provider_client, cit
     assert "belum memiliki laporan" in stranger.say("laporan saya kemarin gimana?")[0]
 
 
-def test_status_change_is_notified_and_resolution_asks_for_a_rating(provider_app, citizen, fakes):  # noqa: F811
+def test_status_change_is_notified_and_resolution_asks_for_a_rating(provider_app, citizen, fakes):
     """Both databases."""
     ticket = file_one(citizen)
     staff(provider_app, lambda svc: svc.set_status(ticket, "disposisi", "rina", note="Diteruskan ke Sudin Pertamanan"))
@@ -258,7 +258,7 @@ def test_a_typed_rating_and_a_reopen(provider_app, citizen):
 # -- handover ------------------------------------------------------------------------------------
 
 @SQLITE_ONLY
-def test_handover_to_a_person_and_back(provider_app, citizen, fakes):  # noqa: F811
+def test_handover_to_a_person_and_back(provider_app, citizen, fakes):
     assert "teruskan ke petugas" in citizen.say("saya mau bicara dengan petugas")[0]
     # While a person handles it, the bot stays quiet...
     assert citizen.say("halo? ada orang?") == []
@@ -327,7 +327,7 @@ def test_greeting_uses_the_name_the_provider_gives(citizen):
 # -- delivery: retries, one citizen across channels, SMS length ----------------------------------
 
 @SQLITE_ONLY
-def test_same_message_delivered_twice_files_one_complaint(provider_app, citizen, fakes):  # noqa: F811
+def test_same_message_delivered_twice_files_one_complaint(provider_app, citizen, fakes):
     first = citizen.say("pohon tumbang di Jl. Cikini Raya menutup jalan")
     assert citizen.redeliver() == []
     assert "Kirim laporan ini?" in follow_up(citizen, "lewati")[0]
@@ -340,7 +340,7 @@ def test_same_message_delivered_twice_files_one_complaint(provider_app, citizen,
     assert first
 
 
-def test_same_message_delivered_twice_at_the_same_moment(provider_app, citizen, fakes):  # noqa: F811
+def test_same_message_delivered_twice_at_the_same_moment(provider_app, citizen, fakes):
     """Both databases: two deliveries of one confirmation race; one complaint, one answer."""
     citizen.say("pohon tumbang di Jl. Cikini Raya menutup jalan")
     assert "Kirim laporan ini?" in citizen.say("lewati")[0]
@@ -352,7 +352,7 @@ def test_same_message_delivered_twice_at_the_same_moment(provider_app, citizen, 
 
 
 @SQLITE_ONLY
-def test_quick_reply_button_on_whatsapp(provider_app, provider_client, fakes):  # noqa: F811
+def test_quick_reply_button_on_whatsapp(provider_app, provider_client, fakes):
     # WhatsApp quick replies (from a Content template) report ButtonPayload; it wins over the text.
     wa = WhatsAppCitizen(provider_app, provider_client, fakes)
     wa.say("pohon tumbang di Jl. Cikini Raya menutup jalan")
@@ -360,7 +360,7 @@ def test_quick_reply_button_on_whatsapp(provider_app, provider_client, fakes):  
     assert TICKET.search(wa.press_quick_reply("yes", "Kirim")[0])
 
 
-def test_one_citizen_across_channels(provider_app, provider_client, fakes):  # noqa: F811
+def test_one_citizen_across_channels(provider_app, provider_client, fakes):
     """Both databases: a number shared on Telegram links SMS and WhatsApp to the Telegram complaint."""
     phone = "+62813" + str(int(time.time() * 1000))[-7:]
     tg = TelegramCitizen(provider_app, provider_client, fakes)
@@ -381,7 +381,7 @@ def test_one_citizen_across_channels(provider_app, provider_client, fakes):  # n
 
 @SQLITE_ONLY
 def test_same_number_on_sms_and_whatsapp_is_one_contact_and_telegram_joins_later(
-        provider_app, provider_client, fakes):  # noqa: F811
+        provider_app, provider_client, fakes):
     sms = SmsCitizen(provider_app, provider_client, fakes)
     ticket = file_one(sms)
     wa = WhatsAppCitizen(provider_app, provider_client, fakes, phone=sms.phone)
@@ -397,7 +397,7 @@ def test_same_number_on_sms_and_whatsapp_is_one_contact_and_telegram_joins_later
 
 
 @SQLITE_ONLY
-def test_sms_replies_stay_within_three_segments(provider_app, provider_client, fakes):  # noqa: F811
+def test_sms_replies_stay_within_three_segments(provider_app, provider_client, fakes):
     sms = SmsCitizen(provider_app, provider_client, fakes)
     sms.say("halo")
     sms.say("saya mau lapor")                  # thirteen categories as numbered lines
@@ -429,7 +429,7 @@ def test_sms_replies_stay_within_three_segments(provider_app, provider_client, f
     "**jalan** _rusak_ [parah](http://x) `sekali` di depan rumah",
     "🕳️🚗💥 jalan rusak parah di depan rumah 🕳️",
 ])
-def test_nothing_a_citizen_types_breaks_a_reply(provider_app, citizen, fakes, nasty):  # noqa: F811
+def test_nothing_a_citizen_types_breaks_a_reply(provider_app, citizen, fakes, nasty):
     citizen.say(nasty)
     replies = citizen.say("Jl. Kenanga no 1")
     replies = citizen.say("lewati") if "kirim foto" in replies[-1] else replies
