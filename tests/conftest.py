@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +90,12 @@ def trained_models_dir() -> Path:
 
 
 def make_settings(db_url: str, tmp_path: Path, env: dict[str, str] | None = None,
-                  **overrides: Any) -> Any:
+                  overrides: Mapping[str, Any] | None = None) -> Any:
+    """Test settings on ``db_url``; ``env`` is the process environment, ``overrides`` dotted
+    settings keys ("tickets.prefix") over the test defaults."""
     from bot.settings import load_settings
 
-    base = {
+    base: dict[str, Any] = {
         "database.url": db_url,
         "nlu.engine": "sklearn",
         "nlu.models_dir": str(trained_models_dir()),
@@ -106,7 +108,7 @@ def make_settings(db_url: str, tmp_path: Path, env: dict[str, str] | None = None
         "server.chat_reply_wait_seconds": 10,
         "channels.enabled": ["web"],
     }
-    base.update(overrides)
+    base.update(overrides or {})
     return load_settings(PROJECT / "config.yml", env=env or {}, overrides=base)
 
 

@@ -1,12 +1,9 @@
 """The app with every channel switched on, talking to local fake providers on 127.0.0.1.
 
-Fixtures (import them into a test module or conftest):
-
-* ``fakes``: a started :class:`FakeTelegram` and :class:`FakeTwilio` (``fakes.telegram``,
-  ``fakes.twilio``).
-* ``provider_app``: the real Flask app (workers running) with web, telegram, sms and whatsapp
-  channels pointed at the fakes, on a fresh SQLite and PostgreSQL database (``db_url``).
-* ``provider_client``: its test client.
+The fixtures built on this (``fakes``, ``provider_app``, ``provider_client``) are in
+tests/bot/conftest.py; this plain module holds what they and other tests share:
+:class:`Fakes` (a started :class:`FakeTelegram` and :class:`FakeTwilio`), the provider
+environment and settings.
 
 Constants: ``TOKEN``, ``SECRET`` (Telegram), ``ACCOUNT_SID``, ``AUTH_TOKEN``, ``SMS_FROM``,
 ``WHATSAPP_FROM``, ``PUBLIC_URL`` (what Twilio signs: ``PUBLIC_URL + "/webhooks/twilio"``).
@@ -14,14 +11,12 @@ Constants: ``TOKEN``, ``SECRET`` (Telegram), ``ACCOUNT_SID``, ``AUTH_TOKEN``, ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import make_settings, migrate
+from tests.conftest import make_settings
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.fakes.fake_twilio import FakeTwilio
 
@@ -54,42 +49,10 @@ def provider_env(fakes: Fakes) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def fakes() -> Iterator[Fakes]:
-    tg = FakeTelegram(token=TOKEN)
-    tw = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
-    tg.start()
-    tw.start()
-    try:
-        yield Fakes(tg, tw)
-    finally:
-        tg.stop()
-        tw.stop()
-
-
-def provider_settings(db_url: str, tmp_path: Path, fakes: Fakes, env: dict[str, str | None] | None = None,
-                      **overrides: Any) -> Any:
+def provider_settings(db_url: str, tmp_path: Path, fakes: Fakes, env: Mapping[str, str | None] | None = None,
+                      overrides: Mapping[str, Any] | None = None) -> Any:
     """Settings with every channel on, pointed at ``fakes``. ``env`` adds to (None: removes
     from) the provider environment; ``overrides`` are dotted settings keys."""
     merged = {**provider_env(fakes), **(env or {})}
     return make_settings(db_url, tmp_path, env={k: v for k, v in merged.items() if v is not None},
-                         **{"channels.enabled": ALL_CHANNELS, **overrides})
-
-
-@pytest.fixture
-def provider_app(db_url: str, tmp_path: Path, fakes: Fakes) -> Iterator[Any]:
-    from bot.web.app import create_app
-
-    settings = provider_settings(db_url, tmp_path, fakes)
-    migrate(settings.database_url)
-    app = create_app(settings)
-    app.testing = True
-    try:
-        yield app
-    finally:
-        app.extensions["warga"].close()
-
-
-@pytest.fixture
-def provider_client(provider_app: Any) -> Any:
-    return provider_app.test_client()
+                         overrides={"channels.enabled": ALL_CHANNELS, **(overrides or {})})

@@ -28,15 +28,17 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from bot.store.models import Conversation, Message, ProviderMessageId
 from channels.sms_segments import count_segments, gsm_normalize
 from channels.telegram import callback_data_for
 from tests.bot.citizen import check_reply
 from tests.providers import ACCOUNT_SID, PUBLIC_URL, SECRET, SMS_FROM, WHATSAPP_FROM
+from tests.support import wait_for
 
 OPEN = ("pending", "sending")
 DELIVERED = ("sent", "queued", "delivered", "read")
@@ -58,6 +60,31 @@ class Seen:
     buttons: list[dict[str, str]]    # what the outbox stored
     reply_to_id: int | None
     raw: list[Any] = field(default_factory=list)   # provider requests (Telegram calls / Twilio messages)
+
+
+class OutboxRow(NamedTuple):
+    """One outbound message as :meth:`ProviderCitizen._read` takes it."""
+
+    msg_id: int
+    status: str
+    error: str | None
+    stored: str
+    buttons: list[dict[str, str]]
+    reply_to_id: int | None
+    parts: int
+
+
+@dataclass
+class OutboxScan:
+    """This citizen's outbound messages past the last one read: those still in the outbox, and
+    those out (in order, up to the first still open). True once nothing is open, so
+    :func:`tests.support.wait_for` can wait for it and show what was still open on a timeout."""
+
+    still_open: list[tuple[int, str, str | None]]
+    ready: list[OutboxRow]
+
+    def __bool__(self) -> bool:
+        return not self.still_open
 
 
 class ProviderCitizen:
@@ -141,78 +168,77 @@ class ProviderCitizen:
         return [s.text for s in self._replies_to(ids[0])]
 
     def notifications(self, wait: float = 10.0) -> list[str]:
-        """Messages the bot sent on its own (status changes, staff replies) since the last read."""
-        deadline = time.monotonic() + wait
-        while True:
-            self._notes += self._collect(deadline, until_in_id=None, block=False)
-            if self._notes or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        """Messages the bot sent on its own (status changes, staff replies) since the last read;
+        waits for the first one."""
+        def collected() -> list[Seen]:
+            self._notes += self._collect(until_in_id=None, block=False)
+            return self._notes
+        wait_for(collected, wait, f"a message the bot sends {self.urn} on its own")
         notes, self._notes = self._notes, []
         return [n.text for n in notes]
 
+    def provider_sends(self) -> int:
+        """How many sends to this citizen the fake provider has received so far."""
+        return len(self._sends())
+
     # -- waiting and reading -----------------------------------------------------------------
     def _replies_to(self, external_id: str) -> list[Seen]:
-        deadline = time.monotonic() + self.wait
         with self.sessions() as s:
             in_id = s.scalar(select(Message.id).where(Message.channel == self.channel,
                                                       Message.external_id == external_id))
         assert in_id is not None, f"webhook stored nothing for {external_id}"
         self.last_in_id = in_id
-        while True:
+
+        def processed() -> bool:
             with self.sessions() as s:
-                processed = s.scalar(select(Message.processed_at).where(Message.id == in_id))
-            if processed is not None:
-                break
-            assert time.monotonic() < deadline, f"message {in_id} ({external_id}) was never processed"
-            time.sleep(0.03)
-        seen = self._collect(deadline, until_in_id=in_id, block=True)
+                return s.scalar(select(Message.processed_at).where(Message.id == in_id)) is not None
+        wait_for(processed, self.wait, f"message {in_id} ({external_id}) to be processed")
+        seen = self._collect(until_in_id=in_id, block=True)
         replies = [x for x in seen if x.reply_to_id == in_id]
         self._notes += [x for x in seen if x.reply_to_id is None]
         return replies
 
-    def _collect(self, deadline: float, *, until_in_id: int | None, block: bool) -> list[Seen]:
+    def _collect(self, *, until_in_id: int | None, block: bool) -> list[Seen]:
         """Read every outbound message past ``last_out`` once it left the outbox.
 
         With ``block``, wait until every reply to ``until_in_id`` (and everything queued before
         it) is out; without, read only what is out already, stopping at the first still open.
         """
-        while True:
-            with self.sessions() as s:
-                conv_ids = select(Conversation.id).where(Conversation.address.has(urn=self.urn))
-                rows = s.scalars(select(Message).where(
-                    Message.conversation_id.in_(conv_ids), Message.direction == "out",
-                    Message.id > self.last_out).order_by(Message.id)).all()
-                wanted = rows
-                if until_in_id is not None:
-                    last_reply = max((m.id for m in rows if m.reply_to_id == until_in_id), default=0)
-                    wanted = [m for m in rows if m.id <= last_reply]
-                still_open = [(m.id, m.status, m.error_reason) for m in wanted if m.status in OPEN]
-                ready = []
-                for m in wanted:
-                    if m.status in OPEN:
-                        break
-                    parts = s.scalar(select(func.count()).select_from(ProviderMessageId)
-                                     .where(ProviderMessageId.message_id == m.id)) or 0
-                    ready.append((m.id, m.status, m.error_reason, m.text, list(m.buttons or []),
-                                  m.reply_to_id, parts))
-            if block and still_open:
-                # Never sleep inside a session: an open SQLite read would hold off the workers.
-                assert time.monotonic() < deadline, f"replies never left the outbox: {still_open}"
-                time.sleep(0.03)
-                continue
-            return [self._read(*r, deadline=deadline) for r in ready]
+        # Polled outside any session: an open SQLite read would hold off the workers.
+        scan = (wait_for(lambda: self._scan(until_in_id), self.wait, "the replies to leave the outbox")
+                if block else self._scan(until_in_id))
+        return [self._read(*r) for r in scan.ready]
+
+    def _scan(self, until_in_id: int | None) -> OutboxScan:
+        with self.sessions() as s:
+            conv_ids = select(Conversation.id).where(Conversation.address.has(urn=self.urn))
+            rows = s.scalars(select(Message).where(
+                Message.conversation_id.in_(conv_ids), Message.direction == "out",
+                Message.id > self.last_out).order_by(Message.id)).all()
+            wanted = rows
+            if until_in_id is not None:
+                last_reply = max((m.id for m in rows if m.reply_to_id == until_in_id), default=0)
+                wanted = [m for m in rows if m.id <= last_reply]
+            still_open = [(m.id, m.status, m.error_reason) for m in wanted if m.status in OPEN]
+            ready = []
+            for m in wanted:
+                if m.status in OPEN:
+                    break
+                parts = s.scalar(select(func.count()).select_from(ProviderMessageId)
+                                 .where(ProviderMessageId.message_id == m.id)) or 0
+                ready.append(OutboxRow(m.id, m.status, m.error_reason, m.text, list(m.buttons or []),
+                                       m.reply_to_id, parts))
+        return OutboxScan(still_open, ready)
 
     def _read(self, msg_id: int, status: str, error: str | None, stored: str, buttons: list[dict[str, str]],
-              reply_to_id: int | None, parts: int, *, deadline: float) -> Seen:
+              reply_to_id: int | None, parts: int) -> Seen:
         assert status in DELIVERED, f"reply {msg_id} was not sent: {status} ({error}): {stored!r}"
         assert parts >= 1, f"reply {msg_id} is {status} but has no provider id"
-        while True:
+
+        def all_parts() -> list[tuple[str, Any]] | None:
             sends = self._sends()
-            if len(sends) >= self.cursor + parts:
-                break
-            assert time.monotonic() < deadline, f"the fake provider never saw reply {msg_id}"
-            time.sleep(0.02)
+            return sends if len(sends) >= self.cursor + parts else None
+        sends = wait_for(all_parts, self.wait, f"the fake provider to see reply {msg_id}")
         got = sends[self.cursor:self.cursor + parts]
         self.cursor += parts
         self.last_out = msg_id
@@ -249,9 +275,9 @@ class ProviderCitizen:
     # -- looking at the database -------------------------------------------------------------
     def conversation(self) -> Conversation:
         with self.sessions() as s:
-            conv = s.scalars(select(Conversation).where(Conversation.address.has(urn=self.urn))).one()
-            conv.address, conv.contact  # load
-            return conv
+            # Loaded with it: the test reads them after the session is closed.
+            return s.scalars(select(Conversation).where(Conversation.address.has(urn=self.urn))
+                             .options(selectinload(Conversation.address), selectinload(Conversation.contact))).one()
 
     def inbound(self) -> list[Message]:
         with self.sessions() as s:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.security import generate_password_hash
+
+from bot.casework.staff import StaffService
+from bot.store.models import Complaint, StaffUser
+from tests.support import wait_for
 
 TICKET = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
@@ -16,6 +24,13 @@ class Citizen(Protocol):
             location: tuple[float, float] | None = None, photo: bool = False) -> list[str]: ...
 
     def notifications(self) -> list[str]: ...
+
+
+def ticket_in(text: str) -> str:
+    """The ticket number in a reply; fails the test when there is none."""
+    found = TICKET.search(text)
+    assert found, f"no ticket number in {text!r}"
+    return found.group(0)
 
 
 def check_reply(text: str) -> None:
@@ -54,27 +69,22 @@ class WebCitizen:
         return [m["text"] for m in replies]
 
     def notifications(self, wait: float = 10.0) -> list[str]:
-        deadline = time.monotonic() + wait
-        while True:
+        """Messages the bot sent on its own (status changes, staff replies) since the last read;
+        waits for the first one."""
+        def fetched() -> list[dict[str, Any]]:
             got = self.client.get(f"/api/v1/chat/messages?sender={self.sender}&after={self.last_id}").get_json()
-            if got["messages"] or time.monotonic() > deadline:
-                for m in got["messages"]:
-                    check_reply(m["text"])
-                    self.last_id = max(self.last_id, m["id"])
-                if got["messages"]:
-                    self.buttons = got["messages"][-1]["buttons"]
-                return [m["text"] for m in got["messages"]]
-            time.sleep(0.1)
+            messages: list[dict[str, Any]] = got["messages"]
+            return messages
+        messages = wait_for(fetched, wait, f"a message the bot sends {self.sender} on its own", interval=0.1)
+        for m in messages:
+            check_reply(m["text"])
+            self.last_id = max(self.last_id, m["id"])
+        self.buttons = messages[-1]["buttons"]
+        return [m["text"] for m in messages]
 
 
-def staff(app: Any, action: Callable[[Any], Any]) -> None:
+def staff(app: Any, action: Callable[[StaffService], Any]) -> None:
     """Run a bot.casework.staff.StaffService action as the admin "rina" and wake the conversations."""
-    from sqlalchemy import select
-    from werkzeug.security import generate_password_hash
-
-    from bot.store.models import StaffUser
-    from bot.casework.staff import StaffService
-
     rt = app.extensions["warga"]
     with rt.sessions() as s, s.begin():
         if s.scalar(select(StaffUser).where(StaffUser.username == "rina")) is None:
@@ -85,13 +95,16 @@ def staff(app: Any, action: Callable[[Any], Any]) -> None:
         rt.queue.enqueue(conv_id)
 
 
-def complaint(app: Any, ticket: str) -> Any:
-    """The complaint with this ticket, its events loaded."""
-    from sqlalchemy import select
+def move_through(app: Any, ticket: str, *statuses: str) -> None:
+    """Staff move the complaint ``ticket`` through ``statuses``, one change at a time."""
+    for status in statuses:
+        def change(svc: StaffService, status: str = status) -> Any:
+            return svc.set_status(ticket, status, "rina")
+        staff(app, change)
 
-    from bot.store.models import Complaint
 
+def complaint(app: Any, ticket: str) -> Complaint:
+    """The complaint with this ticket, its events loaded (the test reads them after the session)."""
     with app.extensions["warga"].sessions() as s:
-        c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()
-        c.events  # load
-        return c
+        return s.scalars(select(Complaint).where(Complaint.ticket == ticket)
+                         .options(selectinload(Complaint.events))).one()

@@ -8,13 +8,13 @@ anything is registered, and `info` shows what to watch (pending updates, the las
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
-from tests.bot.test_webhooks_telegram import no_internet  # noqa: F401 - an autouse fixture
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.providers import PUBLIC_URL, SECRET, TOKEN
 

@@ -18,23 +18,38 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from sqlalchemy import select
 
+from bot.casework.staff import StaffService
 from bot.dialogue.texts import render
 from bot.store.models import Complaint, ContactAddress, Message, ProviderMessageId, StaffUser
-from bot.casework.staff import StaffService
 from channels.text_split import utf16_len
-from tests.bot.test_webhooks_telegram import (SITI, SITI_CHAT, SQLITE_ONLY, TELEGRAM, World,  # noqa: F401
-                                              WorldFactory, make_world, no_internet, press, shared_db, update,
-                                              wait_for, world)
-from tests.bot.test_webhooks_twilio import CALLBACK, SMS_CITIZEN, SMS_URN, WA_URN, sms, whatsapp
-from tests.providers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, TOKEN, WHATSAPP_FROM, fakes  # noqa: F401
+from tests.bot.world import (
+    CALLBACK,
+    SITI,
+    SITI_CHAT,
+    SMS_CITIZEN,
+    SMS_URN,
+    SQLITE_ONLY,
+    TELEGRAM,
+    WA_URN,
+    World,
+    WorldFactory,
+    press,
+    sms,
+    update,
+    whatsapp,
+)
+from tests.providers import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, TOKEN, WHATSAPP_FROM
+from tests.support import wait_for
 
 ASK_LOCATION = render("ask_location", "id")
 ASK_PHOTO = render("ask_photo", "id")
@@ -160,7 +175,7 @@ def test_three_channels_reach_one_dialogue_and_reply_where_they_came_from(world:
 
     # -- one dialogue, three complaints, each with its media and location -------------------
     for urn in (SITI, SMS_URN, WA_URN):
-        wait_for(lambda urn=urn: idle(world, urn), what=f"{urn} to settle (replies sent, media stored)")
+        wait_for(partial(idle, world, urn), what=f"{urn} to settle (replies sent, media stored)")
     with world.session() as s:
         complaints = {c.channel: c for c in s.scalars(select(Complaint))}
     assert sorted(complaints) == ["sms", "telegram", "whatsapp"]
@@ -293,7 +308,8 @@ def test_blocked_telegram_contact_becomes_unreachable_and_gets_nothing_more(worl
     tg.block(SITI_CHAT)
     row = ask_for_location(world, "telegram")
     [reply] = world.wait_sent(row.id, statuses=("failed",))
-    assert (reply.error_code, reply.error_reason, reply.attempts) == ("403", "Forbidden: bot was blocked by the user", 1)
+    assert (reply.error_code, reply.error_reason, reply.attempts) == (
+        "403", "Forbidden: bot was blocked by the user", 1)
     address = world.address(SITI)
     assert address is not None and address.unreachable_at is not None
 
@@ -312,7 +328,8 @@ def staff(world: World) -> str:
 def test_long_telegram_reply_is_split_under_4096_in_order(world: World) -> None:
     row = ask_for_location(world, "telegram")
     world.wait_sent(row.id)
-    sentences = [f"Kalimat nomor {i} 🚧 menjelaskan perbaikan jalan di RT {i % 9 + 1} secara rinci." for i in range(160)]
+    sentences = [f"Kalimat nomor {i} 🚧 menjelaskan perbaikan jalan di RT {i % 9 + 1} secara rinci."
+                 for i in range(160)]
     text = " ".join(sentences)
     assert utf16_len(text) > 2 * 4096
     with world.session() as s, s.begin():
@@ -391,6 +408,7 @@ def test_replies_of_one_conversation_go_out_in_order(world: World) -> None:
     assert texts == [greeting.text, greeting.text, menu.text]
     assert greeting.text.startswith("Halo Siti Rahayu!") and menu.text == render("menu", "id")
     assert tg.calls("sendMessage")[2].json_param("reply_markup") == {"inline_keyboard": [
-        [{"text": "Buat laporan", "callback_data": "lapor"}], [{"text": "Cek status laporan", "callback_data": "status"}],
+        [{"text": "Buat laporan", "callback_data": "lapor"}],
+        [{"text": "Cek status laporan", "callback_data": "status"}],
         [{"text": "Informasi layanan", "callback_data": "info"}]]}
     assert greeting.sent_at is not None and menu.sent_at is not None and greeting.sent_at <= menu.sent_at

@@ -6,8 +6,8 @@ import logging
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 import pytest
@@ -125,8 +125,9 @@ def test_help_works_on_every_command(path):
         assert result.exit_code == 0, (flag, result.output, result.exception)
         assert result.stdout.startswith("Usage: "), result.stdout
         assert " ".join(path) in result.stdout.splitlines()[0]
-        command = cli
+        command: click.Command = cli
         for name in path:
+            assert isinstance(command, click.Group), path
             command = command.commands[name]
         assert command.get_short_help_str().strip(), f"{' '.join(path)} has no help text"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,13 +15,20 @@ from sqlalchemy import func, select
 
 from bot.casework.complaints import ComplaintError, ComplaintService, NewComplaint, next_ticket
 from bot.casework.contacts import ContactRepository
-from bot.store.engine import make_engine, make_session_factory
 from bot.pipeline.receive import store_inbound
+from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Complaint, ComplaintEvent
 from channels.base import InboundMessage
 from tests.conftest import make_settings, migrate
 
 TICKET_RE = re.compile(r"WRG-(\d{4})-(\d{6})")
+
+
+def serial(ticket: str) -> int:
+    """The running number of a ticket ("WRG-2026-000002" -> 2); fails on any other shape."""
+    parts = TICKET_RE.fullmatch(ticket)
+    assert parts, ticket
+    return int(parts.group(2))
 
 
 @pytest.fixture
@@ -71,7 +78,7 @@ def test_ticket_numbers_are_prefix_year_and_sequential(sessions, settings):
 
 
 def test_ticket_prefix_comes_from_config(db_url, tmp_path):
-    settings = make_settings(db_url, tmp_path, **{"tickets.prefix": "JKT"})
+    settings = make_settings(db_url, tmp_path, overrides={"tickets.prefix": "JKT"})
     migrate(db_url)
     engine = make_engine(db_url)
     try:
@@ -84,7 +91,7 @@ def test_ticket_prefix_comes_from_config(db_url, tmp_path):
 
 
 def test_a_new_year_restarts_at_one(sessions):
-    utc = timezone.utc
+    utc = UTC
     with sessions() as s, s.begin():
         assert next_ticket(s, "WRG", datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == "WRG-2026-000001"
         assert next_ticket(s, "WRG", datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == "WRG-2026-000002"
@@ -129,7 +136,7 @@ def test_concurrent_filing_gives_distinct_consecutive_numbers(sessions, settings
         t.join(timeout=60)
     assert not errors, errors
     assert len(tickets) == threads_n * per_thread
-    numbers = sorted(int(TICKET_RE.fullmatch(t).group(2)) for t in tickets)
+    numbers = sorted(serial(t) for t in tickets)
     assert numbers == list(range(1, threads_n * per_thread + 1))
     with sessions() as s:
         assert s.scalar(select(func.count(func.distinct(Complaint.ticket)))) == threads_n * per_thread
@@ -139,7 +146,7 @@ def test_concurrent_filing_gives_distinct_consecutive_numbers(sessions, settings
 def _inbound(s: Any, external_id: str = "m-1") -> int:
     stored = store_inbound(s, InboundMessage(
         channel="web", external_id=external_id, sender="web:0123456789abcdef0123",
-        text="Jalan berlubang di depan sekolah", received_at=datetime.now(timezone.utc)))
+        text="Jalan berlubang di depan sekolah", received_at=datetime.now(UTC)))
     return stored.message_id
 
 
@@ -164,7 +171,7 @@ def test_filing_twice_from_the_same_message_returns_the_same_complaint(sessions,
         assert s.scalar(select(func.count()).select_from(ComplaintEvent).where(
             ComplaintEvent.complaint_id == first_id)) == 1
     # The repeat did not use up a ticket number.
-    assert TICKET_RE.fullmatch(other.ticket).group(2) == "000002"
+    assert serial(other.ticket) == 2
 
 
 def test_filing_routes_to_the_category_agency_and_records_creation(sessions, settings):
@@ -179,9 +186,8 @@ def test_filing_routes_to_the_category_agency_and_records_creation(sessions, set
         assert [(e.kind, e.from_status, e.to_status, e.actor) for e in c.events] == [
             ("created", None, "menunggu", "citizen")]
     # An unknown category is refused and files nothing.
-    with sessions() as s, s.begin():
-        with pytest.raises(ComplaintError, match="volcano"):
-            _service(s, settings).file(_new(contact_id, conv_id, category="volcano"))
+    with sessions() as s, s.begin(), pytest.raises(ComplaintError, match="volcano"):
+        _service(s, settings).file(_new(contact_id, conv_id, category="volcano"))
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Complaint)) == 1
 
@@ -239,7 +245,7 @@ def test_disallowed_transition_is_refused_and_changes_nothing(sessions, settings
 
 
 def test_transitions_follow_the_configured_workflow(db_url, tmp_path):
-    settings = make_settings(db_url, tmp_path, **{"complaints.transitions": {
+    settings = make_settings(db_url, tmp_path, overrides={"complaints.transitions": {
         "menunggu": ["selesai"], "selesai": []}})
     migrate(db_url)
     engine = make_engine(db_url)
@@ -248,11 +254,12 @@ def test_transitions_follow_the_configured_workflow(db_url, tmp_path):
         cid = _file_one(sessions, settings)
         with sessions() as s, s.begin():
             c = s.get(Complaint, cid)
+            assert c is not None
             with pytest.raises(ComplaintError):
                 _service(s, settings).change_status(c, "koordinasi", actor="staff:budi")
             _service(s, settings).change_status(c, "selesai", actor="staff:budi")
         with sessions() as s:
-            assert s.get(Complaint, cid).status == "selesai"
+            assert s.get_one(Complaint, cid).status == "selesai"
     finally:
         engine.dispose()
 

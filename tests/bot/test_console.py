@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
-from tests.bot.citizen import TICKET, WebCitizen
+from tests.bot.citizen import WebCitizen, ticket_in
 
 PASSWORD = "correct-horse-9"
 
@@ -25,7 +25,9 @@ def login(client: Any, username: str) -> str:
     r = client.post("/console/login", data={"username": username, "password": PASSWORD})
     assert r.status_code == 302, r.data
     page = client.get("/console/").get_data(as_text=True)
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf, page
+    return csrf.group(1)
 
 
 def file_complaint(client: Any, text: str) -> tuple[WebCitizen, str]:
@@ -33,7 +35,7 @@ def file_complaint(client: Any, text: str) -> tuple[WebCitizen, str]:
     replies = citizen.say(text)
     for _ in range(4):
         if "Kirim laporan ini?" in replies[-1]:
-            return citizen, TICKET.search(citizen.say(button="yes")[0]).group(0)
+            return citizen, ticket_in(citizen.say(button="yes")[0])
         if "kirim foto" in replies[-1]:
             replies = citizen.say("lewati")
         elif "Di mana lokasinya" in replies[-1]:
@@ -75,7 +77,8 @@ def test_status_change_from_the_console_notifies_the_citizen(staffed, client):
     r = client.post(f"/console/complaints/{ticket}/status",
                     data={"status": "disposisi", "note": "Tim menuju lokasi", "csrf": csrf})
     assert r.status_code == 302
-    assert citizen.notifications() == [f"Laporan {ticket} (Jalan rusak) kini berstatus: Disposisi. Catatan petugas: Tim menuju lokasi"]
+    assert citizen.notifications() == [
+        f"Laporan {ticket} (Jalan rusak) kini berstatus: Disposisi. Catatan petugas: Tim menuju lokasi"]
     # A refused move says why and changes nothing.
     r = client.post(f"/console/complaints/{ticket}/status", data={"status": "selesai", "csrf": csrf},
                     follow_redirects=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.casework.conversation_state import handover_of, load_state, save_state
 from bot.dialogue.state import DialogueState, Handover
 from bot.store.models import Conversation
 
-AT = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 
 def test_the_column_follows_the_state():

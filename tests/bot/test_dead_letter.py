@@ -4,7 +4,8 @@ it never blocks its conversation, staff replies still go out, and staff see it a
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +17,8 @@ from bot.runtime.nlu import build_nlu
 from bot.store.models import Message, StaffUser
 from bot.web.app import create_app
 from nlu.base import NluEngine, Parse
-from tests.bot.test_webhooks_telegram import wait_for
 from tests.conftest import migrate
+from tests.support import wait_for
 
 SENDER = "deadletter0123456789abcdef012345"
 PASSWORD = "correct horse battery"
@@ -26,6 +27,8 @@ PASSWORD = "correct horse battery"
 class CrashingNlu:
     """The configured engine, except that it raises on one word (a bug in a model or a parser:
     the transport seam the dialogue depends on)."""
+
+    name = "crashing"
 
     def __init__(self, engine: NluEngine, trigger: str) -> None:
         self.engine = engine
@@ -118,6 +121,8 @@ def test_a_passing_fault_is_retried_and_the_message_answered(settings):
     migrate(settings.database_url)
 
     class FlakyOnce:
+        name = "flaky"
+
         def __init__(self, engine: NluEngine) -> None:
             self.engine, self.failed = engine, False
 

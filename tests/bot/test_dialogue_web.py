@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.models import Complaint, Conversation
-from tests.bot.citizen import TICKET, WebCitizen, complaint, staff
+from tests.bot.citizen import WebCitizen, complaint, move_through, staff, ticket_in
 
 JAKARTA = (-6.2001, 106.8167)
 
@@ -33,12 +33,13 @@ def test_complaint_with_everything_in_one_message(app, citizen):
     assert "Kategori: Banjir" in summary and "Jl. Kemang Raya RT 02/RW 03" in summary
     assert [b["payload"] for b in citizen.buttons] == ["yes", "change", "cancel"]
     filed = citizen.say(button="yes")[0]
-    ticket = TICKET.search(filed).group(0)
+    ticket = ticket_in(filed)
     assert "Dinas Sumber Daya Air" in filed and "WIB" in filed
     c = complaint(app, ticket)
     assert c.category == "flood" and c.location_text == "Jl. Kemang Raya RT 02/RW 03"
     assert c.description.startswith("Banjir setinggi lutut")
     # Flood is coordinated within 2 hours (config.yml), counted from filing.
+    assert c.due_at is not None
     assert timedelta(hours=1, minutes=59) < c.due_at - c.created_at <= timedelta(hours=2)
 
 
@@ -51,7 +52,7 @@ def test_complaint_built_over_several_messages_with_shared_location(app, citizen
     summary = citizen.say("baunya sampai ke rumah warga")[0]
     assert "titik lokasi (-6.20010, 106.81670)" in summary
     assert "baunya sampai ke rumah warga" in summary     # follow-ups are appended
-    ticket = TICKET.search(citizen.say("ya")[0]).group(0)
+    ticket = ticket_in(citizen.say("ya")[0])
     c = complaint(app, ticket)
     assert (c.category, c.latitude, c.longitude) == ("garbage", JAKARTA[0], JAKARTA[1])
     assert c.description == "sampah numpuk udah seminggu ga diangkut\nbaunya sampai ke rumah warga"
@@ -62,7 +63,7 @@ def file_one(citizen: WebCitizen, text: str = "pohon tumbang menimpa kabel di Jl
     for _ in range(4):
         last = replies[-1]
         if "Kirim laporan ini?" in last:
-            return TICKET.search(citizen.say(button="yes")[0]).group(0)
+            return ticket_in(citizen.say(button="yes")[0])
         if "kirim foto" in last:
             replies = citizen.say("lewati")
         elif "Di mana lokasinya" in last:
@@ -89,7 +90,8 @@ def test_status_change_is_notified_and_resolution_asks_for_a_rating(app, citizen
     ticket = file_one(citizen)
     staff(app, lambda svc: svc.set_status(ticket, "disposisi", "rina", note="Diteruskan ke Sudin Pertamanan"))
     note = citizen.notifications()
-    assert note == [f"Laporan {ticket} (Pohon) kini berstatus: Disposisi. Catatan petugas: Diteruskan ke Sudin Pertamanan"]
+    assert note == [
+        f"Laporan {ticket} (Pohon) kini berstatus: Disposisi. Catatan petugas: Diteruskan ke Sudin Pertamanan"]
     staff(app, lambda svc: svc.set_status(ticket, "proses", "rina"))
     staff(app, lambda svc: svc.set_status(ticket, "menunggu_validasi", "rina"))
     citizen.notifications()
@@ -104,8 +106,7 @@ def test_status_change_is_notified_and_resolution_asks_for_a_rating(app, citizen
 
 def test_resolved_complaint_can_be_reopened_within_the_period(app, citizen):
     ticket = file_one(citizen)
-    for status in ("disposisi", "proses", "menunggu_validasi", "selesai"):
-        staff(app, lambda svc, st=status: svc.set_status(ticket, st, "rina"))
+    move_through(app, ticket, "disposisi", "proses", "menunggu_validasi", "selesai")
     citizen.notifications()
     assert "dibuka kembali" in citizen.say("belum beres, pohonnya masih di situ")[0]
     c = complaint(app, ticket)

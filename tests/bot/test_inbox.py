@@ -5,19 +5,19 @@ Every test runs against a fresh SQLite file and a fresh PostgreSQL database (``d
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.store.engine import make_engine, make_session_factory
 from bot.pipeline.receive import store_inbound, store_unparseable
+from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Contact, ContactAddress, Conversation, Message
 from channels.base import InboundMessage, Location, Media, Unparseable
 from tests.conftest import migrate
 
-T0 = datetime(2026, 3, 2, 8, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 URN = "telegram:3527065"
 
 

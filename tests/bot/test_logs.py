@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -57,7 +57,7 @@ def test_one_json_object_per_line_with_standard_fields(logger):
     assert first["level"].lower() == "info"
     assert first["logger"] == "warga.test_logs"
     ts = datetime.fromisoformat(first["ts"])
-    assert ts.tzinfo is not None and ts.utcoffset().total_seconds() == 0
+    assert ts.tzinfo is not None and ts.utcoffset() == timedelta(0)
     assert second["level"].lower() == "warning"
     assert second["msg"] == "second\nline in the message"   # still one line of output
 

@@ -20,17 +20,8 @@ import pytest
 from bot.pipeline.polling import TelegramPoller
 from bot.store.models import Message
 from channels.base import SendError
-from tests.bot.test_webhooks_telegram import (  # noqa: F401
-    SITI_CHAT,
-    SQLITE_ONLY,
-    TELEGRAM,
-    World,
-    make_world,
-    no_internet,
-    shared_db,
-    world,
-)
-from tests.providers import PUBLIC_URL, fakes  # noqa: F401
+from tests.bot.world import SITI_CHAT, SQLITE_ONLY, TELEGRAM, World
+from tests.providers import PUBLIC_URL
 from tests.support import wait_for
 
 

@@ -4,8 +4,9 @@ sweeper loop for every backend."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from redis import Redis

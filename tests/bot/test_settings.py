@@ -81,9 +81,11 @@ def test_the_project_config_loads():
     assert c.transitions == {k: tuple(v or ()) for k, v in raw["complaints"]["transitions"].items()}
     assert c.transitions["ditolak"] == ()
     flood = c.category("flood")
+    assert flood is not None
     assert (flood.intent, flood.agency, flood.coordination_hours, flood.resolution_days) == (
         "report_flood", "Dinas Sumber Daya Air", 2.0, 3.0)
     road = c.category_for_intent("report_road_damage")
+    assert road is not None
     default_sla = raw["complaints"]["default_sla"]
     assert (road.name, road.agency, road.coordination_hours, road.resolution_days) == (
         "road_damage", "Dinas Bina Marga", default_sla["coordination_hours"],

@@ -61,4 +61,5 @@ def test_knowledge_base_answers_every_question_intent_in_both_languages():
             assert article is not None and 0 < len(article.summary) <= 320
             assert all(0 < len(part) <= 460 for part in article.more)
             assert "{" not in article.summary
-    assert kb.article("ask_emergency", "id").summary.startswith("112")
+    emergency = kb.article("ask_emergency", "id")
+    assert emergency is not None and emergency.summary.startswith("112")

@@ -67,7 +67,9 @@ def test_minimal_complaint_gets_a_ticket_number(app, client):
 
 
 def test_status_check_finds_only_own_complaints(app, client):
-    ticket = re.search(r"WRG-\d{4}-\d{6}", file_by_buttons(client, "got mampet")).group(0)
+    filed = re.search(r"WRG-\d{4}-\d{6}", file_by_buttons(client, "got mampet"))
+    assert filed
+    ticket = filed.group(0)
     mine = post(client, text=f"status {ticket.lower().replace('-', ' ')}").get_json()["replies"][0]["text"]
     assert ticket in mine and "Menunggu" in mine
     other = client.post("/api/v1/chat/messages",

@@ -11,249 +11,24 @@ acknowledged (answerCallbackQuery) and its payload, not the prompt's text, drive
 dialogue; a blocked bot (my_chat_member "kicked") marks the address unreachable; an
 oversized body gets 413 in JSON; the endpoint of a switched-off channel is a 404.
 
-The helpers at the top (``World``, ``world``...) are shared with the other channel test
-modules of tests/bot/; ``wait_for`` comes from tests/support.py. One migrated database per module and kind is emptied
-before every test (migrating a fresh PostgreSQL database per case would cost seconds each);
-every test gets its own app, workers and fake providers.
+The ``world`` fixtures are in tests/bot/conftest.py, the helpers they build on in
+tests/bot/world.py. One migrated database per module and kind is emptied before every test
+(migrating a fresh PostgreSQL database per case would cost seconds each); every test gets its
+own app, workers and fake providers.
 """
 
 from __future__ import annotations
 
-import json
-import socket
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 import pytest
-from flask import Flask
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from bot.store.models import Base, ContactAddress, Conversation, DeliveryReceipt, Message
-from tests.conftest import _create_pg_database, _drop_pg_database, migrate
-from tests.fakes.fake_twilio import SignedRequest
-from tests.providers import PUBLIC_URL, SECRET, Fakes, fakes, provider_env, provider_settings  # noqa: F401
+from bot.store.models import Conversation, Message
+from tests.bot.world import SITI, SITI_CHAT, SQLITE_ONLY, TELEGRAM, World, media_keys, press, update
+from tests.providers import SECRET, provider_env
 from tests.support import wait_for
-
-PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
-TELEGRAM = PAYLOADS / "telegram"
-SITI_CHAT = 3527065
-SITI = f"telegram:{SITI_CHAT}"
-
-
-# -- shared helpers (also imported by the other channel test modules) ---------------------
-
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host not in ("127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost"):
-        raise OSError(f"a test tried to resolve {host!r}: tests must only talk to 127.0.0.1")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Resolving any real host name fails loudly (in the app's threads too): nothing here may
-    reach a real provider."""
-    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
-
-
-def empty_database(url: str) -> None:
-    """Delete every row (children first), leaving the migrated schema in place."""
-    from bot.store.engine import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(delete(table))
-    finally:
-        engine.dispose()
-
-
-@dataclass
-class World:
-    """The running app (workers included), its database and the fake providers."""
-
-    app: Flask
-    fakes: Fakes
-    settings: Any
-
-    @property
-    def rt(self) -> Any:
-        return self.app.extensions["warga"]
-
-    @property
-    def client(self) -> Any:
-        return self.app.test_client()
-
-    def session(self) -> Session:
-        return self.rt.sessions()
-
-    # -- talking to the app as the providers do --------------------------------------------
-    def telegram(self, body: bytes | dict[str, Any], secret: str | None = SECRET) -> Any:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if secret is not None:
-            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-        return self.client.post("/webhooks/telegram", data=data, headers=headers)
-
-    def twilio(self, pairs: list[tuple[str, str]], *, path: str = "/webhooks/twilio",
-               body: bytes | None = None, signed_for: str | None = None,
-               base_url: str = "http://localhost", headers: dict[str, str] | None = None) -> Any:
-        """POST a form as Twilio does, signed for ``PUBLIC_URL + path`` (or ``signed_for``).
-
-        ``body`` posts those exact bytes (a payload file) instead of re-encoding ``pairs``.
-        The app is reached at ``base_url``, as behind a proxy: never the public URL itself.
-        """
-        signed: SignedRequest = self.fakes.twilio.inbound(signed_for or PUBLIC_URL + path, pairs)
-        return self.client.post(path, data=signed.body if body is None else body,
-                                headers={**signed.headers, **(headers or {})}, base_url=base_url)
-
-    def status(self, sid: str, status: str, *, error_code: str | None = None,
-               error_message: str | None = None) -> Any:
-        """POST Twilio's status callback for message ``sid`` (signed by the fake)."""
-        signed = self.fakes.twilio.status_callback(sid, status, error_code=error_code,
-                                                   error_message=error_message)
-        assert signed.url == PUBLIC_URL + "/webhooks/twilio/status"
-        return self.client.post("/webhooks/twilio/status", data=signed.body, headers=signed.headers)
-
-    # -- reading the database ----------------------------------------------------------
-    def messages(self, *where: Any) -> list[Message]:
-        with self.session() as s:
-            return list(s.scalars(select(Message).where(*where).order_by(Message.id)))
-
-    def message(self, *where: Any) -> Message:
-        rows = self.messages(*where)
-        assert len(rows) == 1, rows
-        return rows[0]
-
-    def address(self, urn: str) -> ContactAddress | None:
-        with self.session() as s:
-            return s.scalars(select(ContactAddress).where(ContactAddress.urn == urn)).first()
-
-    def receipts(self) -> list[DeliveryReceipt]:
-        with self.session() as s:
-            return list(s.scalars(select(DeliveryReceipt).order_by(DeliveryReceipt.id)))
-
-    def conversation_of(self, urn: str) -> int:
-        with self.session() as s:
-            conv = s.scalars(select(Conversation).join(ContactAddress, Conversation.address_id == ContactAddress.id)
-                             .where(ContactAddress.urn == urn)).one()
-            return conv.id
-
-    def replies_to(self, msg_id: int) -> list[Message]:
-        return self.messages(Message.direction == "out", Message.reply_to_id == msg_id)
-
-    def settle(self, *urns: str) -> None:
-        """Run the conversations' job (dialogue, outbox, media) once in this thread.
-
-        A barrier: afterwards, anything the workers would still do for these conversations
-        has been done, so "nothing was answered" is a fact and not a race.
-        """
-        for urn in urns:
-            self.rt.job(self.conversation_of(urn))
-
-    def notify(self, urn: str, text: str) -> Message:
-        """Staff notify the citizen at ``urn`` (a status change); return the message once the
-        outbox is done with it (sent, queued, held or failed)."""
-        from bot.pipeline.outbox import queue_reply
-
-        conv_id = self.conversation_of(urn)
-        with self.session() as s, s.begin():
-            conv = s.get(Conversation, conv_id)
-            assert conv is not None
-            msg = queue_reply(s, self.settings.outbox, conv, text, template="status_changed",
-                              kind="notification", template_vars={"1": "WRG-2026-000001", "2": "Proses"})
-            s.flush()
-            msg_id = msg.id
-        self.rt.queue.enqueue(conv_id)
-        return wait_for(lambda: (m := self.message(Message.id == msg_id)).status not in ("pending", "sending") and m,
-                        what="the notification to leave the outbox")
-
-    def wait_sent(self, msg_id: int, count: int = 1, statuses: tuple[str, ...] = ("sent", "queued")) -> list[Message]:
-        """Wait until ``count`` replies to inbound ``msg_id`` left the outbox."""
-        def done() -> list[Message] | None:
-            rows = self.replies_to(msg_id)
-            return rows if len(rows) >= count and all(r.status in statuses for r in rows) else None
-        return wait_for(done, what=f"{count} replies to message {msg_id} with status in {statuses}")
-
-
-# For tests whose outcome cannot depend on the database (signatures, limits, routing):
-# SQLite only, to keep the suite fast. Everything that stores or sends runs on both.
-SQLITE_ONLY = pytest.mark.parametrize("shared_db", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shared_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-              pg_reason: str | None) -> Iterator[str]:
-    """One migrated database per test module and kind; emptied before each test."""
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'warga.db'}"
-    else:
-        if pg_reason:
-            pytest.skip(pg_reason)
-        name, url = _create_pg_database()
-    migrate(url)
-    try:
-        yield url
-    finally:
-        if name:
-            _drop_pg_database(name)
-
-
-@dataclass
-class WorldFactory:
-    db_url: str
-    tmp_path: Path
-    fakes: Fakes
-    built: list[World] = field(default_factory=list)
-
-    def __call__(self, env: dict[str, str | None] | None = None, **overrides: Any) -> World:
-        """An app on the shared database. ``env`` adds to (None: removes from) the provider
-        environment; ``overrides`` are dotted settings keys."""
-        from bot.web.app import create_app
-
-        settings = provider_settings(self.db_url, self.tmp_path, self.fakes, env=env, **overrides)
-        app = create_app(settings)
-        app.testing = True
-        world = World(app, self.fakes, settings)
-        self.built.append(world)
-        return world
-
-
-@pytest.fixture
-def make_world(shared_db: str, tmp_path: Path, fakes: Fakes) -> Iterator[WorldFactory]:  # noqa: F811
-    empty_database(shared_db)
-    factory = WorldFactory(shared_db, tmp_path, fakes)
-    try:
-        yield factory
-    finally:
-        for world in factory.built:
-            world.rt.close()
-
-
-@pytest.fixture
-def world(make_world: WorldFactory) -> World:
-    """The app with web, telegram, sms and whatsapp on, pointed at the fake providers."""
-    return make_world()
-
-
-def pairs_of(path: Path) -> list[tuple[str, str]]:
-    """A Twilio payload file as form pairs (repeats and blank values kept: they are signed)."""
-    return parse_qsl(path.read_text(), keep_blank_values=True)
-
-
-def media_keys(media: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the connector stored for each attachment (the worker adds download results)."""
-    return [{k: m.get(k) for k in ("url", "content_type", "caption")} for m in media]
-
 
 # -- the payload table ----------------------------------------------------------------------
 
@@ -400,25 +175,6 @@ def test_without_a_configured_secret_every_webhook_request_is_refused(make_world
     for secret in (None, "", SECRET):
         assert world.telegram((TELEGRAM / "text.json").read_bytes(), secret=secret).status_code == 403
     assert world.messages() == []
-
-
-def update(update_id: int, **message: Any) -> dict[str, Any]:
-    """A private message from Siti, as Telegram sends it."""
-    user = {"id": SITI_CHAT, "is_bot": False, "first_name": "Siti", "last_name": "Rahayu", "language_code": "id"}
-    chat = {"id": SITI_CHAT, "first_name": "Siti", "last_name": "Rahayu", "type": "private"}
-    return {"update_id": update_id, "message": {"message_id": update_id % 100000, "from": user, "chat": chat,
-                                                "date": int(time.time()), **message}}
-
-
-def press(update_id: int, data: str, prompt: dict[str, Any]) -> dict[str, Any]:
-    """A callback_query for the button ``data`` under the bot's message ``prompt``."""
-    user = {"id": SITI_CHAT, "is_bot": False, "first_name": "Siti", "last_name": "Rahayu", "language_code": "id"}
-    return {"update_id": update_id, "callback_query": {
-        "id": f"cbq{update_id}", "from": user, "chat_instance": "-7482618329874629874", "data": data,
-        "message": {"message_id": prompt["message_id"], "date": prompt["date"], "text": prompt["text"],
-                    "from": {"id": 123456, "is_bot": True, "first_name": "Warga"},
-                    "chat": {"id": SITI_CHAT, "type": "private", "first_name": "Siti"},
-                    "reply_markup": prompt["reply_markup"]}}}
 
 
 def test_button_press_is_acknowledged_and_its_payload_drives_the_dialogue(world: World) -> None:

@@ -20,36 +20,28 @@ import pytest
 
 from bot.store.models import Message
 from channels.twilio import EMPTY_TWIML
-from tests.bot.test_webhooks_telegram import (PAYLOADS, SQLITE_ONLY, World, WorldFactory, make_world,  # noqa: F401
-                                              no_internet, pairs_of, shared_db, wait_for, world)
-from tests.providers import PUBLIC_URL, SMS_FROM, WHATSAPP_FROM, fakes, provider_env  # noqa: F401
+from tests.bot.world import (
+    CALLBACK,
+    PAYLOADS,
+    SMS_CITIZEN,
+    SMS_URN,
+    SQLITE_ONLY,
+    WA_URN,
+    World,
+    WorldFactory,
+    pairs_of,
+    sms,
+    whatsapp,
+)
+from tests.providers import PUBLIC_URL, SMS_FROM, WHATSAPP_FROM, provider_env
+from tests.support import wait_for
 
 TWILIO = PAYLOADS / "twilio"
 HOOK = "/webhooks/twilio"
 STATUS = "/webhooks/twilio/status"
-CALLBACK = PUBLIC_URL + STATUS
-SMS_CITIZEN, WA_CITIZEN = "+6281234567890", "+6281298765432"
-SMS_URN, WA_URN = "tel:" + SMS_CITIZEN, "whatsapp:" + WA_CITIZEN
 OPTED_OUT_REPLY = "Anda tidak akan menerima pesan lagi dari Warga"
 OPTED_IN_REPLY = "Anda kembali menerima pesan dari Warga"
 HELP_REPLY = "Warga - layanan pengaduan Pemkot"
-
-
-def sms(sid: str, body: str, **extra: str) -> list[tuple[str, str]]:
-    """An inbound SMS webhook as Twilio posts it (blank fields included: they are signed)."""
-    return [("ToCountry", "US"), ("SmsMessageSid", sid), ("NumMedia", "0"), ("ToCity", ""),
-            ("SmsSid", sid), ("SmsStatus", "received"), ("Body", body), ("FromCountry", "ID"),
-            ("To", SMS_FROM), *extra.items(), ("NumSegments", "1"), ("MessageSid", sid),
-            ("AccountSid", "AC" + "0" * 32), ("From", SMS_CITIZEN), ("ApiVersion", "2010-04-01")]
-
-
-def whatsapp(sid: str, body: str, **extra: str) -> list[tuple[str, str]]:
-    """An inbound WhatsApp webhook as Twilio posts it."""
-    return [("SmsMessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Budi Santoso"),
-            ("MessageType", "text"), ("SmsSid", sid), ("WaId", WA_CITIZEN[1:]), ("SmsStatus", "received"),
-            ("Body", body), ("To", WHATSAPP_FROM), *extra.items(), ("NumSegments", "1"),
-            ("MessageSid", sid), ("AccountSid", "AC" + "0" * 32), ("From", WA_URN),
-            ("ApiVersion", "2010-04-01")]
 
 
 # -- the payload table ------------------------------------------------------------------------
@@ -96,9 +88,9 @@ TABLE: dict[str, Case] = {
         {"url": MEDIA_BASE + "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "image/jpeg", "caption": None},
         {"url": MEDIA_BASE + "ME1a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "video/mp4", "caption": None}]),
         reply=""),
-    "whatsapp_location.txt": Case(stored=dict(WA_T, text="", latitude=-6.225014, longitude=106.855833,
-                                              address_text="Kampung Melayu, Jl. Jatinegara Barat No. 12, Jakarta Timur"),
-                                  reply=""),
+    "whatsapp_location.txt": Case(stored=dict(
+        WA_T, text="", latitude=-6.225014, longitude=106.855833,
+        address_text="Kampung Melayu, Jl. Jatinegara Barat No. 12, Jakarta Timur"), reply=""),
     # A pressed quick-reply button "says" its payload.
     "whatsapp_button.txt": Case(stored=dict(WA_T, text="status:JKT-2024-000123",
                                             button_payload="status:JKT-2024-000123"), reply=""),
@@ -131,12 +123,14 @@ TABLE: dict[str, Case] = {
     # Keyword cases written here (no payload file): HELP/BANTUAN, and WhatsApp opt-outs,
     # which Twilio does not handle for us.
     # Twilio answers HELP on SMS itself (Advanced Opt-Out): we store it and stay quiet.
-    "sms_help": Case(sms("SM" + "a1" * 16, "HELP", OptOutType="HELP"), stored=dict(SMS_T, text="HELP", contact_event="help", provider_answered=True),
+    "sms_help": Case(sms("SM" + "a1" * 16, "HELP", OptOutType="HELP"),
+                     stored=dict(SMS_T, text="HELP", contact_event="help", provider_answered=True),
                      reply=None, opted_out=False),
     "sms_bantuan": Case(sms("SM" + "a2" * 16, "Bantuan"), stored=dict(SMS_T, text="Bantuan"), reply=HELP_REPLY),
     "whatsapp_bantuan": Case(whatsapp("SM" + "a3" * 16, "BANTUAN"), stored=dict(WA_T, text="BANTUAN"),
                              reply=HELP_REPLY),
-    "whatsapp_stop": Case(whatsapp("SM" + "a4" * 16, "stop"), stored=dict(WA_T, text="stop", contact_event="opt_out", provider_answered=False),
+    "whatsapp_stop": Case(whatsapp("SM" + "a4" * 16, "stop"),
+                          stored=dict(WA_T, text="stop", contact_event="opt_out", provider_answered=False),
                           opted_out=True,
                           reply=OPTED_OUT_REPLY),
     "whatsapp_berhenti": Case(whatsapp("SM" + "a5" * 16, "Berhenti."), stored=dict(WA_T), opted_out=True,
@@ -196,11 +190,12 @@ def test_payload_table(world: World, name: str) -> None:
             assert m.fields["StatusCallback"] == CALLBACK
         assert case.reply in created[0].fields["Body"]
         assert [r.provider_message_id for r in replies] == [m.sid for m in created]
-    elif row_conversation(rows):
-        world.settle(rows[0].urn)
+    elif urn := conversation_urn(rows):
+        world.settle(urn)
         assert world.messages(Message.direction == "out") == []
         assert tw.messages == []
     if case.opted_out is not None:
+        assert rows[0].urn is not None
         address = world.address(rows[0].urn)
         assert address is not None and (address.opted_out_at is not None) == case.opted_out
 
@@ -208,8 +203,8 @@ def test_payload_table(world: World, name: str) -> None:
     sent = len(tw.messages)
     again = world.twilio(pairs, body=body, path=case.endpoint)
     assert again.status_code == 200
-    if row_conversation(rows):
-        world.settle(rows[0].urn)
+    if urn := conversation_urn(rows):
+        world.settle(urn)
     assert [m.id for m in world.messages(Message.direction == "in")] == [r.id for r in rows]
     assert len(tw.messages) == sent
 
@@ -219,8 +214,12 @@ def pairs_to(urn: str | None) -> str:
     return urn.removeprefix("tel:")
 
 
-def row_conversation(rows: list[Message]) -> bool:
-    return bool(rows) and rows[0].conversation_id is not None
+def conversation_urn(rows: list[Message]) -> str | None:
+    """The URN of the conversation the stored row went to; None when it went to none."""
+    if not rows or rows[0].conversation_id is None:
+        return None
+    assert rows[0].urn is not None
+    return rows[0].urn
 
 
 # -- delivery status ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ with ``getattr`` for an optional ability (channels.base declares those as protoc
 from __future__ import annotations
 
 import ast
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def violations(path: Path, source: str) -> list[str]:
             found.append(ast.get_source_segment(source, node) or "import")
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
-            for op, left, right in zip(node.ops, operands, operands[1:]):
+            for op, (left, right) in zip(node.ops, pairwise(operands), strict=True):
                 named = (isinstance(op, (ast.Eq, ast.NotEq)) and (_names(left) or _names(right))) or \
                         (isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (ast.Tuple, ast.List, ast.Set))
                          and _names(right))

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from channels.base import (AnswersButtons, Channel, CitizenAbilities, Closeable, DeclaresWebhooks,
-                           DescribesCitizenAbilities, FetchesMedia, ManagesWebhook, Polls, WebhookRoute)
+from channels.base import (
+    AnswersButtons,
+    Channel,
+    CitizenAbilities,
+    Closeable,
+    DeclaresWebhooks,
+    DescribesCitizenAbilities,
+    FetchesMedia,
+    ManagesWebhook,
+    Polls,
+    WebhookRoute,
+)
 from channels.registry import ChannelOptions, build_channel, build_channels
 from channels.terminal import TerminalChannel
 from channels.twilio import EMPTY_TWIML

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.sms_segments import (SegmentInfo, count_segments, gsm_normalize, is_gsm7, split_sms)
+from channels.sms_segments import SegmentInfo, count_segments, gsm_normalize, is_gsm7, split_sms
 
 
 @pytest.mark.parametrize("text, encoding, segments, units", [

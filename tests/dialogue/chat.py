@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from typing import TypedDict
 
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
@@ -92,6 +93,22 @@ def lang_of(text: str) -> str:
         if any(text == a.summary or text in a.more for a in articles):
             return lang
     raise AssertionError(text)
+
+
+class Said(TypedDict, total=False):
+    """One message of a table of cases, as keyword arguments of :meth:`Chat.say`."""
+
+    text: str
+    intent: str | None
+    confidence: float | None
+    lang: str | None
+    loc: str | None
+    ticket: str | None
+    ranking: tuple[tuple[str, float], ...]
+    button: str | None
+    location: Location | tuple[float, float] | None
+    photo: Media | bool | None
+    nlu: bool
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.dialogue.chat import Chat, lang_of
+from tests.dialogue.chat import Chat, Said, lang_of
 from tests.dialogue.memory_ports import NOW
 
 # -- greeting, menu, small talk ----------------------------------------------------------------
@@ -96,7 +96,7 @@ def test_no_likely_meaning_says_so_and_shows_the_menu():
 
 # -- fallbacks, anger, handover ---------------------------------------------------------------
 
-NOT_UNDERSTOOD = {"text": "blorp fnarg wubb"}
+NOT_UNDERSTOOD: Said = {"text": "blorp fnarg wubb"}
 
 
 @pytest.mark.parametrize("first,second", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channels.base import Location, Media
-from tests.dialogue.chat import Chat
+from tests.dialogue.chat import Chat, Said
 
 JAKARTA = (-6.2001, 106.8167)
 CHANNELS = ["web", "telegram", "whatsapp", "sms"]
@@ -363,7 +363,7 @@ def test_a_shared_location_replaces_a_wrong_one():
 
 # -- cancel ----------------------------------------------------------------------------------
 
-STEPS = {
+STEPS: dict[str, list[Said]] = {
     "category": [{"text": "lapor", "intent": "report_start"}],
     "description": [{"text": "lapor", "intent": "report_start"}, {"button": "cat:tree"}],
     "location": [{"text": "jalan berlubang besar di depan sekolah", "intent": "report_road_damage"}],

@@ -15,6 +15,7 @@ MORE = {"id": ["lagi", "selengkapnya", "lanjut", "Lanjutkan!", "info lagi", "det
 def test_summary_then_every_part_then_the_links(lang, key):
     chat = Chat(lang=lang)
     article = KB.article(key, lang)
+    assert article is not None
     assert chat.say("pertanyaan tentang layanan ini", key, lang=lang) == [f"kb:{key}"]
     assert chat.text == article.summary
     words = MORE[lang]

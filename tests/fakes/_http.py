@@ -17,8 +17,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.support import free_port
-
 
 @dataclass(frozen=True)
 class Recorded:
@@ -220,6 +218,3 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         return
 
-
-# The name the channel tests import; the helper itself lives in tests/support.py.
-unused_port = free_port

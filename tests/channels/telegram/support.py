@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from channels.base import OutboundMessage, WebhookRequest
 from channels.telegram import TelegramConfig
-from tests.fakes._http import unused_port
 from tests.fakes.fake_telegram import FakeTelegram
+from tests.support import free_port
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "payloads" / "telegram"
 TOKEN = "123456:TEST-token"
 SECRET = "s3cret-Token_1"
-NOW = datetime(2024, 11, 28, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 11, 28, 9, 30, tzinfo=UTC)
 HOOK = "https://warga.example.go.id/webhooks/telegram"
 SITI = "telegram:3527065"
 LONG_PAYLOAD = "confirm_complaint:JKT-2024-000123:category=jalan_rusak:location=-6.175392,106.827153"
 
 
 def at(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def webhook(body: bytes, secret: str | None = SECRET) -> WebhookRequest:
@@ -37,8 +37,8 @@ def payload(name: str) -> WebhookRequest:
 
 
 def config(fake: FakeTelegram | None = None, **kw: Any) -> TelegramConfig:
-    base = {"api_base_url": fake.url if fake else f"http://127.0.0.1:{unused_port()}",
-            "connect_timeout": 1.0, "read_timeout": 2.0, "write_timeout": 2.0}
+    base: dict[str, Any] = {"api_base_url": fake.url if fake else f"http://127.0.0.1:{free_port()}",
+                            "connect_timeout": 1.0, "read_timeout": 2.0, "write_timeout": 2.0}
     base.update(kw)
     return TelegramConfig(token=TOKEN, webhook_secret=SECRET, **base)
 

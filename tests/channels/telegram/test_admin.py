@@ -82,11 +82,9 @@ def test_polling_while_a_webhook_is_set_is_a_409(channel: TelegramChannel, fake_
 
 def test_polling_maps_429_and_network_errors(fake_telegram: FakeTelegram) -> None:
     fake_telegram.fail("getUpdates", 429, "Too Many Requests: retry after 5", retry_after=5)
-    with TelegramChannel(config(fake_telegram)) as channel:
-        with pytest.raises(SendError) as err:
-            channel.poll_updates(None, timeout=0)
+    with TelegramChannel(config(fake_telegram)) as channel, pytest.raises(SendError) as err:
+        channel.poll_updates(None, timeout=0)
     assert err.value.retryable and err.value.retry_after == 5.0
-    with TelegramChannel(config(None)) as channel:
-        with pytest.raises(SendError) as err:
-            channel.poll_updates(None, timeout=0)
+    with TelegramChannel(config(None)) as channel, pytest.raises(SendError) as err:
+        channel.poll_updates(None, timeout=0)
     assert err.value.retryable

@@ -62,24 +62,21 @@ def test_html_502_is_retryable_and_not_sent(channel: TelegramChannel, fake_teleg
 
 def test_read_timeout_is_retryable_with_unknown_outcome(fake_telegram: FakeTelegram) -> None:
     fake_telegram.delay("sendMessage", 1.5)
-    with TelegramChannel(config(fake_telegram, read_timeout=0.3)) as channel:
-        with pytest.raises(SendError) as err:
-            channel.send(out("Halo"))
+    with TelegramChannel(config(fake_telegram, read_timeout=0.3)) as channel, pytest.raises(SendError) as err:
+        channel.send(out("Halo"))
     assert err.value.retryable and err.value.outcome_unknown and err.value.code == "timeout"
 
 
 def test_connection_refused_is_retryable_and_known_unsent() -> None:
-    with TelegramChannel(config(None)) as channel:
-        with pytest.raises(SendError) as err:
-            channel.send(out("Halo"))
+    with TelegramChannel(config(None)) as channel, pytest.raises(SendError) as err:
+        channel.send(out("Halo"))
     assert err.value.retryable and not err.value.outcome_unknown
 
 
 def test_a_wrong_token_is_not_retryable(fake_telegram: FakeTelegram) -> None:
     cfg = TelegramConfig(token="999:WRONG", api_base_url=fake_telegram.url)
-    with TelegramChannel(cfg) as channel:
-        with pytest.raises(SendError) as err:
-            channel.send(out("Halo"))
+    with TelegramChannel(cfg) as channel, pytest.raises(SendError) as err:
+        channel.send(out("Halo"))
     assert not err.value.retryable and err.value.code == "401"
 
 

@@ -25,7 +25,6 @@ def test_fetch_media_downloads_through_getfile(channel: TelegramChannel, fake_te
 
 def test_fetch_media_refuses_oversized_files(fake_telegram: FakeTelegram) -> None:
     fake_telegram.add_file("big", b"x" * 100, "documents/file_9.pdf")
-    with TelegramChannel(config(fake_telegram, max_media_bytes=10)) as channel:
-        with pytest.raises(SendError) as err:
-            channel.fetch_media("tg-file:big")
+    with TelegramChannel(config(fake_telegram, max_media_bytes=10)) as channel, pytest.raises(SendError) as err:
+        channel.fetch_media("tg-file:big")
     assert err.value.code == "too_large" and fake_telegram.downloads() == []

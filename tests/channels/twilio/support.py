@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from channels.base import OutboundMessage, WebhookRequest
 from channels.twilio import TwilioConfig
-from tests.fakes._http import unused_port
 from tests.fakes.fake_twilio import FakeTwilio, sign
+from tests.support import free_port
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "payloads" / "twilio"
 SID = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -18,13 +18,13 @@ TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 PUBLIC = "https://warga.example.go.id"
 HOOK = PUBLIC + "/webhooks/twilio"
 STATUS = PUBLIC + "/webhooks/twilio/status"
-NOW = datetime(2024, 11, 28, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 11, 28, 9, 30, tzinfo=UTC)
 SMS_TO, WA_TO = "tel:+6281234567890", "whatsapp:+6281298765432"
 TEMPLATES = (("status_changed", "HXb5b62575e6e4ff6129ad7c8efe1f983e"),)
 
 
 def config(fake: FakeTwilio | None = None, **kw: Any) -> TwilioConfig:
-    origin = fake.url if fake else f"http://127.0.0.1:{unused_port()}"
+    origin = fake.url if fake else f"http://127.0.0.1:{free_port()}"
     base: dict[str, Any] = dict(sms_from="+15005550006", whatsapp_from="+14155238886", public_url=PUBLIC,
                                 api_base_url=origin, media_api_origin=origin, timeout=2.0,
                                 whatsapp_templates=TEMPLATES)

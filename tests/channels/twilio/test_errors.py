@@ -14,12 +14,14 @@ from tests.fakes.fake_twilio import FakeTwilio
 # -- errors ----------------------------------------------------------------------------------
 
 ERRORS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("429-20429", dict(status=429, code=20429, message="Too Many Requests"), dict(retryable=True, code="20429", kind=SendFailure.throttled)),
+    ("429-20429", dict(status=429, code=20429, message="Too Many Requests"),
+     dict(retryable=True, code="20429", kind=SendFailure.throttled)),
     ("503", dict(status=503, code=20503, message="Service Unavailable"), dict(retryable=True)),
     ("21610", dict(status=400, code=21610, message="Attempt to send to unsubscribed recipient"),
      dict(retryable=False, kind=SendFailure.contact_stopped, code="21610")),
     ("63016-sync", dict(status=400, code=63016, message="Failed to send freeform message because you are "
-                        "outside the allowed window."), dict(retryable=False, kind=SendFailure.needs_template, code="63016")),
+                        "outside the allowed window."),
+     dict(retryable=False, kind=SendFailure.needs_template, code="63016")),
     ("63018", dict(status=429, code=63018, message="Rate limit exceeded for Channel"), dict(retryable=True)),
     ("21211", dict(status=400, code=21211, message="Invalid 'To' Phone Number"),
      dict(retryable=False, kind=SendFailure.permanent, code="21211")),

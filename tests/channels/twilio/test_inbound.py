@@ -62,9 +62,11 @@ STATUSES: list[tuple[str, dict[str, Any]]] = [
                                provider_message_id="SMc0ffee0c0ffee0c0ffee0c0ffee0c0ff", at=NOW)),
     ("status_sent.txt", dict(status=DeliveryStatus.sent)),
     ("status_delivered.txt", dict(status=DeliveryStatus.delivered, failure=None)),
-    ("status_failed_21610.txt", dict(status=DeliveryStatus.failed, error_code="21610", failure=SendFailure.contact_stopped,
+    ("status_failed_21610.txt", dict(status=DeliveryStatus.failed, error_code="21610",
+                                     failure=SendFailure.contact_stopped,
                                      error_reason="Attempt to send to unsubscribed recipient")),
-    ("status_undelivered_30003.txt", dict(status=DeliveryStatus.failed, error_code="30003", failure=SendFailure.permanent,
+    ("status_undelivered_30003.txt", dict(status=DeliveryStatus.failed, error_code="30003",
+                                          failure=SendFailure.permanent,
                                           error_reason="unreachable destination handset")),
     ("status_whatsapp_read.txt", dict(channel="whatsapp", status=DeliveryStatus.read,
                                       provider_message_id="SMdeadbeefdeadbeefdeadbeefdeadbeef")),
@@ -115,7 +117,9 @@ def test_parse_unparseable_table(offline: TwilioChannel, name: str, reason: str)
     [item] = offline.parse_inbound(signed(name))
     assert isinstance(item, Unparseable), item
     assert reason in item.reason
-    assert item.external_id and item.external_id == offline.parse_inbound(signed(name))[0].external_id
+    [again] = offline.parse_inbound(signed(name))
+    assert isinstance(again, Unparseable), again
+    assert item.external_id and item.external_id == again.external_id
 
 
 def test_the_63016_reason_is_filled_in_when_twilio_leaves_it_empty(offline: TwilioChannel) -> None:

@@ -40,7 +40,8 @@ def test_fetch_media_404_right_after_the_webhook_is_retryable(sms: TwilioChannel
     lambda f: f"{f.url}/2010-04-01/Accounts/AC{'9' * 32}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}",
     lambda f: f"{f.url}/2010-04-01/Accounts/{SID}/Messages/../../../Accounts/AC{'9' * 32}/Messages.json",
     lambda f: f"{f.url}/2010-04-01/Accounts/{SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}?x=1",
-    lambda f: f"http://127.0.0.1:{f.port}@evil.example.com/2010-04-01/Accounts/{SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}",
+    lambda f: (f"http://127.0.0.1:{f.port}@evil.example.com"
+               f"/2010-04-01/Accounts/{SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}"),
     lambda f: f"{f.url}.evil.example.com/2010-04-01/Accounts/{SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}",
 ], ids=["foreign-host", "other-account", "path-traversal", "query", "userinfo", "host-suffix"])
 def test_fetch_media_refuses_other_urls_before_any_request(sms: TwilioChannel, fake_twilio: FakeTwilio,
@@ -75,4 +76,4 @@ def test_empty_twiml_is_what_twilio_itself_renders() -> None:
     from twilio.twiml.messaging_response import MessagingResponse
 
     from channels.twilio import EMPTY_TWIML
-    assert EMPTY_TWIML == str(MessagingResponse())
+    assert str(MessagingResponse()) == EMPTY_TWIML
