@@ -243,7 +243,8 @@ def ask_for_location(world: World, channel: str) -> Message:
     if channel == "telegram":
         assert world.telegram((TELEGRAM / "text.json").read_bytes()).status_code == 200
     else:
-        assert world.twilio(sms("SM" + "21" * 16, "Lampu jalan di gang kami mati sejak kemarin malam")).status_code == 200
+        text = "Lampu jalan di gang kami mati sejak kemarin malam"
+        assert world.twilio(sms("SM" + "21" * 16, text)).status_code == 200
     return world.message(Message.direction == "in")
 
 
