@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +32,11 @@ class DialoguePolicy:
     draft_stale_after: timedelta = timedelta(hours=24)
     duplicate_days: float = 7.0
     duplicate_meters: float = 150.0
+
+
+def dialogue_policy(settings: Settings) -> DialoguePolicy:
+    """The policy config.yml's ``dialogue:`` section sets."""
+    d = settings.dialogue
+    return DialoguePolicy(handover_timeout=timedelta(minutes=d.handover_timeout_minutes),
+                          expected_wait_minutes=d.expected_wait_minutes, office_hours=d.office_hours,
+                          draft_stale_after=timedelta(hours=d.draft_stale_hours))
