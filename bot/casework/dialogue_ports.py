@@ -64,16 +64,24 @@ class DbDialoguePorts:
 
     def rate(self, ticket: str, rating: int) -> bool:
         c = self._own(ticket)
-        if c is None:
-            return False
+        if c is None or c.rating is not None:
+            return False    # stored once; a reopen clears it for the next resolution
         self.complaints.rate(c, rating)
         return True
+
+    def sla_of(self, category: str) -> tuple[float, float]:
+        cat = self.settings.complaints.category(category)
+        if cat is None:
+            return 0.0, 0.0
+        return cat.coordination_hours, cat.resolution_days
 
     def reopen(self, ticket: str) -> ComplaintView | None:
         c = self._own(ticket)
         if c is None:
             return None
         event = self.complaints.reopen(c)
+        if event is not None:
+            c.rating = None     # the next resolution is rated afresh
         return None if event is None else view_of(c, self.complaints)
 
     def reopen_days(self) -> float:

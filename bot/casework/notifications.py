@@ -28,7 +28,9 @@ def notify_status_change(session: Session, settings: Settings, complaint: Compla
     if event.to_status == RESOLVED:
         text = render("status_resolved_rate", lang, ticket=complaint.ticket,
                       days=f"{settings.complaints.reopen_days:g}")
-        buttons = [Button(str(n), f"rate:{n}") for n in range(1, 6)]
+        # The ticket rides in the payload: a button pressed after the citizen moved on still
+        # rates the right complaint (issue 11).
+        buttons = [Button(str(n), f"rate:{complaint.ticket}:{n}") for n in range(1, 6)]
         save_state(conv, load_state(conv).await_rating(complaint.ticket))
     else:
         text = (render("status_changed_note", lang, note=event.note, **values) if event.note

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue import mood
+from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import Draft, Filing, Question
 from bot.dialogue.texts import name_of, render
 from bot.dialogue.types import ComplaintDraft, DialoguePorts, Reply
@@ -51,16 +52,54 @@ class ComplaintFlow:
     Args:
         ports: Where the complaint is filed and categories come from.
         when: Formats a time in the city's zone.
+        policy: How old a draft may be before it is no longer resumed silently.
     """
 
-    def __init__(self, ports: DialoguePorts, when: Callable[[datetime | None], str]) -> None:
+    def __init__(self, ports: DialoguePorts, when: Callable[[datetime | None], str],
+                 policy: DialoguePolicy | None = None) -> None:
         self.ports = ports
         self.when = when
+        self.policy = policy or DialoguePolicy()
+
+    # -- stale drafts ----------------------------------------------------------------------
+    def stale(self, ctx: Ctx) -> bool:
+        """The draft was left across a handover, or untouched longer than the policy allows."""
+        filing = ctx.state.filing
+        if filing is None or filing.awaiting == Question.RESUME:
+            return False
+        touched = filing.touched_at
+        return filing.held or (touched is not None
+                               and ctx.incoming.received_at - touched >= self.policy.draft_stale_after)
+
+    def ask_resume(self, ctx: Ctx) -> None:
+        """Ask whether to continue the draft left behind."""
+        draft = _filing(ctx).draft
+        _put(ctx, awaiting=Question.RESUME, held=False)
+        category = name_of("category_names", draft.category, ctx.lang) if draft.category else "-"
+        ctx.say("resume_draft", Button(render("button_resume", ctx.lang), "resume:yes"),
+                Button(render("button_discard", ctx.lang), "resume:no"),
+                category=category, description=_clip(draft.description.strip() or "-", 80))
+
+    def _answer_resume(self, ctx: Ctx) -> None:
+        payload = ctx.incoming.button or ""
+        if payload == "resume:yes" or ctx.intent == "affirm" \
+                or mood.normal(ctx.text) in ("lanjut", "lanjutkan", "continue"):
+            _put(ctx, awaiting=None, touched_at=ctx.incoming.received_at)
+            self.ask_next(ctx)
+        elif payload == "resume:no" or ctx.intent in ("deny", "cancel"):
+            ctx.state = replace(ctx.state, filing=None)
+            ctx.say("draft_discarded")
+        elif (ctx.intent or "").startswith("report_"):
+            ctx.state = replace(ctx.state, filing=None)
+            self.start(ctx)
+        else:
+            self.ask_resume(ctx)
 
     # -- entry points ----------------------------------------------------------------------
     def start(self, ctx: Ctx) -> None:
         """Begin a complaint from a report_* intent, keeping whatever the first message says."""
         ctx.state = replace(ctx.state, filing=_filing(ctx), knowledge=None)
+        _put(ctx, touched_at=ctx.incoming.received_at)
         draft = _filing(ctx).draft
         category = self.ports.category_for_intent(ctx.intent)
         if category and ctx.intent != "report_start":
@@ -77,6 +116,10 @@ class ComplaintFlow:
         """A message while a complaint is being filed."""
         filing = _filing(ctx)
         awaiting = filing.awaiting
+        if awaiting == Question.RESUME:
+            self._answer_resume(ctx)
+            return
+        _put(ctx, touched_at=ctx.incoming.received_at)
         payload = ctx.incoming.button or ""
         text = ctx.text if not payload else ""
         draft = self._absorb(ctx, filing.draft, awaiting, take_location_entity=awaiting != Question.DESCRIPTION)
@@ -84,6 +127,7 @@ class ComplaintFlow:
         captions = {m.caption.strip() for m in ctx.incoming.media if m.caption and m.caption.strip()}
         if text.strip() in captions:
             text = ""   # on Telegram the caption is also the text: _absorb already kept it
+        control = bool(text) and mood.is_control(text)
 
         if awaiting == Question.CONFIRM:
             if payload == "yes" or ctx.intent == "affirm":
@@ -97,7 +141,7 @@ class ComplaintFlow:
                 _put(ctx, awaiting=Question.WHICH_FIELD)
                 ctx.say("which_field", *self._field_buttons(ctx.lang))
                 return
-            if text and not ctx.incoming.media and not ctx.incoming.location:
+            if text and not control and not ctx.incoming.media and not ctx.incoming.location:
                 # More of the story before sending: it belongs with the description.
                 _put(ctx, replace(draft, description=_append(draft.description, text)))
             self.ask_next(ctx)
@@ -125,7 +169,7 @@ class ComplaintFlow:
                 if not payload and not draft.description and len(text.split()) >= 3:
                     draft = replace(draft, description=text[:MAX_DESCRIPTION])
         elif awaiting == Question.DESCRIPTION:
-            if text:
+            if text and not control:
                 if filing.replace_description or not draft.description:
                     draft = replace(draft, description=text[:MAX_DESCRIPTION])
                 else:
@@ -136,15 +180,24 @@ class ComplaintFlow:
                     draft = replace(draft, location_text=entity)
         elif awaiting == Question.LOCATION:
             # "lewati" is not an address: the question is asked again.
-            if text and not ctx.incoming.location and not mood.is_skip(text):
-                draft = replace(draft, location_text=text[:500])
+            if text and not ctx.incoming.location and not control:
+                entity = ctx.parse.entity("location") if ctx.parse is not None else None
+                if entity or mood.looks_like_place(text) or filing.location_retried:
+                    draft = replace(draft, location_text=text[:500])
+                else:
+                    # A description at the location question: keep it as description and ask
+                    # again, once, with an example (the next answer is taken as it is).
+                    draft = replace(draft, description=_append(draft.description, text))
+                    _put(ctx, draft, location_retried=True)
+                    ctx.say("location_not_a_place")
+                    return
         elif awaiting == Question.PHOTO:
-            if text and not mood.is_skip(text):
+            if text and not control:
                 # Follow-up words are part of the story: keep them with the description.
                 draft = replace(draft, description=_append(draft.description, text))
             if text or ctx.incoming.media:
                 draft = replace(draft, photo_done=True)
-        elif text and draft.description:
+        elif text and not control and draft.description:
             draft = replace(draft, description=_append(draft.description, text))
         _put(ctx, draft)
         self.ask_next(ctx)
@@ -152,6 +205,9 @@ class ComplaintFlow:
     def remind(self, ctx: Ctx) -> None:
         """After an interruption, repeat the question the complaint is waiting on."""
         if ctx.state.filing is None:
+            return
+        if self.stale(ctx):
+            self.ask_resume(ctx)
             return
         ctx.say("still_filing")
         self.ask_next(ctx)

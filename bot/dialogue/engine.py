@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.dialogue import mood
 from bot.dialogue.complaint_flow import ComplaintFlow
 from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import DialogueState, KnowledgeCursor, Question
 from bot.dialogue.texts import name_of, render
 from bot.dialogue.types import ComplaintView, DialoguePorts, Incoming, Reply, Turn
@@ -36,6 +37,9 @@ KEYWORDS: dict[str, str] = {
     "yes": "affirm", "no": "deny", "ya": "affirm", "iya": "affirm", "y": "affirm", "ok": "affirm",
     "oke": "affirm", "kirim": "affirm", "send": "affirm", "tidak": "deny", "gak": "deny",
     "bukan": "deny", "change": "deny", "ubah": "deny",
+    # The way out of a handover, and the button that asks for a person.
+    "handover:leave": "leave_handover", "kembali ke bot": "leave_handover", "back to the bot": "leave_handover",
+    "handover:ask": "request_human",
 }
 TICKET_RE = re.compile(r"\b([A-Za-z]{2,6})[\s.\-_]?(\d{4})[\s.\-_]?(\d{6})\b")
 SMALL_TALK = {"thank": "thanks_reply", "goodbye": "goodbye", "bot_challenge": "bot_challenge",
@@ -47,11 +51,21 @@ INTERRUPTING = {"ask_emergency", "check_status", "request_human", "cancel", "gre
 FALLBACKS_BEFORE_HANDOVER = 2
 #: Below the threshold, candidates at least this likely are offered as buttons.
 CLARIFY_FLOOR = 0.15
+#: While waiting for a person, the citizen is reminded at most this often (unless they ask
+#: whether anyone is there, which is always answered).
+WAITING_NOTICE_EVERY = timedelta(minutes=10)
+#: Words that leave a handover: typed, or the button's payload.
+LEAVE_HANDOVER = {"cancel", "help", "leave_handover"}
 
 
 def _mostly_location(text: str, parse: Parse) -> bool:
     spans = sum(e.end - e.start for e in parse.entities if e.entity == "location")
     return spans >= 0.5 * len(text.strip())
+
+
+def intent_is_answer(intent: str | None) -> bool:
+    """Intents that answer a filing question rather than ask one ("ya", "tidak", a category)."""
+    return intent in ("affirm", "deny") or (intent or "").startswith("report_")
 
 
 def find_ticket(text: str, parse: Parse | None) -> str | None:
@@ -87,15 +101,18 @@ class Dialogue:
         knowledge: The public-service knowledge base.
         timezone: Where times are shown (the city's zone).
         ticket_example: A ticket number shown as an example.
+        policy: The city's choices (handover wait, office hours, stale drafts, duplicates).
     """
 
     def __init__(self, ports: DialoguePorts, knowledge: KnowledgeBase | None = None,
-                 timezone: tzinfo | str = "Asia/Jakarta", ticket_example: str = "WRG-2026-000123") -> None:
+                 timezone: tzinfo | str = "Asia/Jakarta", ticket_example: str = "WRG-2026-000123",
+                 policy: DialoguePolicy | None = None) -> None:
         self.ports = ports
         self.kb = knowledge or KnowledgeBase()
         self.tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self.ticket_example = ticket_example
-        self.flow = ComplaintFlow(ports, self.when)
+        self.policy = policy or DialoguePolicy()
+        self.flow = ComplaintFlow(ports, self.when, self.policy)
 
     # -- helpers -------------------------------------------------------------------------
     def when(self, at: datetime | None) -> str:
@@ -160,27 +177,45 @@ class Dialogue:
         return Turn(tuple(ctx.replies), ctx.state, ctx.lang, ctx.handover)
 
     def _route(self, ctx: Ctx) -> None:
+        if ctx.state.handover is not None and self._handed_over(ctx):
+            return
         intent = ctx.intent
         has_content = bool(ctx.text or ctx.incoming.location or ctx.incoming.media)
-        if ctx.state.handover is not None:
-            # A person is handling this conversation: the bot stays quiet, except for safety.
-            if intent == "ask_emergency":
-                ctx.say("emergency")
-            return
         if not has_content:
             ctx.say("empty_message")
             return
         # Safety first: an emergency is answered at once, even in the middle of a complaint.
-        if intent == "ask_emergency":
+        if intent == "ask_emergency" and mood.sounds_like_emergency(ctx.text):
             ctx.say("emergency")
             self.flow.remind(ctx)
             return
-        if intent == "request_human":
+        if intent == "ask_emergency" or intent == "request_human":
+            # "tolong dong, ada orang?" asks for a person, not for 112.
             self._handover(ctx, "requested")
             return
         if mood.is_angry(ctx.text):
+            if self._is_complaint(ctx):
+                # Strong words about a problem never cancel the complaint: it is filed as
+                # usual, and a person is one button away. An outburst in the middle of filing
+                # is no answer to the pending question: the question is asked again.
+                offer = Reply(render("strong_words_offer", ctx.lang), (
+                    Button(render("button_talk_to_staff", ctx.lang), "handover:ask"),))
+                if (ctx.intent or "").startswith("report_") or ctx.state.filing is None:
+                    self._route_calm(ctx)
+                    ctx.replies.insert(0, offer)
+                else:
+                    ctx.replies.append(offer)
+                    self.flow.remind(ctx)
+                return
             self._handover(ctx, "angry")
             return
+        self._route_calm(ctx)
+
+    def _is_complaint(self, ctx: Ctx) -> bool:
+        return ctx.state.filing is not None or (ctx.intent or "").startswith("report_")
+
+    def _route_calm(self, ctx: Ctx) -> None:
+        intent = ctx.intent
         if intent == "cancel":
             if ctx.state.filing is not None:
                 ctx.state = replace(ctx.state, filing=None)
@@ -190,11 +225,32 @@ class Dialogue:
             return
         if ctx.state.rating_for and self._rating(ctx):
             return
+        if ctx.state.rating_for is None and self._late_rating(ctx):
+            return
         filing = ctx.state.filing
+        if filing is not None and self.flow.stale(ctx):
+            # A draft left behind (old, or from before a handover) is not resumed silently: a new
+            # complaint replaces it, anything else asks first (remind() asks too).
+            if (intent or "").startswith("report_") and not ctx.incoming.button:
+                ctx.state = replace(ctx.state, filing=None)
+                filing = None
+            elif intent not in INTERRUPTING and not (intent or "").startswith("ask_"):
+                self.flow.ask_resume(ctx)
+                return
         # An address with "kelurahan"/"kecamatan" in it looks like an office-hours question;
         # while the location is being asked, it is the answer.
         answering_location = filing is not None and filing.awaiting == Question.LOCATION \
             and ctx.parse is not None and bool(ctx.parse.entity("location"))
+        if filing is not None and filing.awaiting in (Question.RESUME, Question.DUPLICATE):
+            self.flow.handle(ctx)
+            return
+        if filing is not None and intent not in INTERRUPTING and not ctx.incoming.button \
+                and filing.awaiting not in (Question.DESCRIPTION, Question.CATEGORY, None) \
+                and not answering_location and mood.is_question(ctx.text) \
+                and not intent_is_answer(intent):
+            # A question in the middle of filing is answered; the filing then resumes.
+            self._question_while_filing(ctx)
+            return
         if filing is not None and intent not in INTERRUPTING \
                 and (not (intent or "").startswith("ask_") or answering_location):
             self.flow.handle(ctx)
@@ -203,7 +259,70 @@ class Dialogue:
         if ctx.state.knowledge is not None and mood.is_more(ctx.text):
             self._kb_more(ctx)
             return
+        if filing is None and not ctx.incoming.button and mood.is_ack(ctx.text) \
+                and intent not in ("greet", "help", "check_status") and not (intent or "").startswith("report_"):
+            # "👍", "ok", "sip": a light answer; never a misunderstanding on the way to a handover.
+            ctx.state = replace(ctx.state, fallbacks=0)
+            ctx.say("thanks_reply" if intent == "thank" else "ack_reply")
+            return
         self._answer(ctx)
+
+    def _question_while_filing(self, ctx: Ctx) -> None:
+        intent = ctx.intent or ""
+        filing = ctx.state.filing
+        assert filing is not None
+        if mood.asks_how_long(ctx.text) and filing.draft.category:
+            hours, days = self.ports.sla_of(filing.draft.category)
+            ctx.say("sla_info", category=name_of("category_names", filing.draft.category, ctx.lang).lower(),
+                    hours=f"{hours:g}", days=f"{days:g}")
+        elif intent.startswith("ask_") and intent != "ask_emergency" and self.kb.article(intent, ctx.lang):
+            article = self.kb.article(intent, ctx.lang)
+            assert article is not None
+            ctx.replies.append(Reply(article.summary))
+        else:
+            ctx.say("question_unanswered")
+        self.flow.remind(ctx)
+
+    # -- handover --------------------------------------------------------------------------
+    def _handed_over(self, ctx: Ctx) -> bool:
+        """A message while a person has (or is about to have) the conversation; False when the
+        bot should handle it as usual (the citizen left the handover, or it expired)."""
+        handover = ctx.state.handover
+        assert handover is not None
+        now = ctx.incoming.received_at
+        if ctx.intent == "ask_emergency" and mood.sounds_like_emergency(ctx.text):
+            ctx.say("emergency")
+            return True
+        if ctx.state.unanswered(now, self.policy.handover_timeout):
+            ctx.state = ctx.state.release()
+            ctx.say("handover_timed_out")
+            return False
+        if ctx.intent in LEAVE_HANDOVER:
+            ctx.state = ctx.state.release()
+            ctx.say("handover_left")
+            ctx.replies.append(self.menu(ctx.lang))
+            return True
+        if not handover.waiting:
+            return True     # a person is on it: the bot stays quiet
+        if ctx.intent == "check_status":
+            self._status(ctx)
+            return True
+        if (ctx.intent or "").startswith("ask_") and ctx.intent != "ask_emergency" \
+                and self.kb.article(ctx.intent or "", ctx.lang):
+            self._kb(ctx, ctx.intent or "")
+            return True
+        noticed = handover.noticed_at or handover.since
+        if mood.is_presence_probe(ctx.text) or ctx.intent in ("greet", "request_human") \
+                or noticed is None or now - noticed >= WAITING_NOTICE_EVERY:
+            ctx.state = ctx.state.noticed(now)
+            ctx.say("handover_waiting", self._leave_button(ctx.lang), **self._wait_values())
+        return True
+
+    def _wait_values(self) -> dict[str, str]:
+        return {"office_hours": self.policy.office_hours, "wait": str(self.policy.expected_wait_minutes)}
+
+    def _leave_button(self, lang: str) -> Button:
+        return Button(render("button_back_to_bot", lang), "handover:leave")
 
     def _answer(self, ctx: Ctx) -> None:
         intent, lang = ctx.intent, ctx.lang
@@ -241,7 +360,8 @@ class Dialogue:
     def _handover(self, ctx: Ctx, reason: str) -> None:
         ctx.state = ctx.state.hand_over(reason, ctx.incoming.received_at)
         ctx.handover = reason
-        ctx.say({"requested": "handover_started", "angry": "handover_angry"}.get(reason, "handover_fallbacks"))
+        ctx.say({"requested": "handover_started", "angry": "handover_angry"}.get(reason, "handover_fallbacks"),
+                self._leave_button(ctx.lang), **self._wait_values())
 
     def _not_understood(self, ctx: Ctx) -> None:
         fallbacks = ctx.state.fallbacks + 1
@@ -323,13 +443,13 @@ class Dialogue:
         ticket = ctx.state.rating_for
         assert ticket is not None
         payload = ctx.incoming.button or ""
-        rating = int(payload.split(":", 1)[1]) if payload.startswith("rate:") else mood.rating_of(ctx.text)
-        if rating is not None:
-            ctx.state = ctx.state.rating_done()
-            self.ports.rate(ticket, rating)
-            ctx.say("rating_thanks", rating=rating, ticket=ticket)
-            return True
-        if payload == "reopen" or mood.NOT_FIXED_WORDS.search(ctx.text):
+        pressed = rating_button(payload)
+        # Words rate only in a short answer: "jalan rusak parah di Jl. Mawar" is a new complaint.
+        short = len(ctx.text.split()) <= 8 and not (ctx.intent or "").startswith("report_")
+        rating = pressed[1] if pressed else (mood.rating_of(ctx.text) if short else None)
+        if pressed and pressed[0]:
+            ticket = pressed[0]
+        if payload == "reopen" or (not pressed and mood.NOT_FIXED_WORDS.search(ctx.text)):
             ctx.state = ctx.state.rating_done()
             view = self.ports.reopen(ticket)
             if view is None:
@@ -337,8 +457,37 @@ class Dialogue:
             else:
                 ctx.say("reopened", ticket=ticket)
             return True
+        if rating is not None:
+            ctx.state = ctx.state.rating_done()
+            self.ports.rate(ticket, rating)
+            ctx.say("rating_thanks", rating=rating, ticket=ticket)
+            return True
         if ctx.intent is None or ctx.intent in ("affirm", "deny"):
             ctx.say("rating_invalid")
             return True
         ctx.state = ctx.state.rating_done()   # they moved on to something else
         return False
+
+    def _late_rating(self, ctx: Ctx) -> bool:
+        """A rating button pressed after the question was left behind still counts (once)."""
+        pressed = rating_button(ctx.incoming.button or "")
+        if pressed is None:
+            return False
+        ticket, rating = pressed
+        if ticket is None:
+            recent = [v for v in self.ports.recent_complaints(5) if v.status == "selesai"]
+            ticket = recent[0].ticket if recent else None
+        if ticket is None:
+            ctx.say("rating_invalid")
+            return True
+        if self.ports.rate(ticket, rating):
+            ctx.say("rating_thanks", rating=rating, ticket=ticket)
+        else:
+            ctx.say("rating_already", ticket=ticket)
+        return True
+
+
+def rating_button(payload: str) -> tuple[str | None, int] | None:
+    """ "rate:WRG-2026-000001:4" (or the older "rate:4") → (ticket or None, 4)."""
+    m = re.fullmatch(r"rate:(?:([A-Za-z]{2,6}-\d{4}-\d{6}):)?([1-5])", payload)
+    return (m.group(1), int(m.group(2))) if m else None

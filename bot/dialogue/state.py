@@ -14,7 +14,7 @@ are added with a default, which keeps older records readable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +30,8 @@ class Question(StrEnum):
     PHOTO = "photo"
     CONFIRM = "confirm"
     WHICH_FIELD = "which_field"
+    RESUME = "resume"           # continue an old draft, or start afresh?
+    DUPLICATE = "duplicate"     # join the complaint already filed nearby, or file a new one?
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +70,21 @@ class Filing:
         awaiting: The question asked last; None before the first.
         replace_description: The citizen asked to rewrite the description: the next answer
             replaces it instead of being appended.
+        touched_at: When the citizen last added to it (None in older records).
+        held: The draft was left behind (a handover came in between): it is not resumed
+            without asking.
+        location_retried: The location was asked again once because the answer did not look
+            like a place; the next answer is taken as it is.
+        duplicate_of: The ticket of the complaint this one seems to repeat (while asking).
     """
 
     draft: Draft = field(default_factory=Draft)
     awaiting: Question | None = None
     replace_description: bool = False
+    touched_at: datetime | None = None
+    held: bool = False
+    location_retried: bool = False
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +97,14 @@ class Handover:
         since: When it was handed over (None in records older than this field).
         staff: The username of the staff member who took it; None while it waits.
         taken_at: When they took it.
+        noticed_at: When the citizen was last told they are waiting for a person.
     """
 
     reason: str
     since: datetime | None = None
     staff: str | None = None
     taken_at: datetime | None = None
+    noticed_at: datetime | None = None
 
     @property
     def waiting(self) -> bool:
@@ -131,8 +145,29 @@ class DialogueState:
 
     # -- named operations ------------------------------------------------------------------
     def hand_over(self, reason: str, at: datetime) -> DialogueState:
-        """A person takes over from the bot (the citizen asked, was angry, or was not understood)."""
-        return replace(self, handover=Handover(reason, since=at), fallbacks=0)
+        """A person takes over from the bot (the citizen asked, was angry, or was not understood).
+
+        A complaint being filed is kept but held: after the handover the citizen is asked
+        whether to continue it instead of being asked its next question out of the blue.
+        """
+        filing = replace(self.filing, held=True) if self.filing is not None else None
+        return replace(self, handover=Handover(reason, since=at, noticed_at=at), fallbacks=0,
+                       filing=filing)
+
+    def unanswered(self, now: datetime, timeout: timedelta) -> bool:
+        """Handed over, nobody took it, and it has waited ``timeout`` or longer.
+
+        The one rule for returning an unanswered handover to the bot: the dialogue applies it
+        when the citizen writes, the sweeper (bot/casework/notifications.py) when they do not.
+        """
+        h = self.handover
+        return h is not None and h.waiting and h.since is not None and now - h.since >= timeout
+
+    def noticed(self, at: datetime) -> DialogueState:
+        """The citizen was told (again) that they wait for a person."""
+        if self.handover is None:
+            return self
+        return replace(self, handover=replace(self.handover, noticed_at=at))
 
     def taken_by(self, staff: str, at: datetime) -> DialogueState:
         """Staff member ``staff`` handles the conversation (handed over or not)."""
@@ -140,8 +175,9 @@ class DialogueState:
         return replace(self, handover=replace(current, staff=staff, taken_at=at))
 
     def release(self) -> DialogueState:
-        """Back to the bot, with a fresh count of misunderstandings."""
-        return replace(self, handover=None, fallbacks=0)
+        """Back to the bot, with a fresh count of misunderstandings (a draft stays held)."""
+        filing = replace(self.filing, held=True) if self.filing is not None else None
+        return replace(self, handover=None, fallbacks=0, filing=filing)
 
     def await_rating(self, ticket: str) -> DialogueState:
         """The citizen was asked to rate the resolved complaint ``ticket``."""
@@ -169,10 +205,18 @@ class DialogueState:
                 out["awaiting"] = self.filing.awaiting.value
             if self.filing.replace_description:
                 out["replace_description"] = True
+            if self.filing.touched_at is not None:
+                out["touched_at"] = _iso(self.filing.touched_at)
+            if self.filing.held:
+                out["held"] = True
+            if self.filing.location_retried:
+                out["location_retried"] = True
+            if self.filing.duplicate_of:
+                out["duplicate_of"] = self.filing.duplicate_of
         if self.handover is not None:
             h = self.handover
             out["handover"] = {"reason": h.reason, "since": _iso(h.since), "staff": h.staff,
-                               "taken_at": _iso(h.taken_at)}
+                               "taken_at": _iso(h.taken_at), "noticed_at": _iso(h.noticed_at)}
         if self.rating_for:
             out["rating_for"] = self.rating_for
         if self.knowledge is not None:
@@ -194,7 +238,10 @@ class DialogueState:
             filing = Filing(_draft(data.get("draft")),
                             Question(awaiting) if awaiting is not None and awaiting in Question._value2member_map_
                             else None,
-                            data.get("replace_description") is True)
+                            data.get("replace_description") is True,
+                            touched_at=_when(data.get("touched_at")), held=data.get("held") is True,
+                            location_retried=data.get("location_retried") is True,
+                            duplicate_of=_str(data.get("duplicate_of")))
         kb = data.get("kb")
         knowledge = None
         if isinstance(kb, dict) and isinstance(kb.get("key"), str):
@@ -256,5 +303,5 @@ def _handover(value: object) -> Handover | None:
         return Handover(value)
     if isinstance(value, dict) and _str(value.get("reason")):
         return Handover(value["reason"], since=_when(value.get("since")), staff=_str(value.get("staff")),
-                        taken_at=_when(value.get("taken_at")))
+                        taken_at=_when(value.get("taken_at")), noticed_at=_when(value.get("noticed_at")))
     return None

@@ -93,7 +93,11 @@ class DialoguePorts(Protocol):
         """Category names in the order they are offered."""
 
     def rate(self, ticket: str, rating: int) -> bool:
-        """Record a 1-5 rating on the citizen's own resolved complaint."""
+        """Record a 1-5 rating on the citizen's own resolved complaint; False when it is not
+        theirs or was already rated since it was last resolved (a rating is stored once)."""
+
+    def sla_of(self, category: str) -> tuple[float, float]:
+        """(coordination hours, resolution days) of a category: "how long does it take?"."""
 
     def reopen(self, ticket: str) -> ComplaintView | None:
         """Reopen the citizen's resolved complaint; None when the reopen period has passed."""

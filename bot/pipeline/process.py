@@ -19,6 +19,7 @@ from bot.casework.conversation_state import load_state, save_state
 from bot.casework.dialogue_ports import DbDialoguePorts
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.policy import dialogue_policy
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline.outbox import queue_reply
@@ -200,7 +201,8 @@ class ConversationProcessor:
             sender_name=conv.contact.name, abilities=self._abilities(conv.channel))
         ports = DbDialoguePorts(session, self.settings, conv, msg.id)
         dialogue = Dialogue(ports, self.knowledge, timezone=self.settings.timezone,
-                            ticket_example=f"{self.settings.ticket_prefix}-{now_year()}-000123")
+                            ticket_example=f"{self.settings.ticket_prefix}-{now_year()}-000123",
+                            policy=dialogue_policy(self.settings))
         turn = dialogue.step(load_state(conv), incoming, parse)
         if turn.handover:
             log.info("conversation handed over", extra={"conversation_id": conv.id, "reason": turn.handover})

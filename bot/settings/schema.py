@@ -242,6 +242,22 @@ class ComplaintsSection(Section):
         ..., "Complaint categories by name.", expected="at least one category")
 
 
+class DialogueSection(Section):
+    """``dialogue:``: how the conversation treats citizens off the happy path."""
+
+    handover_timeout_minutes: float = setting(
+        60.0, "A handover nobody took within this time returns to the bot, and the citizen is told.",
+        ge=1, example=30.0)
+    expected_wait_minutes: Int = setting(
+        15, "The wait citizens are told to expect after a handover.", ge=1, example=30)
+    office_hours: Text = setting(
+        "Senin-Jumat 08.00-16.00", "When staff answer, as told to citizens who wait for a person.",
+        example="Senin-Sabtu 07.30-15.00")
+    draft_stale_hours: float = setting(
+        24.0, "An unsent complaint untouched this long is not resumed without asking.", ge=0.1,
+        example=12.0)
+
+
 class ConfigFile(Section):
     """The whole of config.yml."""
 
@@ -256,6 +272,7 @@ class ConfigFile(Section):
     languages: LanguagesSection
     tickets: TicketsSection
     complaints: ComplaintsSection
+    dialogue: DialogueSection
 
 
 def _public_url(value: str) -> str:

@@ -14,16 +14,16 @@ AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 def test_the_column_follows_the_state():
     conv = Conversation(state={}, handover=False, updated_at=AT)
     save_state(conv, load_state(conv).hand_over("angry", AT))
-    assert conv.handover and handover_of(conv) == Handover("angry", AT)
+    assert conv.handover and handover_of(conv) == Handover("angry", AT, noticed_at=AT)
     save_state(conv, load_state(conv).taken_by("rina", AT))
-    assert conv.handover and handover_of(conv) == Handover("angry", AT, "rina", AT)
+    assert conv.handover and handover_of(conv) == Handover("angry", AT, "rina", AT, noticed_at=AT)
     save_state(conv, load_state(conv).release())
     assert not conv.handover and handover_of(conv) is None and conv.state == {}
 
 
 def test_a_first_release_record_handed_over_by_the_column_alone_stays_handed_over():
     conv = Conversation(state={"language": "id"}, handover=True, updated_at=AT)
-    assert load_state(conv) == DialogueState(language="id", handover=Handover("staff", since=AT))
+    assert load_state(conv) == DialogueState(language="id", handover=Handover("staff", since=AT, noticed_at=AT))
 
 
 def test_a_first_release_record_taken_by_staff():

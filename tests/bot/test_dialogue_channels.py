@@ -235,8 +235,8 @@ def test_status_change_is_notified_and_resolution_asks_for_a_rating(provider_app
     staff(provider_app, lambda svc: svc.set_status(ticket, "selesai", "rina"))
     ask = citizen.notifications()[-1]
     assert "selesai ditangani" in ask
-    assert [b["payload"] for b in citizen.buttons] == [f"rate:{n}" for n in range(1, 6)]
-    assert "4/5" in citizen.say(button="rate:4")[0]
+    assert [b["payload"] for b in citizen.buttons] == [f"rate:{ticket}:{n}" for n in range(1, 6)]
+    assert "4/5" in citizen.say(button=f"rate:{ticket}:4")[0]
     c = complaint(provider_app, ticket)
     assert c.rating == 4
     assert [(e.kind, e.to_status) for e in c.events][-2:] == [("status", "selesai"), ("rating", None)]
@@ -259,21 +259,54 @@ def test_a_typed_rating_and_a_reopen(provider_app, citizen):
 
 @SQLITE_ONLY
 def test_handover_to_a_person_and_back(provider_app, citizen, fakes):
-    assert "teruskan ke petugas" in citizen.say("saya mau bicara dengan petugas")[0]
-    # While a person handles it, the bot stays quiet...
-    assert citizen.say("halo? ada orang?") == []
-    # ...except for an emergency.
+    started = citizen.say("saya mau bicara dengan petugas")[0]
+    assert "teruskan ke petugas" in started and "08.00" in started and "15 menit" in started
+    # While it waits, the citizen is told so (issue 11) ...
+    waiting = citizen.say("halo? ada orang?")
+    assert len(waiting) == 1 and "menunggu petugas" in waiting[0] and "batal" in waiting[0]
+    # ... and an emergency is always answered.
     assert "112" in citizen.say("tolong ada kebakaran!")[0]
     conv = citizen.conversation()
     assert conv.handover
+    staff(provider_app, lambda svc: svc.take_over(conv.id, "rina"))
     staff(provider_app, lambda svc: svc.reply(conv.id, "Halo, saya Rina. Ada yang bisa dibantu?", "rina"))
     assert citizen.notifications() == ["Petugas: Halo, saya Rina. Ada yang bisa dibantu?"]
+    # Taken by a person: the bot stays quiet.
+    assert citizen.say("halo? ada orang?") == []
     staff(provider_app, lambda svc: svc.release(conv.id, "rina"))
     assert "kembali dilayani oleh Warga" in citizen.notifications()[0]
     assert "Pilih yang Anda perlukan" in follow_up(citizen, "menu")[0]
     assert [b["payload"] for b in citizen.buttons] == ["lapor", "status", "info"]
     # Nothing held back during the handover comes out late: the next message gets only its answer.
     assert "Pilih yang Anda perlukan" in follow_up(citizen, "menu")[0]
+
+
+@SQLITE_ONLY
+def test_issue_11_way_out_location_check_and_word_rating(provider_app, citizen, fakes):
+    """Issue 11 on every channel: leave a handover, a description at the location question,
+    a control word, a question mid-filing, a rating in words."""
+    citizen.say("saya mau bicara dengan petugas")
+    back = citizen.say("menu")
+    assert "kembali dilayani oleh Warga" in back[0] and "Pilih yang Anda perlukan" in back[1]
+    assert not citizen.conversation().handover
+    assert "Di mana lokasinya" in citizen.say("lampu jalan mati")[-1]
+    assert "Contoh" in citizen.say("sudah 3 malam lampu PJU di gang kami mati semua, gelap")[0]
+    replies = citizen.say("Gg. Mawar RT 03/05 Kel. Kemiri")
+    if "kirim foto" in replies[-1]:
+        replies = citizen.say("berapa lama biasanya ditangani?")
+        assert "biasanya ditanggapi" in replies[0] and "kirim foto" in replies[-1]
+        replies = citizen.say("lewati")
+    assert "Kirim laporan ini?" in replies[-1]
+    ticket = ticket_in(citizen.say(button="yes")[0])
+    c = complaint(provider_app, ticket)
+    assert c.location_text == "Gg. Mawar RT 03/05 Kel. Kemiri" and "lewati" not in c.description
+    assert "gelap" in c.description
+    move_through(provider_app, ticket, "disposisi", "proses", "menunggu_validasi", "selesai")
+    notes: list[str] = []
+    while not any("selesai ditangani" in n for n in notes):
+        notes += citizen.notifications()
+    assert "5/5" in follow_up(citizen, "mantap, sudah beres, terima kasih pak")[0]
+    assert complaint(provider_app, ticket).rating == 5
 
 
 # -- knowledge, language, safety -----------------------------------------------------------------
@@ -414,7 +447,7 @@ def test_sms_replies_stay_within_three_segments(provider_app, provider_client, f
     notes: list[str] = []
     while not any("selesai ditangani" in n for n in notes):
         notes += sms.notifications()
-    sms.say(button="rate:5")
+    sms.say(button=f"rate:{ticket}:5")
     too_long = [(parts, segments, text) for parts, segments, text in sms.segments()
                 if parts > 1 or segments > 3]
     assert too_long == [], "\n\n".join(f"{p} SMS, {s} segments: {t}" for p, s, t in too_long)

@@ -8,6 +8,7 @@ carries them.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -97,7 +98,8 @@ def test_status_change_is_notified_and_resolution_asks_for_a_rating(app, citizen
     citizen.notifications()
     staff(app, lambda svc: svc.set_status(ticket, "selesai", "rina"))
     ask = citizen.notifications()[-1]
-    assert "selesai ditangani" in ask and [b["payload"] for b in citizen.buttons] == [f"rate:{n}" for n in range(1, 6)]
+    assert "selesai ditangani" in ask
+    assert [b["payload"] for b in citizen.buttons] == [f"rate:{ticket}:{n}" for n in range(1, 6)]
     assert "4/5" in citizen.say("4")[0]
     c = complaint(app, ticket)
     assert c.rating == 4
@@ -114,15 +116,20 @@ def test_resolved_complaint_can_be_reopened_within_the_period(app, citizen):
 
 
 def test_handover_to_a_person_and_back(app, citizen):
-    assert "teruskan ke petugas" in citizen.say("saya mau bicara dengan petugas")[0]
-    # While a person handles it, the bot stays quiet...
-    assert citizen.say("halo? ada orang?") == []
-    # ...except for an emergency.
+    started = citizen.say("saya mau bicara dengan petugas")[0]
+    assert "teruskan ke petugas" in started and "08.00" in started and "15 menit" in started
+    # While it waits, the citizen is told so (issue 11) ...
+    waiting = citizen.say("halo? ada orang?")
+    assert len(waiting) == 1 and "menunggu petugas" in waiting[0] and "batal" in waiting[0]
+    # ... and an emergency is always answered.
     assert "112" in citizen.say("tolong ada kebakaran!")[0]
     with app.extensions["warga"].sessions() as s:
         conv = s.scalars(select(Conversation).where(Conversation.handover.is_(True))).one()
+    staff(app, lambda svc: svc.take_over(conv.id, "rina"))
     staff(app, lambda svc: svc.reply(conv.id, "Halo, saya Rina. Ada yang bisa dibantu?", "rina"))
     assert citizen.notifications() == ["Petugas: Halo, saya Rina. Ada yang bisa dibantu?"]
+    # Taken by a person: the bot stays quiet.
+    assert citizen.say("halo? ada orang?") == []
     staff(app, lambda svc: svc.release(conv.id, "rina"))
     assert "kembali dilayani oleh Warga" in citizen.notifications()[0]
     assert "Pilih yang Anda perlukan" in citizen.say("menu")[0]
@@ -155,3 +162,39 @@ def test_nothing_a_citizen_types_breaks_a_reply_or_a_stored_field(app, citizen, 
         from bot.store.models import Message
         stored = s.scalars(select(Message).where(Message.direction == "in")).one()
         assert stored.text == nasty.replace("\x00", "\ufffd") or stored.text == nasty
+
+
+# -- issue 11: no traps ----------------------------------------------------------------------------
+
+def test_the_way_out_of_a_handover_and_a_word_rating(app, citizen):
+    citizen.say("saya mau bicara dengan petugas")
+    back = citizen.say("batal")
+    assert "kembali dilayani oleh Warga" in back[0] and "Pilih yang Anda perlukan" in back[1]
+    with app.extensions["warga"].sessions() as s:
+        assert s.scalars(select(Conversation).where(Conversation.handover.is_(True))).first() is None
+    ticket = file_by_buttons_any(citizen)
+    staff(app, lambda svc: svc.set_status(ticket, "disposisi", "rina"))
+    staff(app, lambda svc: svc.set_status(ticket, "proses", "rina"))
+    staff(app, lambda svc: svc.set_status(ticket, "menunggu_validasi", "rina"))
+    staff(app, lambda svc: svc.set_status(ticket, "selesai", "rina"))
+    assert any("Seberapa puas" in n for n in citizen.notifications())
+    assert "5/5" in citizen.say("mantap, sudah beres, terima kasih pak")[0]
+    assert complaint(app, ticket).rating == 5
+
+
+def file_by_buttons_any(citizen) -> str:
+    replies = citizen.say("lampu jalan mati")
+    for _ in range(5):
+        last = replies[-1]
+        if "Kirim laporan ini?" in last:
+            return re.search(r"WRG-\d{4}-\d{6}", citizen.say(button="yes")[0]).group(0)
+        if "Di mana" in last:
+            # A description first: kept, and the location asked again with an example.
+            again = citizen.say("sudah 3 malam lampu PJU di gang kami mati semua, gelap")
+            assert "Contoh" in again[0]
+            replies = citizen.say("Gg. Mawar RT 03/05 Kel. Kemiri")
+        elif "kirim foto" in last:
+            replies = citizen.say("lewati")
+        else:
+            replies = citizen.say("lampu PJU mati total")
+    raise AssertionError(replies)

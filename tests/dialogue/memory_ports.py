@@ -42,6 +42,7 @@ class StoredComplaint:
     draft: ComplaintDraft | None = None
     ratings: list[int] = field(default_factory=list)
     reopened: int = 0
+    rated: bool = False      # since it was last resolved
 
 
 class MemoryPorts:
@@ -109,10 +110,15 @@ class MemoryPorts:
 
     def rate(self, ticket: str, rating: int) -> bool:
         c = self._own(ticket)
-        if c is None:
-            return False
+        if c is None or c.rated:
+            return False    # stored once per resolution (a reopened complaint may be rated again)
         c.ratings.append(rating)
+        c.rated = True
         return True
+
+    def sla_of(self, category: str) -> tuple[float, float]:
+        _, _, _, hours, days = self._category(category)
+        return hours, days
 
     def reopen(self, ticket: str) -> ComplaintView | None:
         c = self._own(ticket)
@@ -121,6 +127,7 @@ class MemoryPorts:
             return None
         c.view = replace(c.view, status="proses", updated_at=self.clock(), closed_at=None)
         c.reopened += 1
+        c.rated = False
         return c.view
 
     def reopen_days(self) -> float:

@@ -32,7 +32,9 @@ def test_menu(text):
     ("makasih ya", "thank", "thanks_reply"), ("terima kasih", "thank", "thanks_reply"),
     ("dadah", "goodbye", "goodbye"), ("kamu bot ya?", "bot_challenge", "bot_challenge"),
     ("resep nasi goreng dong", "out_of_scope", "out_of_scope"),
-    ("ya", None, "menu"), ("tidak", None, "menu"), ("sip", "affirm", "menu"),
+    ("ya", None, "menu"), ("tidak", None, "menu"),
+    # An acknowledgement gets a light answer (issue 11), not the menu.
+    ("sip", "affirm", "ack_reply"),
 ])
 def test_small_talk(text, intent, key):
     assert Chat().say(text, intent) == [key]
@@ -132,15 +134,42 @@ def test_answers_while_filing_start_the_count_again():
     assert chat.say(**NOT_UNDERSTOOD) == ["not_understood", "menu"]
 
 
-@pytest.mark.parametrize("text", [
-    "PELAYANAN KALIAN PAYAH SEKALI, LAPORAN SAYA GAK PERNAH DIURUS!!!",
-    "dasar goblok, laporan saya ga diurus", "pemkot gak becus", "saya kecewa banget sama pelayanannya",
-    "this is useless", "bangsat", "kalian tidak becus ngurus jalan",
-])
+ANGRY = ["PELAYANAN KALIAN PAYAH SEKALI, LAPORAN SAYA GAK PERNAH DIURUS!!!",
+         "dasar goblok, laporan saya ga diurus", "pemkot gak becus", "this is useless", "bangsat",
+         "kalian tidak becus ngurus jalan", "anjing lu, dari kemarin ga dibales"]
+
+
+@pytest.mark.parametrize("text", ANGRY)
 def test_an_angry_citizen_is_handed_over(text):
     chat = Chat()
-    assert chat.say(text, "report_road_damage") == ["handover_angry"]
+    assert chat.say(text) == ["handover_angry"]
     assert chat.handover == "angry"
+    assert chat.buttons == ["handover:leave"]
+
+
+@pytest.mark.parametrize("text", ANGRY)
+def test_strong_words_in_a_complaint_never_cancel_it(text):
+    # Issue 11: the complaint is filed as usual; a person is one button away.
+    chat = Chat()
+    keys = chat.say(text, "report_road_damage")
+    assert keys[0] == "strong_words_offer" and keys[1] in ("ask_description", "ask_location")
+    assert chat.handover is None and chat.replies[0].buttons[0].payload == "handover:ask"
+    assert chat.state.filing is not None
+    assert chat.say(button="handover:ask") == ["handover_started"]
+
+
+@pytest.mark.parametrize("text,intent,lang", [
+    ("jalan di Jl. Margonda Raya rusak parah banget, banyak lubang", "report_road_damage", "id"),
+    ("saya kecewa banget jalannya belum diperbaiki juga", "report_road_damage", "id"),
+    ("saya kecewa banget sama pelayanannya", None, "id"),
+    ("sudah muak tiap hujan rumah kebanjiran", "report_flood", "id"),
+    ("anjing liar berkeliaran di taman, anak-anak takut", "report_public_facility", "id"),
+    ("the road is terrible, this pothole is damn dangerous", "report_road_damage", "en"),
+])
+def test_strong_words_about_a_problem_are_not_anger(text, intent, lang):
+    chat = Chat(lang=lang)
+    keys = chat.say(text, intent, lang=lang)
+    assert chat.handover is None and "handover_angry" not in keys and "strong_words_offer" not in keys
 
 
 @pytest.mark.parametrize("text", ["JALAN RUSAK!!", "TOLONG DIPERBAIKI JALAN DEPAN RUMAH.",
@@ -165,12 +194,7 @@ def test_asking_for_a_person_while_filing_hands_over():
     assert chat.say("mau ngomong sama orang", "request_human") == ["handover_started"]
 
 
-@pytest.mark.parametrize("how", ["requested", "angry", "fallbacks", "taken"])
-@pytest.mark.parametrize("message", [{"text": "halo? ada orang?"}, {"text": "menu"}, {"text": "batal"},
-                                     {"text": "lapor", "intent": "report_start"}, {"button": "yes"},
-                                     {"text": ""}, {"text": "WRG-2026-000001"}])
-def test_while_a_person_handles_it_the_bot_is_quiet(how, message):
-    chat = Chat()
+def handed_over(chat: Chat, how: str) -> None:
     if how == "requested":
         chat.say("saya mau bicara dengan petugas", "request_human")
     elif how == "angry":
@@ -180,7 +204,94 @@ def test_while_a_person_handles_it_the_bot_is_quiet(how, message):
         chat.say(**NOT_UNDERSTOOD)
     else:
         chat.take_over("rina")
+
+
+@pytest.mark.parametrize("how", ["requested", "angry", "fallbacks", "taken"])
+@pytest.mark.parametrize("message", [{"text": "lapor", "intent": "report_start"}, {"button": "yes"},
+                                     {"text": ""}, {"text": "jalannya masih rusak pak"}])
+def test_while_a_person_handles_it_the_bot_is_quiet(how, message):
+    chat = Chat()
+    handed_over(chat, how)
+    if how != "taken":
+        chat.now += timedelta(minutes=1)      # just told they wait: no second notice yet
     assert chat.say(**message) == []
+
+
+@pytest.mark.parametrize("how", ["requested", "angry", "fallbacks", "taken"])
+@pytest.mark.parametrize("way_out", [{"text": "batal"}, {"text": "menu"}, {"text": "Menu"},
+                                     {"text": "cancel", "lang": "en"}, {"button": "handover:leave"},
+                                     {"text": "kembali ke bot"}])
+def test_the_way_out_always_returns_to_the_bot(how, way_out):
+    chat = Chat()
+    handed_over(chat, how)
+    assert chat.say(**way_out) == ["handover_left", "menu"]
+    assert chat.state.handover is None
+    assert chat.say("cara bikin KTP", "ask_id_card") == ["kb:ask_id_card"]
+
+
+@pytest.mark.parametrize("how", ["requested", "angry", "fallbacks"])
+@pytest.mark.parametrize("probe", [{"text": "halo?"}, {"text": "halo? ada orang?"},
+                                   {"text": "tolong dong, ada orang?", "intent": "ask_emergency"},
+                                   {"text": "anyone there?", "lang": "en"}, {"text": "p"}])
+def test_while_waiting_the_citizen_is_told_so_with_hours_and_wait(how, probe):
+    chat = Chat()
+    handed_over(chat, how)
+    assert "08.00" in chat.text and "15" in chat.text      # office hours and expected wait, at once
+    assert chat.say(**probe) == ["handover_waiting"]
+    assert "08.00" in chat.text and "handover:leave" in chat.buttons
+
+
+def test_while_waiting_status_and_public_service_questions_are_answered():
+    chat = Chat()
+    ticket = chat.ports.add("tree")
+    chat.say("saya mau bicara dengan petugas", "request_human")
+    assert chat.say(ticket) == ["status_one"] and ticket in chat.text
+    assert chat.say("cek status", "check_status") == ["status_recent_header"]
+    assert chat.say("syarat bikin KTP apa?", "ask_id_card") == ["kb:ask_id_card"]
+    assert chat.state.handover is not None and chat.state.handover.waiting
+
+
+def test_once_taken_status_questions_are_left_to_the_person():
+    chat = Chat()
+    ticket = chat.ports.add("tree")
+    chat.take_over()
+    assert chat.say(ticket) == [] and chat.say("halo?") == []
+
+
+def test_a_waiting_handover_nobody_took_returns_to_the_bot():
+    chat = Chat()
+    chat.say("saya mau bicara dengan petugas", "request_human")
+    chat.now += timedelta(minutes=59)
+    assert chat.say("halo?") == ["handover_waiting"]
+    chat.now += timedelta(minutes=1)       # the default policy: 60 minutes
+    assert chat.say("halo?") == ["handover_timed_out", "greeting", "menu"]
+    assert chat.state.handover is None
+
+
+def test_the_timeout_is_the_policys():
+    from bot.dialogue.policy import DialoguePolicy
+    chat = Chat()
+    chat.dialogue = type(chat.dialogue)(chat.ports, policy=DialoguePolicy(handover_timeout=timedelta(minutes=5)))
+    chat.say("can I talk to a person", "request_human", lang="en")
+    chat.now += timedelta(minutes=5)
+    assert chat.say("menu") == ["handover_timed_out", "menu"]
+
+
+def test_a_taken_handover_never_times_out():
+    chat = Chat()
+    chat.say("saya mau bicara dengan petugas", "request_human")
+    chat.take_over()
+    chat.now += timedelta(days=2)
+    assert chat.say("halo?") == []
+
+
+def test_a_long_wait_is_noticed_again_without_asking():
+    chat = Chat()
+    chat.say("saya mau bicara dengan petugas", "request_human")
+    chat.now += timedelta(minutes=11)
+    assert chat.say("jalannya masih rusak pak") == ["handover_waiting"]
+    chat.now += timedelta(minutes=1)
+    assert chat.say("foto menyusul ya") == []
 
 
 @pytest.mark.parametrize("how", ["requested", "taken"])
@@ -203,13 +314,21 @@ def test_released_the_bot_answers_again_and_the_count_starts_over():
     assert chat.say(**NOT_UNDERSTOOD) == ["not_understood", "menu"]
 
 
-def test_a_draft_survives_a_handover():
-    # Today the draft is kept and resumed after a release (issue 11 will ask first).
+@pytest.mark.parametrize("leave", ["release", "batal"])
+def test_a_draft_survives_a_handover_but_is_not_resumed_silently(leave):
     chat = Chat()
     chat.say("saluran air mampet depan rumah", "report_drainage")
-    assert chat.say("dasar tolol") == ["handover_angry"]
-    chat.release()
-    assert chat.say("menu") == ["menu", "still_filing", "ask_location"]
+    assert chat.say("dasar tolol") == ["strong_words_offer", "still_filing", "ask_location"] \
+        or chat.handover is None
+    chat.say("saya mau bicara dengan petugas", "request_human")
+    if leave == "release":
+        chat.release()
+        assert chat.say("oke makasih", "thank") == ["thanks_reply", "resume_draft"]
+    else:
+        assert chat.say("batal") == ["handover_left", "menu"]
+        assert chat.say("oke makasih", "thank") == ["thanks_reply", "resume_draft"]
+    assert chat.buttons == ["resume:yes", "resume:no"]
+    assert chat.say(button="resume:yes") == ["ask_location"]
 
 
 # -- rating and reopening ---------------------------------------------------------------------
@@ -235,8 +354,8 @@ def test_a_rating_is_recorded_once(answer, rating):
     assert chat.ports.complaints[ticket].ratings == [rating]
 
 
-@pytest.mark.parametrize("answer", [{"text": "6"}, {"text": "0"}, {"text": "lumayan"},
-                                    {"text": "ok"}, {"text": "tidak"}, {"text": "sip", "intent": "affirm"}])
+@pytest.mark.parametrize("answer", [{"text": "6"}, {"text": "0"}, {"text": "hmm"},
+                                    {"text": "ok"}, {"text": "tidak"}, {"text": "ya", "intent": "affirm"}])
 def test_an_unreadable_rating_asks_again(answer):
     chat = Chat()
     ticket = resolved(chat)

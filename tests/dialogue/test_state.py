@@ -23,14 +23,24 @@ AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 def test_handover_operations():
     state = DialogueState(language="id", fallbacks=1)
     asked = state.hand_over("requested", AT)
-    assert asked.handover == Handover("requested", since=AT) and asked.handover.waiting
+    assert asked.handover == Handover("requested", since=AT, noticed_at=AT) and asked.handover.waiting
     taken = asked.taken_by("rina", AT + timedelta(minutes=5))
-    assert taken.handover == Handover("requested", AT, "rina", AT + timedelta(minutes=5))
+    assert taken.handover == Handover("requested", AT, "rina", AT + timedelta(minutes=5), noticed_at=AT)
     assert not taken.handover.waiting
     assert taken.release() == DialogueState(language="id")
     # Staff can take a conversation nobody handed over.
     assert DialogueState().taken_by("budi", AT).handover == Handover("staff", AT, "budi", AT)
     assert state.handover is None     # values never change in place
+    # Issue 11: nobody took it within the timeout; a taken one never expires.
+    assert asked.unanswered(AT + timedelta(minutes=30), timedelta(minutes=30))
+    assert not asked.unanswered(AT + timedelta(minutes=29), timedelta(minutes=30))
+    assert not taken.unanswered(AT + timedelta(days=3), timedelta(minutes=30))
+
+
+def test_a_draft_is_held_across_a_handover():
+    filing = DialogueState(filing=Filing(Draft("flood")))
+    assert filing.hand_over("angry", AT).filing.held        # type: ignore[union-attr]
+    assert filing.release().filing.held                     # type: ignore[union-attr]
 
 
 def test_rating_operations():
