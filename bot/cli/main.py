@@ -273,7 +273,7 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
 def chat(ctx: click.Context, who: str | None) -> None:
     """Talk to the bot in the terminal (the same dialogue as every channel)."""
     settings = _settings(ctx)
-    from bot.logs import configure_logging
+    from bot.runtime.logs import configure_logging
     from bot.runtime import build_runtime
     from channels.terminal import TerminalChannel
 

@@ -222,7 +222,7 @@ class CategorySection(Section):
 
     expected: ClassVar[str] = "a mapping with intent and agency"
     intent: Text = setting(..., "The NLU intent that files a complaint of this category.",
-                           pattern=r"[a-z_]+")
+                           pattern=r"report_[a-z_]+", example="report_pothole")
     agency: Text = setting(..., "The agency the ticket is routed to.")
     coordination_hours: float | None = setting(
         None, "Overrides complaints.default_sla.coordination_hours.", ge=0.01)

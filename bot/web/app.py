@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from bot.logs import configure_logging
+from bot.runtime.logs import configure_logging
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings, load_settings
 

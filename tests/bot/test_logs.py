@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.logs import JsonFormatter, configure_logging
+from bot.runtime.logs import JsonFormatter, configure_logging
 
 
 @pytest.fixture
