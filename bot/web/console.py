@@ -33,7 +33,7 @@ from werkzeug.security import check_password_hash
 
 from bot.casework.complaints import CLOSED
 from bot.casework.conversation_state import handover_of
-from bot.casework.staff import StaffError, StaffService
+from bot.casework.staff import NotVisible, StaffError, StaffService, visible_conversations
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, Conversation, Message, StaffUser, utcnow
 
@@ -163,6 +163,8 @@ def _act(action: Callable[[StaffService], Any], ok: str) -> None:
     try:
         with rt.sessions() as s, s.begin():
             woken = action(StaffService(s, rt.settings))
+    except NotVisible:
+        abort(404)
     except StaffError as exc:
         flash(str(exc), "error")
         return
@@ -227,16 +229,20 @@ def media(message_id: int, index: int) -> Any:
 @bp.get("/conversations")
 @login_required
 def conversations() -> Any:
+    visible = visible_conversations(g.user)
     with _rt().sessions() as s:
         # The template shows each conversation's address: load it here, inside the session.
         waiting = s.scalars(select(Conversation).where(Conversation.handover.is_(True))
                             .options(joinedload(Conversation.address))
                             .order_by(Conversation.updated_at)).all()
-        # Replies that could not be sent, and citizen messages whose processing failed for good.
-        problems = s.scalars(select(Message).where(Message.status.in_(("failed", "held")))
-            .order_by(Message.id.desc()).limit(100)).all()
+        # Replies that could not be sent, and citizen messages whose processing failed for good:
+        # only those of conversations this staff member may open.
+        problems = s.scalars(select(Message).join(Conversation, Message.conversation_id == Conversation.id)
+                             .where(Message.status.in_(("failed", "held")), visible)
+                             .order_by(Message.id.desc()).limit(100)).all()
+        # Unparseable requests belong to no conversation: admins only.
         unparseable = s.scalars(select(Message).where(Message.kind == "unparseable")
-                                .order_by(Message.id.desc()).limit(50)).all()
+                                .order_by(Message.id.desc()).limit(50)).all() if g.user.role == "admin" else []
         handovers = {conv.id: handover_of(conv) for conv in waiting}
     return render_template("console/conversations.html", waiting=waiting, handovers=handovers,
                            problems=problems, unparseable=unparseable)
@@ -245,16 +251,23 @@ def conversations() -> Any:
 @bp.get("/conversations/<int:conv_id>")
 @login_required
 def conversation(conv_id: int) -> Any:
-    with _rt().sessions() as s:
-        conv = s.get(Conversation, conv_id, options=[joinedload(Conversation.address)])
-        if conv is None:
+    rt = _rt()
+    with rt.sessions() as s:
+        svc = StaffService(s, rt.settings)
+        try:
+            svc.visible(conv_id, g.user)
+        except NotVisible:
             abort(404)
+        conv = s.get(Conversation, conv_id, options=[joinedload(Conversation.address)])
         transcript = s.scalars(select(Message).where(Message.conversation_id == conv_id).order_by(Message.id)).all()
         complaints = s.scalars(_scope(select(Complaint).where(Complaint.contact_id == conv.contact_id))
                                .order_by(Complaint.id.desc())).all()
-    if g.user.role != "admin" and not complaints and not conv.handover:
-        abort(404)
-    return render_template("console/conversation.html", conv=conv, transcript=transcript, complaints=complaints)
+        events = svc.events(conv_id)
+        staff_ids = {m.staff_user_id for m in transcript if m.staff_user_id} | {e.staff_user_id for e in events}
+        staff_names = dict(s.execute(select(StaffUser.id, StaffUser.username)
+                                     .where(StaffUser.id.in_(staff_ids))).all()) if staff_ids else {}
+    return render_template("console/conversation.html", conv=conv, transcript=transcript, complaints=complaints,
+                           events=events, staff_names=staff_names)
 
 
 @bp.post("/conversations/<int:conv_id>/<action>")

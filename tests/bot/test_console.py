@@ -125,3 +125,81 @@ def test_stored_media_downloads_as_an_attachment(staffed, client, tmp_path):
     assert r.headers["Content-Disposition"].startswith("attachment")
     assert client.get(f"/console/media/{msg_id}/1").status_code == 404   # not downloaded yet
     assert client.get(f"/console/media/{msg_id}/5").status_code == 404
+
+
+# -- conversations are scoped like complaints (issue 9, item 1) -----------------------------
+def conversation_of(app: Any, ticket: str) -> int:
+    with app.extensions["warga"].sessions() as s:
+        return s.scalars(select(Complaint.conversation_id).where(Complaint.ticket == ticket)).one()
+
+
+def test_staff_of_another_agency_cannot_open_take_reply_or_release_a_conversation(staffed, client):
+    citizen, ticket = file_complaint(client, "jalan berlubang besar di Jl. Salemba Raya")
+    conv_id = conversation_of(staffed, ticket)
+    csrf = login(client, "lukas")   # Lingkungan Hidup; the complaint is Bina Marga's
+    assert client.get(f"/console/conversations/{conv_id}").status_code == 404
+    for action in ("take", "reply", "release"):
+        r = client.post(f"/console/conversations/{conv_id}/{action}", data={"text": "hai", "csrf": csrf})
+        assert r.status_code == 404, action
+    # An id that does not exist looks the same: ids cannot be probed.
+    assert client.get(f"/console/conversations/{conv_id + 1000}").status_code == 404
+    with staffed.extensions["warga"].sessions() as s:
+        conv = s.get(Conversation, conv_id)
+        assert conv.handover is False
+        assert s.scalars(select(Message).where(Message.conversation_id == conv_id,
+                                               Message.text.contains("hai"))).all() == []
+    assert citizen.notifications(wait=0.5) == []
+
+
+def test_take_reply_release_record_the_staff_member_in_the_transcript(staffed, client):
+    citizen, ticket = file_complaint(client, "jalan berlubang besar di Jl. Salemba Raya")
+    conv_id = conversation_of(staffed, ticket)
+    csrf = login(client, "dina")    # Bina Marga: the complaint's agency
+    assert client.get(f"/console/conversations/{conv_id}").status_code == 200
+    assert client.post(f"/console/conversations/{conv_id}/take", data={"csrf": csrf}).status_code == 302
+    client.post(f"/console/conversations/{conv_id}/reply", data={"text": "Tim kami menuju lokasi.", "csrf": csrf})
+    assert citizen.notifications() == ["Petugas: Tim kami menuju lokasi."]
+    client.post(f"/console/conversations/{conv_id}/release", data={"csrf": csrf})
+    assert "kembali dilayani oleh Warga" in citizen.notifications()[0]
+    with staffed.extensions["warga"].sessions() as s:
+        dina = s.scalars(select(StaffUser.id).where(StaffUser.username == "dina")).one()
+        staff_written = s.scalars(select(Message.text).where(Message.conversation_id == conv_id,
+                                                             Message.staff_user_id == dina)
+                                  .order_by(Message.id)).all()
+    assert staff_written[0] == "Petugas: Tim kami menuju lokasi."
+    assert "kembali dilayani oleh Warga" in staff_written[1]
+    page = client.get(f"/console/conversations/{conv_id}").get_data(as_text=True)
+    assert re.findall(r"(menangani|membalas|mengembalikan ke bot) · staff:dina", page) == [
+        "menangani", "membalas", "mengembalikan ke bot"]
+    assert page.count("petugas: dina") == 2
+
+
+def test_handover_queue_is_served_by_any_staff_and_problems_are_scoped(staffed, client):
+    waiting = WebCitizen(client)
+    waiting.say("saya mau bicara dengan petugas")
+    with staffed.extensions["warga"].sessions() as s:
+        conv_id = s.scalars(select(Conversation.id).where(Conversation.handover.is_(True))).one()
+    csrf = login(client, "lukas")
+    assert client.get(f"/console/conversations/{conv_id}").status_code == 200
+    assert client.post(f"/console/conversations/{conv_id}/take", data={"csrf": csrf}).status_code == 302
+    assert "menangani · staff:lukas" in client.get(f"/console/conversations/{conv_id}").get_data(as_text=True)
+
+
+def test_cli_transcript_is_scoped_and_shows_staff_events(staffed, client):
+    from click.testing import CliRunner
+
+    from bot.cli.main import cli
+
+    _, ticket = file_complaint(client, "jalan berlubang besar di Jl. Salemba Raya")
+    conv_id = conversation_of(staffed, ticket)
+    rt = staffed.extensions["warga"]
+    env = {"WARGA_DATABASE_URL": rt.settings.database_url}
+    runner = CliRunner()
+    for args in (["show", str(conv_id)], ["take", str(conv_id)], ["reply", str(conv_id), "hai"]):
+        refused = runner.invoke(cli, ["conversations", *args, "--by", "lukas"], env=env)
+        assert refused.exit_code == 1 and f"no conversation {conv_id}" in refused.output, refused.output
+    took = runner.invoke(cli, ["conversations", "take", str(conv_id), "--by", "dina"], env=env)
+    assert took.exit_code == 0, took.output
+    shown = runner.invoke(cli, ["conversations", "show", str(conv_id), "--by", "dina"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "event: take by staff:dina" in shown.output
