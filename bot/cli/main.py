@@ -123,6 +123,11 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
             supervisor.stop()
 
 
+#: gunicorn's access log: the path without the query string and no referrer, so nothing a
+#: client puts in a URL (a web chat sender id sent the old way) is written to the log.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(L)s'
+
+
 @cli.command()
 @click.option("--host", default=None, help="Bind address (default: server.host).")
 @click.option("--port", type=int, default=None, help="Port (default: server.port).")
@@ -150,6 +155,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             self.cfg.set("threads", 8)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
 
         def load(self) -> Any:
             # Built in each worker after the fork: threads and connections don't survive fork.

@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return render_template("error.html", code=exc.code, title=exc.name,
                                description=exc.description), exc.code
 
+    register_fault_handlers(app)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
         log.exception("unhandled error", extra={"path": request.path})
@@ -84,6 +86,34 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if start_workers:
         runtime.start()
     return app
+
+
+#: Seconds a client is told to wait before retrying while the database is away.
+RETRY_AFTER_SECONDS = 5
+
+
+def register_fault_handlers(app: Flask) -> None:
+    """Answer what is true when the database is away: nothing was stored, so 503 with
+    Retry-After (a provider or the web page sends again, and the retry is stored once), never
+    a 500 that reads like a bug. A Redis outage never reaches here: the message is stored and
+    the sweeper processes it (:meth:`bot.pipeline.queue.RedisQueue.enqueue`)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    def _unavailable(exc: Exception) -> Any:
+        log.warning("database unavailable", extra={"path": request.path, "reason": type(exc).__name__})
+        if request.path.startswith(API_PREFIXES):
+            resp = jsonify(error="unavailable", message="Storage is unavailable; nothing was stored. Retry later.")
+        else:
+            resp = app.make_response((render_template(
+                "error.html", code=503, title="Service Unavailable",
+                description="The database is unavailable; try again shortly."), 503))
+        resp.status_code = 503
+        resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return resp
+
+    for exc_class in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(exc_class, _unavailable)
 
 
 def runtime_of(app: Flask) -> Runtime:

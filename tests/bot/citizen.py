@@ -56,7 +56,8 @@ class WebCitizen:
     def notifications(self, wait: float = 10.0) -> list[str]:
         deadline = time.monotonic() + wait
         while True:
-            got = self.client.get(f"/api/v1/chat/messages?sender={self.sender}&after={self.last_id}").get_json()
+            got = self.client.get(f"/api/v1/chat/messages?after={self.last_id}",
+                                  headers={"X-Warga-Sender": self.sender}).get_json()
             if got["messages"] or time.monotonic() > deadline:
                 for m in got["messages"]:
                     check_reply(m["text"])
