@@ -355,4 +355,5 @@ def _assemble(config: ConfigFile, config_path: Path, secrets: Secrets) -> Settin
         rasa_autostart=n.rasa_autostart,
         knowledge_dir=_resolve_path(base, config.city.knowledge_dir),
         media_dir=_resolve_path(base, config.storage.media_dir),
+        security=config.security,
     )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings.schema import OutboxSettings, QueueSettings, Secrets, ServerSettings
+from bot.settings.schema import OutboxSettings, QueueSettings, Secrets, SecuritySection, ServerSettings
 from nlu.config import NluConfig
 
 
@@ -73,6 +73,7 @@ class Settings:
     rasa_autostart: bool
     knowledge_dir: Path
     media_dir: Path
+    security: SecuritySection
 
     @property
     def channels_enabled(self) -> tuple[str, ...]:

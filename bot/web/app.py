@@ -49,9 +49,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     from bot.web.console import bp as console_bp
     from bot.web.health import bp as health_bp
+    from bot.web.limits import install_rate_limits
     from bot.web.webchat import bp as webchat_bp
     from bot.web.webhooks import bp as webhooks_bp
 
+    install_rate_limits(app, settings, webchat_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(webchat_bp)
     app.register_blueprint(console_bp)

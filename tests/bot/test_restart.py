@@ -28,6 +28,8 @@ def env_for(db: Path, backend: str) -> dict[str, str]:
         "WARGA_QUEUE_STALL_SECONDS": "0.2", "WARGA_SERVER_CHAT_REPLY_WAIT_SECONDS": "0.3",
         "WARGA_NLU_ENGINE": "sklearn", "WARGA_NLU_RASA_AUTOSTART": "false",
         "WARGA_NLU_MODELS_DIR": str(db.parent / "models"), "WARGA_CHANNELS_ENABLED": "web",
+        "WARGA_SECURITY_CHAT_PER_SENDER_PER_MINUTE": "100000",
+        "WARGA_SECURITY_CHAT_PER_ADDRESS_PER_MINUTE": "100000",
     })
     return env
 
