@@ -272,6 +272,28 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
     click.echo(f"created {role} {username}" + (f" ({agency})" if agency else ""))
 
 
+@users.command("unlock")
+@click.argument("username", required=False)
+@click.option("--address", default=None, help="Also (or only) unlock this client address (IP).")
+@click.pass_context
+def users_unlock(ctx: click.Context, username: str | None, address: str | None) -> None:
+    """Unlock an account (and/or an address) locked after failed sign-ins; forget its failures."""
+    if not username and not address:
+        _fail("name an account (USERNAME) and/or --address")
+    settings = _settings(ctx)
+    from bot.casework.accounts import Accounts
+    from bot.store.engine import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as s, s.begin():
+            cleared = Accounts(s, settings.security).unlock(username, address)
+    finally:
+        engine.dispose()
+    what = " and ".join(x for x in (username and f"account {username}", address and f"address {address}") if x)
+    click.echo(f"unlocked {what}" if cleared else f"{what}: no failed sign-ins recorded")
+
+
 # -- chat --------------------------------------------------------------------------------
 @cli.command()
 @click.option("--as", "who", default=None, help="A name for this terminal citizen (keeps the conversation).")

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                                description=exc.description), exc.code
 
     register_fault_handlers(app)
+    register_console_headers(app)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
@@ -81,13 +82,28 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         if resp.mimetype == "text/html":
-            resp.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self'")
+            resp.headers.setdefault("Content-Security-Policy", CSP)
         return resp
 
     if start_workers:
         runtime.start()
     return app
+
+
+CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'"
+
+
+def register_console_headers(app: Flask) -> None:
+    """Console pages: never cached (a shared computer's back button shows no citizen's data)
+    and never framed (no clickjacking of the staff's buttons)."""
+
+    @app.after_request
+    def _console_headers(resp: Any) -> Any:
+        if request.path.startswith("/console"):
+            resp.headers["Cache-Control"] = "no-store"
+            resp.headers["X-Frame-Options"] = "DENY"
+            resp.headers["Content-Security-Policy"] = CSP + "; frame-ancestors 'none'"
+        return resp
 
 
 #: Seconds a client is told to wait before retrying while the database is away.
