@@ -53,8 +53,8 @@ def _rt() -> Any:
 
 
 def _now() -> datetime:
-    # Tests set app.config["WARGA_CLOCK"] to decide when time passes (idle expiry, throttles).
-    clock: Callable[[], datetime] = current_app.config.get("WARGA_CLOCK", utcnow)
+    # Tests set app.extensions["warga.clock"] to decide when time passes (idle expiry, throttles).
+    clock: Callable[[], datetime] = current_app.extensions.get("warga.clock", utcnow)
     return clock()
 
 
@@ -220,9 +220,19 @@ def complaint(ticket: str) -> Any:
         transcript = s.scalars(select(Message).where(Message.conversation_id == c.conversation_id)
                                .order_by(Message.id)).all() if c.conversation_id else []
         media = [(m.id, i, item) for m in transcript for i, item in enumerate(m.media or [])]
+        staff_names = _staff_names(s, {m.staff_user_id for m in transcript if m.staff_user_id})
     return render_template("console/complaint.html", c=c, events=events, transcript=transcript,
-                           media=media, nexts=rt.settings.complaints.transitions.get(c.status, ()),
+                           media=media, staff_names=staff_names,
+                           nexts=rt.settings.complaints.transitions.get(c.status, ()),
                            now=utcnow(), closed=CLOSED)
+
+
+def _staff_names(s: Any, ids: set[int | None]) -> dict[int, str]:
+    """Usernames of the staff who wrote transcript messages (shown beside each)."""
+    if not ids:
+        return {}
+    return {uid: name for uid, name in s.execute(select(StaffUser.id, StaffUser.username)
+                                                 .where(StaffUser.id.in_(ids))).all()}
 
 
 def _act(action: Callable[[StaffService], Any], ok: str) -> None:
@@ -330,9 +340,7 @@ def conversation(conv_id: int) -> Any:
         complaints = s.scalars(_scope(select(Complaint).where(Complaint.contact_id == conv.contact_id))
                                .order_by(Complaint.id.desc())).all()
         events = svc.events(conv_id)
-        staff_ids = {m.staff_user_id for m in transcript if m.staff_user_id} | {e.staff_user_id for e in events}
-        staff_names = dict(s.execute(select(StaffUser.id, StaffUser.username)
-                                     .where(StaffUser.id.in_(staff_ids))).all()) if staff_ids else {}
+        staff_names = _staff_names(s, {m.staff_user_id for m in transcript if m.staff_user_id})
     return render_template("console/conversation.html", conv=conv, transcript=transcript, complaints=complaints,
                            events=events, staff_names=staff_names)
 

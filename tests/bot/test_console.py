@@ -232,7 +232,7 @@ class Clock:
 @pytest.fixture
 def clock(staffed: Any) -> Clock:
     c = Clock()
-    staffed.config["WARGA_CLOCK"] = lambda: c.now
+    staffed.extensions["warga.clock"] = lambda: c.now
     return c
 
 
