@@ -107,6 +107,10 @@ def make_settings(db_url: str, tmp_path: Path, env: dict[str, str] | None = None
         "outbox.first_retry_seconds": 0.05,
         "server.chat_reply_wait_seconds": 10,
         "channels.enabled": ["web"],
+        # Test clients poll the chat API many times a second from one address; the limits have
+        # their own tests (tests/bot/test_rate_limits.py).
+        "security.chat_per_sender_per_minute": 100_000,
+        "security.chat_per_address_per_minute": 100_000,
     }
     base.update(overrides or {})
     return load_settings(PROJECT / "config.yml", env=env or {}, overrides=base)

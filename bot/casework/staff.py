@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService
@@ -13,11 +14,36 @@ from bot.casework.notifications import notify_status_change
 from bot.dialogue.texts import render
 from bot.pipeline.outbox import queue_reply
 from bot.settings import Settings
-from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser, utcnow
+from bot.store.models import (
+    Complaint,
+    ComplaintEvent,
+    Conversation,
+    ConversationEvent,
+    Message,
+    StaffUser,
+    utcnow,
+)
 
 
 class StaffError(Exception):
     """A staff action was refused; the message says why."""
+
+
+class NotVisible(StaffError):
+    """The conversation does not exist or is outside the staff member's scope (the console
+    answers 404 for both, so ids cannot be probed)."""
+
+
+def visible_conversations(user: StaffUser) -> Any:
+    """A WHERE clause: the conversations ``user`` may open, take, reply to and release.
+
+    Admins: all. Staff: those linked to a complaint of their agency, and those waiting in the
+    handover queue (every staff member serves the one queue there is today).
+    """
+    if user.role == "admin":
+        return Conversation.id.is_not(None)
+    linked = exists().where(Complaint.conversation_id == Conversation.id, Complaint.agency == user.agency)
+    return or_(Conversation.handover.is_(True), linked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,42 +116,69 @@ class StaffService:
                                    .order_by(Conversation.updated_at)))
 
     def take_over(self, conversation_id: int, username: str) -> None:
-        self.staff(username)
-        conv = self._conversation(conversation_id)
-        save_state(conv, load_state(conv).taken_by(username, utcnow()))
+        user = self.staff(username)
+        conv = self._conversation(conversation_id, user)
+        now = utcnow()
+        save_state(conv, load_state(conv).taken_by(username, now))
+        self._record(conv, user, "take", None, now)
 
     def reply(self, conversation_id: int, text: str, username: str) -> Woken:
-        self.staff(username)
-        conv = self._conversation(conversation_id)
+        user = self.staff(username)
+        conv = self._conversation(conversation_id, user)
         if not text.strip():
             raise StaffError("the reply is empty")
         lang = conv.language or self.settings.default_language
-        queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()))
+        msg = queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()))
+        msg.staff_user_id = user.id
+        self.s.flush()
+        self._record(conv, user, "reply", msg.id, msg.created_at)
         return Woken((conv.id,))
 
     def release(self, conversation_id: int, username: str) -> Woken:
         """Hand the conversation back to the bot and tell the citizen."""
-        self.staff(username)
-        conv = self._conversation(conversation_id)
+        user = self.staff(username)
+        conv = self._conversation(conversation_id, user)
         state = load_state(conv)
         if state.handover is None:
             raise StaffError(f"conversation {conversation_id} is not with staff")
         save_state(conv, state.release())
         lang = conv.language or self.settings.default_language
-        queue_reply(self.s, self.settings.outbox, conv, render("handover_ended", lang))
+        msg = queue_reply(self.s, self.settings.outbox, conv, render("handover_ended", lang))
+        msg.staff_user_id = user.id
+        self.s.flush()
+        self._record(conv, user, "release", msg.id, msg.created_at)
         return Woken((conv.id,))
 
-    def transcript(self, conversation_id: int) -> list[Message]:
-        self._conversation(conversation_id)
+    def transcript(self, conversation_id: int, username: str) -> list[Message]:
+        self._conversation(conversation_id, self.staff(username), lock=False)
         return list(self.s.scalars(select(Message).where(Message.conversation_id == conversation_id)
                                    .order_by(Message.id)))
 
-    def _conversation(self, conversation_id: int) -> Conversation:
+    def events(self, conversation_id: int) -> list[ConversationEvent]:
+        """Who took, replied in and released the conversation, oldest first."""
+        return list(self.s.scalars(select(ConversationEvent)
+                                   .where(ConversationEvent.conversation_id == conversation_id)
+                                   .order_by(ConversationEvent.id)))
+
+    def visible(self, conversation_id: int, user: StaffUser) -> Conversation:
+        """The conversation, if ``user`` may see it (else :class:`NotVisible`)."""
+        return self._conversation(conversation_id, user, lock=False)
+
+    def _record(self, conv: Conversation, user: StaffUser, kind: str, message_id: int | None,
+                at: Any) -> None:
+        self.s.add(ConversationEvent(conversation_id=conv.id, kind=kind, staff_user_id=user.id,
+                                     actor=f"staff:{user.username}", message_id=message_id, created_at=at))
+
+    def _conversation(self, conversation_id: int, user: StaffUser, *, lock: bool = True) -> Conversation:
         # Locked like a worker locks it: a take-over or release must not race the worker that
-        # is saving the same conversation's state.
-        conv = self.s.get(Conversation, conversation_id, with_for_update=True)
+        # is saving the same conversation's state. Scope first, so a refused id is never locked.
+        allowed = self.s.scalar(select(Conversation.id).where(
+            Conversation.id == conversation_id, visible_conversations(user)))
+        if allowed is None:
+            raise NotVisible(f"no conversation {conversation_id}")
+        conv = self.s.get(Conversation, conversation_id, with_for_update=lock or None)
         if conv is None:
-            raise StaffError(f"no conversation {conversation_id}")
+            raise NotVisible(f"no conversation {conversation_id}")
         return conv
 
     def overdue(self) -> list[Complaint]:

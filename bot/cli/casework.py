@@ -139,14 +139,20 @@ def queue(ctx: click.Context) -> None:
 
 @conversations_group.command("show")
 @click.argument("conversation_id", type=int)
+@click.option("--by", "username", required=True, help="Your staff username (staff see their agency's).")
 @click.pass_context
-def transcript(ctx: click.Context, conversation_id: int) -> None:
-    """Print the transcript with delivery statuses."""
+def transcript(ctx: click.Context, conversation_id: int, username: str) -> None:
+    """Print the transcript with delivery statuses and what staff did."""
     def action(svc: StaffService) -> None:
-        for m in svc.transcript(conversation_id):
-            who = "citizen" if m.direction == "in" else "warga"
+        rows: list[tuple[Any, int, str]] = []
+        for m in svc.transcript(conversation_id, username):
+            who = "citizen" if m.direction == "in" else ("staff" if m.staff_user_id else "warga")
             extra = f" [{m.status}{': ' + m.error_reason if m.error_reason else ''}]"
-            click.echo(f"{m.created_at:%Y-%m-%d %H:%M:%S} {who:>7}: {m.text}{extra}")
+            rows.append((m.created_at, 1, f"{who:>7}: {m.text}{extra}"))
+        for e in svc.events(conversation_id):
+            rows.append((e.created_at, 0, f"  event: {e.kind} by {e.actor}"))
+        for at, _, line in sorted(rows, key=lambda r: (r[0], r[1])):
+            click.echo(f"{at:%Y-%m-%d %H:%M:%S} {line}")
     _run(ctx, action)
 
 

@@ -123,6 +123,11 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
             supervisor.stop()
 
 
+#: gunicorn's access log: the path without the query string and no referrer, so nothing a
+#: client puts in a URL (a web chat sender id sent the old way) is written to the log.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(L)s'
+
+
 @cli.command()
 @click.option("--host", default=None, help="Bind address (default: server.host).")
 @click.option("--port", type=int, default=None, help="Port (default: server.port).")
@@ -150,6 +155,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             self.cfg.set("threads", 8)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
 
         def load(self) -> Any:
             # Built in each worker after the fork: threads and connections don't survive fork.
@@ -266,6 +272,28 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
     click.echo(f"created {role} {username}" + (f" ({agency})" if agency else ""))
 
 
+@users.command("unlock")
+@click.argument("username", required=False)
+@click.option("--address", default=None, help="Also (or only) unlock this client address (IP).")
+@click.pass_context
+def users_unlock(ctx: click.Context, username: str | None, address: str | None) -> None:
+    """Unlock an account (and/or an address) locked after failed sign-ins; forget its failures."""
+    if not username and not address:
+        _fail("name an account (USERNAME) and/or --address")
+    settings = _settings(ctx)
+    from bot.casework.accounts import Accounts
+    from bot.store.engine import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as s, s.begin():
+            cleared = Accounts(s, settings.security).unlock(username, address)
+    finally:
+        engine.dispose()
+    what = " and ".join(x for x in (username and f"account {username}", address and f"address {address}") if x)
+    click.echo(f"unlocked {what}" if cleared else f"{what}: no failed sign-ins recorded")
+
+
 # -- chat --------------------------------------------------------------------------------
 @cli.command()
 @click.option("--as", "who", default=None, help="A name for this terminal citizen (keeps the conversation).")
@@ -273,8 +301,8 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
 def chat(ctx: click.Context, who: str | None) -> None:
     """Talk to the bot in the terminal (the same dialogue as every channel)."""
     settings = _settings(ctx)
-    from bot.runtime.logs import configure_logging
     from bot.runtime import build_runtime
+    from bot.runtime.logs import configure_logging
     from channels.terminal import TerminalChannel
 
     configure_logging("ERROR")  # keep the terminal for the conversation

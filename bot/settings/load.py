@@ -356,4 +356,5 @@ def _assemble(config: ConfigFile, config_path: Path, secrets: Secrets) -> Settin
         knowledge_dir=_resolve_path(base, config.city.knowledge_dir),
         media_dir=_resolve_path(base, config.storage.media_dir),
         dialogue=config.dialogue,
+        security=config.security,
     )

@@ -146,6 +146,28 @@ class OutboxSettings(Section):
     lease_seconds: float = setting(60.0, "A send in progress this long is assumed lost and retried.", ge=1)
 
 
+class SecuritySection(Section):
+    """``security:``: sign-in throttling, console sessions, the public chat API's rate limits."""
+
+    login_slow_after_failures: Int = setting(
+        3, "Failed sign-ins (per account and per client address) before each answer is delayed.", ge=1)
+    login_lock_after_failures: Int = setting(
+        10, "Failed sign-ins before the account or address is locked until an admin unlocks it.", ge=1)
+    login_delay_seconds: float = setting(
+        1.0, "The delay per failure past login_slow_after_failures (capped at 10 s).", ge=0, le=10)
+    login_concurrent_checks: Int = setting(
+        4, "Password checks run at once per process (more wait): hashing cannot exhaust the CPU.", ge=1, le=64)
+    session_idle_minutes: float = setting(
+        60.0, "A console session unused this long ends (sign in again).", ge=1)
+    chat_per_sender_per_minute: Int = setting(
+        30, "Chat API requests one sender id may make per minute (more get 429 with Retry-After).", ge=1)
+    chat_per_address_per_minute: Int = setting(
+        300, "Chat API requests one client address may make per minute (more get 429).", ge=1)
+    trusted_proxies: Int = setting(
+        0, "Reverse proxies in front of Warga whose X-Forwarded-For is trusted for the client address.",
+        ge=0, le=5)
+
+
 _SID = r"(HX[0-9a-fA-F]{32})?"
 _SID_EXPECTED = "a Content SID like HX0123... (34 characters) or nothing"
 _SID_EXAMPLE = "HX" + "0123456789abcdef" * 2
@@ -273,6 +295,7 @@ class ConfigFile(Section):
     tickets: TicketsSection
     complaints: ComplaintsSection
     dialogue: DialogueSection
+    security: SecuritySection
 
 
 def _public_url(value: str) -> str:

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings.schema import DialogueSection, OutboxSettings, QueueSettings, Secrets, ServerSettings
+from bot.settings.schema import (
+    DialogueSection,
+    OutboxSettings,
+    QueueSettings,
+    Secrets,
+    SecuritySection,
+    ServerSettings,
+)
 from nlu.config import NluConfig
 
 
@@ -74,6 +81,7 @@ class Settings:
     knowledge_dir: Path
     media_dir: Path
     dialogue: DialogueSection
+    security: SecuritySection
 
     @property
     def channels_enabled(self) -> tuple[str, ...]:

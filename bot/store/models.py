@@ -48,6 +48,31 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class StaffSession(Base):
+    """A console sign-in. The cookie carries only ``token``; signing out revokes the row, so a
+    copied cookie stops working, and a session unused for ``security.session_idle_minutes`` ends."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)   # sha256 of the cookie's token
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per account (``user:NAME``) and per client address (``addr:IP``)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    locked_at: Mapped[datetime | None] = mapped_column()      # locked until an admin unlocks it
+
+
 class Contact(Base):
     """One citizen, who may write from several channel addresses."""
 
@@ -152,6 +177,8 @@ class Message(Base):
     processed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     status_at: Mapped[datetime | None] = mapped_column()
+    # Outbound: the staff member who wrote it (None: the bot or a notification).
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
 
 class ProviderMessageId(Base):
@@ -236,3 +263,17 @@ class ComplaintEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     complaint: Mapped[Complaint] = relationship(back_populates="events")
+
+
+class ConversationEvent(Base):
+    """Who took, replied in or released a conversation, and when (shown in the transcript)."""
+
+    __tablename__ = "conversation_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))              # take | reply | release
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    actor: Mapped[str] = mapped_column(String(120))            # "staff:<username>"
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from bot.runtime.logs import configure_logging
 from bot.runtime import Runtime, build_runtime
+from bot.runtime.logs import configure_logging
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     from bot.web.console import bp as console_bp
     from bot.web.health import bp as health_bp
+    from bot.web.limits import install_rate_limits
     from bot.web.webchat import bp as webchat_bp
     from bot.web.webhooks import bp as webhooks_bp
 
+    install_rate_limits(app, settings, webchat_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(webchat_bp)
     app.register_blueprint(console_bp)
@@ -63,6 +65,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
         return render_template("error.html", code=exc.code, title=exc.name,
                                description=exc.description), exc.code
+
+    register_fault_handlers(app)
+    register_console_headers(app)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
@@ -77,13 +82,56 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         if resp.mimetype == "text/html":
-            resp.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self'")
+            resp.headers.setdefault("Content-Security-Policy", CSP)
         return resp
 
     if start_workers:
         runtime.start()
     return app
+
+
+CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'"
+
+
+def register_console_headers(app: Flask) -> None:
+    """Console pages: never cached (a shared computer's back button shows no citizen's data)
+    and never framed (no clickjacking of the staff's buttons)."""
+
+    @app.after_request
+    def _console_headers(resp: Any) -> Any:
+        if request.path.startswith("/console"):
+            resp.headers["Cache-Control"] = "no-store"
+            resp.headers["X-Frame-Options"] = "DENY"
+            resp.headers["Content-Security-Policy"] = CSP + "; frame-ancestors 'none'"
+        return resp
+
+
+#: Seconds a client is told to wait before retrying while the database is away.
+RETRY_AFTER_SECONDS = 5
+
+
+def register_fault_handlers(app: Flask) -> None:
+    """Answer what is true when the database is away: nothing was stored, so 503 with
+    Retry-After (a provider or the web page sends again, and the retry is stored once), never
+    a 500 that reads like a bug. A Redis outage never reaches here: the message is stored and
+    the sweeper processes it (:meth:`bot.pipeline.queue.RedisQueue.enqueue`)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    def _unavailable(exc: Exception) -> Any:
+        log.warning("database unavailable", extra={"path": request.path, "reason": type(exc).__name__})
+        if request.path.startswith(API_PREFIXES):
+            resp = jsonify(error="unavailable", message="Storage is unavailable; nothing was stored. Retry later.")
+        else:
+            resp = app.make_response((render_template(
+                "error.html", code=503, title="Service Unavailable",
+                description="The database is unavailable; try again shortly."), 503))
+        resp.status_code = 503
+        resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return resp
+
+    for exc_class in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(exc_class, _unavailable)
 
 
 def runtime_of(app: Flask) -> Runtime:

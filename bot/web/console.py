@@ -8,8 +8,11 @@ string is escaped by Jinja's autoescaping.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+import threading
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,39 +32,52 @@ from flask import (
 )
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
-from werkzeug.security import check_password_hash
 
+from bot.casework.accounts import Accounts
 from bot.casework.complaints import CLOSED
 from bot.casework.conversation_state import handover_of
-from bot.casework.staff import StaffError, StaffService
+from bot.casework.staff import NotVisible, StaffError, StaffService, visible_conversations
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, Conversation, Message, StaffUser, utcnow
+from bot.web.limits import client_address
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 F = TypeVar("F", bound=Callable[..., Any])
 PAGE = 50
+#: How long a sign-in waits for a free password-check slot before answering 503.
+LOGIN_SLOT_WAIT_SECONDS = 5.0
 
 
 def _rt() -> Any:
     return current_app.extensions["warga"]
 
 
+def _now() -> datetime:
+    # Tests set app.extensions["warga.clock"] to decide when time passes (idle expiry, throttles).
+    clock: Callable[[], datetime] = current_app.extensions.get("warga.clock", utcnow)
+    return clock()
+
+
 def login_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        user_id = session.get("staff_id")
-        if user_id is None:
+        token = session.get("sid")
+        if not isinstance(token, str):
             return redirect(url_for("console.login", next=request.path))
-        with _rt().sessions() as s:
-            user = s.get(StaffUser, user_id)
-            if user is None or not user.active:
-                session.clear()
-                return redirect(url_for("console.login"))
-            s.expunge(user)
+        rt = _rt()
+        with rt.sessions() as s, s.begin():
+            # A revoked (signed out) or idle session ends here, whatever the cookie says.
+            user_id = Accounts(s, rt.settings.security).resume(token, _now())
+            user = s.get(StaffUser, user_id) if user_id is not None else None
+            if user is not None:
+                s.expunge(user)
+        if user is None or not user.active:
+            session.clear()
+            return redirect(url_for("console.login", next=request.path))
         g.user = user
         if request.method == "POST":
-            token = request.form.get("csrf", "")
-            if not hmac.compare_digest(token, session.get("csrf", "")):
+            csrf_token = request.form.get("csrf", "")
+            if not hmac.compare_digest(csrf_token, session.get("csrf", "")):
                 abort(400, "The form expired; reload the page and try again.")
         return view(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
@@ -74,30 +90,81 @@ def _helpers() -> dict[str, Any]:
             "csrf": session.get("csrf", "")}
 
 
+WRONG = "Nama pengguna atau kata sandi salah."
+LOCKED = ("Akun atau alamat ini dikunci setelah terlalu banyak percobaan gagal. "
+          "Minta admin membukanya (warga users unlock).")
+SLOW = "Terlalu banyak percobaan gagal. Coba lagi dalam {seconds} detik."
+BUSY = "Server sedang sibuk memeriksa kata sandi. Coba lagi sebentar lagi."
+
+
+def _login_slots() -> threading.BoundedSemaphore:
+    # At most security.login_concurrent_checks password hashes at once in this process.
+    slots = current_app.extensions.get("warga.login_slots")
+    if slots is None:
+        slots = current_app.extensions.setdefault(
+            "warga.login_slots", threading.BoundedSemaphore(_rt().settings.security.login_concurrent_checks))
+    return slots
+
+
+def _login_page(error: str | None, status: int, retry_after: float = 0) -> Any:
+    if "login_csrf" not in session:
+        session["login_csrf"] = secrets.token_urlsafe(24)
+    resp = current_app.make_response((render_template(
+        "console/login.html", error=error, login_csrf=session["login_csrf"]), status))
+    if retry_after > 0:
+        resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return resp
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
-    if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        password = request.form.get("password", "")
-        with _rt().sessions() as s:
-            user = s.scalar(select(StaffUser).where(StaffUser.username == username))
-            ok = user is not None and user.active and check_password_hash(user.password_hash, password)
-            user_id = user.id if ok and user else None
-        if user_id is not None:
-            session.clear()
-            session["staff_id"] = user_id
-            session["csrf"] = secrets.token_urlsafe(24)
-            target = request.args.get("next", "")
-            # Only local paths: never bounce a fresh login to another site.
-            return redirect(target if target.startswith("/console") else url_for("console.index"))
-        error = "Nama pengguna atau kata sandi salah."
-    return render_template("console/login.html", error=error), 401 if error else 200
+    if request.method == "GET":
+        return _login_page(None, 200)
+    expected = session.get("login_csrf")
+    if not isinstance(expected, str) or not hmac.compare_digest(request.form.get("csrf", ""), expected):
+        abort(400, "The form expired; reload the page and try again.")
+    rt = _rt()
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    address = client_address()
+    now = _now()
+    with rt.sessions() as s:
+        refused = Accounts(s, rt.settings.security).refusal(username, address, now)
+    if refused is not None and refused.locked:
+        return _login_page(LOCKED, 403)
+    if refused is not None:
+        return _login_page(SLOW.format(seconds=max(1, math.ceil(refused.retry_after))), 429, refused.retry_after)
+    slots = _login_slots()
+    if not slots.acquire(timeout=LOGIN_SLOT_WAIT_SECONDS):
+        return _login_page(BUSY, 503, LOGIN_SLOT_WAIT_SECONDS)
+    try:
+        with rt.sessions() as s:
+            user_id = Accounts(s, rt.settings.security).check_password(username, password)
+    finally:
+        slots.release()
+    with rt.sessions() as s, s.begin():
+        accounts = Accounts(s, rt.settings.security)
+        if user_id is None:
+            locked = accounts.record_failure(username, address, now)
+        else:
+            accounts.forget_failures(username)
+            token = accounts.open_session(user_id, now)
+    if user_id is None:
+        return _login_page(LOCKED if locked else WRONG, 403 if locked else 401)
+    session.clear()
+    session["sid"] = token
+    session["csrf"] = secrets.token_urlsafe(24)
+    target = request.args.get("next", "")
+    # Only local paths: never bounce a fresh login to another site.
+    return redirect(target if target.startswith("/console") else url_for("console.index"))
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
+    rt = _rt()
+    with rt.sessions() as s, s.begin():
+        Accounts(s, rt.settings.security).revoke(session["sid"], _now())
     session.clear()
     return redirect(url_for("console.login"))
 
@@ -153,9 +220,19 @@ def complaint(ticket: str) -> Any:
         transcript = s.scalars(select(Message).where(Message.conversation_id == c.conversation_id)
                                .order_by(Message.id)).all() if c.conversation_id else []
         media = [(m.id, i, item) for m in transcript for i, item in enumerate(m.media or [])]
+        staff_names = _staff_names(s, {m.staff_user_id for m in transcript if m.staff_user_id})
     return render_template("console/complaint.html", c=c, events=events, transcript=transcript,
-                           media=media, nexts=rt.settings.complaints.transitions.get(c.status, ()),
+                           media=media, staff_names=staff_names,
+                           nexts=rt.settings.complaints.transitions.get(c.status, ()),
                            now=utcnow(), closed=CLOSED)
+
+
+def _staff_names(s: Any, ids: set[int | None]) -> dict[int, str]:
+    """Usernames of the staff who wrote transcript messages (shown beside each)."""
+    if not ids:
+        return {}
+    return {uid: name for uid, name in s.execute(select(StaffUser.id, StaffUser.username)
+                                                 .where(StaffUser.id.in_(ids))).all()}
 
 
 def _act(action: Callable[[StaffService], Any], ok: str) -> None:
@@ -163,6 +240,8 @@ def _act(action: Callable[[StaffService], Any], ok: str) -> None:
     try:
         with rt.sessions() as s, s.begin():
             woken = action(StaffService(s, rt.settings))
+    except NotVisible:
+        abort(404)
     except StaffError as exc:
         flash(str(exc), "error")
         return
@@ -227,16 +306,20 @@ def media(message_id: int, index: int) -> Any:
 @bp.get("/conversations")
 @login_required
 def conversations() -> Any:
+    visible = visible_conversations(g.user)
     with _rt().sessions() as s:
         # The template shows each conversation's address: load it here, inside the session.
         waiting = s.scalars(select(Conversation).where(Conversation.handover.is_(True))
                             .options(joinedload(Conversation.address))
                             .order_by(Conversation.updated_at)).all()
-        # Replies that could not be sent, and citizen messages whose processing failed for good.
-        problems = s.scalars(select(Message).where(Message.status.in_(("failed", "held")))
-            .order_by(Message.id.desc()).limit(100)).all()
+        # Replies that could not be sent, and citizen messages whose processing failed for good:
+        # only those of conversations this staff member may open.
+        problems = s.scalars(select(Message).join(Conversation, Message.conversation_id == Conversation.id)
+                             .where(Message.status.in_(("failed", "held")), visible)
+                             .order_by(Message.id.desc()).limit(100)).all()
+        # Unparseable requests belong to no conversation: admins only.
         unparseable = s.scalars(select(Message).where(Message.kind == "unparseable")
-                                .order_by(Message.id.desc()).limit(50)).all()
+                                .order_by(Message.id.desc()).limit(50)).all() if g.user.role == "admin" else []
         handovers = {conv.id: handover_of(conv) for conv in waiting}
     return render_template("console/conversations.html", waiting=waiting, handovers=handovers,
                            problems=problems, unparseable=unparseable)
@@ -245,16 +328,21 @@ def conversations() -> Any:
 @bp.get("/conversations/<int:conv_id>")
 @login_required
 def conversation(conv_id: int) -> Any:
-    with _rt().sessions() as s:
-        conv = s.get(Conversation, conv_id, options=[joinedload(Conversation.address)])
-        if conv is None:
+    rt = _rt()
+    with rt.sessions() as s:
+        svc = StaffService(s, rt.settings)
+        try:
+            svc.visible(conv_id, g.user)
+        except NotVisible:
             abort(404)
+        conv = s.get(Conversation, conv_id, options=[joinedload(Conversation.address)])
         transcript = s.scalars(select(Message).where(Message.conversation_id == conv_id).order_by(Message.id)).all()
         complaints = s.scalars(_scope(select(Complaint).where(Complaint.contact_id == conv.contact_id))
                                .order_by(Complaint.id.desc())).all()
-    if g.user.role != "admin" and not complaints and not conv.handover:
-        abort(404)
-    return render_template("console/conversation.html", conv=conv, transcript=transcript, complaints=complaints)
+        events = svc.events(conv_id)
+        staff_names = _staff_names(s, {m.staff_user_id for m in transcript if m.staff_user_id})
+    return render_template("console/conversation.html", conv=conv, transcript=transcript, complaints=complaints,
+                           events=events, staff_names=staff_names)
 
 
 @bp.post("/conversations/<int:conv_id>/<action>")

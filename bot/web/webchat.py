@@ -3,18 +3,23 @@ app can use as a channel too. See README "Web chat API"."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.models import ContactAddress, Conversation, Message
 from channels.base import WebhookRequest
 from channels.web import SENDER_RE, WebChatError
 
 bp = Blueprint("webchat", __name__)
+log = logging.getLogger(__name__)
 SAFETY_RECHECK = 1.0
+#: The header that carries the sender id on GET (never the URL: see get_messages).
+SENDER_HEADER = "X-Warga-Sender"
 
 
 def _json_error(status: int, error: str, message: str) -> Any:
@@ -58,13 +63,20 @@ def post_message() -> Any:
     deadline = time.monotonic() + rt.settings.server.chat_reply_wait_seconds
     # Woken when a worker commits the message's processing; the re-read every SAFETY_RECHECK
     # seconds only covers a wake-up that never comes (another process's sweeper handled it).
-    with rt.wakeups.watch(stored.message_id) as watch:
-        while True:
-            done, replies = _replies_if_processed(rt, stored.message_id)
-            remaining = deadline - time.monotonic()
-            if done or remaining <= 0:
-                break
-            watch.wait(min(remaining, SAFETY_RECHECK))
+    done = False
+    replies: list[Message] = []
+    try:
+        with rt.wakeups.watch(stored.message_id) as watch:
+            while True:
+                done, replies = _replies_if_processed(rt, stored.message_id)
+                remaining = deadline - time.monotonic()
+                if done or remaining <= 0:
+                    break
+                watch.wait(min(remaining, SAFETY_RECHECK))
+    except SQLAlchemyError as exc:
+        # The message is stored (committed above): answer 202 and let the client poll, never a
+        # 5xx that makes it send again.
+        log.warning("replies not read after storing", extra={"reason": type(exc).__name__})
     body = {"message_id": stored.message_id, "duplicate": stored.duplicate,
             "replies": [_out(m) for m in replies], "pending": not done}
     return jsonify(body), 200 if done else 202
@@ -75,9 +87,13 @@ def get_messages() -> Any:
     rt = current_app.extensions["warga"]
     if "web" not in rt.channels:
         abort(404)
-    sender = request.args.get("sender", "")
+    if "sender" in request.args:
+        # The sender id is the reader's credential: a URL lands in access logs, proxies and
+        # browser history. Refused, so no client keeps sending it that way.
+        return _json_error(400, "bad_request", f"send the sender id in the {SENDER_HEADER} header, not in the URL")
+    sender = request.headers.get(SENDER_HEADER, "")
     if not SENDER_RE.match(sender):
-        return _json_error(400, "bad_request", "sender must be the opaque id used to post")
+        return _json_error(400, "bad_request", f"{SENDER_HEADER} must be the opaque id used to post")
     after_raw = request.args.get("after", "0")
     if not after_raw.isdigit():
         return _json_error(400, "bad_request", "after must be a message id (a whole number)")

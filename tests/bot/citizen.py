@@ -72,7 +72,8 @@ class WebCitizen:
         """Messages the bot sent on its own (status changes, staff replies) since the last read;
         waits for the first one."""
         def fetched() -> list[dict[str, Any]]:
-            got = self.client.get(f"/api/v1/chat/messages?sender={self.sender}&after={self.last_id}").get_json()
+            got = self.client.get(f"/api/v1/chat/messages?after={self.last_id}",
+                                  headers={"X-Warga-Sender": self.sender}).get_json()
             messages: list[dict[str, Any]] = got["messages"]
             return messages
         messages = wait_for(fetched, wait, f"a message the bot sends {self.sender} on its own", interval=0.1)

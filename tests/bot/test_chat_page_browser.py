@@ -81,3 +81,38 @@ def test_citizen_markup_is_shown_as_text_and_language_switches(live_url: str, pa
     # A reload keeps the conversation (same sender id in the browser) and shows earlier replies.
     page.reload()
     page.locator("[data-testid=bot-message]").first.wait_for(timeout=15000)
+
+
+@pytest.mark.browser
+def test_a_503_is_retried_with_the_same_message_id_and_polls_send_the_sender_in_a_header(
+        live_url: str, page: Any) -> None:
+    import json
+
+    posts: list[dict[str, Any]] = []
+    polls: list[tuple[str, str | None]] = []
+
+    def api(route: Any) -> None:
+        request = route.request
+        if request.method == "POST":
+            posts.append(json.loads(request.post_data or "{}"))
+            if len(posts) == 1:   # the database was away: nothing stored
+                route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                              body='{"error": "unavailable", "message": "retry"}')
+                return
+        else:
+            polls.append((request.url, request.headers.get("x-warga-sender")))
+        route.continue_()
+
+    page.route("**/api/v1/chat/messages*", api)
+    page.goto(live_url + "/")
+    page.fill("#text", "menu")
+    page.keyboard.press("Enter")
+    reply = page.locator("[data-testid=bot-message]").last
+    reply.wait_for(timeout=15000)
+    assert "Pilih yang Anda perlukan" in reply.inner_text()
+    assert len(posts) == 2 and posts[0]["id"] == posts[1]["id"]
+    assert page.locator(".msg--error").count() == 0
+    assert polls, "the page polls for later messages"
+    sender = posts[0]["sender"]
+    for url, header in polls:
+        assert sender not in url and header == sender

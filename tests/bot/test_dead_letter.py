@@ -103,11 +103,13 @@ def test_a_message_that_makes_processing_raise_is_dead_lettered_and_blocks_nothi
             return row.status if row is not None and row.status not in ("pending", "sending") else None
 
     assert wait_for(staff_reply_status, what="the staff reply to leave the outbox") == "delivered"
-    messages = client.get("/api/v1/chat/messages", query_string={"sender": SENDER}).get_json()["messages"]
+    messages = client.get("/api/v1/chat/messages", headers={"X-Warga-Sender": SENDER}).get_json()["messages"]
     assert messages[-1]["text"] == "Petugas: Kami sedang memeriksa pesan Anda."
 
     # Staff see the failed message, with its error, on the conversations page and in the transcript.
-    r = client.post("/console/login", data={"username": "admin", "password": PASSWORD})
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/login").get_data(as_text=True))
+    assert token is not None
+    r = client.post("/console/login", data={"username": "admin", "password": PASSWORD, "csrf": token.group(1)})
     assert r.status_code == 302
     problems = client.get("/console/conversations").get_data(as_text=True)
     assert re.search(r"dari warga.*failed.*RuntimeError: the model crashed.*tolong kaboom jalan rusak",

@@ -8,7 +8,6 @@ carries them.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -187,7 +186,7 @@ def file_by_buttons_any(citizen) -> str:
     for _ in range(5):
         last = replies[-1]
         if "Kirim laporan ini?" in last:
-            return re.search(r"WRG-\d{4}-\d{6}", citizen.say(button="yes")[0]).group(0)
+            return ticket_in(citizen.say(button="yes")[0])
         if "Di mana" in last:
             # A description first: kept, and the location asked again with an example.
             again = citizen.say("sudah 3 malam lampu PJU di gang kami mati semua, gelap")

@@ -28,14 +28,17 @@ def env_for(db: Path, backend: str) -> dict[str, str]:
         "WARGA_QUEUE_STALL_SECONDS": "0.2", "WARGA_SERVER_CHAT_REPLY_WAIT_SECONDS": "0.3",
         "WARGA_NLU_ENGINE": "sklearn", "WARGA_NLU_RASA_AUTOSTART": "false",
         "WARGA_NLU_MODELS_DIR": str(db.parent / "models"), "WARGA_CHANNELS_ENABLED": "web",
+        "WARGA_SECURITY_CHAT_PER_SENDER_PER_MINUTE": "100000",
+        "WARGA_SECURITY_CHAT_PER_ADDRESS_PER_MINUTE": "100000",
     })
     return env
 
 
-def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+def http(method: str, url: str, body: dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read())
@@ -48,7 +51,8 @@ class Server(WargaProcess):
         super().__init__(env_for(db, backend), db.parent / "warga.log")
 
     def replies(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = http("GET", f"{self.url}/api/v1/chat/messages?sender={SENDER}&after=0")[1][
+        messages: list[dict[str, Any]] = http("GET", f"{self.url}/api/v1/chat/messages?after=0",
+                                               headers={"X-Warga-Sender": SENDER})[1][
             "messages"]
         return messages
 

@@ -90,9 +90,10 @@ def test_retried_post_with_same_client_id_is_stored_once(app, client):
 def test_poll_returns_later_messages_only(app, client):
     r1 = post(client, text="menu").get_json()["replies"][0]["id"]
     post(client, text="batal")
-    got = client.get(f"/api/v1/chat/messages?sender={SENDER}&after={r1}").get_json()["messages"]
+    got = client.get(f"/api/v1/chat/messages?after={r1}", headers={"X-Warga-Sender": SENDER}).get_json()["messages"]
     assert len(got) == 1 and "Tidak ada yang sedang berjalan" in got[0]["text"]
-    assert client.get(f"/api/v1/chat/messages?sender={'q' * 32}&after=0").get_json() == {"messages": []}
+    assert client.get("/api/v1/chat/messages?after=0",
+                      headers={"X-Warga-Sender": "q" * 32}).get_json() == {"messages": []}
 
 
 def test_malformed_json_is_400_and_changes_nothing(app, client):
@@ -117,8 +118,8 @@ def test_invalid_fields_are_400_with_reason(app, client):
         r = client.post("/api/v1/chat/messages", data=json.dumps(body), content_type="application/json")
         assert r.status_code == 400, body
         assert needle in r.get_json()["message"], (body, r.get_json())
-    assert client.get("/api/v1/chat/messages?sender=bad").status_code == 400
-    assert client.get(f"/api/v1/chat/messages?sender={SENDER}&after=x").status_code == 400
+    assert client.get("/api/v1/chat/messages", headers={"X-Warga-Sender": "bad"}).status_code == 400
+    assert client.get("/api/v1/chat/messages?after=x", headers={"X-Warga-Sender": SENDER}).status_code == 400
     assert count(app, Message) == 0
 
 

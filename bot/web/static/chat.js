@@ -114,31 +114,39 @@
     payload.id = id;
     sendBtn.disabled = true;
     status.textContent = t("waiting");
+    // A lost connection, a 5xx (503: the server stored nothing) or a 429 is retried with the
+    // same id, so the server stores the message once however often it arrives.
+    function retry(afterSeconds) {
+      status.textContent = t("offline");
+      var backoff = Math.min(30000, 1000 * Math.pow(2, attempt));
+      var wait = afterSeconds > 0 ? Math.min(60000, afterSeconds * 1000) : backoff;
+      setTimeout(function () { send(payload, shown, attempt + 1, id); }, wait);
+      return "retry";
+    }
     fetch(API, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) })
       .then(function (r) {
-        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
-      })
-      .then(function (res) {
-        if (!res.ok) {
-          addNote(t("failed") + (res.body.message || ""), "msg--error");
-          return;
+        if (r.status >= 500 || r.status === 429) {
+          return retry(parseInt(r.headers.get("Retry-After") || "0", 10) || 0);
         }
-        (res.body.replies || []).forEach(addBot);
-        if (res.body.pending) { setTimeout(poll, 1000); }
+        return r.json().then(function (body) {
+          if (!r.ok) {
+            addNote(t("failed") + (body.message || ""), "msg--error");
+            return;
+          }
+          (body.replies || []).forEach(addBot);
+          if (body.pending) { setTimeout(poll, 1000); }
+        });
       })
-      .catch(function () {
-        status.textContent = t("offline");
-        var wait = Math.min(30000, 1000 * Math.pow(2, attempt));
-        setTimeout(function () { send(payload, shown, attempt + 1, id); }, wait);
-        return "retry";
-      })
+      .catch(function () { return retry(0); })
       .then(function (r) {
         if (r !== "retry") { status.textContent = ""; sendBtn.disabled = false; }
       });
   }
 
   function poll() {
-    fetch(API + "?sender=" + encodeURIComponent(sender) + "&after=" + lastId)
+    // The sender id is the credential that reads this conversation: a header, never the URL
+    // (URLs end up in access logs and browser history).
+    fetch(API + "?after=" + lastId, { headers: { "X-Warga-Sender": sender } })
       .then(function (r) { return r.ok ? r.json() : { messages: [] }; })
       .then(function (body) { (body.messages || []).forEach(addBot); })
       .catch(function () { /* offline: the next poll tries again */ });
