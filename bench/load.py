@@ -469,8 +469,9 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
         return _measure(name, "bare Flask endpoint, gunicorn 2 × gthread 8", servers, ["bare"] * args.clients,
                         args, deliveries, timeout)
     if name == "rasa-rest":
-        from bench.rasa_rest import WORK as RASA_WORK
-        from bench.rasa_rest import rasa_env, serve_command, train
+        # A sibling script (bench/ is not a package): its folder is on sys.path when run.
+        from rasa_rest import WORK as RASA_WORK
+        from rasa_rest import rasa_env, serve_command, train
 
         if not (RASA_WORK / "models" / "rest.tar.gz").exists():
             train()
