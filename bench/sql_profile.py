@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, event  # noqa: E402
+from sqlalchemy.pool import Pool  # noqa: E402
 
 from tests.conftest import make_settings, migrate  # noqa: E402
 from tests.fakes.fake_telegram import FakeTelegram  # noqa: E402
@@ -48,8 +49,15 @@ class Statements:
         self.on = False
         self.sql: list[str] = []
         self.commits = 0
+        self.checkouts = 0
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "commit", self._commit)
+        event.listen(Pool, "checkout", self._checkout)
+
+    def _checkout(self, *args: Any) -> None:
+        if self.on:
+            with self.lock:
+                self.checkouts += 1
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.on:
@@ -63,12 +71,12 @@ class Statements:
 
     def start(self) -> None:
         with self.lock:
-            self.sql, self.commits, self.on = [], 0, True
+            self.sql, self.commits, self.checkouts, self.on = [], 0, 0, True
 
-    def stop(self) -> tuple[list[str], int]:
+    def stop(self) -> tuple[list[str], int, int]:
         with self.lock:
             self.on = False
-            return list(self.sql), self.commits
+            return list(self.sql), self.commits, self.checkouts
 
 
 def kind(sql: str) -> str:
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(client: Any, rt: Any, tg: FakeTelegram, stats: Statements, show: bool) -> None:
-    per: dict[str, list[tuple[int, int, float]]] = {"web": [], "telegram": []}
+    per: dict[str, list[tuple[int, int, int, float]]] = {"web": [], "telegram": []}
     last: dict[str, list[str]] = {}
     for round_ in range(3):
         for i, text in enumerate(MESSAGES):
@@ -135,9 +143,9 @@ def report(client: Any, rt: Any, tg: FakeTelegram, stats: Statements, show: bool
             elapsed = time.perf_counter() - t0
             assert r.status_code == 200, r.get_data(as_text=True)
             settle(rt)
-            sql, commits = stats.stop()
+            sql, commits, checkouts = stats.stop()
             if round_ > 0:
-                per["web"].append((len(sql), commits, elapsed))
+                per["web"].append((len(sql), commits, checkouts, elapsed))
             last["web"] = sql
             # Telegram: webhook → processed → sent to the fake Bot API.
             before = len(tg.calls("sendMessage"))
@@ -154,16 +162,18 @@ def report(client: Any, rt: Any, tg: FakeTelegram, stats: Statements, show: bool
                 time.sleep(0.001)
             elapsed = time.perf_counter() - t0
             settle(rt)
-            sql, commits = stats.stop()
+            sql, commits, checkouts = stats.stop()
             if round_ > 0:
-                per["telegram"].append((len(sql), commits, elapsed))
+                per["telegram"].append((len(sql), commits, checkouts, elapsed))
             last["telegram"] = sql
     for channel, rows in per.items():
         n = [r[0] for r in rows]
         c = [r[1] for r in rows]
-        ms = sorted(r[2] * 1000 for r in rows)
+        k = [r[2] for r in rows]
+        ms = sorted(r[3] * 1000 for r in rows)
         print(f"{channel}: {sum(n) / len(n):.1f} statements per message (min {min(n)}, max {max(n)}), "
-              f"{sum(c) / len(c):.1f} commits, median {ms[len(ms) // 2]:.1f} ms to the reply (one at a time)")
+              f"{sum(c) / len(c):.1f} commits, {sum(k) / len(k):.1f} connection checkouts (each a pre-ping "
+              f"on PostgreSQL), median {ms[len(ms) // 2]:.1f} ms to the reply (one at a time)")
         print("   last message: " + ", ".join(f"{k} ×{v}" for k, v in Counter(map(kind, last[channel])).most_common()))
         if show:
             for s in last[channel]:
