@@ -134,6 +134,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     _require_schema(settings)
     from gunicorn.app.base import BaseApplication
 
+    from bot.pipeline.metrics import use_shared_dir
+
+    use_shared_dir(settings.var_dir)      # /metrics adds up every worker process's counts
+
     from bot.web.app import create_app
 
     n = workers or settings.server.workers
@@ -177,8 +181,10 @@ def worker(ctx: click.Context, burst: bool) -> None:
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import SimpleWorker
 
+    from bot.pipeline.metrics import use_shared_dir
     from bot.pipeline.queue import RedisQueue, start_sweeper, worker_runtime
 
+    use_shared_dir(settings.var_dir)      # the web processes' /metrics include this worker's counts
     rt = worker_runtime()
     assert isinstance(rt.queue, RedisQueue)
     sweeper, stop = start_sweeper(rt.queue, settings.queue.sweep_seconds)

@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bot.pipeline import metrics
 from bot.settings import OutboxSettings
 from bot.store.models import ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId, utcnow
 from channels.base import (
@@ -112,6 +113,7 @@ class Outbox:
                 if refusal is not None:
                     msg.status, msg.error_reason, msg.status_at = "failed", refusal, now
                     msg.lease_until = None
+                    metrics.message_out(msg.channel, "failed")
                     done += 1
                     continue
                 outbound = OutboundMessage(
@@ -138,6 +140,7 @@ class Outbox:
                 done += 1
                 continue
             sent = (msg_id, result)
+            metrics.message_out(outbound.channel, "sent")
             done += 1
 
     def _refusal(self, msg: Message, address: ContactAddress | None, now: datetime) -> str | None:
@@ -217,6 +220,7 @@ class Outbox:
                     mark_unreachable(session, msg.urn, now)
                 case SendFailure.retry_later | SendFailure.throttled | SendFailure.permanent:
                     pass     # failed: out of time, or retrying cannot help
+            metrics.message_out(msg.channel, "retry" if msg.status == "pending" else msg.status)
         log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
                                                    "reason": exc.reason, "kind": exc.kind.value})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
+from bot.pipeline import metrics
 from bot.pipeline.outbox import queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
@@ -91,12 +93,16 @@ class ConversationProcessor:
     def _parse(self, text: str) -> Parse | None:
         if not text.strip():
             return None
+        started = time.perf_counter()
         try:
-            return self.nlu.parse(text)
+            parse = self.nlu.parse(text)
         except NluError as exc:
             # The dialogue still answers (keywords and buttons work without a model).
             log.warning("nlu unavailable", extra={"reason": str(exc)})
+            metrics.nlu_parsed(time.perf_counter() - started, None)
             return None
+        metrics.nlu_parsed(time.perf_counter() - started, parse)
+        return parse
 
     def process(self, conv_id: int) -> int:
         """Handle every unprocessed inbound message of the conversation, in order; return how
@@ -105,6 +111,7 @@ class ConversationProcessor:
         more = True
         while more:
             msg_id: int | None = None
+            started = time.perf_counter()
             try:
                 with self.sessions() as session, session.begin():
                     conv = self._lock(session, conv_id)
@@ -126,6 +133,7 @@ class ConversationProcessor:
             else:
                 # Committed: whoever waits for this message's replies (the web chat) wakes now.
                 self.wakeups.processed((msg_id,))
+                metrics.processed(time.perf_counter() - started)
             handled += 1
         return handled
 
