@@ -209,6 +209,22 @@ def worker(ctx: click.Context, burst: bool) -> None:
         sweeper.join(timeout=10)
 
 
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check configuration, database, Redis, NLU/Rasa and channels; print what to fix."""
+    from bot.runtime.doctor import run_checks
+
+    checks = run_checks(settings_of(ctx))
+    for c in checks:
+        click.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+        if not c.ok and c.fix:
+            click.echo(f"      fix: {c.fix}")
+    failed = [c for c in checks if not c.ok]
+    click.echo(f"{len(failed)} problem(s) found" if failed else "everything looks right")
+    sys.exit(1 if failed else 0)
+
+
 # -- database ----------------------------------------------------------------------------
 @cli.group()
 def db() -> None:
