@@ -3,6 +3,7 @@
 A reply is claimed with a lease before it is sent, so two workers never send it twice; a
 worker that dies mid-send leaves a lease that expires and the sweeper sends again (the only
 case where a provider may see the same reply twice, as with any at-least-once transport).
+The claims and send records are committed without waiting for the disk (:func:`no_disk_wait`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -102,6 +103,7 @@ class Outbox:
         while True:
             now = self.clock()
             with self.sessions() as session, session.begin():
+                no_disk_wait(session)
                 if sent is not None:
                     self._record_sent_in(session, *sent, now)
                     sent = None
@@ -190,6 +192,7 @@ class Outbox:
     def _record_error(self, msg_id: int, exc: SendError, attempts: int) -> None:
         now = self.clock()
         with self.sessions() as session, session.begin():
+            no_disk_wait(session)
             msg = session.get(Message, msg_id)
             assert msg is not None
             msg.lease_until = None
@@ -223,6 +226,20 @@ class Outbox:
             metrics.message_out(msg.channel, "retry" if msg.status == "pending" else msg.status)
         log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
                                                    "reason": exc.reason, "kind": exc.kind.value})
+
+
+def no_disk_wait(session: Session) -> None:
+    """Commit this transaction without waiting for PostgreSQL to flush it to disk.
+
+    Only for the outbox's own bookkeeping (claims, leases, what a send returned): the replies
+    themselves were committed durably with the processing of the message (outbox before send).
+    Should PostgreSQL itself crash (not Warga) within a fraction of a second after such a
+    commit, it is lost, and the reply is sent again when its lease expires: the at-least-once
+    case a crash between send and record already has. In exchange, each reply costs no disk
+    flush (about 4 ms each on the benchmark machine, the largest part of a message's time).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def queue_reply(session: Session, settings: OutboxSettings, conversation: Conversation, text: str, *,
