@@ -248,6 +248,18 @@ class Servers:
     url: str
     database_url: str | None = None
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every server process so far."""
+        total = 0
+        for proc in self.procs:
+            for pid in process_tree(proc.pid):
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    total += int(fields[11]) + int(fields[12])
+                except (OSError, IndexError, ValueError):
+                    continue
+        return total / os.sysconf("SC_CLK_TCK")
+
     def memory_mib(self) -> list[int]:
         pids = [p for proc in self.procs for p in process_tree(proc.pid)]
         return sorted((rss_kib(p) // 1024 for p in pids if rss_kib(p) > 0), reverse=True)
@@ -349,6 +361,10 @@ class Result:
     memory_mib: list[int]
     left: str = ""
     max_jobs_per_conversation: int | None = None
+    cpu_seconds: float = 0.0
+
+    def cpu_ms_per_message(self) -> float:
+        return self.cpu_seconds * 1000 / max(len(self.answered()), 1)
 
     def answered(self) -> list[Sample]:
         return [s for s in self.samples if s.answered is not None]
@@ -524,7 +540,9 @@ def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: arg
              deliveries: Deliveries, timeout: float, watch_jobs: bool = False) -> Result:
     watch = JobWatch() if watch_jobs else None
     try:
+        cpu0 = servers.cpu_seconds()
         samples, elapsed = drive(kinds, servers.url, deliveries, args.seconds, timeout)
+        cpu = servers.cpu_seconds() - cpu0
         memory = servers.memory_mib()
         stored: list[float] = []
         delivered: list[float] = []
@@ -535,7 +553,7 @@ def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: arg
         most = watch.close() if watch is not None else None
     finally:
         servers.stop()
-    return Result(name, desc, len(kinds), elapsed, samples, stored, delivered, memory, left, most)
+    return Result(name, desc, len(kinds), elapsed, samples, stored, delivered, memory, left, most, cpu)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -565,8 +583,8 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         "response with the replies (client clock). *unanswered*: messages without a reply within "
         f"{args.reply_timeout:g} s / messages sent (after one warm-up message per citizen).", "",
         "| target | msg/s | stored p50 / p99 | delivered p50 / p99 | web p50 / p99 | unanswered | "
-        "memory per process (MiB) | left after the load |",
-        "|---|---:|---|---|---|---:|---|---|",
+        "server CPU ms / msg | memory per process (MiB) | left after the load |",
+        "|---|---:|---|---|---|---:|---:|---|---|",
     ]
     for r in results:
         web = r.latencies(("web", "bare", "rasa"))
@@ -577,22 +595,26 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         lines.append(
             f"| {r.description} | {r.rate():.0f} | {pct(r.stored_ms, .5)} / {pct(r.stored_ms, .99)} | "
             f"{pct(hooks, .5)} / {pct(hooks, .99)} | {pct(web, .5)} / {pct(web, .99)} | "
-            f"{len(r.samples) - len(r.answered())} / {len(r.samples)} | "
+            f"{len(r.samples) - len(r.answered())} / {len(r.samples)} | {r.cpu_ms_per_message():.0f} | "
             f"{', '.join(map(str, r.memory_mib)) or '–'} | {left} |")
     return "\n".join(lines) + "\n"
 
 
+TABLE_BEGIN, TABLE_END = "<!-- load:table:begin -->", "<!-- load:table:end -->"
+
+
 def write_docs(section: str) -> None:
+    """Replace the table in docs/BENCHMARKS.md (between the load:table markers, inside the
+    load section, whose other text is kept); create the section near the top if missing."""
     doc = ROOT / "docs" / "BENCHMARKS.md"
     text = doc.read_text()
-    block = f"{BEGIN}\n{section}{END}"
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: block, text, flags=re.S)
+    table = f"{TABLE_BEGIN}\n{section}{TABLE_END}"
+    if TABLE_BEGIN in text and TABLE_END in text:
+        text = re.sub(re.escape(TABLE_BEGIN) + ".*?" + re.escape(TABLE_END), lambda m: table, text, flags=re.S)
     else:
-        # Near the top: after the title and its introduction paragraph.
+        block = f"{BEGIN}\n{table}\n{END}\n\n"
         head, sep, rest = text.partition("\n## ")
-        text = f"{head}{block}\n\n{sep.lstrip(chr(10))}{rest}" if sep else f"{text}\n{block}\n"
-        text = text.replace(f"{END}\n\n## ", f"{END}\n\n## ", 1)
+        text = f"{head}\n{block}## {rest}" if sep else f"{text}\n{block}"
     doc.write_text(text)
 
 
@@ -619,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {name}", file=sys.stderr, flush=True)
             results.append(run_target(name.strip(), args, tg, tw, deliveries, logdir))
             r = results[-1]
-            print(f"   {r.rate():.0f} msg/s, {len(r.answered())}/{len(r.samples)} answered, {r.left}",
+            print(f"   {r.rate():.0f} msg/s, {len(r.answered())}/{len(r.samples)} answered, "
+                  f"{r.cpu_ms_per_message():.0f} ms CPU per message, {r.left}",
                   file=sys.stderr, flush=True)
     finally:
         tg.stop()
