@@ -139,6 +139,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     _require_schema(settings)
     from gunicorn.app.base import BaseApplication
 
+    from bot.pipeline.metrics import use_shared_dir
+
+    use_shared_dir(settings.var_dir)      # /metrics adds up every worker process's counts
+
     from bot.web.app import create_app
 
     n = workers or settings.server.workers
@@ -183,8 +187,10 @@ def worker(ctx: click.Context, burst: bool) -> None:
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import SimpleWorker
 
+    from bot.pipeline.metrics import use_shared_dir
     from bot.pipeline.queue import RedisQueue, start_sweeper, worker_runtime
 
+    use_shared_dir(settings.var_dir)      # the web processes' /metrics include this worker's counts
     rt = worker_runtime()
     assert isinstance(rt.queue, RedisQueue)
     sweeper, stop = start_sweeper(rt.queue, settings.queue.sweep_seconds)
@@ -207,6 +213,22 @@ def worker(ctx: click.Context, burst: bool) -> None:
     finally:
         stop.set()
         sweeper.join(timeout=10)
+
+
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check configuration, database, Redis, NLU/Rasa and channels; print what to fix."""
+    from bot.runtime.doctor import run_checks
+
+    checks = run_checks(settings_of(ctx))
+    for c in checks:
+        click.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+        if not c.ok and c.fix:
+            click.echo(f"      fix: {c.fix}")
+    failed = [c for c in checks if not c.ok]
+    click.echo(f"{len(failed)} problem(s) found" if failed else "everything looks right")
+    sys.exit(1 if failed else 0)
 
 
 # -- database ----------------------------------------------------------------------------

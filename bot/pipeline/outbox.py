@@ -3,6 +3,7 @@
 A reply is claimed with a lease before it is sent, so two workers never send it twice; a
 worker that dies mid-send leaves a lease that expires and the sweeper sends again (the only
 case where a provider may see the same reply twice, as with any at-least-once transport).
+The claims and send records are committed without waiting for the disk (:func:`no_disk_wait`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
+from bot.pipeline import metrics
 from bot.settings import OutboxSettings
 from bot.store.models import ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId, utcnow
 from channels.base import (
@@ -59,42 +62,60 @@ class Outbox:
         self.channels = channels
         self.clock = clock
 
-    def _claim(self, session: Session, conv_id: int, now: datetime) -> tuple[Message, ContactAddress | None] | None:
-        msg = session.scalars(select(Message).where(
-            Message.conversation_id == conv_id, Message.direction == "out",
-            Message.status.in_(OPEN)).order_by(Message.id).limit(1)).first()
-        if msg is None:
+    def _claim(self, session: Session, conv_id: int,
+               now: datetime) -> tuple[Message, ContactAddress | None, str] | None:
+        """Claim the conversation's oldest open reply with a lease: two round trips (the reply
+        with its address and language, then the conditional UPDATE that claims it)."""
+        row = session.execute(
+            select(Message, ContactAddress, Conversation.language)
+            .outerjoin(ContactAddress, ContactAddress.urn == Message.urn)
+            .outerjoin(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.conversation_id == conv_id, Message.direction == "out", Message.status.in_(OPEN))
+            .order_by(Message.id).limit(1)).first()
+        if row is None:
             return None
+        msg, address, language = row
         if msg.status == "sending" and msg.lease_until and msg.lease_until > now:
             return None            # another worker is sending it right now
         if msg.next_attempt_at and msg.next_attempt_at > now:
             return None            # waiting for its retry time; later replies wait behind it
+        lease_until = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = cast(CursorResult[Any], session.execute(
             update(Message).where(Message.id == msg.id, Message.status == msg.status,
                                   or_(Message.lease_until.is_(None), Message.lease_until <= now))
-            .values(status="sending", lease_until=now + timedelta(seconds=self.settings.lease_seconds),
-                    attempts=Message.attempts + 1)
+            .values(status="sending", lease_until=lease_until, attempts=Message.attempts + 1)
             .execution_options(synchronize_session=False))).rowcount
         if claimed != 1:
             return None
-        session.refresh(msg)
-        address = session.scalars(select(ContactAddress).where(ContactAddress.urn == msg.urn)).first()
-        return msg, address
+        # What the UPDATE wrote, without reading the row back.
+        for key, value in (("status", "sending"), ("lease_until", lease_until), ("attempts", msg.attempts + 1)):
+            set_committed_value(msg, key, value)
+        return msg, address, language or "id"
 
     def drain(self, conv_id: int) -> int:
-        """Send the conversation's pending replies in order; return how many left the outbox."""
+        """Send the conversation's pending replies in order; return how many left the outbox.
+
+        The record of one send and the claim of the next reply share a transaction: one commit
+        per reply instead of two, and the record is still committed before the next send.
+        """
         done = 0
+        sent: tuple[int, SendResult] | None = None
         while True:
             now = self.clock()
             with self.sessions() as session, session.begin():
+                no_disk_wait(session)
+                if sent is not None:
+                    self._record_sent_in(session, *sent, now)
+                    sent = None
                 claimed = self._claim(session, conv_id, now)
                 if claimed is None:
                     return done
-                msg, address = claimed
+                msg, address, language = claimed
                 refusal = self._refusal(msg, address, now)
                 if refusal is not None:
                     msg.status, msg.error_reason, msg.status_at = "failed", refusal, now
                     msg.lease_until = None
+                    metrics.message_out(msg.channel, "failed")
                     done += 1
                     continue
                 outbound = OutboundMessage(
@@ -103,7 +124,7 @@ class Outbox:
                     media_urls=tuple(m["url"] for m in msg.media), template=msg.template,
                     template_vars=tuple(sorted((msg.template_vars or {}).items())),
                     last_inbound_at=address.last_inbound_at if address else None,
-                    idempotency_key=str(msg.id), language=self._language(session, msg),
+                    idempotency_key=str(msg.id), language=language,
                     # A reply split in parts resumes after the parts that already went out.
                     resume_from=msg.parts_sent)
                 msg_id, attempts, channel = msg.id, msg.attempts, self.channels.get(msg.channel)
@@ -120,12 +141,9 @@ class Outbox:
                     return done    # keep order: later replies wait until this one goes
                 done += 1
                 continue
-            self._record_sent(msg_id, result)
+            sent = (msg_id, result)
+            metrics.message_out(outbound.channel, "sent")
             done += 1
-
-    def _language(self, session: Session, msg: Message) -> str:
-        conv = session.get(Conversation, msg.conversation_id) if msg.conversation_id else None
-        return (conv.language if conv is not None else None) or "id"
 
     def _refusal(self, msg: Message, address: ContactAddress | None, now: datetime) -> str | None:
         if msg.deadline_at and msg.deadline_at < now:
@@ -137,45 +155,44 @@ class Outbox:
             return "not sent: the citizen cannot be reached on this channel (blocked or deactivated)"
         return None
 
-    def _record_sent(self, msg_id: int, result: SendResult) -> None:
-        now = self.clock()
-        with self.sessions() as session, session.begin():
-            msg = session.get(Message, msg_id)
-            assert msg is not None
-            msg.status = result.status.name
-            msg.lease_until = None
-            msg.sent_at = now if result.status != DeliveryStatus.held else None
-            msg.status_at = now
-            # A retried message that finally went out has no error: clear the code of the last
-            # failed attempt too (its reason is replaced just below), or staff see a "sent"
-            # message still carrying "429"/"502".
-            msg.error_code = None
-            msg.error_reason = result.note
-            if result.provider_message_ids:
-                msg.provider_message_id = result.provider_message_ids[0]
-            for pid in result.provider_message_ids:
-                session.add(ProviderMessageId(channel=msg.channel, provider_message_id=pid,
-                                              message_id=msg.id))
-            session.flush()
-            # A status callback may have arrived before we stored the id: apply it now.
-            early = session.scalars(select(DeliveryReceipt).where(
-                DeliveryReceipt.channel == msg.channel,
-                DeliveryReceipt.provider_message_id.in_(result.provider_message_ids),
-                DeliveryReceipt.applied_at.is_(None)).order_by(DeliveryReceipt.id)).all()
-            for receipt in early:
-                apply_status(session, msg, receipt.status, receipt.error_code, receipt.error_reason, now)
-                receipt.applied_at = now
-                # An early "contact stopped" (Twilio 21610) or "unreachable" receipt means
-                # what it means on time (receive._status); applied here, so recorded here too.
-                if receipt.failure == SendFailure.contact_stopped:
-                    opt_out(session, msg.urn, now)
-                elif receipt.failure == SendFailure.contact_unreachable:
-                    mark_unreachable(session, msg.urn, now)
+    def _record_sent_in(self, session: Session, msg_id: int, result: SendResult, now: datetime) -> None:
+        msg = session.get(Message, msg_id)
+        assert msg is not None
+        msg.status = result.status.name
+        msg.lease_until = None
+        msg.sent_at = now if result.status != DeliveryStatus.held else None
+        msg.status_at = now
+        # A retried message that finally went out has no error: clear the code of the last
+        # failed attempt too (its reason is replaced just below), or staff see a "sent"
+        # message still carrying "429"/"502".
+        msg.error_code = None
+        msg.error_reason = result.note
+        if result.provider_message_ids:
+            msg.provider_message_id = result.provider_message_ids[0]
+        for pid in result.provider_message_ids:
+            session.add(ProviderMessageId(channel=msg.channel, provider_message_id=pid,
+                                          message_id=msg.id))
+        session.flush()
+        # A status callback may have arrived before we stored the id: apply it now.
+        early = session.scalars(select(DeliveryReceipt).where(
+            DeliveryReceipt.channel == msg.channel,
+            DeliveryReceipt.provider_message_id.in_(result.provider_message_ids),
+            DeliveryReceipt.applied_at.is_(None)).order_by(DeliveryReceipt.id)).all()
+        for receipt in early:
+            apply_status(session, msg, receipt.status, receipt.error_code, receipt.error_reason, now)
+            receipt.applied_at = now
+            # An early "contact stopped" (Twilio 21610) or "unreachable" receipt means
+            # what it means on time (receive._status); applied here, so recorded here too.
+            if receipt.failure == SendFailure.contact_stopped:
+                opt_out(session, msg.urn, now)
+            elif receipt.failure == SendFailure.contact_unreachable:
+                mark_unreachable(session, msg.urn, now)
         log.info("outbound sent", extra={"message_id": msg_id, "status": result.status.name})
 
     def _record_error(self, msg_id: int, exc: SendError, attempts: int) -> None:
         now = self.clock()
         with self.sessions() as session, session.begin():
+            no_disk_wait(session)
             msg = session.get(Message, msg_id)
             assert msg is not None
             msg.lease_until = None
@@ -206,8 +223,23 @@ class Outbox:
                     mark_unreachable(session, msg.urn, now)
                 case SendFailure.retry_later | SendFailure.throttled | SendFailure.permanent:
                     pass     # failed: out of time, or retrying cannot help
+            metrics.message_out(msg.channel, "retry" if msg.status == "pending" else msg.status)
         log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
                                                    "reason": exc.reason, "kind": exc.kind.value})
+
+
+def no_disk_wait(session: Session) -> None:
+    """Commit this transaction without waiting for PostgreSQL to flush it to disk.
+
+    Only for the outbox's own bookkeeping (claims, leases, what a send returned): the replies
+    themselves were committed durably with the processing of the message (outbox before send).
+    Should PostgreSQL itself crash (not Warga) within a fraction of a second after such a
+    commit, it is lost, and the reply is sent again when its lease expires: the at-least-once
+    case a crash between send and record already has. In exchange, each reply costs no disk
+    flush (about 4 ms each on the benchmark machine, the largest part of a message's time).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def queue_reply(session: Session, settings: OutboxSettings, conversation: Conversation, text: str, *,

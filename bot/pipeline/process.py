@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.casework.contacts import ContactRepository
 from bot.casework.conversation_state import load_state, save_state
@@ -22,6 +23,7 @@ from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.policy import dialogue_policy
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
+from bot.pipeline import metrics
 from bot.pipeline.outbox import queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
@@ -66,9 +68,13 @@ class ConversationProcessor:
         self.knowledge = KnowledgeBase(settings.knowledge_dir)
 
     def _lock(self, session: Session, conv_id: int) -> Conversation | None:
-        # FOR UPDATE serialises workers on PostgreSQL; SQLite has one writer anyway.
+        # FOR UPDATE serialises workers on PostgreSQL; SQLite has one writer anyway. The contact
+        # and address every message needs come in the same round trip (inner joins: both are
+        # required columns), and only the conversation's row is locked.
         return session.scalars(select(Conversation).where(Conversation.id == conv_id)
-                               .with_for_update()).first()
+                               .options(joinedload(Conversation.contact, innerjoin=True),
+                                        joinedload(Conversation.address, innerjoin=True))
+                               .with_for_update(of=Conversation)).first()
 
     def _button_from_digit(self, session: Session, conv_id: int, msg: Message) -> str | None:
         """On channels without buttons the choices were numbered; "1" picks the first."""
@@ -88,19 +94,25 @@ class ConversationProcessor:
     def _parse(self, text: str) -> Parse | None:
         if not text.strip():
             return None
+        started = time.perf_counter()
         try:
-            return self.nlu.parse(text)
+            parse = self.nlu.parse(text)
         except NluError as exc:
             # The dialogue still answers (keywords and buttons work without a model).
             log.warning("nlu unavailable", extra={"reason": str(exc)})
+            metrics.nlu_parsed(time.perf_counter() - started, None)
             return None
+        metrics.nlu_parsed(time.perf_counter() - started, parse)
+        return parse
 
     def process(self, conv_id: int) -> int:
         """Handle every unprocessed inbound message of the conversation, in order; return how
         many were handled (answered or dead-lettered)."""
         handled = 0
-        while True:
+        more = True
+        while more:
             msg_id: int | None = None
+            started = time.perf_counter()
             try:
                 with self.sessions() as session, session.begin():
                     conv = self._lock(session, conv_id)
@@ -111,17 +123,24 @@ class ConversationProcessor:
                         return handled
                     msg_id = msg.id
                     self._handle(session, conv, msg)
+                    # Asked before the commit, so the last message costs no extra transaction
+                    # just to find nothing. A message stored after this check has queued its
+                    # own job (the queue runs a conversation once more when woken mid-run).
+                    more = self._next(session, conv_id, after=msg_id) is not None
             except Exception as exc:  # the edge of one message: its transaction is rolled back
                 if msg_id is None or not self._record_failure(conv_id, msg_id, exc):
                     raise   # nothing could be recorded (database away): the sweeper retries
+                more = True
             else:
                 # Committed: whoever waits for this message's replies (the web chat) wakes now.
                 self.wakeups.processed((msg_id,))
+                metrics.processed(time.perf_counter() - started)
             handled += 1
+        return handled
 
-    def _next(self, session: Session, conv_id: int) -> Message | None:
+    def _next(self, session: Session, conv_id: int, after: int = 0) -> Message | None:
         return session.scalars(select(Message).where(
-            Message.conversation_id == conv_id, Message.direction == "in",
+            Message.conversation_id == conv_id, Message.direction == "in", Message.id > after,
             Message.processed_at.is_(None)).order_by(Message.id).limit(1)).first()
 
     def _record_failure(self, conv_id: int, msg_id: int, exc: Exception) -> bool:

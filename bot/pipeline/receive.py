@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.contacts import ContactRepository
+from bot.pipeline import metrics
 from bot.pipeline.outbox import record_status
 from bot.store.models import ContactAddress, Message, ProviderMessageId, utcnow
 from channels.base import (
@@ -104,6 +105,7 @@ class Receiver:
         if not authenticated:
             channel.verify(request)
         received = store_and_commit(self.sessions, channel.parse_inbound(request))
+        metrics.message_in(channel.name, sum(1 for m in received.messages if not m.duplicate))
         for conv_id in received.conversations:
             self.queue.enqueue(conv_id)
         if isinstance(channel, AnswersButtons):

@@ -1,12 +1,13 @@
-"""/healthz (the process is up) and /readyz (database and NLU reachable)."""
+"""/healthz (the process is up), /readyz (database and NLU reachable), /metrics (Prometheus)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.pipeline.metrics import exposition
 from bot.store.engine import ping
 from bot.store.migrate import pending
 from nlu.fallback import FallbackEngine
@@ -36,3 +37,10 @@ def readyz() -> Any:
     checks["channels"] = ",".join(sorted(rt.channels)) or "none"
     ok = checks["database"] == "ok" and checks["nlu"] == "ok"
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
+
+
+@bp.get("/metrics")
+def metrics() -> Any:
+    """Prometheus text format; README "Running at scale" says how to read it."""
+    body, content_type = exposition(current_app.extensions["warga"])
+    return Response(body, content_type=content_type)

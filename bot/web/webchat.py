@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.models import ContactAddress, Conversation, Message
@@ -32,12 +32,16 @@ def _out(m: Message) -> dict[str, Any]:
 
 
 def _replies_if_processed(rt: Any, message_id: int) -> tuple[bool, list[Message]]:
+    # One round trip: the message and its replies together (the replies are committed with
+    # the processing, so they are complete once the message reads as processed).
     with rt.sessions() as session:
-        msg = session.get(Message, message_id)
-        if msg is None or msg.processed_at is None:
-            return False, []
-        return True, list(session.scalars(select(Message).where(
-            Message.reply_to_id == message_id, Message.direction == "out").order_by(Message.id)))
+        rows = session.scalars(select(Message).where(or_(
+            Message.id == message_id,
+            and_(Message.reply_to_id == message_id, Message.direction == "out"))).order_by(Message.id)).all()
+    msg = next((m for m in rows if m.id == message_id), None)
+    if msg is None or msg.processed_at is None:
+        return False, []
+    return True, [m for m in rows if m.id != message_id]
 
 
 @bp.get("/")
