@@ -36,6 +36,7 @@ from sklearn.svm import LinearSVC
 from nlu.base import ModelVersion, NluError, Parse, TrainingError
 from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
 from nlu.language import detect_language
+from nlu.long_messages import read_long
 from nlu.normalize import Normalizer, looks_like_junk
 from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
 
@@ -155,6 +156,12 @@ class SklearnModel:
         scores = np.vstack([self.scorer.scores(self.normalizer.features(t[:MAX_CLASSIFY_CHARS])) for t in texts])
         return _softmax(scores, self.temperature)
 
+    def rank(self, text: str) -> tuple[tuple[str, float], ...]:
+        """The :data:`RANKING_SIZE` most probable intents for ``text``, best first."""
+        probs = self.probabilities([text])[0]
+        order = np.argsort(-probs)[:RANKING_SIZE]
+        classes = self.classes
+        return tuple((classes[i], round(float(probs[i]), 4)) for i in order)
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -462,12 +469,24 @@ class SklearnEngine:
         if not tokens or looks_like_junk(clean[:MAX_CLASSIFY_CHARS]) or _mostly_unknown(tokens, model):
             # Nothing to understand (emoji, control characters, decoded binary): no guess.
             return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
-        probs = model.probabilities([clean])[0]
-        order = np.argsort(-probs)[:RANKING_SIZE]
-        ranking = tuple((str(model.classes[i]), round(float(probs[i]), 4)) for i in order)
+        head = clean[:MAX_CLASSIFY_CHARS]
+        reading = read_long(head, model.rank, threshold=self.threshold)
+        ranking = reading.ranking if reading is not None else model.rank(head)
         top, confidence = ranking[0]
         intent = top if confidence >= self.threshold else None
-        return Parse(text, intent, confidence, ranking, entities, language, self.name, model.info.version)
+        secondary = reading.secondary if reading is not None else None
+        return Parse(
+            text,
+            intent,
+            confidence,
+            ranking,
+            entities,
+            language,
+            self.name,
+            model.info.version,
+            secondary_intent=secondary[0] if secondary else None,
+            secondary_confidence=secondary[1] if secondary else 0.0,
+        )
 
 
 def _mostly_unknown(tokens: list[str], model: SklearnModel) -> bool:
