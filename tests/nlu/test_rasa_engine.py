@@ -269,7 +269,7 @@ def test_rasa_text_is_what_the_sklearn_engine_classifies(project_data: TrainingD
 
 def test_rasa_text_maps_every_word_back_to_what_was_written() -> None:
     seen = rasa_text("Jalan di Jl. Melati bolong bangeeet, dkt kel. Cempaka Putih, pothole")
-    assert seen.text == "Jalan di jalan Melati bolong banget dekat kelurahan Cempaka Putih pothole lubang _road"
+    assert seen.text == "Jalan di jalan Melati bolong banget dekat kelurahan Cempaka Putih pothole lubang lurah"
     back = [(seen.text[a:b], seen.original[c:d] if c >= 0 else None) for a, b, c, d in seen.tokens]
     assert back[2:8] == [
         ("jalan", "Jl"),
@@ -279,7 +279,7 @@ def test_rasa_text_maps_every_word_back_to_what_was_written() -> None:
         ("dekat", "dkt"),
         ("kelurahan", "kel"),
     ]
-    assert back[-3:] == [("pothole", "pothole"), ("lubang", None), ("_road", None)]  # English→Indonesian, concept
+    assert back[-3:] == [("pothole", "pothole"), ("lubang", None), ("lurah", None)]  # English→Indonesian, stem
     assert seen.original_span(9, 21) == (9, 19)  # "jalan Melati" → "Jl. Melati"
     assert seen.rasa_span(9, 19) == (9, 21)
     assert seen.original_span(len(seen.text) - 5, len(seen.text)) is None
