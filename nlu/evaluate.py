@@ -367,7 +367,7 @@ class ThrowawayRasa:
         self.models_dir = self.work_dir / "models"
         self.trainer = RasaTrainer(
             venv=config.rasa_venv, config=config.rasa_config, models_dir=self.models_dir, work_dir=self.work_dir,
-            timeout=config.rasa_train_timeout,
+            timeout=config.rasa_train_timeout, any_intents=True,
         )
         self.token = secrets.token_urlsafe(16)
         self.server: RasaServer | None = None

@@ -105,7 +105,9 @@ def _add(out: list[Clause], text: str, start: int, end: int) -> None:
         out.append(Clause(start + lead, start + lead + len(stripped), stripped))
 
 
-def read_long(text: str, classify: Callable[[str], Ranking], *, threshold: float) -> Reading | None:
+def read_long(
+    text: str, classify: Callable[[str], Ranking], *, threshold: float, whole: Ranking | None = None
+) -> Reading | None:
     """Read a long message by its parts; None when it is short or has nothing to set aside.
 
     Args:
@@ -113,6 +115,7 @@ def read_long(text: str, classify: Callable[[str], Ranking], *, threshold: float
         classify: Ranks intents for a text (the engine's classifier, no entity extraction).
         threshold: The engine's fallback threshold: a clause is set aside as a courtesy only
             when its top intent is a courtesy with at least this confidence.
+        whole: ``classify(text)`` when the caller already has it (saves classifying twice).
 
     Returns:
         The reading, or None when the whole message should be classified as it is (fewer
@@ -139,14 +142,14 @@ def read_long(text: str, classify: Callable[[str], Ranking], *, threshold: float
         # What is left is neither a topic nor anything sure ("..., sangat membantu sekali"):
         # the courtesies were the message after all.
         ranking = ()
-    main = ranking[0][0] if ranking else ""
     if not ranking:
         # Nothing set aside: only a secondary intent can add to the whole message's reading.
-        whole = classify(text)
-        main = whole[0][0] if whole else ""
+        ranking = whole if whole is not None else classify(text)
+        core = text
+    main = ranking[0][0] if ranking else ""
     secondary = _secondary(main, [r for c, r in zip(parts, rankings, strict=True) if c in kept], threshold)
-    if not ranking:
-        return Reading(whole, text, secondary) if secondary is not None else None
+    if core == text and secondary is None:
+        return None
     return Reading(ranking, core, secondary)
 
 

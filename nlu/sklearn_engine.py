@@ -470,8 +470,9 @@ class SklearnEngine:
             # Nothing to understand (emoji, control characters, decoded binary): no guess.
             return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
         head = clean[:MAX_CLASSIFY_CHARS]
-        reading = read_long(head, model.rank, threshold=self.threshold)
-        ranking = reading.ranking if reading is not None else model.rank(head)
+        whole = model.rank(head)
+        reading = read_long(head, model.rank, threshold=self.threshold, whole=whole)
+        ranking = reading.ranking if reading is not None else whole
         top, confidence = ranking[0]
         intent = top if confidence >= self.threshold else None
         secondary = reading.secondary if reading is not None else None
