@@ -205,6 +205,8 @@ def _parse_dict(p: Parse) -> dict[str, Any]:
         "language": p.language,
         "engine": p.engine,
         "model_version": p.model_version,
+        "secondary_intent": p.secondary_intent,
+        "secondary_confidence": p.secondary_confidence,
     }
 
 
@@ -230,6 +232,8 @@ def parse_cmd(ctx: click.Context, text: str, engine: str | None, as_json: bool) 
     else:
         label = "(none)"
     click.echo(f"intent      {label}  confidence {result.confidence:.3f}")
+    if result.secondary_intent:
+        click.echo(f"also        {result.secondary_intent}  confidence {result.secondary_confidence:.3f}")
     for e in result.entities:
         click.echo(f"entity      {e.entity} = {e.value!r}  [{e.start}:{e.end}]")
     click.echo(f"language    {result.language}")
