@@ -214,7 +214,7 @@ def test_duplicate_and_partial_ticket_entities_are_dropped() -> None:
 
 # CRF-shaped: "jl. pramuka raya" became "jalan pramuka raya" and came back in two pieces.
 SPLIT_BODY = {
-    "text": "lubang di jalan pramuka raya arah Matraman _road",
+    "text": "lubang di jalan pramuka raya arah Matraman",
     "intent": {"name": "report_road_damage", "confidence": 0.97},
     "entities": [
         {"entity": "location", "start": 10, "end": 15, "value": "jalan", "extractor": "CRFEntityExtractor"},
@@ -235,7 +235,7 @@ def test_entities_come_back_as_written_and_pieces_of_one_place_are_joined() -> N
 
 def test_a_synonym_mapped_value_is_kept() -> None:
     body = {
-        "text": "banjir di jalan Kemang _flood",
+        "text": "banjir di jalan Kemang",
         "intent": {"name": "report_flood", "confidence": 0.9},
         "entities": [
             {
