@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         with FakeTelegram(token=TOKEN) as tg:
             env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
                    "WARGA_CHANNELS_TELEGRAM_API_URL": tg.url}
-            settings = make_settings(url, tmp, env=env, **{"channels.enabled": ["web", "telegram"],
-                                                           "queue.sweep_seconds": 60, "queue.stall_seconds": 60})
+            settings = make_settings(url, tmp, env=env, overrides={
+                "channels.enabled": ["web", "telegram"], "queue.sweep_seconds": 60, "queue.stall_seconds": 60})
             migrate(url)
             from bot.web.app import create_app
 

@@ -44,6 +44,10 @@ class Parse:
         language: "id" or "en".
         engine: "rasa" | "sklearn" | "rules".
         model_version: The version of the model that answered.
+        secondary_intent: In a long message, a second topic of the other kind than ``intent``:
+            a public-service question asked inside a complaint, or a complaint reported inside
+            a question (see :mod:`nlu.long_messages`); None otherwise.
+        secondary_confidence: Confidence of ``secondary_intent`` (0 when there is none).
     """
 
     text: str
@@ -54,6 +58,12 @@ class Parse:
     language: str
     engine: str
     model_version: str
+    secondary_intent: str | None = None
+    secondary_confidence: float = 0.0
+
+    def spans(self, name: str) -> tuple[Entity, ...]:
+        """Every entity called ``name``, in message order (e.g. all ``location`` pieces)."""
+        return tuple(sorted((e for e in self.entities if e.entity == name), key=lambda e: e.start))
 
     def entity(self, name: str) -> str | None:
         """The value of the first entity called ``name``, or None."""

@@ -16,6 +16,7 @@ import logging
 import secrets
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -94,6 +95,8 @@ class EvaluationReport:
         train_seconds: Mean training time per model.
         parse_ms_p50: Median parse time in milliseconds.
         parse_ms_p99: 99th percentile parse time.
+        unseen_intents: Test intents the model never saw in training (always wrong; reported so
+            that a foreign data set's score is read correctly).
     """
 
     engine: str
@@ -113,6 +116,7 @@ class EvaluationReport:
     parse_ms_p50: float = 0.0
     parse_ms_p99: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    unseen_intents: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (``--json``)."""
@@ -135,8 +139,14 @@ def score(
     parses: Sequence[tuple[Example, Parse]] = (),
     train_seconds: float = 0.0,
     latencies: Sequence[float] = (),
+    unseen_intents: Sequence[str] = (),
 ) -> EvaluationReport:
-    """Turn predictions into an :class:`EvaluationReport`."""
+    """Turn predictions into an :class:`EvaluationReport`.
+
+    Macro-F1 averages over every label seen in the gold answers or in the predictions, as
+    scikit-learn does by default: an intent the engine predicts but the test set never has
+    counts with F1 0, so predicting foreign labels is not free.
+    """
     y_true = [p.expected for p in predictions]
     y_pred = [p.predicted for p in predictions]
     labels = sorted(set(y_true)) + sorted(set(y_pred) - set(y_true))
@@ -161,7 +171,7 @@ def score(
         examples=len(predictions),
         accuracy=round(float(accuracy_score(y_true, y_pred)), 4) if predictions else 0.0,
         macro_f1=round(
-            float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro", zero_division=0)), 4
+            float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4
         )
         if predictions
         else 0.0,
@@ -178,6 +188,7 @@ def score(
         train_seconds=round(train_seconds, 2),
         parse_ms_p50=round(float(np.percentile(lat, 50)), 2) if len(lat) else 0.0,
         parse_ms_p99=round(float(np.percentile(lat, 99)), 2) if len(lat) else 0.0,
+        unseen_intents=tuple(sorted(unseen_intents)),
     )
 
 
@@ -235,21 +246,52 @@ def predict(
 
 
 def evaluate_engine(
-    engine: NluEngine, test: TrainingData, *, method: str, train_seconds: float = 0.0
+    engine: NluEngine,
+    test: TrainingData,
+    *,
+    method: str,
+    train_seconds: float = 0.0,
+    known_intents: Iterable[str] | None = None,
 ) -> EvaluationReport:
-    """Score a ready engine on test data."""
+    """Score a ready engine on test data.
+
+    Args:
+        engine: A ready engine.
+        test: The test sentences.
+        method: How it was measured (for the report).
+        train_seconds: Training time to report.
+        known_intents: The intents the model was trained on; test intents outside them are
+            reported as :attr:`EvaluationReport.unseen_intents`.
+    """
     preds, parses, lat = predict(engine, test.examples)
-    return score(preds, engine=engine.name, method=method, parses=parses, train_seconds=train_seconds, latencies=lat)
+    unseen = sorted(set(test.intents) - set(known_intents)) if known_intents is not None else []
+    return score(
+        preds,
+        engine=engine.name,
+        method=method,
+        parses=parses,
+        train_seconds=train_seconds,
+        latencies=lat,
+        unseen_intents=unseen,
+    )
 
 
 def folds_of(data: TrainingData, n_folds: int, seed: int = 42) -> list[tuple[list[int], list[int]]]:
-    """Stratified folds (the same for both engines for the same data and seed)."""
+    """Stratified folds (the same for both engines for the same data and seed).
+
+    An intent with fewer examples than folds is tested in only as many folds as it has
+    examples (foreign data sets have such intents); only more folds than the largest intent's
+    examples is refused.
+    """
     labels = data.labels()
-    smallest = min(Counter(labels).values())
-    if n_folds < 2 or n_folds > smallest:
-        raise ValueError(f"folds must be from 2 to {smallest} (the smallest intent's examples), got {n_folds}")
+    largest = max(Counter(labels).values())
+    if n_folds < 2 or n_folds > largest:
+        raise ValueError(f"folds must be from 2 to {largest} (the largest intent's examples), got {n_folds}")
     skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return [(list(a), list(b)) for a, b in skf.split(np.zeros(len(labels)), labels)]
+    with warnings.catch_warnings():
+        # "The least populated class has only N members": expected on foreign data, see above.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return [(list(a), list(b)) for a, b in skf.split(np.zeros(len(labels)), labels)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,7 +338,7 @@ def train_and_evaluate_sklearn(
     model = fit_model(train, ticket_prefix=ticket_prefix)
     seconds = time.perf_counter() - t0
     engine = SklearnEngine(Path("."), threshold=threshold, ticket_prefix=ticket_prefix, model=model)
-    return evaluate_engine(engine, test, method=method, train_seconds=seconds)
+    return evaluate_engine(engine, test, method=method, train_seconds=seconds, known_intents=train.intents)
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,7 +367,7 @@ class ThrowawayRasa:
         self.models_dir = self.work_dir / "models"
         self.trainer = RasaTrainer(
             venv=config.rasa_venv, config=config.rasa_config, models_dir=self.models_dir, work_dir=self.work_dir,
-            timeout=config.rasa_train_timeout,
+            timeout=config.rasa_train_timeout, any_intents=True,
         )
         self.token = secrets.token_urlsafe(16)
         self.server: RasaServer | None = None
@@ -385,7 +427,7 @@ def train_and_evaluate_rasa(
         rasa.start()
         model, seconds = rasa.train(train)
         engine = rasa.serve(model)
-        return evaluate_engine(engine, test, method=method, train_seconds=seconds)
+        return evaluate_engine(engine, test, method=method, train_seconds=seconds, known_intents=train.intents)
 
 
 def cross_validate_rasa(
@@ -453,7 +495,11 @@ def evaluate_rasa(
                     assert heldout is not None
                     progress(f"rasa: held-out test, {len(heldout.examples)} sentences")
                     held_report = evaluate_engine(
-                        engine, heldout, method="held-out", train_seconds=train_time / len(jobs)
+                        engine,
+                        heldout,
+                        method="held-out",
+                        train_seconds=train_time / len(jobs),
+                        known_intents=data.intents,
                     )
         finally:
             models.close()  # type: ignore[attr-defined]
@@ -529,6 +575,12 @@ def format_report(report: EvaluationReport, *, worst: int = 10) -> str:
         lines += ["", f"{'entity':<26}{'precision':>10}{'recall':>8}{'f1':>8}{'overlap-f1':>11}{'n':>5}"]
         for e in report.entities:
             lines.append(f"{e.entity:<26}{e.precision:>10.3f}{e.recall:>8.3f}{e.f1:>8.3f}{e.overlap_f1:>11.3f}{e.support:>5}")
+    if report.unseen_intents:
+        lines += [
+            "",
+            f"{len(report.unseen_intents)} test intents were never in the training data (always wrong): "
+            + ", ".join(report.unseen_intents),
+        ]
     if report.worst_confusions:
         lines += ["", "worst confusions (expected → predicted: count)"]
         lines += [f"  {a} → {b}: {n}" for a, b, n in report.worst_confusions[:worst]]

@@ -13,7 +13,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from nlu.lexicon import CONCEPTS, EN_ID
+from nlu.lexicon import EN_ID
+from nlu.stemming import stems
 
 #: Common chat spellings → standard Indonesian (and a few English ones). Single tokens only;
 #: ambiguous short forms (``g``, ``w``, ``kk``) are left alone on purpose.
@@ -98,14 +99,13 @@ class Normalizer:
         table: token → replacement (built-in :data:`SLANG` plus training-data synonyms).
         phrases: multi-word surface form → replacement, applied before tokenising.
         expansions: token → words added after it in :meth:`features` (English → Indonesian).
-        concepts: (concept, token sequences) pairs; :meth:`features` adds ``_concept`` once for
-            each concept whose words occur.
+        stemmed: Whether :meth:`features` adds each word's Indonesian stem (:mod:`nlu.stemming`).
     """
 
     table: Mapping[str, str] = field(default_factory=lambda: dict(SLANG))
     phrases: tuple[tuple[str, str], ...] = ()
     expansions: Mapping[str, str] = field(default_factory=dict)
-    concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    stemmed: bool = False
 
     @classmethod
     def from_synonyms(cls, synonyms: Iterable[tuple[str, Iterable[str]]]) -> Normalizer:
@@ -130,12 +130,7 @@ class Normalizer:
                     phrases[" ".join(toks)] = target
         # Longest phrases first so "jl raya" wins over "jl".
         ordered = tuple(sorted(phrases.items(), key=lambda kv: -len(kv[0])))
-        plain = cls(table, ordered)
-        concepts = tuple(
-            (name, tuple(dict.fromkeys(" ".join(plain.tokens(w)) for w in words if plain.tokens(w))))
-            for name, words in CONCEPTS.items()
-        )
-        return cls(table, ordered, dict(EN_ID), concepts)
+        return cls(table, ordered, dict(EN_ID), stemmed=True)
 
     def tokens(self, text: str) -> list[str]:
         """The normalised tokens of ``text``."""
@@ -154,15 +149,18 @@ class Normalizer:
         return out
 
     def features(self, text: str) -> str:
-        """What the classifier sees: normalised tokens plus their :attr:`expansions`."""
+        """What the classifier sees: normalised tokens plus their :meth:`extras`."""
         toks = self.tokens(text)
+        return " ".join(toks + self.extras(toks))
+
+    def extras(self, toks: list[str]) -> list[str]:
+        """Words added after the tokens: Indonesian for English words, then stems."""
         extra: list[str] = []
         if self.expansions:
             extra += [self.expansions[t] for t in toks if t in self.expansions]
-        if self.concepts and toks:
-            joined = f" {' '.join(toks)} "
-            extra += [f"_{name}" for name, seqs in self.concepts if any(f" {s} " in joined for s in seqs)]
-        return " ".join(toks + extra)
+        if self.stemmed:
+            extra += stems(toks)
+        return extra
 
     def normalize(self, text: str) -> str:
         """``text`` as one normalised, space-separated string."""

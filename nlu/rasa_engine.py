@@ -303,12 +303,7 @@ def rasa_text(text: str, normalizer: Normalizer = RASA_NORMALIZER) -> RasaText:
     """
     words = _aligned_tokens(text, normalizer)
     toks = [w for w, _, _ in words]
-    extra: list[str] = []
-    if normalizer.expansions:
-        extra += [normalizer.expansions[t] for t in toks if t in normalizer.expansions]
-    if normalizer.concepts and toks:
-        joined = f" {' '.join(toks)} "
-        extra += [f"_{name}" for name, seqs in normalizer.concepts if any(f" {s} " in joined for s in seqs)]
+    extra = normalizer.extras(toks)
     parts: list[str] = []
     spans: list[tuple[int, int, int, int]] = []
     pos = 0

@@ -19,6 +19,7 @@ import pickle
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from sklearn.svm import LinearSVC
 from nlu.base import ModelVersion, NluError, Parse, TrainingError
 from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
 from nlu.language import detect_language
+from nlu.long_messages import read_long
 from nlu.normalize import Normalizer, looks_like_junk
 from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
 
@@ -49,7 +51,10 @@ MAX_ENTITY_CHARS = 5000
 RANKING_SIZE = 10
 #: Bump when SklearnModel or anything it pickles (Normalizer, EntityExtractor, ...) changes
 #: shape: older files are then refused and retrained instead of failing at parse time.
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
+#: An intent needs this many examples to take part in confidence calibration (three folds).
+#: Fewer: it is still trained, but calibrated on the other intents only (see :func:`fit_model`).
+MIN_CALIBRATION_EXAMPLES = 3
 _ACTIVE = "ACTIVE"
 _SUFFIX = ".pkl"
 _KEEP_MODELS = 5
@@ -68,6 +73,7 @@ class ModelInfo:
         sklearn_version: scikit-learn version that wrote it (pickles are not portable across
             versions).
         train_seconds: Wall time of training.
+        notes: What the person training should know (e.g. intents too small to calibrate).
     """
 
     version: str
@@ -77,6 +83,7 @@ class ModelInfo:
     intents: tuple[str, ...]
     sklearn_version: str
     train_seconds: float
+    notes: tuple[str, ...] = ()
 
 
 class _FastScorer:
@@ -149,6 +156,12 @@ class SklearnModel:
         scores = np.vstack([self.scorer.scores(self.normalizer.features(t[:MAX_CLASSIFY_CHARS])) for t in texts])
         return _softmax(scores, self.temperature)
 
+    def rank(self, text: str) -> tuple[tuple[str, float], ...]:
+        """The :data:`RANKING_SIZE` most probable intents for ``text``, best first."""
+        probs = self.probabilities([text])[0]
+        order = np.argsort(-probs)[:RANKING_SIZE]
+        classes = self.classes
+        return tuple((classes[i], round(float(probs[i]), 4)) for i in order)
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -184,6 +197,30 @@ def _fit_temperature(scores: np.ndarray, y_idx: np.ndarray) -> float:
     return float(np.exp(res.x))
 
 
+def _calibrated_temperature(texts: list[str], y: np.ndarray, classes: np.ndarray, rare: set[str]) -> float:
+    """The softmax temperature fitted on 3-fold cross-validated scores.
+
+    Intents in ``rare`` (too few examples to be held out) stay in the training part of every
+    fold and are never scored, so one tiny intent cannot switch calibration off for all the
+    others (before, one intent with one example left every answer uncalibrated and below the
+    threshold). With fewer than two intents to score, the temperature is 1.
+    """
+    scored = np.asarray([i for i, label in enumerate(y) if label not in rare], dtype=np.int64)
+    always = np.asarray([i for i, label in enumerate(y) if label in rare], dtype=np.int64)
+    if len(set(y[scored])) < 2:
+        return 1.0
+    folds = StratifiedKFold(n_splits=MIN_CALIBRATION_EXAMPLES, shuffle=True, random_state=0)
+    scores = np.zeros((len(scored), len(classes)))
+    for train_pos, test_pos in folds.split(scored, y[scored]):
+        train_idx = np.concatenate([scored[train_pos], always])
+        # Features are refit inside each fold so that held-out scores are honest.
+        fold_features = _features()
+        xf = fold_features.fit_transform([texts[i] for i in train_idx])
+        fold_clf = _classifier().fit(xf, y[train_idx])
+        scores[test_pos] = fold_clf.decision_function(fold_features.transform([texts[i] for i in scored[test_pos]]))
+    return _fit_temperature(scores, np.searchsorted(classes, y[scored]))
+
+
 def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool = True) -> SklearnModel:
     """Train a model in memory (no files): used by the engine and by cross-validation.
 
@@ -191,7 +228,9 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
         data: Training data (validate it first; this only needs two intents).
         ticket_prefix: The ticket number prefix from config.
         calibrate: Fit the softmax temperature on 3-fold cross-validated scores (three more fits,
-            still well under a second on Warga's data); False uses temperature 1.
+            still well under a second on Warga's data); False uses temperature 1. Intents with
+            fewer than :data:`MIN_CALIBRATION_EXAMPLES` examples are trained but not scored in
+            calibration; the model's ``info.notes`` names them.
 
     Raises:
         TrainingDataError: Fewer than two intents.
@@ -216,18 +255,16 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
     x = features.fit_transform(texts)
     y = np.asarray(labels)
     classifier = _classifier().fit(x, y)
-    temperature = 1.0
-    counts = np.unique(y, return_counts=True)[1]
-    if calibrate and counts.min() >= 2:
-        folds = StratifiedKFold(n_splits=min(3, int(counts.min())), shuffle=True, random_state=0)
-        scores = np.zeros((len(texts), len(classifier.classes_)))
-        for train_idx, test_idx in folds.split(texts, y):
-            # Features are refit inside each fold so that held-out scores are honest.
-            fold_features = _features()
-            xf = fold_features.fit_transform([texts[i] for i in train_idx])
-            fold_clf = _classifier().fit(xf, y[train_idx])
-            scores[test_idx] = fold_clf.decision_function(fold_features.transform([texts[i] for i in test_idx]))
-        temperature = _fit_temperature(scores, np.searchsorted(classifier.classes_, y))
+    counts = Counter(labels)
+    rare = sorted(intent for intent, n in counts.items() if n < MIN_CALIBRATION_EXAMPLES)
+    notes: list[str] = []
+    if rare:
+        notes.append(
+            f"{len(rare)} intent(s) with fewer than {MIN_CALIBRATION_EXAMPLES} examples are trained but left out "
+            f"of confidence calibration (add examples): {', '.join(rare)}"
+        )
+        log.warning("sklearn training: %s", notes[-1])
+    temperature = _calibrated_temperature(texts, y, classifier.classes_, set(rare)) if calibrate else 1.0
     entities = EntityExtractor(TicketExtractor(ticket_prefix), LocationExtractor.from_training_data(data))
     digest = data.fingerprint()
     info = ModelInfo(
@@ -238,6 +275,7 @@ def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool
         intents=tuple(str(c) for c in classifier.classes_),
         sklearn_version=sklearn.__version__,
         train_seconds=round(_clock() - t0, 3),
+        notes=tuple(notes),
     )
     return SklearnModel(
         info, normalizer, features, classifier, temperature, entities, _FastScorer(features, classifier)
@@ -431,12 +469,25 @@ class SklearnEngine:
         if not tokens or looks_like_junk(clean[:MAX_CLASSIFY_CHARS]) or _mostly_unknown(tokens, model):
             # Nothing to understand (emoji, control characters, decoded binary): no guess.
             return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
-        probs = model.probabilities([clean])[0]
-        order = np.argsort(-probs)[:RANKING_SIZE]
-        ranking = tuple((str(model.classes[i]), round(float(probs[i]), 4)) for i in order)
+        head = clean[:MAX_CLASSIFY_CHARS]
+        whole = model.rank(head)
+        reading = read_long(head, model.rank, threshold=self.threshold, whole=whole)
+        ranking = reading.ranking if reading is not None else whole
         top, confidence = ranking[0]
         intent = top if confidence >= self.threshold else None
-        return Parse(text, intent, confidence, ranking, entities, language, self.name, model.info.version)
+        secondary = reading.secondary if reading is not None else None
+        return Parse(
+            text,
+            intent,
+            confidence,
+            ranking,
+            entities,
+            language,
+            self.name,
+            model.info.version,
+            secondary_intent=secondary[0] if secondary else None,
+            secondary_confidence=secondary[1] if secondary else 0.0,
+        )
 
 
 def _mostly_unknown(tokens: list[str], model: SklearnModel) -> bool:

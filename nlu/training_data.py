@@ -490,6 +490,7 @@ def validate(
     intents: Sequence[str] = INTENTS,
     entities: Sequence[str] = ENTITIES,
     min_examples: int = MIN_EXAMPLES_PER_INTENT,
+    conflicts: str = ERROR,
 ) -> tuple[Problem, ...]:
     """Check loaded data against the intents and entities Warga knows.
 
@@ -502,6 +503,8 @@ def validate(
         intents: The expected intents (default: :data:`nlu.intents.INTENTS`).
         entities: The expected entities.
         min_examples: Fewer examples than this for an intent is a warning.
+        conflicts: Severity of a sentence under two intents: ``error`` for Warga's own data,
+            ``warning`` for a foreign data set being evaluated (public sets have such texts).
 
     Returns:
         Problems, errors first, then in file order.
@@ -540,7 +543,7 @@ def validate(
             problems.append(
                 Problem(
                     "conflict",
-                    ERROR,
+                    conflicts,
                     f"{ex.text[:60]!r} is under {first.intent!r} ({first.source}) and {ex.intent!r}",
                     ex.source,
                 )

@@ -21,6 +21,7 @@ import click
 
 from nlu.base import NluError, Parse
 from nlu.config import NluConfig, NluConfigError
+from nlu.datasets import CONLL_SUFFIXES, load_dataset
 from nlu.evaluate import (
     EvaluationReport,
     cross_validate_rasa,
@@ -40,7 +41,15 @@ from nlu.factory import (
 )
 from nlu.rasa_server import latest_model
 from nlu.sklearn_engine import SklearnEngine, active_model_path
-from nlu.training_data import ERROR, TrainingDataError, load_and_validate, load_training_data, validate
+from nlu.training_data import (
+    ERROR,
+    WARNING,
+    TrainingData,
+    TrainingDataError,
+    load_and_validate,
+    load_training_data,
+    validate,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,6 +168,8 @@ def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if
         click.echo(
             f"sklearn: model {version} trained in {time.perf_counter() - t0:.1f}s ({len(data.examples)} examples)"
         )
+        for note in sk.model.info.notes if sk.model is not None else ():
+            click.echo(f"sklearn: warning: {note}", err=True)
     if want_rasa:
         click.echo("rasa: training in a separate process (about 20 s)...")
         t0 = time.perf_counter()
@@ -194,6 +205,8 @@ def _parse_dict(p: Parse) -> dict[str, Any]:
         "language": p.language,
         "engine": p.engine,
         "model_version": p.model_version,
+        "secondary_intent": p.secondary_intent,
+        "secondary_confidence": p.secondary_confidence,
     }
 
 
@@ -219,6 +232,8 @@ def parse_cmd(ctx: click.Context, text: str, engine: str | None, as_json: bool) 
     else:
         label = "(none)"
     click.echo(f"intent      {label}  confidence {result.confidence:.3f}")
+    if result.secondary_intent:
+        click.echo(f"also        {result.secondary_intent}  confidence {result.secondary_confidence:.3f}")
     for e in result.entities:
         click.echo(f"entity      {e.entity} = {e.value!r}  [{e.start}:{e.end}]")
     click.echo(f"language    {result.language}")
@@ -285,8 +300,7 @@ def evaluate_cmd(
         raise click.UsageError("--train and --test go together")
     report: EvaluationReport
     if train_path is not None and test_path is not None:
-        train, _ = load_and_validate(train_path)
-        test = load_training_data(test_path)
+        train, test = _foreign_pair(train_path, test_path, say)
         method = f"trained on {train_path.name}, tested on {test_path.name}"
         if chosen == "sklearn":
             report = train_and_evaluate_sklearn(
@@ -298,15 +312,27 @@ def evaluate_cmd(
     elif test_file:
         if data_path is None:
             raise click.UsageError("--test-file needs --data FILE")
-        test = load_training_data(data_path)
+        test = load_dataset(data_path)
         if chosen == "sklearn":
             nlu: Any = build_sklearn_engine(config, train_if_missing=False)
         else:
             nlu = build_rasa_engine(config)
             nlu.status()  # fail with a clear line when the server is not running
-        report = evaluate_engine(nlu, test, method=f"active model on {data_path.name}")
+        known = nlu.model.info.intents if isinstance(nlu, SklearnEngine) and nlu.model is not None else None
+        report = evaluate_engine(nlu, test, method=f"active model on {data_path.name}", known_intents=known)
     else:
-        data, _ = load_and_validate(data_path or config.data_dir)
+        source = data_path or config.data_dir
+        if data_path is not None:
+            # People pass --data expecting a test of the active model; say loudly what happens.
+            say(
+                f"NOTE: cross-validating ({folds} folds) on {data_path}: models are trained and tested on "
+                f"parts of this file. To test the active model on it, add --test-file; to train on one "
+                f"file and test on another, use --train A --test B."
+            )
+        if data_path is not None and data_path.suffix.lower() in CONLL_SUFFIXES:
+            data = load_dataset(data_path)
+        else:
+            data, _ = load_and_validate(source)
         if chosen == "sklearn":
             report = cross_validate_sklearn(data, folds, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
         else:
@@ -322,6 +348,34 @@ def evaluate_cmd(
         click.echo(f"\nconfusion matrix: {png}")
 
 
+def _foreign_pair(
+    train_path: Path, test_path: Path, say: Callable[[str], None]
+) -> tuple[TrainingData, TrainingData]:
+    """Training and test data for ``--train A --test B``: any intents, any source.
+
+    Engines are compared on other people's data sets, so intents outside Warga's list are
+    accepted and a text filed under two labels is a warning, not a refusal. Broken files
+    still fail.
+    """
+    train = load_dataset(train_path)
+    test = load_dataset(test_path)
+    problems = validate(train, intents=train.intents, conflicts=WARNING, min_examples=0)
+    errors = [p for p in problems if p.severity == ERROR]
+    if errors:
+        raise TrainingDataError(errors)
+    conflicts = [p for p in problems if p.kind == "conflict"]
+    if conflicts:
+        say(f"warning: {len(conflicts)} training texts are filed under two intents; both are kept")
+    unseen = sorted(set(test.intents) - set(train.intents))
+    if unseen:
+        say(f"warning: {len(unseen)} test intents have no training example (always wrong): {', '.join(unseen)}")
+    return train, test
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived: unwind the main thread, then stop the server once, normally."""
+
+
 @nlu_group.command("serve")
 @click.option("--no-train", is_flag=True, help="Fail instead of training a first model when there is none.")
 @click.pass_context
@@ -329,34 +383,37 @@ def evaluate_cmd(
 def serve_cmd(ctx: click.Context, no_train: bool) -> None:
     """Run the Rasa server alone, in the foreground, on nlu.rasa_host:nlu.rasa_port."""
     config = _get_config(ctx, local_secrets=True)
-    if latest_model(config.rasa_models_dir) is None:
-        if no_train:
-            raise NluError(
-                f"no Rasa model in {config.rasa_models_dir}: run `warga nlu train --engine rasa`",
-                retryable=False,
-            )
-        click.echo("no Rasa model yet: training one first (about 20 s)...")
-        data, _ = load_and_validate(config.data_dir)
-        build_rasa_trainer(config).train(data)
-    server = build_rasa_server(config)
-    server.start()
 
-    def _stop(signum: int, frame: Any) -> None:
-        server.stop()
-        sys.exit(0)
+    def _on_sigterm(signum: int, frame: Any) -> None:
+        # Only raise: stopping the server inside the handler would wait on the very process the
+        # interrupted main thread is waiting on (that hung for 30 s and exited 1).
+        raise _Stopped
 
-    signal.signal(signal.SIGTERM, _stop)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    server = None
     try:
+        if latest_model(config.rasa_models_dir) is None:
+            if no_train:
+                raise NluError(
+                    f"no Rasa model in {config.rasa_models_dir}: run `warga nlu train --engine rasa`",
+                    retryable=False,
+                )
+            click.echo("no Rasa model yet: training one first (about 20 s)...")
+            data, _ = load_and_validate(config.data_dir)
+            build_rasa_trainer(config).train(data)
+        server = build_rasa_server(config)
+        server.start()
         server.wait_ready(config.rasa_start_timeout)
         model = latest_model(config.rasa_models_dir)
         model_name = model.name if model is not None else "?"
         click.echo(f"rasa: ready on {server.url} (model {model_name}, log {server.log_file})")
         code = server.wait()
-    except KeyboardInterrupt:
-        server.stop()
+    except (KeyboardInterrupt, _Stopped):
+        click.echo("rasa: stopping")
         return
     finally:
-        if server.running():
+        if server is not None and server.running():
             server.stop()
+        signal.signal(signal.SIGTERM, previous)
     if code != 0:
         raise NluError(f"rasa server exited with status {code}; see {server.log_file}", retryable=True)

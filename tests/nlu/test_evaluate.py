@@ -22,6 +22,7 @@ from nlu.training_data import TrainingData, load_training_data
 from tests.nlu.conftest import RASA_CONFIG, RASA_VENV, require_rasa_venv
 
 HELDOUT = Path(__file__).resolve().parents[2] / "nlu" / "data" / "test" / "heldout.yml"
+HELDOUT_LONG = HELDOUT.with_name("heldout_long.yml")
 
 
 def test_score_counts_right() -> None:
@@ -51,12 +52,32 @@ def cv_report(project_data: TrainingData) -> EvaluationReport:
     return cross_validate_sklearn(project_data, 5)
 
 
-def test_sklearn_meets_the_accuracy_targets_of_issue_4(cv_report: EvaluationReport) -> None:
-    """Cross-validated on the project's data: accuracy ≥ 0.90, macro-F1 ≥ 0.88 (issue 4)."""
+def test_sklearn_meets_the_accuracy_targets_of_issues_4_and_14(
+    cv_report: EvaluationReport, project_data: TrainingData
+) -> None:
+    """Issue 4 set its targets on cross-validation (accuracy ≥ 0.90, macro-F1 ≥ 0.88); issue 14
+    found features tuned to cross-validation errors and asked to prefer the held-out set when
+    the two disagree. Removing those features costs about 2.5 points of cross-validation and
+    gains 3 on the held-out set, so the issue-4 targets now hold on held-out data, and
+    cross-validation keeps a floor that catches a real regression."""
     assert cv_report.examples > 1000
     worst = ", ".join(f"{a}→{b} {n}" for a, b, n in cv_report.worst_confusions[:6])
-    assert cv_report.macro_f1 >= 0.88, f"macro-F1 {cv_report.macro_f1}; worst confusions: {worst}"
-    assert cv_report.accuracy >= 0.90, f"accuracy {cv_report.accuracy}; worst confusions: {worst}"
+    assert cv_report.macro_f1 >= 0.84, f"macro-F1 {cv_report.macro_f1}; worst confusions: {worst}"
+    assert cv_report.accuracy >= 0.86, f"accuracy {cv_report.accuracy}; worst confusions: {worst}"
+    heldout = train_and_evaluate_sklearn(project_data, load_training_data(HELDOUT), method="held-out")
+    worst = ", ".join(f"{a}→{b} {n}" for a, b, n in heldout.worst_confusions[:6])
+    assert heldout.macro_f1 >= 0.88, f"held-out macro-F1 {heldout.macro_f1}; worst confusions: {worst}"
+    assert heldout.accuracy >= 0.90, f"held-out accuracy {heldout.accuracy}; worst confusions: {worst}"
+
+
+def test_long_real_style_messages_meet_the_targets_of_issue_14(project_data: TrainingData) -> None:
+    """The frozen held-out set of long, real-style messages: accuracy ≥ 0.90 with fewer than 5%
+    of answers below the threshold."""
+    report = train_and_evaluate_sklearn(project_data, load_training_data(HELDOUT_LONG), method="held-out long")
+    assert report.examples >= 80
+    worst = ", ".join(f"{a}→{b} {n}" for a, b, n in report.worst_confusions[:6])
+    assert report.accuracy >= 0.90, f"accuracy {report.accuracy}; worst confusions: {worst}"
+    assert report.fallback_rate < 0.05, f"{report.fallback_rate:.1%} below the threshold"
 
 
 def test_cross_validation_report_is_complete(cv_report: EvaluationReport, project_data: TrainingData) -> None:
@@ -106,15 +127,19 @@ def rasa_reports(project_data: TrainingData) -> tuple[EvaluationReport, Evaluati
 
 
 @pytest.mark.rasa
-def test_rasa_meets_the_accuracy_targets_of_issue_4(
+def test_rasa_meets_the_accuracy_targets_of_issues_4_and_14(
     rasa_reports: tuple[EvaluationReport, EvaluationReport], project_data: TrainingData
 ) -> None:
-    """Cross-validated on the project's data: accuracy ≥ 0.90, macro-F1 ≥ 0.88 (issue 4)."""
-    cv, _ = rasa_reports
+    """As the sklearn test: issue-4 targets on the held-out set, a floor on cross-validation
+    (issue 14 prefers held-out where the two disagree)."""
+    cv, heldout = rasa_reports
     assert cv.engine == "rasa" and cv.examples == len(project_data.examples)
     worst = ", ".join(f"{a}→{b} {n}" for a, b, n in cv.worst_confusions[:6])
-    assert cv.macro_f1 >= 0.88, f"macro-F1 {cv.macro_f1}; worst confusions: {worst}"
-    assert cv.accuracy >= 0.90, f"accuracy {cv.accuracy}; worst confusions: {worst}"
+    assert cv.macro_f1 >= 0.84, f"macro-F1 {cv.macro_f1}; worst confusions: {worst}"
+    assert cv.accuracy >= 0.86, f"accuracy {cv.accuracy}; worst confusions: {worst}"
+    worst = ", ".join(f"{a}→{b} {n}" for a, b, n in heldout.worst_confusions[:6])
+    assert heldout.macro_f1 >= 0.88, f"held-out macro-F1 {heldout.macro_f1}; worst confusions: {worst}"
+    assert heldout.accuracy >= 0.90, f"held-out accuracy {heldout.accuracy}; worst confusions: {worst}"
 
 
 @pytest.mark.rasa

@@ -123,3 +123,13 @@ def test_serve_without_model_and_no_train_is_one_line(config: NluConfig) -> None
     result = run(config, "serve", "--no-train")
     assert result.exit_code == 1
     assert result.output.startswith("error: no Rasa model") and "Traceback" not in result.output
+
+
+def test_parse_shows_a_question_asked_inside_a_complaint(config: NluConfig) -> None:
+    assert run(config, "train", "--engine", "sklearn", "--if-missing").exit_code == 0
+    text = ("Selamat pagi. Sampah di TPS Jl. Kenari RT 05 sudah seminggu tidak diangkut dan baunya sampai "
+            "ke rumah warga. Sekalian mau tanya, bagaimana cara membayar PBB secara online? Terima kasih.")
+    out = json.loads(run(config, "parse", text, "--json").output)
+    assert out["intent"] == "report_garbage" and out["secondary_intent"] == "ask_tax"
+    human = run(config, "parse", text).output
+    assert "also        ask_tax" in human

@@ -214,7 +214,7 @@ def test_duplicate_and_partial_ticket_entities_are_dropped() -> None:
 
 # CRF-shaped: "jl. pramuka raya" became "jalan pramuka raya" and came back in two pieces.
 SPLIT_BODY = {
-    "text": "lubang di jalan pramuka raya arah Matraman _road",
+    "text": "lubang di jalan pramuka raya arah Matraman",
     "intent": {"name": "report_road_damage", "confidence": 0.97},
     "entities": [
         {"entity": "location", "start": 10, "end": 15, "value": "jalan", "extractor": "CRFEntityExtractor"},
@@ -235,7 +235,7 @@ def test_entities_come_back_as_written_and_pieces_of_one_place_are_joined() -> N
 
 def test_a_synonym_mapped_value_is_kept() -> None:
     body = {
-        "text": "banjir di jalan Kemang _flood",
+        "text": "banjir di jalan Kemang",
         "intent": {"name": "report_flood", "confidence": 0.9},
         "entities": [
             {
@@ -269,7 +269,7 @@ def test_rasa_text_is_what_the_sklearn_engine_classifies(project_data: TrainingD
 
 def test_rasa_text_maps_every_word_back_to_what_was_written() -> None:
     seen = rasa_text("Jalan di Jl. Melati bolong bangeeet, dkt kel. Cempaka Putih, pothole")
-    assert seen.text == "Jalan di jalan Melati bolong banget dekat kelurahan Cempaka Putih pothole lubang _road"
+    assert seen.text == "Jalan di jalan Melati bolong banget dekat kelurahan Cempaka Putih pothole lubang lurah"
     back = [(seen.text[a:b], seen.original[c:d] if c >= 0 else None) for a, b, c, d in seen.tokens]
     assert back[2:8] == [
         ("jalan", "Jl"),
@@ -279,7 +279,7 @@ def test_rasa_text_maps_every_word_back_to_what_was_written() -> None:
         ("dekat", "dkt"),
         ("kelurahan", "kel"),
     ]
-    assert back[-3:] == [("pothole", "pothole"), ("lubang", None), ("_road", None)]  # English→Indonesian, concept
+    assert back[-3:] == [("pothole", "pothole"), ("lubang", None), ("lurah", None)]  # English→Indonesian, stem
     assert seen.original_span(9, 21) == (9, 19)  # "jalan Melati" → "Jl. Melati"
     assert seen.rasa_span(9, 19) == (9, 21)
     assert seen.original_span(len(seen.text) - 5, len(seen.text)) is None
