@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bot.settings import ConfigError
 from nlu.base import NluError, Parse
 from nlu.config import NluConfig, NluConfigError
 from nlu.datasets import CONLL_SUFFIXES, load_dataset
@@ -59,23 +60,17 @@ nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.",
                         context_settings={"help_option_names": ["-h", "--help"]})
 
 
-def _config(*, local_secrets: bool = False) -> NluConfig:
-    """The gateway's NLU settings (``nlu:`` in config.yml); with ``local_secrets``, after
-    creating var/rasa-token when no WARGA_RASA_TOKEN is set (the server and its clients share it)."""
-    from bot.settings import ensure_local_secrets, load_settings  # imported late on purpose
-
-    settings = load_settings()
-    return (ensure_local_secrets(settings) if local_secrets else settings).nlu
-
-
 def _get_config(ctx: click.Context, *, local_secrets: bool = False) -> NluConfig:
+    """The NLU settings: an :class:`NluConfig` given to the group directly (tests), else the
+    gateway's ``nlu:`` settings from ``warga --config`` (or the default file); with
+    ``local_secrets``, after creating var/rasa-token when no WARGA_RASA_TOKEN is set (the server
+    and its clients share it)."""
     obj = ctx.find_object(NluConfig)
     if obj is not None:
         return obj
-    nested = getattr(ctx.obj, "nlu", None)
-    if isinstance(nested, NluConfig):
-        return nested
-    return _config(local_secrets=local_secrets)
+    from bot.cli.support import settings_of, settings_with_local_secrets  # late: bot.cli imports us
+
+    return (settings_with_local_secrets(ctx) if local_secrets else settings_of(ctx)).nlu
 
 
 def _edge(func: F) -> F:
@@ -94,10 +89,8 @@ def _edge(func: F) -> F:
                 click.echo(f"error: {exc}", err=True)
         except (NluError, NluConfigError, OSError, ValueError, ImportError) as exc:
             click.echo(f"error: {exc}", err=True)
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
-            raise
+        except (click.exceptions.Exit, click.ClickException, ConfigError):
+            raise   # warga's own edge reports these (a ConfigError as `warga: config: ...`)
         except Exception as exc:  # noqa: BLE001 - the edge: report, never a traceback
             click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)

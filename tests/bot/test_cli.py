@@ -157,6 +157,14 @@ def test_bad_config_file_given_with_config_option(config):
     assert line.startswith("warga: config: server.port:"), line
 
 
+def test_the_nlu_commands_read_the_config_given_with_config_option(config):
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["nlu"]["threshold"] = 2
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    line = one_error_line(warga(config, "nlu", "validate"))
+    assert line.startswith("warga: config: nlu.threshold:"), line
+
+
 def test_missing_config_file_is_one_line(tmp_path):
     line = one_error_line(warga(tmp_path / "nope.yml", "db", "upgrade"))
     assert "nope.yml" in line
