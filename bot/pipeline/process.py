@@ -163,12 +163,7 @@ class ConversationProcessor:
                 if msg.attempts >= self.max_attempts:
                     msg.status = "failed"
                     msg.processed_at = utcnow()
-                    conv = session.get(Conversation, conv_id)
-                    if conv is not None:
-                        # The citizen is not left waiting in silence; staff see the error.
-                        lang = conv.language or self.settings.default_language
-                        queue_reply(session, self.settings.outbox, conv, render("processing_failed", lang),
-                                    reply_to_id=msg.id)
+                    self._apologise(session, conv_id, msg.id)
                     log.error("message dead-lettered after %d attempts", msg.attempts,
                               extra={"conversation_id": conv_id, "message_id": msg_id})
                     dead = True
@@ -180,6 +175,24 @@ class ConversationProcessor:
         except Exception:  # the database itself is failing: leave it to the sweeper
             log.exception("recording a processing failure failed", extra={"message_id": msg_id})
             return False
+
+    def _apologise(self, session: Session, conv_id: int, msg_id: int) -> None:
+        """Tell the citizen their message could not be processed (unless a person already
+        handles the conversation). In a savepoint: whatever goes wrong here, the message is
+        still marked failed, or the sweeper would re-drive it for ever."""
+        try:
+            with session.begin_nested():
+                conv = session.get(Conversation, conv_id)
+                if conv is None:
+                    return
+                handover = load_state(conv).handover
+                if handover is not None and handover.staff is not None:
+                    return
+                lang = conv.language or self.settings.default_language
+                queue_reply(session, self.settings.outbox, conv, render("processing_failed", lang),
+                            reply_to_id=msg_id)
+        except Exception:  # the edge of a courtesy: the dead-letter itself must stand
+            log.exception("apology not queued", extra={"message_id": msg_id})
 
     def _abilities(self, channel_name: str) -> CitizenAbilities:
         channel = self.channels.get(channel_name)

@@ -215,6 +215,9 @@ class InlineQueue(_Sweeping):
         return None
 
 
+ENQUEUE_TIMEOUT_SECONDS = 2.0
+
+
 class RedisQueue(_Sweeping):
     """Jobs on Redis (RQ), run by ``warga worker`` processes, which also run the sweeper.
 
@@ -231,8 +234,14 @@ class RedisQueue(_Sweeping):
         from redis import Redis
         from rq import Queue
 
+        # The worker's connection blocks on the queue (no socket timeout); the one that queues
+        # jobs runs before a webhook is acknowledged, so a Redis that hangs instead of refusing
+        # must cost a bounded wait, not the provider's timeout.
         self.redis = Redis.from_url(redis_url)
         self.q = Queue("warga", connection=self.redis)
+        self._quick = Redis.from_url(redis_url, socket_connect_timeout=ENQUEUE_TIMEOUT_SECONDS,
+                                     socket_timeout=ENQUEUE_TIMEOUT_SECONDS)
+        self._quick_q = Queue("warga", connection=self._quick)
         self.sessions = sessions
         self.stall_seconds = stall_seconds
 
@@ -246,13 +255,13 @@ class RedisQueue(_Sweeping):
         from redis.exceptions import RedisError
 
         try:
-            if not self.redis.set(self.marker(conv_id), 1, nx=True, ex=self.MARKER_TTL_SECONDS):
+            if not self._quick.set(self.marker(conv_id), 1, nx=True, ex=self.MARKER_TTL_SECONDS):
                 return
             try:
-                self.q.enqueue(run_conversation, conv_id, job_timeout=300,
-                               result_ttl=0, failure_ttl=86400)
+                self._quick_q.enqueue(run_conversation, conv_id, job_timeout=300,
+                                      result_ttl=0, failure_ttl=86400)
             except BaseException:
-                self.redis.delete(self.marker(conv_id))
+                self._quick.delete(self.marker(conv_id))
                 raise
         except RedisError as exc:
             log.warning("job not queued (Redis unavailable); the sweeper will re-drive it",
@@ -267,6 +276,7 @@ class RedisQueue(_Sweeping):
 
     def stop(self) -> None:
         self.redis.close()
+        self._quick.close()
 
 
 # -- RQ entry points (``warga worker`` with ``queue.backend: redis``) ---------------------

@@ -100,7 +100,8 @@ class RedisWakeups(LocalWakeups):
         from redis import Redis
 
         if self._publisher is None:
-            self._publisher = Redis.from_url(self.redis_url)
+            # A Redis that hangs must not hold a worker that just committed a message.
+            self._publisher = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
         return self._publisher
 
     def processed(self, message_ids: Iterable[int]) -> None:
