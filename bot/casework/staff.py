@@ -127,8 +127,22 @@ class StaffService:
         conv = self._conversation(conversation_id, user)
         if not text.strip():
             raise StaffError("the reply is empty")
+        state = load_state(conv)
+        now = utcnow()
+        if state.handover is not None and state.handover.staff is None:
+            # Answering a waiting citizen is taking the conversation: the bot stops telling
+            # them they are still waiting.
+            save_state(conv, state.taken_by(username, now))
+            self._record(conv, user, "take", None, now)
         lang = conv.language or self.settings.default_language
-        msg = queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()))
+        # Like a reply on a complaint: a template (the citizen's latest ticket) lets it reach
+        # WhatsApp after the 24-hour window; without a ticket it goes as a plain message.
+        ticket = self.s.scalar(select(Complaint.ticket).where(Complaint.contact_id == conv.contact_id)
+                               .order_by(Complaint.id.desc()).limit(1))
+        msg = queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()),
+                          template="staff_reply" if ticket else None,
+                          template_vars={"1": ticket} if ticket else None,
+                          kind="notification" if ticket else "message")
         msg.staff_user_id = user.id
         self.s.flush()
         self._record(conv, user, "reply", msg.id, msg.created_at)

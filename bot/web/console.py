@@ -36,7 +36,7 @@ from sqlalchemy.orm import joinedload
 from bot.casework.accounts import Accounts
 from bot.casework.complaints import CLOSED
 from bot.casework.conversation_state import handover_of
-from bot.casework.staff import NotVisible, StaffError, StaffService, visible_conversations
+from bot.casework.staff import NotVisible, StaffError, StaffService, Woken, visible_conversations
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, Conversation, Message, StaffUser, utcnow
 from bot.web.limits import client_address
@@ -245,7 +245,8 @@ def _act(action: Callable[[StaffService], Any], ok: str) -> None:
     except StaffError as exc:
         flash(str(exc), "error")
         return
-    for conv_id in getattr(woken, "conversation_ids", ()):
+    # Actions that queued a message for the citizen say which conversations to wake.
+    for conv_id in woken.conversation_ids if isinstance(woken, Woken) else ():
         rt.queue.enqueue(conv_id)
     flash(ok, "ok")
 
