@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -91,15 +91,19 @@ class _Sweeping:
 
     sessions: sessionmaker[Session]
     stall_seconds: float
+    # Timed work on conversations nobody writes in (unanswered handovers): returns the
+    # conversations it queued messages for. Set by build_runtime.
+    tidy: Callable[[], Sequence[int]] | None = None
 
     def enqueue(self, conv_id: int) -> None:
         raise NotImplementedError
 
     def sweep(self, stall_seconds: float | None = None) -> int:
+        tidied = list(self.tidy()) if self.tidy is not None else []
         convs = stalled_conversations(self.sessions, self.stall_seconds if stall_seconds is None else stall_seconds)
-        for conv_id in convs:
+        for conv_id in dict.fromkeys([*tidied, *convs]):
             self.enqueue(conv_id)
-        return len(convs)
+        return len(set(tidied) | set(convs))
 
 
 def sweep_forever(q: JobQueue, stop: threading.Event, every_seconds: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.casework.handovers import sweep_unanswered
 from bot.pipeline.media import MediaFetcher
 from bot.pipeline.outbox import Outbox
 from bot.pipeline.process import ConversationProcessor
@@ -75,7 +77,7 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     processor = ConversationProcessor(settings, sessions, nlu, wakeups=wakeups, channels=channels,
                                       max_attempts=settings.queue.process_attempts)
     job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
-    q: JobQueue
+    q: InlineQueue | RedisQueue | ThreadQueue
     if inline:
         q = InlineQueue(job, sessions, settings.queue.stall_seconds)
     elif redis:
@@ -84,4 +86,6 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
         q = ThreadQueue(job, sessions, threads=settings.queue.threads,
                         sweep_seconds=settings.queue.sweep_seconds,
                         stall_seconds=settings.queue.stall_seconds)
+    if not inline:
+        q.tidy = functools.partial(sweep_unanswered, sessions, settings)
     return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job, Receiver(sessions, q), wakeups)
