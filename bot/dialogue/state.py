@@ -158,7 +158,7 @@ class DialogueState:
         """Handed over, nobody took it, and it has waited ``timeout`` or longer.
 
         The one rule for returning an unanswered handover to the bot: the dialogue applies it
-        when the citizen writes, the sweeper (bot/casework/notifications.py) when they do not.
+        when the citizen writes, the sweeper (bot/casework/handovers.py) when they do not.
         """
         h = self.handover
         return h is not None and h.waiting and h.since is not None and now - h.since >= timeout
