@@ -92,8 +92,10 @@ class WebChannel:
         """
         try:
             data = json.loads(request.body)
-        except ValueError:
+        except ValueError:   # UnicodeDecodeError (not UTF-8) included
             raise WebChatError("body is not valid JSON") from None
+        except RecursionError:
+            raise WebChatError("body is nested too deeply") from None
         client_id = data.get("id") if isinstance(data, dict) else None
         if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
             raise WebChatError("id must be 8-64 letters, digits, '-' or '_'")

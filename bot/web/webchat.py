@@ -3,6 +3,7 @@ app can use as a channel too. See README "Web chat API"."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from channels.web import SENDER_RE, WebChatError
 
 bp = Blueprint("webchat", __name__)
 SAFETY_RECHECK = 1.0
+MESSAGE_ID_RE = re.compile(r"[0-9]{1,18}")
 
 
 def _json_error(status: int, error: str, message: str) -> Any:
@@ -54,6 +56,9 @@ def post_message() -> Any:
         received = rt.receiver.receive(channel, req)
     except WebChatError as exc:
         return _json_error(400, "bad_request", str(exc))
+    if not received.messages:
+        # The database refused what was sent (stored raw for staff): the client must change it.
+        return _json_error(400, "bad_request", "the message could not be stored as sent")
     stored = received.messages[0]
     deadline = time.monotonic() + rt.settings.server.chat_reply_wait_seconds
     # Woken when a worker commits the message's processing; the re-read every SAFETY_RECHECK
@@ -79,7 +84,8 @@ def get_messages() -> Any:
     if not SENDER_RE.match(sender):
         return _json_error(400, "bad_request", "sender must be the opaque id used to post")
     after_raw = request.args.get("after", "0")
-    if not after_raw.isdigit():
+    # ASCII digits only ("²".isdigit() is True and int() refuses it) and within a 64-bit id.
+    if not MESSAGE_ID_RE.fullmatch(after_raw):
         return _json_error(400, "bad_request", "after must be a message id (a whole number)")
     with rt.sessions() as session:
         conv_id = session.scalar(select(Conversation.id).join(

@@ -64,6 +64,8 @@ def parse_update(request: WebhookRequest, now: datetime) -> list[Inbound]:
         data = json.loads(raw)
     except ValueError as exc:
         return [_unparseable(None, f"invalid JSON: {exc}", raw, now)]
+    except RecursionError:
+        return [_unparseable(None, "invalid JSON: nested too deeply", raw, now)]
     if not isinstance(data, dict):
         return [_unparseable(None, "JSON body is not an object", raw, now)]
     update_id = data.get("update_id")
