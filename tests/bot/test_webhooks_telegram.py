@@ -326,6 +326,10 @@ TABLE: dict[str, Case] = {
                               reason="unsupported update kind: unknown:future_thing"),
     "only_update_id.json": Case(dict(kind="unparseable"), reason="unsupported update kind"),
     # python-telegram-bot refuses these; the tolerant reader still reads the message (issue 9).
+    # (An older self-hosted Bot API server: no is_bot, no chat type.)
+    "old_server_photo.json": Case(dict(kind="message", text="Pohon tumbang di Jl. Kenanga", urn=SITI, media=[
+        {"url": "tg-file:AgACAgUAAxkBAAIBold-large", "content_type": "image/jpeg",
+         "caption": "Pohon tumbang di Jl. Kenanga"}]), answered=True),
     "missing_date.json": Case(dict(kind="message", text="tanpa tanggal", urn=SITI), answered=True),
     "missing_is_bot.json": Case(dict(kind="message", text="halo", urn=SITI), answered=True),
     "message_without_chat.json": Case(dict(kind="unparseable"), reason="message without chat"),

@@ -98,6 +98,10 @@ TABLE: dict[str, Case] = {
         {"url": MEDIA_BASE + "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "image/jpeg", "caption": None},
         {"url": MEDIA_BASE + "ME1a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "video/mp4", "caption": None}]),
         reply=""),
+    # A photo without a caption: no Body at all, SmsStatus "received". A message (issue 9).
+    "whatsapp_media_only.txt": Case(stored=dict(WA_T, text="", media=[
+        {"url": MEDIA_BASE.replace("MM6f1e2d3c4b5a69788796a5b4c3d2e1f6", "MM7f1e2d3c4b5a69788796a5b4c3d2e1f7")
+         + "ME2a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "image/jpeg", "caption": None}]), reply=""),
     "whatsapp_location.txt": Case(stored=dict(WA_T, text="", latitude=-6.225014, longitude=106.855833,
                                               address_text="Kampung Melayu, Jl. Jatinegara Barat No. 12, Jakarta Timur"),
                                   reply=""),

@@ -110,6 +110,9 @@ MESSAGES: list[tuple[str, dict[str, Any]]] = [
     # reads the citizen's message from the JSON (issue 9).
     ("missing_date.json", dict(kind="message", text="tanpa tanggal", sender=SITI, received_at=NOW,
                                external_id="731245023:3527065:55", sender_name="Siti Rahayu")),
+    ("old_server_photo.json", dict(kind="message", text="Pohon tumbang di Jl. Kenanga", sender=SITI,
+                                   media=(Media("tg-file:AgACAgUAAxkBAAIBold-large", "image/jpeg",
+                                                "Pohon tumbang di Jl. Kenanga"),))),
     ("missing_is_bot.json", dict(kind="message", text="halo", sender=SITI, received_at=at(1732781070),
                                  external_id="731245024:3527065:56")),
     ("my_chat_member_kicked.json", dict(kind="member", event="blocked", text="kicked", sender=SITI,

@@ -52,6 +52,10 @@ MESSAGES: list[tuple[str, dict[str, Any]]] = [
     ("whatsapp_media.txt", dict(channel="whatsapp", external_id=MM, text="Foto genangan air", media=(
         Media(MEDIA_BASE + "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9", "image/jpeg"),
         Media(MEDIA_BASE + "ME1a1b2c3d4e5f60718293a4b5c6d7e8f9", "video/mp4")))),
+    ("whatsapp_media_only.txt", dict(channel="whatsapp", text="", external_id="MM7f1e2d3c4b5a69788796a5b4c3d2e1f7",
+                                     media=(Media(MEDIA_BASE.replace("MM6f1e2d3c4b5a69788796a5b4c3d2e1f6",
+                                                                     "MM7f1e2d3c4b5a69788796a5b4c3d2e1f7")
+                                                  + "ME2a1b2c3d4e5f60718293a4b5c6d7e8f9", "image/jpeg"),))),
     ("whatsapp_location.txt", dict(channel="whatsapp", text="", location=Location(
         -6.225014, 106.855833, "Kampung Melayu, Jl. Jatinegara Barat No. 12, Jakarta Timur"))),
     ("whatsapp_button.txt", dict(text="status:JKT-2024-000123", reply_to_button="status:JKT-2024-000123")),
