@@ -255,6 +255,14 @@ class WebhookRejected(Exception):
     """The request is not authentic (bad or missing signature/secret): answer 403."""
 
 
+class InvalidRequest(ValueError):
+    """The request is the client's mistake, not a provider's message: answer 400, store nothing.
+
+    Only connectors whose clients can correct themselves raise it (the web chat API); a
+    provider's authentic request is never refused for its content (see :class:`Unparseable`).
+    """
+
+
 class SendFailure(enum.StrEnum):
     """The closed set of things a failed provider call can mean, and so what to do next."""
 

@@ -16,6 +16,7 @@ from channels.base import (
     DeliveryStatus,
     Inbound,
     InboundMessage,
+    InvalidRequest,
     Location,
     OutboundMessage,
     SendResult,
@@ -29,7 +30,7 @@ CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 4000
 
 
-class WebChatError(ValueError):
+class WebChatError(InvalidRequest):
     """The request is not a valid chat message; the text says what to fix."""
 
 

@@ -32,6 +32,7 @@ from channels.base import (
     ContactEvent,
     Inbound,
     InboundMessage,
+    InvalidRequest,
     SendError,
     SendFailure,
     StatusUpdate,
@@ -106,7 +107,14 @@ class Receiver:
         """
         if not authenticated:
             channel.verify(request)
-        items = channel.parse_inbound(request)
+        try:
+            items = channel.parse_inbound(request)
+        except InvalidRequest:
+            raise            # the client's mistake: 400, nothing stored
+        except Exception as exc:  # noqa: BLE001 - a connector's bug must not become a 5xx
+            log.exception("connector failed to parse a request; storing it raw",
+                          extra={"channel": channel.name})
+            items = [unstorable(channel.name, request, exc, "could not be parsed")]
         try:
             received = store_and_commit(self.sessions, items)
         except DATABASE_UNAVAILABLE:
@@ -117,7 +125,8 @@ class Receiver:
             # ever and hold every later update behind it, so it is kept raw for staff instead.
             log.exception("request could not be stored as parsed; storing it raw",
                           extra={"channel": channel.name})
-            received = store_and_commit(self.sessions, [unstorable(channel.name, request, exc)])
+            received = store_and_commit(self.sessions,
+                                        [unstorable(channel.name, request, exc, "could not be stored")])
         for conv_id in received.conversations:
             self.queue.enqueue(conv_id)
         if isinstance(channel, AnswersButtons):
@@ -132,12 +141,12 @@ class Receiver:
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
-def unstorable(channel: str, request: WebhookRequest, exc: Exception) -> Unparseable:
-    """The raw request as an :class:`Unparseable`, for content the database refused."""
+def unstorable(channel: str, request: WebhookRequest, exc: Exception, what: str) -> Unparseable:
+    """The raw request as an :class:`Unparseable`, for content a connector or the database
+    could not handle (``what`` says which, for staff)."""
     raw = request.body.decode("utf-8", errors="replace")
     key = "unstorable:" + hashlib.sha256(request.body).hexdigest()[:32]
-    return Unparseable(channel, key, f"could not be stored: {type(exc).__name__}: {exc}"[:2000],
-                       raw, utcnow())
+    return Unparseable(channel, key, f"{what}: {type(exc).__name__}: {exc}"[:2000], raw, utcnow())
 
 
 # Threads start on first use, so none exists before a server forks its workers.

@@ -39,7 +39,8 @@ TG_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "applic
 def app(db_url: str, tmp_path: Path, fakes: Fakes) -> Iterator[Any]:  # noqa: F811
     from bot.web.app import create_app
 
-    settings = provider_settings(db_url, tmp_path, fakes, **{"server.chat_reply_wait_seconds": 0})
+    overrides: dict[str, Any] = {"server.chat_reply_wait_seconds": 0}
+    settings = provider_settings(db_url, tmp_path, fakes, **overrides)
     migrate(settings.database_url)
     application = create_app(settings, start_workers=False)
     application.testing = True
@@ -171,3 +172,18 @@ def test_console_page_number_out_of_range_is_400(app: Any, client: Any, page: st
         session["staff_id"] = user_id
     assert client.get("/console/").status_code == 200
     assert client.get("/console/", query_string={"page": page}).status_code == 400
+
+
+def test_a_connector_that_fails_to_parse_still_gets_the_update_acknowledged_and_kept(
+        app: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    channel = app.extensions["warga"].channels["telegram"]
+
+    def broken(request: Any) -> Any:
+        raise RuntimeError("a bug in the connector")
+
+    monkeypatch.setattr(channel, "parse_inbound", broken)
+    resp = client.post("/webhooks/telegram", data=tg_text(3, "halo"), headers=TG_HEADERS)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    [row] = rows(app, channel="telegram")
+    assert row.kind == "unparseable" and "could not be parsed: RuntimeError" in (row.error_reason or "")
+    assert '"halo"' in (row.raw or "")
