@@ -2,7 +2,9 @@
 
 Every enabled connector that declares webhook routes (``channels.base.DeclaresWebhooks``)
 is served under ``POST /webhooks/...`` at the path it declares, and answered with the
-acknowledgement body it declares; nothing here knows a provider. A path no enabled channel
+acknowledgement body it declares; the request carries the kind of the route it came to
+(``WebhookRequest.route``), so a connector never guesses a delivery report from the fields.
+Nothing here knows a provider. A path no enabled channel
 declares answers 404; a bad signature 403 with nothing stored; an authentic request we
 cannot understand is stored raw and answered 2xx, because a non-2xx makes Telegram retry it
 for ever and hold every later update behind it (notes/channel-pitfalls.md §1).
