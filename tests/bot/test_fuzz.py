@@ -5,7 +5,7 @@ each provider webhook (with and without a valid signature or secret), /healthz, 
 the console login, through the Flask test client of the real app on SQLite and PostgreSQL.
 Text includes NUL, lone surrogates, non-ASCII digits and deep nesting. The number of
 examples is bounded so the whole module runs in about a minute on CI; set
-``WARGA_FUZZ_EXAMPLES`` (in the environment of pytest, not of Warga) to run longer.
+``FUZZ_EXAMPLES`` in the environment of pytest to run longer.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.fakes.fake_telegram import FakeTelegram
 from tests.fakes.fake_twilio import FakeTwilio, sign
 from tests.providers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SECRET, TOKEN, Fakes, provider_env
 
-EXAMPLES = int(os.environ.get("WARGA_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.filter_too_much, HealthCheck.data_too_large])
