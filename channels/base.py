@@ -28,12 +28,17 @@ class WebhookRequest:
         form: Parsed ``application/x-www-form-urlencoded`` pairs in arrival order (repeats
             allowed, blank values kept: Twilio signs them), empty for JSON bodies. When it is
             empty, a form-encoded ``body`` is parsed by the connector itself.
+        route: The kind of the connector's :class:`WebhookRoute` the request came to
+            ("inbound" or "status"), so a connector with several routes knows what it was
+            sent without guessing from the fields; None when it did not come to a route
+            (polling, tests calling the connector directly).
     """
 
     url: str
     headers: Mapping[str, str]
     body: bytes
     form: tuple[tuple[str, str], ...] = ()
+    route: Literal["inbound", "status"] | None = None
 
     def header(self, name: str, default: str = "") -> str:
         """Return a header's value, matching the name case-insensitively."""
@@ -248,6 +253,14 @@ class SendResult:
 
 class WebhookRejected(Exception):
     """The request is not authentic (bad or missing signature/secret): answer 403."""
+
+
+class InvalidRequest(ValueError):
+    """The request is the client's mistake, not a provider's message: answer 400, store nothing.
+
+    Only connectors whose clients can correct themselves raise it (the web chat API); a
+    provider's authentic request is never refused for its content (see :class:`Unparseable`).
+    """
 
 
 class SendFailure(enum.StrEnum):

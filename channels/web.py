@@ -16,6 +16,7 @@ from channels.base import (
     DeliveryStatus,
     Inbound,
     InboundMessage,
+    InvalidRequest,
     Location,
     OutboundMessage,
     SendResult,
@@ -29,7 +30,7 @@ CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 4000
 
 
-class WebChatError(ValueError):
+class WebChatError(InvalidRequest):
     """The request is not a valid chat message; the text says what to fix."""
 
 
@@ -92,8 +93,10 @@ class WebChannel:
         """
         try:
             data = json.loads(request.body)
-        except ValueError:
+        except ValueError:   # UnicodeDecodeError (not UTF-8) included
             raise WebChatError("body is not valid JSON") from None
+        except RecursionError:
+            raise WebChatError("body is nested too deeply") from None
         client_id = data.get("id") if isinstance(data, dict) else None
         if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
             raise WebChatError("id must be 8-64 letters, digits, '-' or '_'")

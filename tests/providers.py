@@ -22,7 +22,7 @@ from tests.fakes.fake_twilio import FakeTwilio
 
 TOKEN = "123456:TEST-token"
 SECRET = "webhook-secret-123"
-ACCOUNT_SID = "AC" + "0" * 32
+ACCOUNT_SID = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90"   # the one in tests/payloads/twilio
 AUTH_TOKEN = "twilio-auth-token-0123456789abcd"
 SMS_FROM = "+15005550006"
 WHATSAPP_FROM = "whatsapp:+14155238886"

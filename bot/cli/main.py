@@ -123,11 +123,6 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
             supervisor.stop()
 
 
-#: gunicorn's access log: the path without the query string and no referrer, so nothing a
-#: client puts in a URL (a web chat sender id sent the old way) is written to the log.
-ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(L)s'
-
-
 @cli.command()
 @click.option("--host", default=None, help="Bind address (default: server.host).")
 @click.option("--port", type=int, default=None, help="Port (default: server.port).")
@@ -151,15 +146,22 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         click.echo("warga: SQLite database: serving with 1 process (use PostgreSQL for more)", err=True)
         n = 1
 
+    from bot.web.server import WaitressWorker
+
+    class _Worker(WaitressWorker):
+        # waitress refuses (413) bodies past twice the app's limit before buffering them; the
+        # app answers 413 itself for anything over the limit.
+        max_body_bytes = 2 * settings.server.max_request_kb * 1024
+
     class _App(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host or settings.server.host}:{port or settings.server.port}")
             self.cfg.set("workers", n)
-            self.cfg.set("worker_class", "gthread")
+            # waitress reads whole requests before a thread sees them: slow clients cannot
+            # hold the threads (bot/web/server.py); access lines come from it, without queries.
+            self.cfg.set("worker_class", _Worker)
             self.cfg.set("threads", 8)
             self.cfg.set("timeout", 60)
-            self.cfg.set("accesslog", "-")
-            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
 
         def load(self) -> Any:
             # Built in each worker after the fork: threads and connections don't survive fork.

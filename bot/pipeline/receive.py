@@ -8,7 +8,9 @@ the same update finds it stored (unique channel + external id) and changes nothi
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -17,19 +19,21 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.contacts import ContactRepository
 from bot.pipeline import metrics
 from bot.pipeline.outbox import record_status
-from bot.store.models import ContactAddress, Message, ProviderMessageId, utcnow
+from bot.store.models import ContactAddress, DeliveryReceipt, Message, ProviderMessageId, utcnow
 from channels.base import (
     AnswersButtons,
     Channel,
     ContactEvent,
     Inbound,
     InboundMessage,
+    InvalidRequest,
     SendError,
     SendFailure,
     StatusUpdate,
@@ -104,7 +108,26 @@ class Receiver:
         """
         if not authenticated:
             channel.verify(request)
-        received = store_and_commit(self.sessions, channel.parse_inbound(request))
+        try:
+            items = channel.parse_inbound(request)
+        except InvalidRequest:
+            raise            # the client's mistake: 400, nothing stored
+        except Exception as exc:  # noqa: BLE001 - a connector's bug must not become a 5xx
+            log.exception("connector failed to parse a request; storing it raw",
+                          extra={"channel": channel.name})
+            items = [unstorable(channel.name, request, exc, "could not be parsed")]
+        try:
+            received = store_and_commit(self.sessions, items)
+        except DATABASE_UNAVAILABLE:
+            raise            # nothing stored: the caller answers 503 and the provider retries
+        except Exception as exc:  # noqa: BLE001 - what we cannot store is kept raw, never a 5xx
+            # An authentic request whose content the database refuses (a value too long, a
+            # character a driver cannot encode...). A 5xx would make Telegram re-send it for
+            # ever and hold every later update behind it, so it is kept raw for staff instead.
+            log.exception("request could not be stored as parsed; storing it raw",
+                          extra={"channel": channel.name})
+            received = store_and_commit(self.sessions,
+                                        [unstorable(channel.name, request, exc, "could not be stored")])
         metrics.message_in(channel.name, sum(1 for m in received.messages if not m.duplicate))
         for conv_id in received.conversations:
             self.queue.enqueue(conv_id)
@@ -113,6 +136,19 @@ class Receiver:
                 # Off the request path: a slow Bot API must not delay the provider's 200.
                 _callbacks.submit(_acknowledge, channel.answer_callback, callback_id)
         return received
+
+
+# The database could not be reached or gave no connection: nothing was stored, so the request
+# must fail (503) rather than be stored as unparseable.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def unstorable(channel: str, request: WebhookRequest, exc: Exception, what: str) -> Unparseable:
+    """The raw request as an :class:`Unparseable`, for content a connector or the database
+    could not handle (``what`` says which, for staff)."""
+    raw = request.body.decode("utf-8", errors="replace")
+    key = "unstorable:" + hashlib.sha256(request.body).hexdigest()[:32]
+    return Unparseable(channel, key, f"{what}: {type(exc).__name__}: {exc}"[:2000], raw, utcnow())
 
 
 # Threads start on first use, so none exists before a server forks its workers.
@@ -172,8 +208,7 @@ def store_items(session: Session, items: list[Inbound]) -> Received:
             if result.needs_processing and result.conversation_id is not None:
                 conversations.append(result.conversation_id)
         elif isinstance(item, StatusUpdate):
-            _status(session, item)
-            stored += 1
+            stored += 1 if _status(session, item) else 0
         elif isinstance(item, Unparseable):
             stored += 0 if store_unparseable(session, item).duplicate else 1
     return Received(tuple(dict.fromkeys(conversations)), tuple(callbacks), stored, tuple(messages))
@@ -210,7 +245,24 @@ def _apply_event(session: Session, item: InboundMessage, message_id: int) -> Non
             pass
 
 
-def _status(session: Session, update: StatusUpdate) -> None:
+def _status(session: Session, update: StatusUpdate) -> bool:
+    """Apply one delivery report; False when the same report was stored before (a retry)."""
+    update = replace(update, provider_message_id=clean(update.provider_message_id) or "",
+                     error_code=clean(update.error_code), error_reason=clean(update.error_reason),
+                     raw=clean(update.raw))
+    # Provider message ids are unique per provider: match on the id alone, so a report that
+    # does not say which of the provider's channels it is about (no From/To) still finds it.
+    known = session.scalars(select(ProviderMessageId.channel).where(
+        ProviderMessageId.provider_message_id == update.provider_message_id)).first()
+    if known is not None and known != update.channel:
+        update = replace(update, channel=known)
+    if session.scalars(select(DeliveryReceipt.id).where(
+            DeliveryReceipt.channel == update.channel,
+            DeliveryReceipt.provider_message_id == update.provider_message_id,
+            DeliveryReceipt.status == update.status.name,
+            DeliveryReceipt.error_code.is_(None) if update.error_code is None
+            else DeliveryReceipt.error_code == update.error_code)).first() is not None:
+        return False
     held = False
     opted_out = unreachable = False
     match update.failure:
@@ -227,29 +279,41 @@ def _status(session: Session, update: StatusUpdate) -> None:
             pass
     record_status(session, update, held=held)
     if not (opted_out or unreachable):
-        return
+        return True
     pid = session.scalars(select(ProviderMessageId).where(
         ProviderMessageId.channel == update.channel,
         ProviderMessageId.provider_message_id == update.provider_message_id)).first()
     if pid is None:
-        return        # applied with the receipt once the message is recorded (outbox.py)
+        return True   # applied with the receipt once the message is recorded (outbox.py)
     msg = session.get(Message, pid.message_id)
     address = session.scalars(select(ContactAddress).where(
         ContactAddress.urn == (msg.urn if msg else None))).first()
     if address is None:
-        return
+        return True
     if opted_out:
         address.opted_out_at = address.opted_out_at or utcnow()
     else:
         address.unreachable_at = address.unreachable_at or utcnow()
+    return True
 
 
 # -- storing one item ------------------------------------------------------------------
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; keep everything else exactly as the citizen sent it."""
-    return None if value is None else value.replace("\x00", "\ufffd")
+    """Make ``value`` storable; keep everything else exactly as the citizen sent it.
+
+    NUL is stripped (PostgreSQL text cannot hold it, and it carries nothing a citizen meant).
+    A lone surrogate (JSON may spell ``"\\ud800"``) is not a character and cannot be encoded
+    by any database driver: it becomes U+FFFD, the honest mark of "something unreadable here".
+    """
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _existing(session: Session, channel: str, external_id: str) -> Message | None:
@@ -259,6 +323,8 @@ def _existing(session: Session, channel: str, external_id: str) -> Message | Non
 
 def store_inbound(session: Session, msg: InboundMessage) -> Stored:
     """Store ``msg`` once; a second delivery of the same provider id is reported as duplicate."""
+    # The ids come from the request too (a Twilio "From", a client's message id).
+    msg = replace(msg, external_id=clean(msg.external_id) or "", sender=clean(msg.sender) or "")
     old = _existing(session, msg.channel, msg.external_id)
     if old is not None:
         return Stored(old.id, old.conversation_id, True, False)
@@ -297,6 +363,7 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
 
 def store_unparseable(session: Session, item: Unparseable) -> Stored:
     """Keep an authenticated update we could not understand, with the reason, for staff."""
+    item = replace(item, external_id=clean(item.external_id) or "")
     old = _existing(session, item.channel, item.external_id)
     if old is not None:
         return Stored(old.id, old.conversation_id, True, False)

@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(console_bp)
     app.register_blueprint(webhooks_bp)
 
+    register_input_guards(app)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         if request.path.startswith(API_PREFIXES):
@@ -132,6 +134,40 @@ def register_fault_handlers(app: Flask) -> None:
 
     for exc_class in (OperationalError, InterfaceError, PoolTimeout):
         app.register_error_handler(exc_class, _unavailable)
+
+
+def register_input_guards(app: Flask) -> None:
+    """Answer input no handler can use with 400, never 500 (issue 9).
+
+    A NUL in a query or form value cannot be stored or even compared in PostgreSQL, so such a
+    request is refused before any view runs (provider webhooks excepted: their connectors
+    store what they can and strip NUL). JSON nested too deep for the parser and text that is
+    not valid Unicode are the client's error wherever they are found.
+    """
+
+    def bad_request(message: str) -> Any:
+        if request.path.startswith(API_PREFIXES):
+            return jsonify(error="bad_request", message=message), 400
+        return render_template("error.html", code=400, title="Bad Request", description=message), 400
+
+    @app.before_request
+    def _refuse_nul() -> Any:
+        if request.path.startswith("/webhooks/"):
+            return None
+        values = [*request.args.values(), *request.args.keys()]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [*request.form.values(), *request.form.keys()]
+        if any("\x00" in v for v in values):
+            return bad_request("NUL characters are not allowed in parameters.")
+        return None
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Any:
+        return bad_request("The request is nested too deeply.")
+
+    @app.errorhandler(UnicodeError)
+    def _not_unicode(exc: UnicodeError) -> Any:
+        return bad_request("The request is not valid UTF-8 text.")
 
 
 def runtime_of(app: Flask) -> Runtime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -182,7 +183,10 @@ def index() -> Any:
     status = request.args.get("status", "")
     overdue = request.args.get("overdue") == "1"
     q = request.args.get("q", "").strip()
-    page = max(int(request.args.get("page", "1") or 1) if request.args.get("page", "1").isdigit() else 1, 1)
+    page_raw = request.args.get("page", "1") or "1"
+    if not re.fullmatch(r"[0-9]{1,9}", page_raw):   # ASCII ("²".isdigit() is True) and bounded
+        abort(400, "page must be a page number.")
+    page = max(int(page_raw), 1)
     stmt = _scope(select(Complaint))
     if status:
         stmt = stmt.where(Complaint.status == status)

@@ -4,6 +4,7 @@ app can use as a channel too. See README "Web chat API"."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 SAFETY_RECHECK = 1.0
 #: The header that carries the sender id on GET (never the URL: see get_messages).
 SENDER_HEADER = "X-Warga-Sender"
+MESSAGE_ID_RE = re.compile(r"[0-9]{1,18}")
 
 
 def _json_error(status: int, error: str, message: str) -> Any:
@@ -63,6 +65,9 @@ def post_message() -> Any:
         received = rt.receiver.receive(channel, req)
     except WebChatError as exc:
         return _json_error(400, "bad_request", str(exc))
+    if not received.messages:
+        # The database refused what was sent (stored raw for staff): the client must change it.
+        return _json_error(400, "bad_request", "the message could not be stored as sent")
     stored = received.messages[0]
     deadline = time.monotonic() + rt.settings.server.chat_reply_wait_seconds
     # Woken when a worker commits the message's processing; the re-read every SAFETY_RECHECK
@@ -99,7 +104,8 @@ def get_messages() -> Any:
     if not SENDER_RE.match(sender):
         return _json_error(400, "bad_request", f"{SENDER_HEADER} must be the opaque id used to post")
     after_raw = request.args.get("after", "0")
-    if not after_raw.isdigit():
+    # ASCII digits only ("²".isdigit() is True and int() refuses it) and within a 64-bit id.
+    if not MESSAGE_ID_RE.fullmatch(after_raw):
         return _json_error(400, "bad_request", "after must be a message id (a whole number)")
     with rt.sessions() as session:
         conv_id = session.scalar(select(Conversation.id).join(

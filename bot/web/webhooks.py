@@ -2,7 +2,9 @@
 
 Every enabled connector that declares webhook routes (``channels.base.DeclaresWebhooks``)
 is served under ``POST /webhooks/...`` at the path it declares, and answered with the
-acknowledgement body it declares; nothing here knows a provider. A path no enabled channel
+acknowledgement body it declares; the request carries the kind of the route it came to
+(``WebhookRequest.route``), so a connector never guesses a delivery report from the fields.
+Nothing here knows a provider. A path no enabled channel
 declares answers 404; a bad signature 403 with nothing stored; an authentic request we
 cannot understand is stored raw and answered 2xx, because a non-2xx makes Telegram retry it
 for ever and hold every later update behind it (notes/channel-pitfalls.md §1).
@@ -41,15 +43,15 @@ def _called_url() -> str:
     return urlunsplit((proto or parts.scheme, host or parts.netloc, parts.path, parts.query, ""))
 
 
-def _request() -> WebhookRequest:
+def _request(route: WebhookRoute) -> WebhookRequest:
     return WebhookRequest(url=_called_url(), headers={k.lower(): v for k, v in request.headers.items()},
-                          body=request.get_data(cache=True))
+                          body=request.get_data(cache=True), route=route.kind)
 
 
-def _handle(channel: Channel) -> int:
+def _handle(channel: Channel, route: WebhookRoute) -> int:
     """Receive one provider request; return how many new rows it stored."""
     try:
-        return current_app.extensions["warga"].receiver.receive(channel, _request()).stored
+        return current_app.extensions["warga"].receiver.receive(channel, _request(route)).stored
     except WebhookRejected as exc:
         log.warning("webhook rejected", extra={"channel": channel.name, "reason": str(exc)})
         abort(403)
@@ -70,5 +72,5 @@ def _route(path: str) -> tuple[Channel, WebhookRoute]:
 def webhook(subpath: str) -> Any:
     channel, route = _route(f"{bp.url_prefix}/{subpath}")
     request.get_data(cache=True)   # keep the raw body: the signature covers it, form parsing eats it
-    _handle(channel)
+    _handle(channel, route)
     return Response(route.ack_body, content_type=route.ack_content_type)

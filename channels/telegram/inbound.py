@@ -28,6 +28,7 @@ from channels.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from channels.telegram import tolerant
 from channels.telegram.config import DIGEST_PREFIX, MEDIA_PREFIX, NAME, TelegramConfig
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def parse_update(request: WebhookRequest, now: datetime) -> list[Inbound]:
         data = json.loads(raw)
     except ValueError as exc:
         return [_unparseable(None, f"invalid JSON: {exc}", raw, now)]
+    except RecursionError:
+        return [_unparseable(None, "invalid JSON: nested too deeply", raw, now)]
     if not isinstance(data, dict):
         return [_unparseable(None, "JSON body is not an object", raw, now)]
     update_id = data.get("update_id")
@@ -73,7 +76,17 @@ def parse_update(request: WebhookRequest, now: datetime) -> list[Inbound]:
         return [_read_update(Update.de_json(data, None), update_id, raw, now)]
     except Exception as exc:  # noqa: BLE001 - the parse edge: a malformed field becomes Unparseable
         # PTB reports missing fields as plain TypeError/KeyError/AttributeError (notes §1).
-        return [_unparseable(update_id, f"{type(exc).__name__}: {exc}", raw, now)]
+        # The citizen's message is usually still readable: read it from the JSON itself.
+        reason = f"{type(exc).__name__}: {exc}"
+    try:
+        message = tolerant.read_update(data, update_id, raw, now)
+    except Exception as exc:  # noqa: BLE001 - never a 5xx: Telegram would re-send it for ever
+        reason += f"; then {type(exc).__name__}: {exc}"
+        message = None
+    if message is None:
+        return [_unparseable(update_id, reason, raw, now)]
+    log.info("telegram: update %s read from its JSON (%s)", update_id, reason)
+    return [message]
 
 
 def _unparseable(update_id: int | None, reason: str, raw: str, now: datetime) -> Unparseable:
@@ -144,7 +157,8 @@ def _read_message(m: Message, update_id: int, raw: str, *, edited: bool) -> Inbo
     external_id = f"{update_id}:{chat.id}:{m.message_id}" + (":edit" if edited else "")
     at = (m.edit_date if edited and m.edit_date else m.date)
     name = user.full_name if user is not None else (chat.title or chat.full_name)
-    return InboundMessage(channel=NAME, external_id=external_id, sender=f"telegram:{chat.id}",
+    sender = tolerant.sender_of(chat.id, chat.type, user.id if user is not None else None)
+    return InboundMessage(channel=NAME, external_id=external_id, sender=sender,
                           text=text, received_at=at, sender_name=name, media=media,
                           location=location, phone=phone, kind=kind, raw=raw)
 
@@ -163,7 +177,8 @@ def _read_callback(u: Update, update_id: int, raw: str, now: datetime) -> Inboun
         kind = "ignored"   # a game button: no payload of ours
     return InboundMessage(
         channel=NAME, external_id=f"{update_id}:cb:{q.id}",
-        sender=f"telegram:{chat.id if chat is not None else q.from_user.id}",
+        sender=(tolerant.sender_of(chat.id, chat.type, q.from_user.id) if chat is not None
+                else f"telegram:{q.from_user.id}"),
         text=text, received_at=now,   # a callback_query carries no date
         sender_name=q.from_user.full_name, reply_to_button=data, kind=kind, raw=raw,
         callback_id=q.id)

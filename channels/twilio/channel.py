@@ -63,8 +63,10 @@ class TwilioChannel:
         return signed_url(self.config.public_url, url)
 
     def verify(self, request: WebhookRequest) -> None:
-        """Check ``X-Twilio-Signature``; raises ``WebhookRejected``."""
+        """Check ``X-Twilio-Signature``, then that the request names a message of our
+        account (see :func:`channels.twilio.inbound.check_identity`); raises ``WebhookRejected``."""
         self._signature.verify(request)
+        inbound.check_identity(self.config, request)
 
     def parse_inbound(self, request: WebhookRequest) -> list[Inbound]:
         """Parse a message webhook or a status callback. Never raises."""

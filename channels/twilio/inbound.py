@@ -11,9 +11,10 @@ Advanced Opt-Out has already answered the keyword on SMS.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from channels.base import (
     ContactEvent,
@@ -24,12 +25,15 @@ from channels.base import (
     Media,
     StatusUpdate,
     Unparseable,
+    WebhookRejected,
     WebhookRequest,
 )
-from channels.twilio.config import WHATSAPP_PREFIX, TwilioConfig
+from channels.twilio.config import STATUS_PATH, WHATSAPP_PREFIX, TwilioConfig
 from channels.twilio.errors import ERROR_REASONS, failure_for
 from channels.twilio.signature import form_pairs
 
+# Message resources are "SM..." (and "MM..." for MMS): two letters and 32 hex digits.
+MESSAGE_SID_RE = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 _OPT_OUT_TYPES = {"STOP": ContactEvent.opt_out, "START": ContactEvent.opt_in, "HELP": ContactEvent.help}
 
 
@@ -50,12 +54,52 @@ def parse(config: TwilioConfig, name: str, request: WebhookRequest, now: datetim
     for k, v in pairs:
         form.setdefault(k, v)
     try:
-        if "Body" not in form and ("MessageStatus" in form or "SmsStatus" in form):
+        if route_of(request) == "status":
             return [_read_status(name, form, raw, now)]
         return [_read_message(config, name, form, raw, now)]
     except Exception as exc:  # noqa: BLE001 - the parse edge: anything unexpected becomes Unparseable
         sid = form.get("MessageSid") or form.get("SmsSid")
         return [Unparseable(name, sid or _raw_key(raw), f"{type(exc).__name__}: {exc}", raw, now)]
+
+
+def route_of(request: WebhookRequest) -> str:
+    """Whether the request came to the status callback or the message webhook.
+
+    Decided by the endpoint, never by the fields: a media-only message has no ``Body`` but an
+    ``SmsStatus`` ("received"), and a guess from the fields took it for a delivery report.
+    """
+    if request.route is not None:
+        return request.route
+    path = urlsplit(request.url).path.rstrip("/")
+    return "status" if path.endswith(STATUS_PATH) else "inbound"
+
+
+def check_identity(config: TwilioConfig, request: WebhookRequest) -> None:
+    """Refuse a signed request that is not about a message of our account.
+
+    Raises:
+        WebhookRejected: ``AccountSid`` is not ours, or ``MessageSid`` does not look like a
+            Twilio message SID ("SM"/"MM" and 32 hex digits): nothing is stored for it.
+    """
+    form: dict[str, str] = {}
+    for k, v in form_pairs(request) or _json_pairs(request):
+        form.setdefault(k, v)
+    if form.get("AccountSid", "") != config.account_sid:
+        raise WebhookRejected("twilio: AccountSid is not this account's")
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid") or ""
+    if not MESSAGE_SID_RE.fullmatch(sid):
+        raise WebhookRejected("twilio: MessageSid is missing or not a message SID")
+
+
+def _json_pairs(request: WebhookRequest) -> tuple[tuple[str, str], ...]:
+    # A JSON body (signed with ?bodySHA256=): its top-level text fields.
+    try:
+        data = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    return tuple((k, v) for k, v in data.items() if isinstance(v, str))
 
 
 def _read_message(config: TwilioConfig, name: str, form: dict[str, str], raw: str,

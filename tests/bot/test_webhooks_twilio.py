@@ -33,7 +33,7 @@ from tests.bot.world import (
     sms,
     whatsapp,
 )
-from tests.providers import PUBLIC_URL, SMS_FROM, WHATSAPP_FROM, provider_env
+from tests.providers import ACCOUNT_SID, PUBLIC_URL, SMS_FROM, WHATSAPP_FROM, provider_env
 from tests.support import wait_for
 
 TWILIO = PAYLOADS / "twilio"
@@ -54,6 +54,7 @@ class Case:
     of the reply's Body, "" for any reply, None for no reply at all. ``receipt``: attributes
     of the DeliveryReceipt a status callback leaves (for a SID we never sent, it is kept,
     unapplied). ``reason``: part of the reason an unparseable request is stored with.
+    ``refused``: the request is answered 403 and nothing is stored.
     """
 
     pairs: list[tuple[str, str]] | None = None     # None: the payload file of the same name
@@ -63,6 +64,7 @@ class Case:
     opted_out: bool | None = None
     reason: str | None = None
     receipt: dict[str, Any] | None = None
+    refused: bool = False
 
 
 SMS_T = dict(channel="sms", kind="message", urn=SMS_URN)
@@ -88,6 +90,10 @@ TABLE: dict[str, Case] = {
         {"url": MEDIA_BASE + "ME0a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "image/jpeg", "caption": None},
         {"url": MEDIA_BASE + "ME1a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "video/mp4", "caption": None}]),
         reply=""),
+    # A photo without a caption: no Body at all, SmsStatus "received". A message (issue 9).
+    "whatsapp_media_only.txt": Case(stored=dict(WA_T, text="", media=[
+        {"url": MEDIA_BASE.replace("MM6f1e2d3c4b5a69788796a5b4c3d2e1f6", "MM7f1e2d3c4b5a69788796a5b4c3d2e1f7")
+         + "ME2a1b2c3d4e5f60718293a4b5c6d7e8f9", "content_type": "image/jpeg", "caption": None}]), reply=""),
     "whatsapp_location.txt": Case(stored=dict(
         WA_T, text="", latitude=-6.225014, longitude=106.855833,
         address_text="Kampung Melayu, Jl. Jatinegara Barat No. 12, Jakarta Timur"), reply=""),
@@ -96,9 +102,10 @@ TABLE: dict[str, Case] = {
                                             button_payload="status:JKT-2024-000123"), reply=""),
     "missing_from.txt": Case(stored=dict(kind="unparseable", external_id="SMaf1e2d3c4b5a69788796a5b4c3d2e1fa"),
                              reason="message webhook without From"),
-    "missing_sid.txt": Case(stored=dict(kind="unparseable"), reason="message webhook without MessageSid"),
+    # Without a MessageSid a request is not about a message of ours: refused, nothing stored (issue 9).
+    "missing_sid.txt": Case(refused=True),
     "unsupported_address.txt": Case(stored=dict(kind="unparseable"), reason="unsupported sender address"),
-    "empty.txt": Case(stored=dict(kind="unparseable"), reason="empty body"),
+    "empty.txt": Case(refused=True),
     "status_queued.txt": Case(endpoint=STATUS, receipt=dict(channel="sms", provider_message_id=SMC0FFEE,
                                                             status="queued", error_code=None)),
     "status_sent.txt": Case(endpoint=STATUS, receipt=dict(channel="sms", status="sent")),
@@ -118,8 +125,7 @@ TABLE: dict[str, Case] = {
         channel="whatsapp", status="held", error_code="63016", failure="needs_template")),
     "status_unknown.txt": Case(endpoint=STATUS, stored=dict(kind="unparseable", external_id=f"status:{SMC0FFEE}:huh"),
                                reason="unknown message status 'huh'"),
-    "status_missing_sid.txt": Case(endpoint=STATUS, stored=dict(kind="unparseable"),
-                                   reason="status callback without MessageSid"),
+    "status_missing_sid.txt": Case(endpoint=STATUS, refused=True),
     # Keyword cases written here (no payload file): HELP/BANTUAN, and WhatsApp opt-outs,
     # which Twilio does not handle for us.
     # Twilio answers HELP on SMS itself (Advanced Opt-Out): we store it and stay quiet.
@@ -156,6 +162,10 @@ def test_payload_table(world: World, name: str) -> None:
     tw = world.fakes.twilio
 
     response = world.twilio(pairs, body=body, path=case.endpoint)
+    if case.refused:
+        assert response.status_code == 403, response.data
+        assert world.messages() == [] and world.receipts() == []
+        return
     assert response.status_code == 200, response.data
     assert response.mimetype == "text/xml" and response.get_data(as_text=True) == EMPTY_TWIML
 
@@ -280,9 +290,11 @@ def test_status_callbacks_move_the_message_forward_only(world: World, name: str)
         assert reason in (final.error_reason or "")
     address = world.address(reply.urn or "")
     assert address is not None and (address.opted_out_at is not None) == (code == "21610")
-    # Every callback is kept for the record, applied to the message it names.
+    # Every callback is kept for the record, applied to the message it names; a repeated
+    # report (same status and error) is kept once (issue 9).
     receipts = world.receipts()
-    assert len(receipts) == len(steps) and all(r.applied_at is not None for r in receipts)
+    distinct = {(status, error_code) for status, error_code, _, _ in steps}
+    assert len(receipts) == len(distinct) and all(r.applied_at is not None for r in receipts)
 
 
 @SQLITE_ONLY
@@ -366,7 +378,7 @@ def test_21610_when_sending_opts_the_number_out_until_it_texts_mulai(world: Worl
     # Twilio refuses the create call itself: the number had texted STOP to our sender.
     tw = world.fakes.twilio
     tw.fail(400, 21610, "Attempt to send to unsubscribed recipient", to=SMS_CITIZEN)
-    assert world.twilio(sms("SM" + "g1" * 16, "halo")).status_code == 200
+    assert world.twilio(sms("SM" + "9a" * 16, "halo")).status_code == 200
     hello = world.message(Message.direction == "in")
     refused = world.wait_sent(hello.id, count=2, statuses=("failed",))
     assert refused[0].error_code == "21610" and refused[0].attempts == 1    # not retried
@@ -376,8 +388,8 @@ def test_21610_when_sending_opts_the_number_out_until_it_texts_mulai(world: Worl
     assert tw.messages == []
 
     # The citizen texts MULAI (Twilio re-subscribes the number): messages flow again.
-    assert world.twilio(sms("SM" + "g2" * 16, "MULAI")).status_code == 200
-    [welcome] = world.wait_sent(world.message(Message.external_id == "SM" + "g2" * 16).id, statuses=("queued",))
+    assert world.twilio(sms("SM" + "9b" * 16, "MULAI")).status_code == 200
+    [welcome] = world.wait_sent(world.message(Message.external_id == "SM" + "9b" * 16).id, statuses=("queued",))
     assert OPTED_IN_REPLY in welcome.text
     assert [m.fields["To"] for m in tw.messages] == [SMS_CITIZEN]
     address = world.address(SMS_URN)
@@ -487,3 +499,29 @@ def test_whatsapp_reaches_its_own_connector_and_sms_its_own(world: World) -> Non
         world.wait_sent(row.id, statuses=("queued",))
     to = {m.fields["To"]: m.fields["From"] for m in world.fakes.twilio.messages}
     assert to == {SMS_CITIZEN: SMS_FROM, WA_URN: WHATSAPP_FROM}
+
+
+def test_a_report_is_matched_on_the_message_sid_alone_and_a_repeat_is_stored_once(world: World) -> None:
+    # Issue 9: a report that names neither From, To nor ChannelPrefix (fields Twilio does not
+    # promise) was taken for SMS and never reached the WhatsApp message it is about.
+    reply = first_reply(world, "whatsapp")
+    sid = reply.provider_message_id
+    assert sid is not None
+    pairs = [("MessageSid", sid), ("MessageStatus", "delivered"), ("AccountSid", ACCOUNT_SID)]
+    for _ in range(2):                        # Twilio repeats a report it thinks we missed
+        assert world.twilio(pairs, path=STATUS).status_code == 200
+    assert reload(world, reply).status == "delivered"
+    receipts = world.receipts()
+    assert [(r.channel, r.status) for r in receipts] == [("whatsapp", "delivered")]
+    assert receipts[0].applied_at is not None
+
+
+def test_a_media_only_message_is_a_message_and_gets_an_answer(world: World) -> None:
+    sid = "MM" + "7c" * 16
+    pairs = [(k, v) for k, v in whatsapp(sid, "") if k != "Body"] + [
+        ("NumMedia", "1"), ("MediaContentType0", "image/jpeg"),
+        ("MediaUrl0", f"{world.fakes.twilio.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/ME1")]
+    assert world.twilio(pairs).status_code == 200
+    row = world.message(Message.external_id == sid)
+    assert (row.kind, row.channel, row.status in ("received", "processed")) == ("message", "whatsapp", True)
+    assert world.wait_sent(row.id)

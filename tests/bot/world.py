@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.models import Base, ContactAddress, Conversation, DeliveryReceipt, Message
 from tests.fakes.fake_twilio import SignedRequest
-from tests.providers import PUBLIC_URL, SECRET, SMS_FROM, WHATSAPP_FROM, Fakes, provider_settings
+from tests.providers import ACCOUNT_SID, PUBLIC_URL, SECRET, SMS_FROM, WHATSAPP_FROM, Fakes, provider_settings
 from tests.support import wait_for
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
@@ -223,7 +223,7 @@ def sms(sid: str, body: str, **extra: str) -> list[tuple[str, str]]:
     return [("ToCountry", "US"), ("SmsMessageSid", sid), ("NumMedia", "0"), ("ToCity", ""),
             ("SmsSid", sid), ("SmsStatus", "received"), ("Body", body), ("FromCountry", "ID"),
             ("To", SMS_FROM), *extra.items(), ("NumSegments", "1"), ("MessageSid", sid),
-            ("AccountSid", "AC" + "0" * 32), ("From", SMS_CITIZEN), ("ApiVersion", "2010-04-01")]
+            ("AccountSid", ACCOUNT_SID), ("From", SMS_CITIZEN), ("ApiVersion", "2010-04-01")]
 
 
 def whatsapp(sid: str, body: str, **extra: str) -> list[tuple[str, str]]:
@@ -231,5 +231,5 @@ def whatsapp(sid: str, body: str, **extra: str) -> list[tuple[str, str]]:
     return [("SmsMessageSid", sid), ("NumMedia", "0"), ("ProfileName", "Budi Santoso"),
             ("MessageType", "text"), ("SmsSid", sid), ("WaId", WA_CITIZEN[1:]), ("SmsStatus", "received"),
             ("Body", body), ("To", WHATSAPP_FROM), *extra.items(), ("NumSegments", "1"),
-            ("MessageSid", sid), ("AccountSid", "AC" + "0" * 32), ("From", WA_URN),
+            ("MessageSid", sid), ("AccountSid", ACCOUNT_SID), ("From", WA_URN),
             ("ApiVersion", "2010-04-01")]

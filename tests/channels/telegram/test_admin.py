@@ -55,11 +55,11 @@ def test_get_me_checks_the_token(channel: TelegramChannel, fake_telegram: FakeTe
 def test_polling_returns_raw_updates_for_the_same_parse_path(channel: TelegramChannel,
                                                              fake_telegram: FakeTelegram) -> None:
     good = json.loads((PAYLOADS / "text.json").read_text())
-    bad = json.loads((PAYLOADS / "missing_date.json").read_text())
+    bad = json.loads((PAYLOADS / "message_without_chat.json").read_text())   # no chat to answer
     fake_telegram.push_update(good)
     fake_telegram.push_update(bad)
     requests, offset = channel.poll_updates(None, timeout=0)
-    assert offset == 731245024
+    assert offset == 731245026
     assert [r.url for r in requests] == [POLLING_URL, POLLING_URL]
     items = [channel.parse_inbound(r)[0] for r in requests]
     assert isinstance(items[0], InboundMessage) and items[0].external_id == "731245001:3527065:41"
