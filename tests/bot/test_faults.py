@@ -111,3 +111,33 @@ def test_redis_down_after_storing_still_answers_2xx(sqlite_url, tmp_path):
         assert stored_inbound(app) == 1
     finally:
         app.extensions["warga"].close()
+
+
+def test_a_provider_webhook_with_the_database_down_gets_503_and_its_redelivery_is_stored_once(
+        pg_behind_proxy, tmp_path):
+    """Telegram re-sends an update until it gets a 2xx: with the database away the answer must be
+    503 (nothing stored), and the redelivery after the outage is stored once."""
+    from bot.web.app import create_app
+    from tests.bot.world import TELEGRAM
+
+    url, proxy = pg_behind_proxy
+    migrate(url)
+    secret = "fault-test-secret"
+    env = {"TELEGRAM_BOT_TOKEN": "123456:fault-test", "TELEGRAM_WEBHOOK_SECRET": secret,
+           "WARGA_CHANNELS_TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}"}
+    settings = make_settings(url, tmp_path, env=env, overrides={"channels.enabled": ["web", "telegram"]})
+    app = create_app(settings, start_workers=False)
+    try:
+        client = app.test_client()
+        update = (TELEGRAM / "text.json").read_bytes()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"}
+        proxy.cut()
+        for _ in range(2):
+            r = client.post("/webhooks/telegram", data=update, headers=headers)
+            assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0
+        proxy.restore()
+        for _ in range(2):   # Telegram's redelivery, then a duplicate of it
+            assert client.post("/webhooks/telegram", data=update, headers=headers).status_code == 200
+        assert stored_inbound(app) == 1
+    finally:
+        app.extensions["warga"].close()
