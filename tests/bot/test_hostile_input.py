@@ -9,6 +9,7 @@ NUL is stripped, never stored as U+FFFD; a lone surrogate becomes U+FFFD.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,10 +166,12 @@ def test_console_page_number_out_of_range_is_400(app: Any, client: Any, page: st
         user = StaffUser(username="admin", name="Admin", role="admin", agency=None,
                          password_hash=generate_password_hash("pw-123456789"))
         s.add(user)
-        s.flush()
-        user_id = user.id
-    with client.session_transaction() as session:     # logged in, however login works
-        session["staff_id"] = user_id
+    form = client.get("/console/login").get_data(as_text=True)
+    found = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert found is not None
+    signed_in = client.post("/console/login", data={"username": "admin", "password": "pw-123456789",
+                                                     "csrf": found.group(1)})
+    assert signed_in.status_code == 302
     assert client.get("/console/").status_code == 200
     assert client.get("/console/", query_string={"page": page}).status_code == 400
 

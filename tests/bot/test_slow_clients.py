@@ -84,7 +84,8 @@ def test_slow_clients_do_not_stop_others_being_answered(server: str) -> None:
         with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT) as resp:
             answer = json.load(resp)
             assert resp.status in (200, 202) and answer["message_id"] > 0
-        get = f"{server}/api/v1/chat/messages?sender=slowloris-test-sender-01&after=0"
+        get = urllib.request.Request(f"{server}/api/v1/chat/messages?after=0",
+                                     headers={"X-Warga-Sender": "slowloris-test-sender-01"})
         with urllib.request.urlopen(get, timeout=ANSWER_TIMEOUT) as resp:
             assert resp.status == 200 and "messages" in json.load(resp)
         # The slow clients are still connected: nobody was answered by dropping them.
