@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,6 +16,22 @@ from tests.support import PROJECT
 # Loopback traffic must never go through a proxy (fake providers, Rasa, PostgreSQL).
 for _var in ("NO_PROXY", "no_proxy"):
     os.environ[_var] = ",".join(filter(None, [os.environ.get(_var, ""), "127.0.0.1", "localhost"]))
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host not in ("127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost"):
+        raise OSError(f"a test tried to resolve {host!r}: tests must only talk to 127.0.0.1")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolving any real host name fails loudly, in the app's threads too: no test may reach a
+    real provider (subprocesses such as the Rasa server bind and talk to 127.0.0.1 only)."""
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
+
 
 PG_ADMIN_URL = os.environ.get("WARGA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -13,10 +13,8 @@ The helpers these build on are plain modules: tests/providers.py and tests/bot/w
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -27,21 +25,6 @@ from tests.conftest import _create_pg_database, _drop_pg_database, migrate
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.fakes.fake_twilio import FakeTwilio
 from tests.providers import ACCOUNT_SID, AUTH_TOKEN, TOKEN, Fakes, provider_settings
-
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host not in ("127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost"):
-        raise OSError(f"a test tried to resolve {host!r}: tests must only talk to 127.0.0.1")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Resolving any real host name fails loudly (in the app's threads too): nothing here may
-    reach a real provider."""
-    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
 
 
 @pytest.fixture

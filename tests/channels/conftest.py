@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,21 +27,6 @@ TG_TOKEN = "123456:TEST-token"
 TG_SECRET = "s3cret-Token_1"
 TW_SID = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90"
 TW_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
-
-_real_getaddrinfo = socket.getaddrinfo
-
-
-def _loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host not in ("127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost"):
-        raise OSError(f"a test tried to resolve {host!r}: tests must only talk to 127.0.0.1")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to resolve a real host name fails the test loudly."""
-    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
-
 
 @pytest.fixture
 def fake_telegram() -> Iterator[FakeTelegram]:
