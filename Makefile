@@ -60,9 +60,9 @@ lint: venv
 	$(BIN)/mypy $(LINT_PATHS)
 
 test: venv rasa-venv browser lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# Both NLU engines trained and evaluated on the same data; rewrites docs/BENCHMARKS.md (~30 min).
+# Both NLU engines trained and evaluated on the same data; rewrites its part of docs/BENCHMARKS.md.
 bench-nlu: venv rasa-venv
 	$(BIN)/python bench/nlu_bench.py
 

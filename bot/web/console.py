@@ -49,6 +49,12 @@ PAGE = 50
 LOGIN_SLOT_WAIT_SECONDS = 5.0
 
 
+
+def same_token(given: str, expected: str) -> bool:
+    """Constant-time comparison of a form token (as bytes: hmac refuses non-ASCII str, and a
+    client may send anything)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
 def _rt() -> Any:
     return current_app.extensions["warga"]
 
@@ -76,10 +82,9 @@ def login_required(view: F) -> F:
             session.clear()
             return redirect(url_for("console.login", next=request.path))
         g.user = user
-        if request.method == "POST":
-            csrf_token = request.form.get("csrf", "")
-            if not hmac.compare_digest(csrf_token, session.get("csrf", "")):
-                abort(400, "The form expired; reload the page and try again.")
+        posted = request.form.get("csrf", "") if request.method == "POST" else None
+        if posted is not None and not same_token(posted, session.get("csrf", "")):
+            abort(400, "The form expired; reload the page and try again.")
         return view(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
 
@@ -122,7 +127,7 @@ def login() -> Any:
     if request.method == "GET":
         return _login_page(None, 200)
     expected = session.get("login_csrf")
-    if not isinstance(expected, str) or not hmac.compare_digest(request.form.get("csrf", ""), expected):
+    if not isinstance(expected, str) or not same_token(request.form.get("csrf", ""), expected):
         abort(400, "The form expired; reload the page and try again.")
     rt = _rt()
     username = request.form.get("username", "").strip()

@@ -40,7 +40,12 @@ def _called_url() -> str:
     if not (proto or host):
         return request.url
     parts = urlsplit(request.url)
-    return urlunsplit((proto or parts.scheme, host or parts.netloc, parts.path, parts.query, ""))
+    called = urlunsplit((proto or parts.scheme, host or parts.netloc, parts.path, parts.query, ""))
+    try:
+        urlsplit(called)
+    except ValueError:   # a forwarded host no URL can hold: no signature can match it anyway
+        return request.url
+    return called
 
 
 def _request(route: WebhookRoute) -> WebhookRequest:

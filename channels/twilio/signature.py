@@ -64,7 +64,10 @@ class SignatureChecker:
         signature = request.header("X-Twilio-Signature")
         if not signature:
             raise WebhookRejected("twilio: missing X-Twilio-Signature")
-        url = signed_url(self._public_url, request.url)
+        try:
+            url = signed_url(self._public_url, request.url)
+        except ValueError:   # a host header no URL can hold ("[", a bad IPv6 literal...)
+            raise WebhookRejected("twilio: the request URL cannot be read") from None
         kwargs: dict[str, str] = {}
         settings = request.header(SIGNATURE_SETTINGS_HEADER)
         if settings:

@@ -189,3 +189,19 @@ def test_a_connector_that_fails_to_parse_still_gets_the_update_acknowledged_and_
     [row] = rows(app, channel="telegram")
     assert row.kind == "unparseable" and "could not be parsed: RuntimeError" in (row.error_reason or "")
     assert '"halo"' in (row.raw or "")
+
+
+@pytest.mark.parametrize("host", ["[", "[::1", "exa mple.org:80:80]"])
+def test_a_forwarded_host_no_url_can_hold_is_refused_not_a_500(client: Any, host: str) -> None:
+    """Found by the fuzz test: X-Forwarded-Host "[" made the signature check raise."""
+    for path in ("/webhooks/twilio", "/webhooks/twilio/status", "/webhooks/telegram"):
+        resp = client.post(path, data={"MessageSid": "SM" + "ab" * 16, "AccountSid": ACCOUNT_SID},
+                           headers={"X-Forwarded-Host": host, "X-Twilio-Signature": "bm90LWEtc2lnbmF0dXJl"})
+        assert resp.status_code == 403, (path, resp.status_code)
+
+
+@pytest.mark.parametrize("token", ["\x80", "é", "ж"])
+def test_a_non_ascii_csrf_token_at_sign_in_is_refused_not_a_500(client: Any, token: str) -> None:
+    """Found by the fuzz test: hmac.compare_digest raises on non-ASCII text."""
+    resp = client.post("/console/login", data={"username": "a", "password": "b", "csrf": token})
+    assert resp.status_code == 400
