@@ -163,13 +163,16 @@ class Dialogue:
         Returns:
             The replies, and the new state (``state`` itself is immutable).
         """
-        lang = state.language or (parse.language if parse else "id")
+        supported = self.policy.languages
+        detected = parse.language if parse is not None and parse.language in supported else None
+        lang = state.language or detected or self.policy.default_language
         awaiting = state.filing.awaiting if state.filing else None
         # Switch language only on a clear signal: a message of several words in the other one.
         # An address ("Jl. Sudirman km 3") is in no language, so it never switches.
-        if parse is not None and parse.language != lang and len(incoming.text.split()) >= 3 \
+        if parse is not None and detected is not None and detected != lang \
+                and len(incoming.text.split()) >= 3 \
                 and awaiting != Question.LOCATION and not _mostly_location(incoming.text, parse):
-            lang = parse.language
+            lang = detected
         text = (incoming.button or incoming.text).strip()
         ctx = Ctx(replace(state, language=lang), incoming, parse, lang, text, None)
         ctx.intent = self._intent(ctx)

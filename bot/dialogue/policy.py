@@ -1,5 +1,5 @@
 """The city's choices the dialogue follows: how long a handover may wait, office hours, how old
-a draft may be before it is no longer resumed silently, what counts as a duplicate."""
+a draft may be before it is no longer resumed silently, which languages it speaks."""
 
 from __future__ import annotations
 
@@ -21,17 +21,16 @@ class DialoguePolicy:
         expected_wait_minutes: What the citizen is told to expect while waiting for a person.
         office_hours: When staff answer, as shown to citizens ("Senin-Jumat 08.00-16.00").
         draft_stale_after: A complaint draft untouched this long is not resumed silently.
-        duplicate_days: A complaint of the same category near the same place filed within this
-            many days is offered to join instead of filing a new one.
-        duplicate_meters: "Near" for two shared points.
+        languages: The languages replies may be in (``languages.supported``).
+        default_language: The language of a conversation before the citizen shows theirs.
     """
 
     handover_timeout: timedelta = timedelta(minutes=60)
     expected_wait_minutes: int = 15
     office_hours: str = "Senin-Jumat 08.00-16.00"
     draft_stale_after: timedelta = timedelta(hours=24)
-    duplicate_days: float = 7.0
-    duplicate_meters: float = 150.0
+    languages: tuple[str, ...] = ("id", "en")
+    default_language: str = "id"
 
 
 def dialogue_policy(settings: Settings) -> DialoguePolicy:
@@ -39,4 +38,5 @@ def dialogue_policy(settings: Settings) -> DialoguePolicy:
     d = settings.dialogue
     return DialoguePolicy(handover_timeout=timedelta(minutes=d.handover_timeout_minutes),
                           expected_wait_minutes=d.expected_wait_minutes, office_hours=d.office_hours,
-                          draft_stale_after=timedelta(hours=d.draft_stale_hours))
+                          draft_stale_after=timedelta(hours=d.draft_stale_hours),
+                          languages=tuple(settings.languages), default_language=settings.default_language)

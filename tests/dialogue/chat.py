@@ -16,6 +16,7 @@ from typing import TypedDict
 
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import DialogueState
 from bot.dialogue.texts import LANGUAGES, catalogue
 from bot.dialogue.types import Incoming, Reply, Turn
@@ -120,9 +121,10 @@ class Chat:
     name: str | None = None
     ports: MemoryPorts = field(default_factory=MemoryPorts)
     now: datetime = NOW
+    policy: DialoguePolicy | None = None
 
     def __post_init__(self) -> None:
-        self.dialogue = Dialogue(self.ports, KB, timezone="Asia/Jakarta")
+        self.dialogue = Dialogue(self.ports, KB, timezone="Asia/Jakarta", policy=self.policy)
         self.state = DialogueState()
         self.turns: list[Turn] = []
         self.replies: list[Reply] = []

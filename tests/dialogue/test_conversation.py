@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.dialogue.policy import DialoguePolicy
 from tests.dialogue.chat import Chat, Said, lang_of
 from tests.dialogue.memory_ports import NOW
 
@@ -439,6 +440,18 @@ def test_a_clear_message_in_the_other_language_switches():
     replies = chat.say("tolong cek status laporan saya yang kemarin", "check_status", lang="id")
     assert replies == ["status_recent_none", "still_filing", "ask_photo"]
     assert all(lang_of(t) == "id" for t in chat.texts) and chat.turns[-1].language == "id"
+
+
+def test_only_the_supported_languages_are_spoken():
+    """languages.supported: a city that answers in Indonesian only never switches to English,
+    and its default language greets a citizen whose words are in no supported language."""
+    only_id = DialoguePolicy(languages=("id",), default_language="id")
+    chat = Chat(lang="en", policy=only_id)
+    chat.say("there is a big pothole on the main road near my house", "report_road_damage", lang="en")
+    assert lang_of(chat.text) == "id" and chat.turns[-1].language == "id"
+    english_first = Chat(lang="id", policy=DialoguePolicy(default_language="en"))
+    english_first.say("menu", lang="fr")
+    assert english_first.turns[-1].language == "en"
 
 
 def test_a_location_entity_is_no_signal_of_language():
