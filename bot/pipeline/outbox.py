@@ -213,7 +213,7 @@ class Outbox:
                     msg.next_attempt_at = retry_at
                 case SendFailure.needs_template:
                     msg.status = "held"
-                    msg.error_reason = "needs template: WhatsApp's 24-hour window was closed"
+                    msg.error_reason = NEEDS_TEMPLATE
                 case SendFailure.contact_stopped:
                     # The citizen opted out (Twilio 21610: the number texted STOP). Recorded as
                     # the opt-out it is, because START/MULAI clears it; marked unreachable, the
@@ -268,6 +268,11 @@ def queue_reply(session: Session, settings: OutboxSettings, conversation: Conver
         deadline_at=now + timedelta(minutes=settings.give_up_after_minutes))
     session.add(msg)
     return msg
+
+
+#: Shown to staff on a message WhatsApp refused outside its 24-hour window (held until a
+#: template or a new message from the citizen opens it).
+NEEDS_TEMPLATE = "needs template: WhatsApp's 24-hour window was closed"
 
 
 def opt_out(session: Session, urn: str | None, at: datetime) -> None:

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.contacts import ContactRepository
 from bot.pipeline import metrics
-from bot.pipeline.outbox import record_status
-from bot.store.models import ContactAddress, DeliveryReceipt, Message, ProviderMessageId, utcnow
+from bot.pipeline.outbox import NEEDS_TEMPLATE, mark_unreachable, opt_out, record_status
+from bot.store.models import DeliveryReceipt, Message, ProviderMessageId, utcnow
 from channels.base import (
     AnswersButtons,
     Channel,
@@ -269,7 +269,7 @@ def _status(session: Session, update: StatusUpdate) -> bool:
         case SendFailure.needs_template:
             # WhatsApp refused a free-form message outside 24 h (usually reported here rather
             # than at send time): staff must see it as "needs template", not as lost.
-            update = replace(update, error_reason="needs template: WhatsApp's 24-hour window was closed")
+            update = replace(update, error_reason=NEEDS_TEMPLATE)
             held = True
         case SendFailure.contact_stopped:
             opted_out = True      # the number replied STOP to our sender (Twilio 21610)
@@ -286,14 +286,8 @@ def _status(session: Session, update: StatusUpdate) -> bool:
     if pid is None:
         return True   # applied with the receipt once the message is recorded (outbox.py)
     msg = session.get(Message, pid.message_id)
-    address = session.scalars(select(ContactAddress).where(
-        ContactAddress.urn == (msg.urn if msg else None))).first()
-    if address is None:
-        return True
-    if opted_out:
-        address.opted_out_at = address.opted_out_at or utcnow()
-    else:
-        address.unreachable_at = address.unreachable_at or utcnow()
+    urn = msg.urn if msg is not None else None
+    (opt_out if opted_out else mark_unreachable)(session, urn, utcnow())
     return True
 
 
