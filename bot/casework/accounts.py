@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -143,3 +143,114 @@ class Accounts:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- user management (``warga users``; issue 12, item 1) -----------------------------------
+#: Every role an account may have. ``admin``: everything (users, settings, the unparseable
+#: list); ``supervisor``: every agency's complaints and conversations, all queues;
+#: ``staff``: their agency's.
+ROLES = ("admin", "supervisor", "staff")
+#: Roles that see every agency's complaints and conversations.
+EVERY_AGENCY_ROLES = frozenset({"admin", "supervisor"})
+MIN_PASSWORD_LENGTH = 8
+
+
+def sees_every_agency(user: StaffUser) -> bool:
+    """True for roles not bound to one agency (admins and supervisors)."""
+    return user.role in EVERY_AGENCY_ROLES
+
+
+class AccountError(Exception):
+    """A change to an account was refused; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """One account as ``warga users list`` shows it."""
+
+    username: str
+    name: str
+    role: str
+    agency: str | None
+    active: bool
+    locked: bool
+
+
+class UserDirectory:
+    """Create and change console accounts. Nothing here commits: the caller owns the transaction.
+
+    ``agencies`` are the configured agencies (an account's agency must be one of them).
+    """
+
+    def __init__(self, session: Session, agencies: frozenset[str]) -> None:
+        self.s = session
+        self.agencies = agencies
+
+    def list(self) -> list[UserSummary]:
+        locked = set(self.s.scalars(select(LoginThrottle.key).where(LoginThrottle.locked_at.is_not(None))))
+        return [UserSummary(u.username, u.name, u.role, u.agency, bool(u.active),
+                            throttle_keys(u.username, "")[0] in locked)
+                for u in self.s.scalars(select(StaffUser).order_by(StaffUser.username))]
+
+    def create(self, username: str, role: str, agency: str | None, name: str, password: str) -> StaffUser:
+        agency = self._check_role(role, agency)
+        _check_password(password)
+        if self.s.scalar(select(StaffUser).where(StaffUser.username == username)):
+            raise AccountError(f"user {username!r} already exists")
+        user = StaffUser(username=username, name=name or username, role=role, agency=agency,
+                         password_hash=generate_password_hash(password), active=True)
+        self.s.add(user)
+        self.s.flush()
+        return user
+
+    def set_password(self, username: str, password: str, now: datetime) -> int:
+        """A new password; every open session of the account ends (how many did)."""
+        _check_password(password)
+        user = self.get(username)
+        user.password_hash = generate_password_hash(password)
+        return revoke_sessions(self.s, user.id, now)
+
+    def disable(self, username: str, now: datetime) -> int:
+        """The account can no longer sign in and its open sessions end (how many did)."""
+        user = self.get(username)
+        user.active = False
+        return revoke_sessions(self.s, user.id, now)
+
+    def enable(self, username: str) -> None:
+        self.get(username).active = True
+
+    def set_role(self, username: str, role: str, agency: str | None, now: datetime) -> int:
+        """Change role (and agency); open sessions end, so the new scope applies at once."""
+        agency = self._check_role(role, agency)
+        user = self.get(username)
+        user.role, user.agency = role, agency
+        return revoke_sessions(self.s, user.id, now)
+
+    def get(self, username: str) -> StaffUser:
+        user = self.s.scalar(select(StaffUser).where(StaffUser.username == username).with_for_update())
+        if user is None:
+            raise AccountError(f"no user {username!r}")
+        return user
+
+    def _check_role(self, role: str, agency: str | None) -> str | None:
+        if role not in ROLES:
+            raise AccountError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        if role == "staff" and not agency:
+            raise AccountError("--agency is required for staff (e.g. --agency 'Dinas Bina Marga')")
+        if agency and agency not in self.agencies:
+            raise AccountError(f"unknown agency {agency!r}; configured agencies: "
+                               f"{', '.join(sorted(self.agencies))}")
+        return agency or None
+
+
+def revoke_sessions(session: Session, user_id: int, now: datetime) -> int:
+    """End every open session of ``user_id``; how many were open."""
+    result = session.execute(update(StaffSession)
+                             .where(StaffSession.staff_user_id == user_id, StaffSession.revoked_at.is_(None))
+                             .values(revoked_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")

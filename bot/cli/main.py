@@ -13,12 +13,12 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from werkzeug.security import generate_password_hash
 
 from bot.cli.casework import complaints_group, conversations_group
 from bot.cli.channels import channels_group
 from bot.cli.nlu import nlu_group
 from bot.cli.support import settings_of, settings_with_local_secrets
+from bot.cli.users import users_group
 from bot.settings import ConfigError, Settings
 
 _MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.I)
@@ -253,71 +253,6 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("database is up to date")
 
 
-# -- users -------------------------------------------------------------------------------
-@cli.group()
-def users() -> None:
-    """Staff and admin accounts for the console."""
-
-
-@users.command("create")
-@click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "staff"]), required=True, help="admin or staff.")
-@click.option("--agency", default=None, help="The agency a staff member works for (required for staff).")
-@click.option("--name", default="", help="Display name.")
-@click.option("--password", default=None,
-              help="Password (default: $WARGA_NEW_PASSWORD, else asked for).")
-@click.pass_context
-def users_create(ctx: click.Context, username: str, role: str, agency: str | None, name: str,
-                 password: str | None) -> None:
-    """Create a console account."""
-    settings = _settings(ctx)
-    from bot.store.engine import make_engine, make_session_factory
-    from bot.store.models import StaffUser
-
-    if role == "staff" and not agency:
-        _fail("--agency is required for staff (e.g. --agency 'Dinas Bina Marga')")
-    agencies = {c.agency for c in settings.complaints.categories}
-    if agency and agency not in agencies:
-        _fail(f"unknown agency {agency!r}; configured agencies: {', '.join(sorted(agencies))}")
-    password = password or os.environ.get("WARGA_NEW_PASSWORD")
-    if not password:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Repeat: "):
-            _fail("passwords differ")
-    if len(password) < 8:
-        _fail("password must be at least 8 characters")
-    engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
-    with sessions() as s, s.begin():
-        if s.scalar(select(StaffUser).where(StaffUser.username == username)):
-            _fail(f"user {username!r} already exists")
-        s.add(StaffUser(username=username, name=name or username, role=role, agency=agency,
-                        password_hash=generate_password_hash(password)))
-    click.echo(f"created {role} {username}" + (f" ({agency})" if agency else ""))
-
-
-@users.command("unlock")
-@click.argument("username", required=False)
-@click.option("--address", default=None, help="Also (or only) unlock this client address (IP).")
-@click.pass_context
-def users_unlock(ctx: click.Context, username: str | None, address: str | None) -> None:
-    """Unlock an account (and/or an address) locked after failed sign-ins; forget its failures."""
-    if not username and not address:
-        _fail("name an account (USERNAME) and/or --address")
-    settings = _settings(ctx)
-    from bot.casework.accounts import Accounts
-    from bot.store.engine import make_engine, make_session_factory
-
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as s, s.begin():
-            cleared = Accounts(s, settings.security).unlock(username, address)
-    finally:
-        engine.dispose()
-    what = " and ".join(x for x in (username and f"account {username}", address and f"address {address}") if x)
-    click.echo(f"unlocked {what}" if cleared else f"{what}: no failed sign-ins recorded")
-
-
 # -- chat --------------------------------------------------------------------------------
 @cli.command()
 @click.option("--as", "who", default=None, help="A name for this terminal citizen (keeps the conversation).")
@@ -356,7 +291,10 @@ def demo() -> None:
 @click.option("--if-empty", is_flag=True, help="Only when the database has no complaints yet.")
 @click.pass_context
 def demo_load(ctx: click.Context, if_empty: bool) -> None:
-    """Load demo complaints and an admin account (admin / printed password)."""
+    """Load demo complaints and an admin account (admin / printed password).
+
+    The password is printed once; `warga users set-password admin` sets a new one.
+    """
     settings = _settings(ctx)
     from bot.casework.demo import load_demo
     from bot.store.engine import make_engine, make_session_factory
@@ -371,8 +309,10 @@ def demo_load(ctx: click.Context, if_empty: bool) -> None:
         password = os.environ.get("WARGA_DEMO_PASSWORD") or secrets.token_urlsafe(9)
         created = load_demo(s, settings, password)
     click.echo(f"loaded {created} demo complaints; console login: admin / {password}")
+    click.echo("(printed only now; `warga users set-password admin` sets a new one)")
 
 
+cli.add_command(users_group)
 cli.add_command(nlu_group)
 cli.add_command(complaints_group)
 cli.add_command(conversations_group)
