@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService
 from bot.casework.conversation_state import load_state, save_state
 from bot.casework.notifications import notify_status_change
@@ -37,10 +38,10 @@ class NotVisible(StaffError):
 def visible_conversations(user: StaffUser) -> Any:
     """A WHERE clause: the conversations ``user`` may open, take, reply to and release.
 
-    Admins: all. Staff: those linked to a complaint of their agency, and those waiting in the
+    Admins and supervisors: all. Staff: those linked to a complaint of their agency, and those waiting in the
     handover queue (every staff member serves the one queue there is today).
     """
-    if user.role == "admin":
+    if sees_every_agency(user):
         return Conversation.id.is_not(None)
     linked = exists().where(Complaint.conversation_id == Conversation.id, Complaint.agency == user.agency)
     return or_(Conversation.handover.is_(True), linked)
@@ -70,7 +71,7 @@ class StaffService:
         c = self.complaints.by_ticket(ticket)
         if c is None:
             raise StaffError(f"no complaint {ticket}")
-        if user.role != "admin" and c.agency != user.agency:
+        if not sees_every_agency(user) and c.agency != user.agency:
             raise StaffError(f"{ticket} belongs to {c.agency}, not to {user.agency}")
         return c
 

@@ -1,7 +1,8 @@
 """The staff console: complaints, transcripts, handover queue, delivery problems.
 
 Staff sign in with the accounts `warga users create` makes. Staff see their agency's
-complaints; admins see everything. Every form carries a CSRF token; every citizen-supplied
+complaints; supervisors and admins see every agency's (only admins see the unparseable
+requests). Every form carries a CSRF token; every citizen-supplied
 string is escaped by Jinja's autoescaping.
 """
 
@@ -34,7 +35,7 @@ from flask import (
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from bot.casework.accounts import Accounts
+from bot.casework.accounts import Accounts, sees_every_agency
 from bot.casework.complaints import CLOSED
 from bot.casework.conversation_state import handover_of
 from bot.casework.staff import NotVisible, StaffError, StaffService, Woken, visible_conversations
@@ -176,7 +177,7 @@ def logout() -> Any:
 
 
 def _scope(stmt: Any) -> Any:
-    if g.user.role != "admin":
+    if not sees_every_agency(g.user):
         stmt = stmt.where(Complaint.agency == g.user.agency)
     return stmt
 
@@ -299,7 +300,7 @@ def media(message_id: int, index: int) -> Any:
         msg = s.get(Message, message_id)
         if msg is None or msg.direction != "in" or index >= len(msg.media or []):
             abort(404)
-        if g.user.role != "admin":
+        if not sees_every_agency(g.user):
             allowed = s.scalar(select(func.count()).select_from(Complaint).where(
                 Complaint.conversation_id == msg.conversation_id, Complaint.agency == g.user.agency))
             if not allowed:
