@@ -53,9 +53,13 @@ def record(settings: Settings, action: str, username: str, **details: Any) -> No
     """Append who changed which account how (one JSON object per line)."""
     entry = {"ts": datetime.now(UTC).isoformat(timespec="seconds"), "by": _os_user(),
              "via": "cli", "action": action, "user": username, **details}
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.var_dir / "audit.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    try:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.var_dir / "audit.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        # The change is already committed: say that it went unrecorded rather than fail.
+        click.echo(f"warga: warning: could not append to the audit file: {exc}", err=True)
     audit_log.info("account %s: %s", action, username, extra={"audit": entry})
 
 
