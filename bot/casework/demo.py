@@ -54,7 +54,8 @@ DEMO_COMPLAINTS = [
 
 
 def load_demo(session: Session, settings: Settings, admin_password: str) -> int:
-    """Create an admin account and demo complaints from one demo citizen; return how many."""
+    """Create an admin account (unless one exists: its password is kept) and demo complaints
+    from one demo citizen; return how many complaints."""
     if session.scalar(select(StaffUser).where(StaffUser.username == "admin")) is None:
         session.add(StaffUser(username="admin", name="Admin Demo", role="admin", agency=None,
                               password_hash=generate_password_hash(admin_password)))

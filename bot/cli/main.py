@@ -298,7 +298,7 @@ def demo_load(ctx: click.Context, if_empty: bool) -> None:
     settings = _settings(ctx)
     from bot.casework.demo import load_demo
     from bot.store.engine import make_engine, make_session_factory
-    from bot.store.models import Complaint
+    from bot.store.models import Complaint, StaffUser
 
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -307,9 +307,15 @@ def demo_load(ctx: click.Context, if_empty: bool) -> None:
             click.echo("demo data not loaded: the database already has complaints")
             return
         password = os.environ.get("WARGA_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        had_admin = s.scalar(select(StaffUser.id).where(StaffUser.username == "admin")) is not None
         created = load_demo(s, settings, password)
-    click.echo(f"loaded {created} demo complaints; console login: admin / {password}")
-    click.echo("(printed only now; `warga users set-password admin` sets a new one)")
+    if had_admin:
+        # The existing admin keeps its password: printing the new one would be a lie.
+        click.echo(f"loaded {created} demo complaints; the admin account already existed "
+                   "(`warga users set-password admin` sets a new password)")
+    else:
+        click.echo(f"loaded {created} demo complaints; console login: admin / {password}")
+        click.echo("(printed only now; `warga users set-password admin` sets a new one)")
 
 
 cli.add_command(users_group)

@@ -266,6 +266,22 @@ def test_unknown_role_is_a_usage_error(migrated, db_path):
 
 
 # -- demo ----------------------------------------------------------------------------------
+def test_demo_load_never_prints_a_password_that_does_not_work(migrated, db_path):
+    made = warga(migrated, "users", "create", "admin", "--role", "admin",
+                 env={"WARGA_NEW_PASSWORD": "the-admins-own-1"})
+    assert made.exit_code == 0, made.output
+    loaded = warga(migrated, "demo", "load", env={"WARGA_DEMO_PASSWORD": "demo-password-1"})
+    assert loaded.exit_code == 0, loaded.output
+    assert "demo-password-1" not in loaded.stdout and "already existed" in loaded.stdout
+    engine, sessions = sessions_for(db_path)
+    try:
+        with sessions() as s:
+            admin = s.scalars(select(StaffUser).where(StaffUser.username == "admin")).one()
+            assert check_password_hash(admin.password_hash, "the-admins-own-1")
+    finally:
+        engine.dispose()
+
+
 def test_demo_load_if_empty_loads_once(migrated, db_path):
     env = {"WARGA_DEMO_PASSWORD": "demo-password-1"}
     first = warga(migrated, "demo", "load", "--if-empty", env=env)
