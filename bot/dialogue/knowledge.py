@@ -116,6 +116,7 @@ class KnowledgeBase:
     def __init__(self, directory: Path = DEFAULT_DIR) -> None:
         self.directory = directory
         self._entries: dict[str, _Entries] = {}
+        self._keyword_cache: dict[tuple[str, bool], tuple[tuple[str, ...], ...]] = {}
 
     # -- loading ---------------------------------------------------------------------------
     def _read(self, language: str) -> _Entries:
@@ -182,6 +183,9 @@ class KnowledgeBase:
 
     def _keywords(self, key: str, offices: bool = False) -> tuple[tuple[str, ...], ...]:
         # Keywords of both languages count: a citizen mixes them ("how to pay pbb").
+        cached = self._keyword_cache.get((key, offices))
+        if cached is not None:
+            return cached
         out: list[tuple[str, ...]] = []
         for lang in ("id", "en"):
             try:
@@ -191,7 +195,8 @@ class KnowledgeBase:
             entry = entries.offices.get(key) if offices else entries.articles.get(key)
             if entry is not None:
                 out.extend(w for w in (words(k) for k in entry.keywords) if w)
-        return tuple(out)
+        self._keyword_cache[(key, offices)] = tuple(out)
+        return self._keyword_cache[(key, offices)]
 
     # -- choosing the answer ---------------------------------------------------------------
     def choose(self, intent: str | None, text: str, language: str, trusted: bool = False) -> Article | Office | None:

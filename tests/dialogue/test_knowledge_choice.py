@@ -152,3 +152,23 @@ def test_both_files_have_the_same_topics_and_offices_within_sms_limits():
                 assert article.keywords, key
         for office in KB.offices(lang):
             assert office.office and len(office.office) <= 200
+
+
+@pytest.mark.parametrize("yaml_text,problem", [
+    ("ask_tax:\n  summary: Pajak.\n  topics:\n    pbb:\n      summary: PBB.\n", "needs keywords"),
+    ("ask_tax:\n  summary: Pajak.\n  topics: [pbb]\n", "expected a mapping of topics"),
+    ("offices:\n  sim:\n    keywords: [sim]\n", "needs an office"),
+    ("offices:\n  sim:\n    office: Satpas\n", "needs keywords"),
+])
+def test_a_malformed_topic_or_office_is_refused_with_its_key(tmp_path, yaml_text, problem):
+    from bot.dialogue.knowledge import KnowledgeBase, KnowledgeError
+
+    (tmp_path / "id.yml").write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=problem):
+        KnowledgeBase(tmp_path).keys("id")
+
+
+def test_a_question_while_waiting_for_a_person_gets_the_sub_answer():
+    chat = Chat()
+    chat.say("tolong sambungkan ke petugas", "request_human")
+    assert chat.say("bansos kapan cair?", "ask_social_aid") == ["kb:ask_social_aid.disbursement"]
