@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.dialogue import mood
 from bot.dialogue.complaint_flow import ComplaintFlow
-from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.knowledge import Article, KnowledgeBase, Office
 from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import DialogueState, KnowledgeCursor, Question
 from bot.dialogue.texts import name_of, render
@@ -278,10 +278,12 @@ class Dialogue:
             hours, days = self.ports.sla_of(filing.draft.category)
             ctx.say("sla_info", category=name_of("category_names", filing.draft.category, ctx.lang).lower(),
                     hours=f"{hours:g}", days=f"{days:g}")
-        elif intent.startswith("ask_") and intent != "ask_emergency" and self.kb.article(intent, ctx.lang):
-            article = self.kb.article(intent, ctx.lang)
-            assert article is not None
-            ctx.replies.append(Reply(article.summary))
+        elif intent.startswith("ask_") and intent != "ask_emergency":
+            found = self.kb.choose(intent, ctx.text, ctx.lang)
+            if isinstance(found, Article):
+                ctx.replies.append(Reply(found.summary))
+            else:
+                self._kb_not_covered(ctx, found)
         else:
             ctx.say("question_unanswered")
         self.flow.remind(ctx)
@@ -310,8 +312,7 @@ class Dialogue:
         if ctx.intent == "check_status":
             self._status(ctx)
             return True
-        if (ctx.intent or "").startswith("ask_") and ctx.intent != "ask_emergency" \
-                and self.kb.article(ctx.intent or "", ctx.lang):
+        if (ctx.intent or "").startswith("ask_") and ctx.intent != "ask_emergency":
             self._kb(ctx, ctx.intent or "")
             return True
         noticed = handover.noticed_at or handover.since
@@ -329,6 +330,9 @@ class Dialogue:
 
     def _answer(self, ctx: Ctx) -> None:
         intent, lang = ctx.intent, ctx.lang
+        if intent in (None, "not_understood", "out_of_scope") and ctx.state.filing is None \
+                and not ctx.incoming.button and self._kb_office(ctx):
+            return
         if intent is None or intent == "not_understood":
             self._not_understood(ctx)
             return
@@ -416,12 +420,34 @@ class Dialogue:
         self.flow.remind(ctx)
 
     def _kb(self, ctx: Ctx, intent: str) -> None:
-        article = self.kb.article(intent, ctx.lang)
-        if article is None:
-            ctx.say("info_intro")
+        # The words choose the answer (a sub-answer, or "not in my knowledge"); a pressed choice
+        # is answered whatever the words.
+        pressed = (ctx.incoming.button or "").startswith("intent:")
+        found = self.kb.choose(intent, ctx.text, ctx.lang, trusted=pressed)
+        if not isinstance(found, Article):
+            self._kb_not_covered(ctx, found)
             return
-        ctx.replies.append(Reply(article.summary))
-        ctx.state = replace(ctx.state, knowledge=KnowledgeCursor(intent))
+        ctx.replies.append(Reply(found.summary))
+        ctx.state = replace(ctx.state, knowledge=KnowledgeCursor(found.key))
+
+    def _kb_office(self, ctx: Ctx) -> bool:
+        """A message the NLU did not take for a question that names a subject of ``offices``
+        ("syarat bikin SIM" as out of scope): the office to ask. False when it names none."""
+        found = self.kb.choose(None, ctx.text, ctx.lang)
+        if not isinstance(found, Office) or not found.keywords:
+            return False
+        ctx.state = replace(ctx.state, fallbacks=0)
+        self._kb_not_covered(ctx, found)
+        return True
+
+    def _kb_not_covered(self, ctx: Ctx, office: Office | None) -> None:
+        ctx.state = replace(ctx.state, knowledge=None)
+        if office is None:
+            ctx.say("info_intro")
+        elif office.keywords:
+            ctx.say("kb_not_covered", subject=office.subject, office=office.office)
+        else:
+            ctx.say("kb_not_known", office=office.office)
 
     def _kb_more(self, ctx: Ctx) -> None:
         cursor = ctx.state.knowledge

@@ -74,7 +74,7 @@ def key_of(text: str) -> str:
         for key, pattern in _patterns(lang):
             if pattern.fullmatch(text):
                 return key
-        for key in KB.keys(lang):
+        for key in KB.all_keys(lang):
             article = KB.article(key, lang)
             assert article is not None
             if text == article.summary:
@@ -90,7 +90,7 @@ def lang_of(text: str) -> str:
         if any(p.fullmatch(text) or p.fullmatch(text.split("\n", 1)[0]) for _, p in _patterns(lang)):
             return lang
     for lang in LANGUAGES:
-        articles = [a for a in (KB.article(k, lang) for k in KB.keys(lang)) if a is not None]
+        articles = [a for a in (KB.article(k, lang) for k in KB.all_keys(lang)) if a is not None]
         if any(text == a.summary or text in a.more for a in articles):
             return lang
     raise AssertionError(text)

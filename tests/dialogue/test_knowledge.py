@@ -16,7 +16,8 @@ def test_summary_then_every_part_then_the_links(lang, key):
     chat = Chat(lang=lang)
     article = KB.article(key, lang)
     assert article is not None
-    assert chat.say("pertanyaan tentang layanan ini", key, lang=lang) == [f"kb:{key}"]
+    # The question names the article's subject (its title); see test_knowledge_choice.py.
+    assert chat.say(f"info {article.title}", key, lang=lang) == [f"kb:{key}"]
     assert chat.text == article.summary
     words = MORE[lang]
     for n in range(len(article.more)):
@@ -29,8 +30,11 @@ def test_summary_then_every_part_then_the_links(lang, key):
     assert chat.say(words[0], lang=lang) != [f"kb:{key}:more:0"]
 
 
-def test_a_question_with_no_article_gets_the_list_of_topics():
-    assert Chat().say("syarat bikin paspor?", "ask_passport") == ["info_intro"]
+def test_a_question_with_no_article_says_so_and_names_the_office():
+    # Issue 11 item 9: was the list of topics; now the office that answers it.
+    chat = Chat()
+    assert chat.say("syarat bikin paspor?", "ask_passport") == ["kb_not_covered"]
+    assert "Imigrasi" in chat.text
 
 
 @pytest.mark.parametrize("ask", [{"text": "info"}, {"text": "informasi"}, {"button": "info"}])
