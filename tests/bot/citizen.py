@@ -109,3 +109,20 @@ def complaint(app: Any, ticket: str) -> Complaint:
     with app.extensions["warga"].sessions() as s:
         return s.scalars(select(Complaint).where(Complaint.ticket == ticket)
                          .options(selectinload(Complaint.events))).one()
+
+
+def file_complaint(client: Any, text: str) -> tuple[WebCitizen, str]:
+    """A web citizen files ``text`` as a complaint, answering what is still asked; returns the
+    citizen and the ticket number."""
+    citizen = WebCitizen(client)
+    replies = citizen.say(text)
+    for _ in range(4):
+        if "Kirim laporan ini?" in replies[-1]:
+            return citizen, ticket_in(citizen.say(button="yes")[0])
+        if "kirim foto" in replies[-1]:
+            replies = citizen.say("lewati")
+        elif "Di mana lokasinya" in replies[-1]:
+            replies = citizen.say("Jl. Kramat Raya 5")
+        else:
+            raise AssertionError(replies)
+    raise AssertionError(replies)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
-from tests.bot.citizen import WebCitizen, ticket_in
+from tests.bot.citizen import WebCitizen, file_complaint
 
 PASSWORD = "correct-horse-9"
 
@@ -41,21 +41,6 @@ def login(client: Any, username: str) -> str:
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
     assert csrf, page
     return csrf.group(1)
-
-
-def file_complaint(client: Any, text: str) -> tuple[WebCitizen, str]:
-    citizen = WebCitizen(client)
-    replies = citizen.say(text)
-    for _ in range(4):
-        if "Kirim laporan ini?" in replies[-1]:
-            return citizen, ticket_in(citizen.say(button="yes")[0])
-        if "kirim foto" in replies[-1]:
-            replies = citizen.say("lewati")
-        elif "Di mana lokasinya" in replies[-1]:
-            replies = citizen.say("Jl. Kramat Raya 5")
-        else:
-            raise AssertionError(replies)
-    raise AssertionError(replies)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from bot.casework.accounts import UserDirectory
 from bot.store.models import Conversation, Message, StaffUser, utcnow
-from tests.bot.citizen import WebCitizen, ticket_in
+from tests.bot.citizen import file_complaint
 
 PASSWORD = "correct-horse-9"
 
@@ -29,21 +29,6 @@ def login(client: Any, username: str) -> None:
     r = client.post("/console/login", data={"username": username, "password": PASSWORD,
                                             "csrf": token.group(1)})
     assert r.status_code == 302, r.data
-
-
-def file_complaint(client: Any, text: str) -> tuple[WebCitizen, str]:
-    citizen = WebCitizen(client)
-    replies = citizen.say(text)
-    for _ in range(4):
-        if "Kirim laporan ini?" in replies[-1]:
-            return citizen, ticket_in(citizen.say(button="yes")[0])
-        if "kirim foto" in replies[-1]:
-            replies = citizen.say("lewati")
-        elif "Di mana lokasinya" in replies[-1]:
-            replies = citizen.say("Jl. Kramat Raya 5")
-        else:
-            raise AssertionError(replies)
-    raise AssertionError(replies)
 
 
 @pytest.fixture
