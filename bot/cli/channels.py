@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 import click
@@ -66,11 +67,9 @@ def set_webhook(ctx: click.Context, channel: str, url: str | None, drop_pending:
     if not settings.secrets.telegram_webhook_secret:
         click.echo("warga: set TELEGRAM_WEBHOOK_SECRET first (the webhook refuses requests without it)", err=True)
         sys.exit(1)
-    try:
+    with closing(admin):   # the connector's HTTP client and event loop
         _provider_call(channel, lambda: admin.set_webhook(url, drop_pending_updates=drop_pending))
         info = _provider_call(channel, admin.get_webhook_info)
-    finally:
-        admin.close()
     click.echo(f"{channel} webhook set to {info.url} ({info.pending_update_count} updates pending)")
 
 
@@ -80,10 +79,8 @@ def set_webhook(ctx: click.Context, channel: str, url: str | None, drop_pending:
 def delete_webhook(ctx: click.Context, channel: str) -> None:
     """Remove the webhook (needed before `warga run --telegram-polling`)."""
     admin = _admin(ctx, channel)
-    try:
+    with closing(admin):   # the connector's HTTP client and event loop
         _provider_call(channel, admin.delete_webhook)
-    finally:
-        admin.close()
     click.echo(f"{channel} webhook removed")
 
 
@@ -93,11 +90,9 @@ def delete_webhook(ctx: click.Context, channel: str) -> None:
 def info(ctx: click.Context, channel: str) -> None:
     """Show the bot and its webhook state (pending updates, last error)."""
     admin = _admin(ctx, channel)
-    try:
+    with closing(admin):   # the connector's HTTP client and event loop
         bot_id, username = _provider_call(channel, admin.get_me)
         hook = _provider_call(channel, admin.get_webhook_info)
-    finally:
-        admin.close()
     click.echo(f"bot @{username} (id {bot_id})")
     click.echo(f"webhook: {hook.url or '(none: polling)'}; pending updates: {hook.pending_update_count}")
     if hook.last_error_message:
