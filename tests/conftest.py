@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import page  # noqa: F401  (the `page` fixture: Chromium for browser tests)
 from tests.support import PROJECT
 
 # Loopback traffic must never go through a proxy (fake providers, Rasa, PostgreSQL).

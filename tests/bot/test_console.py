@@ -291,7 +291,7 @@ def test_password_checks_are_bounded_and_a_full_server_says_busy(staffed, client
     import threading
 
     import bot.casework.accounts as accounts
-    import bot.web.console as console
+    import bot.web.console.auth as console
 
     checks: list[str] = []
     def counting_check(stored: str, pw: str) -> bool:

@@ -1,0 +1,15 @@
+"""The staff console: complaints, transcripts, handover queue, delivery problems.
+
+Staff sign in with the accounts `warga users create` makes. Staff see their agency's
+complaints; supervisors and admins see every agency's (only admins see the unparseable
+requests). Every form carries a CSRF token; every citizen-supplied
+string is escaped by Jinja's autoescaping.
+
+Each module below registers its routes on `bp` when imported.
+"""
+
+from bot.web.console import auth, complaints, conversations  # noqa: F401  (route registration)
+from bot.web.console.blueprint import bp
+from bot.web.console.common import same_token
+
+__all__ = ["bp", "same_token"]
