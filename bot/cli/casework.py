@@ -10,6 +10,7 @@ import click
 from sqlalchemy import select
 
 from bot.casework.conversation_state import handover_of
+from bot.casework.local_time import local
 from bot.casework.staff import StaffError, StaffService, Woken
 from bot.cli.support import settings_of
 from bot.dialogue.texts import name_of
@@ -60,7 +61,8 @@ def list_complaints(ctx: click.Context, status: str | None, agency: str | None, 
             if (status and c.status != status) or (agency and c.agency != agency):
                 continue
             flag = " OVERDUE" if svc.complaints.overdue(c) and c.status not in ("selesai", "ditolak") else ""
-            click.echo(f"{c.ticket}  {c.status:<18} {c.category:<16} {c.agency}  {c.created_at:%Y-%m-%d %H:%M}{flag}")
+            filed = local(c.created_at, svc.settings.timezone, "%Y-%m-%d %H:%M")
+            click.echo(f"{c.ticket}  {c.status:<18} {c.category:<16} {c.agency}  {filed}{flag}")
     _run(ctx, action)
 
 
@@ -74,14 +76,15 @@ def show(ctx: click.Context, ticket: str) -> None:
         if c is None:
             raise StaffError(f"no complaint {ticket}")
         click.echo(f"{c.ticket}  {name_of('status_names', c.status, 'id')}  {c.category} → {c.agency}")
-        click.echo(f"filed {c.created_at:%Y-%m-%d %H:%M} UTC via {c.channel}; due {c.due_at or '-'}")
+        tz = svc.settings.timezone
+        click.echo(f"filed {local(c.created_at, tz)} via {c.channel}; due {local(c.due_at, tz)}")
         point = f" ({c.latitude}, {c.longitude})" if c.latitude is not None else ""
         click.echo(f"location: {c.location_text or '-'}{point}")
         click.echo(f"media: {len(c.media)}; rating: {c.rating or '-'}")
         click.echo(c.description)
         for e in c.events:
             change = f"{e.from_status or ''} → {e.to_status}" if e.kind == "status" else (e.to_status or "")
-            click.echo(f"  {e.created_at:%Y-%m-%d %H:%M} {e.kind:<8} {change} {e.actor} {e.note or ''}".rstrip())
+            click.echo(f"  {local(e.created_at, tz)} {e.kind:<8} {change} {e.actor} {e.note or ''}".rstrip())
     _run(ctx, action)
 
 
@@ -152,7 +155,7 @@ def transcript(ctx: click.Context, conversation_id: int, username: str) -> None:
         for e in svc.events(conversation_id):
             rows.append((e.created_at, 0, f"  event: {e.kind} by {e.actor}"))
         for at, _, line in sorted(rows, key=lambda r: (r[0], r[1])):
-            click.echo(f"{at:%Y-%m-%d %H:%M:%S} {line}")
+            click.echo(f"{local(at, svc.settings.timezone, '%Y-%m-%d %H:%M:%S')} {line}")
     _run(ctx, action)
 
 

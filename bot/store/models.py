@@ -240,6 +240,8 @@ class Complaint(Base):
     status: Mapped[str] = mapped_column(String(30), index=True)
     due_at: Mapped[datetime | None] = mapped_column()
     rating: Mapped[int | None] = mapped_column(Integer)
+    # The staff member working it (None: nobody yet); the inbox filters "mine" and "unassigned".
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

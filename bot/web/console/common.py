@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from sqlalchemy import select
 
+from bot.casework import local_time
 from bot.casework.accounts import Accounts, sees_every_agency
 from bot.casework.staff import NotVisible, StaffError, StaffService, Woken
 from bot.dialogue.texts import name_of
@@ -62,6 +63,12 @@ def login_required(view: F) -> F:
             abort(400, "The form expired; reload the page and try again.")
         return view(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
+
+
+@bp.app_template_filter("local")
+def _local_filter(at: datetime | None, fmt: str = local_time.DATE_TIME) -> str:
+    """`{{ c.created_at|local }}`: a stored UTC time in the city's zone, e.g. "29-11-2026 10:22 WIB"."""
+    return local_time.local(at, current_runtime().settings.timezone, fmt)
 
 
 @bp.app_context_processor
