@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 export NO_PROXY := 127.0.0.1,localhost,$(NO_PROXY)
 export no_proxy := 127.0.0.1,localhost,$(no_proxy)
 
-.PHONY: run test lint venv rasa-venv browser migrate model bench-nlu clean help
+.PHONY: run test lint venv rasa-venv browser assets migrate model bench-nlu clean help
 help:
 	@echo "make run    create the environment, migrate, load demo data, serve on http://127.0.0.1:8080"
 	@echo "make test   create the environment (with dev tools, Rasa, Chromium) and run every test"
@@ -43,13 +43,27 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y --no-install-recommends chromium; \
 	  else sudo apt-get install -y --no-install-recommends chromium; fi; }
 
+# The console's browser libraries (Leaflet, Chart.js) come from the npm registry at the versions
+# package-lock.json pins, and are served from /static/vendor: nothing is loaded from a CDN.
+VENDOR := bot/web/static/vendor
+$(VENDOR)/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed for the console's map and charts"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/chartjs
+	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
+	  node_modules/leaflet/dist/images node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/
+	touch $@
+
+assets: $(VENDOR)/.installed
+
 migrate: venv
 	$(BIN)/warga db upgrade
 
 model: venv rasa-venv
 	$(BIN)/warga nlu train --if-missing
 
-run: venv rasa-venv migrate model
+run: venv rasa-venv assets migrate model
 	$(BIN)/warga demo load --if-empty
 	$(BIN)/warga run
 
@@ -59,7 +73,7 @@ lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy $(LINT_PATHS)
 
-test: venv rasa-venv browser lint
+test: venv rasa-venv browser assets lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # Both NLU engines trained and evaluated on the same data; rewrites its part of docs/BENCHMARKS.md.
@@ -67,4 +81,4 @@ bench-nlu: venv rasa-venv
 	$(BIN)/python bench/nlu_bench.py
 
 clean:
-	rm -rf $(VENV) $(RASA_VENV) var/*.db var/models var/rasa
+	rm -rf $(VENV) $(RASA_VENV) node_modules $(VENDOR) var/*.db var/models var/rasa
