@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.casework.contacts import ContactRepository
@@ -43,6 +44,22 @@ def now_year() -> int:
 KEYWORD_REPLIES = {ContactEvent.opt_out.value: "opted_out", ContactEvent.opt_in.value: "opted_in",
                    ContactEvent.help.value: "sms_help"}
 DIGIT_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def infrastructure_fault(exc: BaseException) -> bool:
+    """A lost or refused database connection, as opposed to a message that makes the code
+    fail. Only the latter counts toward dead-lettering: an outage of a few seconds must never
+    turn citizens' messages into failures.
+
+    PostgreSQL's operational errors (connection lost or refused, server shutting down,
+    deadlock, out of memory) are all passing by nature; SQLite reports a wrong schema as an
+    operational error too, so there only a dropped connection counts as a fault.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError) and type(exc.orig).__module__.startswith("psycopg")
 
 
 def parse_to_json(p: Parse) -> dict[str, object]:
@@ -128,8 +145,10 @@ class ConversationProcessor:
                     # own job (the queue runs a conversation once more when woken mid-run).
                     more = self._next(session, conv_id, after=msg_id) is not None
             except Exception as exc:  # the edge of one message: its transaction is rolled back
-                if msg_id is None or not self._record_failure(conv_id, msg_id, exc):
-                    raise   # nothing could be recorded (database away): the sweeper retries
+                if msg_id is None or infrastructure_fault(exc) or not self._record_failure(conv_id, msg_id, exc):
+                    # The database (or Redis) went away, or nothing could be recorded: not the
+                    # message's fault, so no attempt is counted; the sweeper re-drives it.
+                    raise
                 more = True
             else:
                 # Committed: whoever waits for this message's replies (the web chat) wakes now.

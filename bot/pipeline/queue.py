@@ -12,9 +12,11 @@ protocol (:class:`JobQueue`) and one sweeper loop (:func:`sweep_forever`):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -98,11 +100,17 @@ class _Sweeping:
     def enqueue(self, conv_id: int) -> None:
         raise NotImplementedError
 
+    def redrive(self, conv_id: int) -> None:
+        """Queue a job for a conversation the sweeper found stalled."""
+        self.enqueue(conv_id)
+
     def sweep(self, stall_seconds: float | None = None) -> int:
         tidied = list(self.tidy()) if self.tidy is not None else []
         convs = stalled_conversations(self.sessions, self.stall_seconds if stall_seconds is None else stall_seconds)
-        for conv_id in dict.fromkeys([*tidied, *convs]):
+        for conv_id in tidied:
             self.enqueue(conv_id)
+        for conv_id in convs:
+            self.redrive(conv_id)
         return len(set(tidied) | set(convs))
 
 
@@ -225,11 +233,16 @@ ENQUEUE_TIMEOUT_SECONDS = 2.0
 class RedisQueue(_Sweeping):
     """Jobs on Redis (RQ), run by ``warga worker`` processes, which also run the sweeper.
 
-    At most one job per conversation waits in the queue: a marker key is set when a job is
-    queued and cleared when a worker starts it, so a burst of messages queues one job that
-    handles them all (the job reads every unprocessed message), and a message arriving while a
-    job runs queues exactly one more. The marker expires, so a job lost with Redis can never
-    block its conversation: the sweeper queues it again.
+    At most one job per conversation waits in the queue: a marker key holding the job's id is
+    set when a job is queued and cleared when a worker starts it, so a burst of messages queues
+    one job that handles them all (the job reads every unprocessed message), and a message
+    arriving while a job runs queues exactly one more.
+
+    A marker can outlive its job: Redis went away between setting the marker and queueing the
+    job (and the marker could not be removed), or a worker took the job and died before
+    starting it. The sweeper therefore trusts a marker only while its job is still waiting in
+    the queue, and otherwise replaces it with a new job (`redrive`). The marker also expires,
+    as a last resort.
     """
 
     MARKER_TTL_SECONDS = 600
@@ -259,17 +272,58 @@ class RedisQueue(_Sweeping):
         from redis.exceptions import RedisError
 
         try:
-            if not self._quick.set(self.marker(conv_id), 1, nx=True, ex=self.MARKER_TTL_SECONDS):
+            job_id = self._job_id(conv_id)
+            if not self._quick.set(self.marker(conv_id), job_id, nx=True, ex=self.MARKER_TTL_SECONDS):
                 return
-            try:
-                self._quick_q.enqueue(run_conversation, conv_id, job_timeout=300,
-                                      result_ttl=0, failure_ttl=86400)
-            except BaseException:
-                self._quick.delete(self.marker(conv_id))
-                raise
+            self._queue_job(conv_id, job_id)
         except RedisError as exc:
             log.warning("job not queued (Redis unavailable); the sweeper will re-drive it",
                         extra={"conversation_id": conv_id, "reason": str(exc)})
+
+    def redrive(self, conv_id: int) -> None:
+        """Queue a job for a stalled conversation unless its marked job is still waiting."""
+        from redis.exceptions import RedisError, WatchError
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job, JobStatus
+
+        try:
+            marked = self._quick.get(self.marker(conv_id))
+            if marked is not None:
+                marked_id = marked.decode() if isinstance(marked, bytes) else str(marked)
+                try:
+                    if Job.fetch(marked_id, connection=self._quick).get_status() == JobStatus.QUEUED:
+                        return        # the promised job is still in line: nothing is lost
+                except NoSuchJobError:
+                    pass
+            job_id = self._job_id(conv_id)
+            # Replace the stale marker only if nobody queued a job meanwhile.
+            with self._quick.pipeline() as pipe:
+                pipe.watch(self.marker(conv_id))
+                if pipe.get(self.marker(conv_id)) != marked:
+                    return
+                pipe.multi()
+                pipe.set(self.marker(conv_id), job_id, ex=self.MARKER_TTL_SECONDS)
+                pipe.execute()
+            self._queue_job(conv_id, job_id)
+        except WatchError:
+            return                    # another process queued a job just now
+        except RedisError as exc:
+            log.warning("stalled conversation not re-driven (Redis unavailable)",
+                        extra={"conversation_id": conv_id, "reason": str(exc)})
+
+    @staticmethod
+    def _job_id(conv_id: int) -> str:
+        return f"warga-conv-{conv_id}-{uuid.uuid4().hex[:16]}"
+
+    def _queue_job(self, conv_id: int, job_id: str) -> None:
+        try:
+            self._quick_q.enqueue(run_conversation, conv_id, job_id=job_id, job_timeout=300,
+                                  result_ttl=0, failure_ttl=86400)
+        except BaseException:
+            # Best effort: if this fails too, the sweeper finds the marker's job missing.
+            with contextlib.suppress(Exception):
+                self._quick.delete(self.marker(conv_id))
+            raise
 
     def begin(self, conv_id: int) -> None:
         """A worker starts the conversation's job: later messages need a new one."""

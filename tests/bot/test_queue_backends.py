@@ -58,10 +58,36 @@ def test_a_burst_of_messages_queues_one_redis_job_per_conversation(redis_db, ses
         q.stop()
 
 
+def test_the_sweeper_trusts_a_marker_only_while_its_job_waits(redis_db, sessions):
+    q = RedisQueue(REDIS_URL, sessions, stall_seconds=30)
+    try:
+        q.enqueue(7)
+        # Its job is in line: re-driving the stalled conversation adds nothing.
+        q.redrive(7)
+        q.redrive(7)
+        assert Queue("warga", connection=redis_db).count == 1
+        # Redis lost the job but kept the marker (the marker was set, then the line dropped):
+        # web processes still see "queued", the sweeper sees no job behind it and queues one.
+        Queue("warga", connection=redis_db).empty()
+        q.enqueue(7)
+        assert Queue("warga", connection=redis_db).count == 0
+        q.redrive(7)
+        assert Queue("warga", connection=redis_db).count == 1
+        q.redrive(7)
+        assert Queue("warga", connection=redis_db).count == 1
+        # A marker naming a job that never existed is stale too.
+        redis_db.set(RedisQueue.marker(8), "warga-conv-8-lost")
+        q.redrive(8)
+        assert Queue("warga", connection=redis_db).count == 2
+    finally:
+        q.stop()
+
+
 def test_redis_unavailable_when_waking_a_worker_is_not_an_error(sessions):
     # Nothing listens on port 1: the message is stored already and the sweeper re-drives it.
     q = RedisQueue("redis://127.0.0.1:1/0", sessions, stall_seconds=30)
     q.enqueue(7)
+    q.redrive(7)
 
 
 def test_a_wakeup_reaches_a_waiter_in_another_process_over_redis(redis_db):

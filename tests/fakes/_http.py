@@ -29,6 +29,9 @@ class Recorded:
     body: bytes
     at: float
     peer: tuple[str, int] = ("", 0)   # the client's (address, port): one per TCP connection
+    # The status the fake answered, once it has (a list so the frozen record can carry it):
+    # fault tests count only what a provider really accepted as delivered.
+    answered: list[int] = field(default_factory=list, compare=False)
 
     def form(self) -> list[tuple[str, str]]:
         """The urlencoded body as pairs (repeats and blank values kept)."""
@@ -204,6 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(reply.delay)
         if reply.gate is not None:
             reply.gate.wait(60)
+        request.answered.append(reply.status)
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
