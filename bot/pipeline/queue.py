@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -230,6 +230,13 @@ class InlineQueue(_Sweeping):
 ENQUEUE_TIMEOUT_SECONDS = 2.0
 
 
+# Compare-and-delete: remove a marker only while it names the given job.
+_DELETE_IF_EQUAL = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
 class RedisQueue(_Sweeping):
     """Jobs on Redis (RQ), run by ``warga worker`` processes, which also run the sweeper.
 
@@ -316,18 +323,32 @@ class RedisQueue(_Sweeping):
         return f"warga-conv-{conv_id}-{uuid.uuid4().hex[:16]}"
 
     def _queue_job(self, conv_id: int, job_id: str) -> None:
+        from rq.job import Job
+
         try:
             self._quick_q.enqueue(run_conversation, conv_id, job_id=job_id, job_timeout=300,
                                   result_ttl=0, failure_ttl=86400)
         except BaseException:
-            # Best effort: if this fails too, the sweeper finds the marker's job missing.
+            # The answer was lost, not necessarily the job (a timeout under load): keep the
+            # marker if the job is there. Best effort: if Redis is away, the sweeper finds the
+            # marker's job missing later.
             with contextlib.suppress(Exception):
-                self._quick.delete(self.marker(conv_id))
+                if not Job.exists(job_id, connection=self._quick):
+                    self._forget(self._quick, conv_id, job_id)
             raise
 
-    def begin(self, conv_id: int) -> None:
-        """A worker starts the conversation's job: later messages need a new one."""
-        self.redis.delete(self.marker(conv_id))
+    def begin(self, conv_id: int, job_id: str | None) -> None:
+        """A worker starts the conversation's job: later messages need a new one. Only this
+        job's own marker is removed: one the sweeper put there for a replacement job stays, or
+        the next message would queue a second job beside it."""
+        if job_id is None:
+            self.redis.delete(self.marker(conv_id))
+        else:
+            self._forget(self.redis, conv_id, job_id)
+
+    def _forget(self, client: Any, conv_id: int, job_id: str) -> None:
+        """Remove the marker if it still names ``job_id`` (atomically, on the server)."""
+        client.eval(_DELETE_IF_EQUAL, 1, self.marker(conv_id), job_id)
 
     def start(self) -> None:
         return None
@@ -354,7 +375,10 @@ def worker_runtime() -> Runtime:
 
 def run_conversation(conv_id: int) -> None:
     """What an RQ job runs (importable by name)."""
+    from rq import get_current_job
+
     rt = worker_runtime()
     if isinstance(rt.queue, RedisQueue):
-        rt.queue.begin(conv_id)
+        job = get_current_job()
+        rt.queue.begin(conv_id, job.id if job is not None else None)
     rt.job(conv_id)

@@ -12,9 +12,12 @@ citizen may see (README, "Delivery guarantees").
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +42,28 @@ REDIS_DB = 7
 CHATS = tuple(7100 + i for i in range(6))
 #: How long a line stays cut: long enough for every process to notice, short for the test.
 OUTAGE_SECONDS = 3.0
+
+
+class QueueWatcher:
+    """Looks at the Redis queue over and over while the load runs: the most jobs it ever saw
+    waiting for one conversation (job ids name their conversation)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.worst, self.samples = client, 1, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            ids = [i.decode() for i in self.client.lrange("rq:queue:warga", 0, -1)]
+            per_conversation = Counter(i.rsplit("-", 1)[0] for i in ids)
+            self.worst = max(self.worst, *per_conversation.values(), 1)
+            self.samples += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 @pytest.mark.faults
@@ -86,11 +111,13 @@ def test_faults_in_turn_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: P
             (total * 5 // 8, "provider timeout", accepted_but_timed_out),
         ])
         citizens = Citizens(url=lambda: procs.url, telegram=telegram, chats=CHATS)
+        watcher = QueueWatcher(redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB))
         try:
             try:
                 citizens.run(schedule.progress)
             finally:
                 schedule.finish()
+                watcher.stop()
             rows = settled_rows(pg_url)
             # Nothing is left queued once the faults are gone.
             wait_for(lambda: redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).llen("rq:queue:warga") == 0,
@@ -103,4 +130,6 @@ def test_faults_in_turn_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: P
             db_proxy.close()
             redis_proxy.close()
     assert len(citizens.acknowledged) == total
+    # The queue never held two jobs for one conversation, faults or not.
+    assert watcher.samples > 0 and watcher.worst == 1, watcher.worst
     check_nothing_lost_or_repeated(rows, citizens, resends_allowed=1)

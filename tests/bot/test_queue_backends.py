@@ -50,8 +50,13 @@ def test_a_burst_of_messages_queues_one_redis_job_per_conversation(redis_db, ses
             q.enqueue(8)
         assert Queue("warga", connection=redis_db).count == 2
         # A worker starts conversation 7's job: a message arriving now needs (and gets) one more.
-        q.begin(7)
+        started = redis_db.get(RedisQueue.marker(7)).decode()
+        q.begin(7, started)
         q.enqueue(7)
+        q.enqueue(7)
+        assert Queue("warga", connection=redis_db).count == 3
+        # A job starting late never removes the marker of the job queued after it.
+        q.begin(7, started)
         q.enqueue(7)
         assert Queue("warga", connection=redis_db).count == 3
     finally:
