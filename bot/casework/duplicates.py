@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED
@@ -84,7 +84,7 @@ def find_duplicate(session: Session, settings: ComplaintSettings, category: str,
     if settings.duplicate_days <= 0 or (not normal_place(place.text) and place.point is None):
         return None
     since = (now or utcnow()) - timedelta(days=settings.duplicate_days)
-    near = []
+    near: list[ColumnElement[bool]] = []
     if normal_place(place.text):
         near.append(Complaint.location_text.is_not(None))
     if place.point is not None:
