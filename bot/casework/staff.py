@@ -19,6 +19,7 @@ from bot.settings import Settings
 from bot.store.models import (
     Complaint,
     ComplaintEvent,
+    ComplaintFollower,
     Conversation,
     ConversationEvent,
     Message,
@@ -39,13 +40,16 @@ class NotVisible(StaffError):
 def visible_conversations(user: StaffUser) -> Any:
     """A WHERE clause: the conversations ``user`` may open, take, reply to and release.
 
-    Admins and supervisors: all. Staff: those linked to a complaint of their agency, and those waiting in the
-    handover queue (every staff member serves the one queue there is today).
+    Admins and supervisors: all. Staff: those linked to a complaint of their agency (as its citizen or
+    a follower), and those waiting in the handover queue (every staff member serves the one queue there is today).
     """
     if sees_every_agency(user):
         return Conversation.id.is_not(None)
     linked = exists().where(Complaint.conversation_id == Conversation.id, Complaint.agency == user.agency)
-    return or_(Conversation.handover.is_(True), linked)
+    # A citizen who joined a complaint as its follower told their part in their own conversation.
+    following = exists().where(ComplaintFollower.conversation_id == Conversation.id,
+                               ComplaintFollower.complaint_id == Complaint.id, Complaint.agency == user.agency)
+    return or_(Conversation.handover.is_(True), linked, following)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 The draft lives in ``state.filing`` (:class:`~bot.dialogue.state.Filing`); ``awaiting`` says
 which question was asked last. Any step accepts a shared location or photo, and "lokasinya
-salah" style corrections.
+salah" style corrections. Once the category and place are known, an open complaint of the same
+category at the same place (``DialoguePorts.find_duplicate``) is offered to join instead.
 """
 
 from __future__ import annotations

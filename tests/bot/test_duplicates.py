@@ -56,6 +56,18 @@ def test_a_second_citizen_joins_on_the_web_chat_and_is_told_of_status_changes(ap
             Complaint.ticket == ticket, ComplaintEvent.kind == "note", ComplaintEvent.actor == "citizen")).all()
     assert notes == ["jalannya rusak, banyak lubang besar"]
 
+    # The agency's staff may read the follower's conversation (their part of the story); others not.
+    with app.extensions["warga"].sessions() as s:
+        conv_id = s.scalar(select(ComplaintFollower.conversation_id))
+    add_user(app, "dina", "staff", "Dinas Bina Marga")
+    add_user(app, "lukas", "staff", "Dinas Lingkungan Hidup")
+    csrf = login(client, "lukas")
+    assert client.get(f"/console/conversations/{conv_id}").status_code == 404
+    client.post("/console/logout", data={"csrf": csrf})
+    login(client, "dina")
+    page = client.get(f"/console/conversations/{conv_id}").get_data(as_text=True)
+    assert "jalannya rusak, banyak lubang besar" in page
+
     move_through(app, ticket, "disposisi")
     told = f"Laporan {ticket} (Jalan rusak) kini berstatus: Disposisi."
     assert second.notifications() == [told]

@@ -176,6 +176,15 @@ def test_cancel_while_the_offer_is_open_cancels_the_draft():
     assert chat.state.filing is None and chat.ports.filed() == []
 
 
+def test_an_emergency_while_the_offer_is_open_is_answered_and_the_offer_stays():
+    chat = Chat()
+    ticket = neighbour(chat).add("tree", location="Jl. Cikini Raya")
+    chat.say("pohon tumbang di Jl. Cikini Raya", "report_tree", loc="Jl. Cikini Raya")
+    assert chat.say("tolong ada kebakaran!", "ask_emergency") == ["emergency", "still_filing", "duplicate_reoffer"]
+    assert ticket in chat.text and chat.buttons == ["dup:join", "dup:new"]
+    assert chat.say(button="dup:join") == ["duplicate_joined"]
+
+
 def test_a_complaint_closed_while_asking_is_filed_as_new_instead():
     chat = Chat()
     ticket = neighbour(chat).add("tree", location="Jl. Cikini Raya")

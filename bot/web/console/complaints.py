@@ -13,7 +13,7 @@ from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED
 from bot.casework.duplicates import followers
 from bot.dialogue.texts import name_of
-from bot.store.models import Complaint, Conversation, Message, utcnow
+from bot.store.models import Complaint, ComplaintFollower, Conversation, Message, utcnow
 from bot.web.console.blueprint import bp
 from bot.web.console.common import (
     PAGE,
@@ -117,7 +117,7 @@ def media(message_id: int, index: int) -> Any:
         if not sees_every_agency(g.user):
             allowed = s.scalar(select(func.count()).select_from(Complaint).where(
                 Complaint.conversation_id == msg.conversation_id, Complaint.agency == g.user.agency))
-            if not allowed:
+            if not allowed and not follower_photo(s, msg.conversation_id, g.user.agency):
                 abort(404)
         item = msg.media[index]
     stored = item.get("stored")
@@ -139,6 +139,13 @@ def duplicate_facts(s: Any, c: Complaint) -> dict[str, Any]:
     original = s.get(Complaint, c.duplicate_of_id) if c.duplicate_of_id else None
     dups = s.scalars(select(Complaint).where(Complaint.duplicate_of_id == c.id).order_by(Complaint.id)).all()
     return {"original": original, "duplicates": dups, "followers": followers(s, c)}
+
+
+def follower_photo(s: Any, conversation_id: int | None, agency: str | None) -> bool:
+    """The photo came from a citizen who joined a complaint of ``agency`` as a follower."""
+    return s.scalar(select(func.count()).select_from(ComplaintFollower).join(
+        Complaint, Complaint.id == ComplaintFollower.complaint_id).where(
+        ComplaintFollower.conversation_id == conversation_id, Complaint.agency == agency)) > 0
 
 
 @bp.post("/complaints/<ticket>/duplicate")
