@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from bot.casework import duplicates
 from bot.casework.complaints import CLOSED, ComplaintService, NewComplaint
+from bot.casework.notifications import notify_followers
 from bot.dialogue.types import ComplaintDraft, ComplaintView, Duplicate
 from bot.settings import Settings
 from bot.store.models import Complaint, ComplaintEvent, Conversation, utcnow
@@ -83,6 +84,8 @@ class DbDialoguePorts:
         event = self.complaints.reopen(c)
         if event is not None:
             c.rating = None     # the next resolution is rated afresh
+            # Followers hear of it too; the sweeper sends what this job did not wake.
+            notify_followers(self.s, self.settings, c, event)
         return None if event is None else view_of(c, self.complaints)
 
     def reopen_days(self) -> float:

@@ -80,6 +80,28 @@ def test_a_second_citizen_joins_on_the_web_chat_and_is_told_of_status_changes(ap
     assert followers_of(app, ticket) == [f"web:{second.sender}"]
 
 
+def read(citizen: WebCitizen, count: int) -> list[str]:
+    """The next ``count`` messages the bot sends the citizen on its own."""
+    got: list[str] = []
+    while len(got) < count:
+        got += citizen.notifications()
+    return got
+
+
+def test_followers_hear_of_the_resolution_without_a_rating_question_and_of_a_reopen(app, client):
+    first, ticket = file_complaint(client, "jalan berlubang besar di Jl. Salemba Raya")
+    second = WebCitizen(client)
+    report(second, "jalannya rusak, banyak lubang besar", "Jl Salemba Raya")
+    assert second.say(button="dup:join")[0].startswith(f"Baik, laporan Anda ditambahkan ke {ticket}.")
+    move_through(app, ticket, "disposisi", "proses", "menunggu_validasi", "selesai")
+    assert read(second, 4)[-1] == f"Laporan {ticket} (Jalan rusak) kini berstatus: Selesai."
+    assert second.buttons == []         # the rating belongs to the one who filed it
+    assert "Seberapa puas Anda?" in read(first, 4)[-1]
+    assert "dibuka kembali" in first.say("belum, masih berlubang")[0].lower()
+    assert second.notifications() == [f"Laporan {ticket} (Jalan rusak) kini berstatus: Proses. "
+                                      "Catatan petugas: Dibuka kembali oleh warga: masalah belum beres."]
+
+
 def test_shared_points_near_within_the_window_are_offered(app, client):
     first = WebCitizen(client)
     ticket = answer_until_filed(first, report(first, "lampu jalan mati semua di gang kami", SALEMBA))
