@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED
@@ -85,7 +85,13 @@ def find_duplicate(session: Session, settings: ComplaintSettings, category: str,
         return None
     since = (now or utcnow()) - timedelta(days=settings.duplicate_days)
     near: list[ColumnElement[bool]] = []
-    if normal_place(place.text):
+    # SQLite's lower() folds ASCII letters only: only an ASCII word is looked for in SQL.
+    words = [w for w in normal_place(place.text).split() if w not in _ABBREVIATIONS.values() and w.isascii()]
+    if words:
+        # Every word of the normalised text is in the lower-cased original as written: the
+        # longest one narrows the candidates in SQL; normal_place decides.
+        near.append(func.lower(Complaint.location_text).contains(max(words, key=len), autoescape=True))
+    elif normal_place(place.text):
         near.append(Complaint.location_text.is_not(None))
     if place.point is not None:
         # A box a little larger than the circle: SQL narrows, haversine decides.
