@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.casework.complaints import ComplaintService, NewComplaint
-from bot.dialogue.types import ComplaintDraft, ComplaintView
+from bot.casework import duplicates
+from bot.casework.complaints import CLOSED, ComplaintService, NewComplaint
+from bot.casework.notifications import notify_followers
+from bot.dialogue.types import ComplaintDraft, ComplaintView, Duplicate
 from bot.settings import Settings
-from bot.store.models import Complaint, Conversation
+from bot.store.models import Complaint, ComplaintEvent, Conversation, utcnow
 
 
 def view_of(c: Complaint, service: ComplaintService | None = None) -> ComplaintView:
@@ -82,7 +84,38 @@ class DbDialoguePorts:
         event = self.complaints.reopen(c)
         if event is not None:
             c.rating = None     # the next resolution is rated afresh
+            # Followers hear of it too; the sweeper sends what this job did not wake.
+            notify_followers(self.s, self.settings, c, event)
         return None if event is None else view_of(c, self.complaints)
 
     def reopen_days(self) -> float:
         return self.settings.complaints.reopen_days
+
+    # -- duplicates ----------------------------------------------------------------------------
+    def find_duplicate(self, draft: ComplaintDraft) -> Duplicate | None:
+        found = duplicates.find_duplicate(
+            self.s, self.settings.complaints, draft.category,
+            duplicates.Place(draft.location_text, draft.latitude, draft.longitude),
+            self.conversation.contact_id)
+        if found is None:
+            return None
+        c, own = found
+        where = c.location_text or (f"{c.latitude:.5f}, {c.longitude:.5f}" if c.latitude is not None else "-")
+        return Duplicate(view_of(c), where, own)
+
+    def follow(self, ticket: str, draft: ComplaintDraft) -> ComplaintView | None:
+        c = self.complaints.by_ticket(ticket)
+        if c is None or c.status in CLOSED:
+            return None
+        note = draft.description.strip()
+        if draft.location_text and duplicates.normal_place(draft.location_text) != \
+                duplicates.normal_place(c.location_text):
+            note += f"\nLokasi: {draft.location_text}"
+        self.s.add(ComplaintEvent(complaint_id=c.id, kind="note", note=note[:8000] or "-",
+                                  actor="citizen", created_at=utcnow()))
+        if draft.media:
+            # A new list: the JSON column is not change-tracked.
+            c.media = list(c.media or []) + [
+                {"url": m.url, "content_type": m.content_type, "caption": m.caption} for m in draft.media]
+        duplicates.add_follower(self.s, c, self.conversation.contact_id, self.conversation.id)
+        return view_of(c)

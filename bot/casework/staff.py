@@ -8,16 +8,18 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from bot.casework import duplicates
 from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService
 from bot.casework.conversation_state import load_state, save_state
-from bot.casework.notifications import notify_status_change
-from bot.dialogue.texts import render
+from bot.casework.notifications import notify_followers, notify_status_change
+from bot.dialogue.texts import name_of, render
 from bot.pipeline.outbox import queue_reply
 from bot.settings import Settings
 from bot.store.models import (
     Complaint,
     ComplaintEvent,
+    ComplaintFollower,
     Conversation,
     ConversationEvent,
     Message,
@@ -38,13 +40,16 @@ class NotVisible(StaffError):
 def visible_conversations(user: StaffUser) -> Any:
     """A WHERE clause: the conversations ``user`` may open, take, reply to and release.
 
-    Admins and supervisors: all. Staff: those linked to a complaint of their agency, and those waiting in the
-    handover queue (every staff member serves the one queue there is today).
+    Admins and supervisors: all. Staff: those linked to a complaint of their agency (as its citizen or
+    a follower), and those waiting in the handover queue (every staff member serves the one queue there is today).
     """
     if sees_every_agency(user):
         return Conversation.id.is_not(None)
     linked = exists().where(Complaint.conversation_id == Conversation.id, Complaint.agency == user.agency)
-    return or_(Conversation.handover.is_(True), linked)
+    # A citizen who joined a complaint as its follower told their part in their own conversation.
+    following = exists().where(ComplaintFollower.conversation_id == Conversation.id,
+                               ComplaintFollower.complaint_id == Complaint.id, Complaint.agency == user.agency)
+    return or_(Conversation.handover.is_(True), linked, following)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +92,8 @@ class StaffService:
             raise StaffError(str(exc)) from None
         self.s.flush()
         conv = notify_status_change(self.s, self.settings, c, event)
-        return Woken((conv,) if conv else ())
+        followers = notify_followers(self.s, self.settings, c, event)
+        return Woken(((conv,) if conv else ()) + tuple(followers))
 
     def note(self, ticket: str, text: str, username: str) -> None:
         user = self.staff(username)
@@ -201,3 +207,72 @@ class StaffService:
         return list(self.s.scalars(select(Complaint).where(
             Complaint.due_at.is_not(None), Complaint.due_at < now,
             Complaint.status.not_in(CLOSED)).order_by(Complaint.due_at)))
+
+    # -- duplicates ----------------------------------------------------------------------
+    def mark_duplicate(self, ticket: str, original_ticket: str, username: str) -> Woken:
+        """Close ``ticket`` as a duplicate of ``original_ticket`` (or of the complaint that one is
+        a duplicate of): its citizen and followers follow the original and are told its number.
+
+        Both must be visible to the staff member (else :class:`NotVisible`). Recorded on both:
+        the duplicate's closing status change (note "duplikat dari WRG-...") and a "duplicate"
+        event on the original.
+        """
+        user = self.staff(username)
+        dup = self._visible_complaint(ticket, user)
+        original = self._visible_complaint(original_ticket, user)
+        root = duplicates.root_of(self.s, original)
+        if not sees_every_agency(user) and root.agency != user.agency:
+            raise NotVisible(f"no complaint {original_ticket}")
+        if root.id == dup.id:
+            raise StaffError(f"{dup.ticket} cannot be a duplicate of itself")
+        if dup.duplicate_of_id is not None:
+            first = self.s.get(Complaint, dup.duplicate_of_id)
+            raise StaffError(f"{dup.ticket} is already a duplicate of {first.ticket if first else '?'}")
+        if dup.status in CLOSED:
+            raise StaffError(f"{dup.ticket} is already closed ({dup.status})")
+        closing = self._duplicate_status()
+        now = utcnow()
+        actor = f"staff:{user.username}"
+        self.s.add(ComplaintEvent(complaint_id=dup.id, kind="status", from_status=dup.status,
+                                  to_status=closing, note=f"duplikat dari {root.ticket}", actor=actor,
+                                  staff_user_id=user.id, created_at=now))
+        self.s.add(ComplaintEvent(complaint_id=root.id, kind="duplicate",
+                                  note=f"{dup.ticket} duplikat dari laporan ini", actor=actor,
+                                  staff_user_id=user.id, created_at=now))
+        # Marking a duplicate is its own action: it closes from any open status, whatever the
+        # workflow's transitions allow staff to choose by hand.
+        dup.status, dup.due_at, dup.updated_at, dup.duplicate_of_id = closing, None, now, root.id
+        joining = [(dup.contact_id, dup.conversation_id)] + [
+            (f.contact_id, f.conversation_id) for f in duplicates.followers(self.s, dup)]
+        woken: list[int] = []
+        for contact_id, conv_id in joining:
+            duplicates.add_follower(self.s, root, contact_id, conv_id)
+            conv = self.s.get(Conversation, conv_id, with_for_update=True) if conv_id else None
+            if conv is None or conv.id in woken:
+                continue
+            lang = conv.language or dup.language or self.settings.default_language
+            status = name_of("status_names", root.status, lang)
+            queue_reply(self.s, self.settings.outbox, conv,
+                        render("duplicate_marked", lang, ticket=dup.ticket, original=root.ticket, status=status),
+                        template="status_changed", kind="notification",
+                        template_vars={"1": dup.ticket, "2": f"{name_of('status_names', closing, lang)} "
+                                                             f"({root.ticket})"})
+            woken.append(conv.id)
+        self.s.flush()
+        return Woken(tuple(woken))
+
+    def _visible_complaint(self, ticket: str, user: StaffUser) -> Complaint:
+        c = self.complaints.by_ticket(ticket.strip())
+        if c is None or (not sees_every_agency(user) and c.agency != user.agency):
+            raise NotVisible(f"no complaint {ticket}")
+        return c
+
+    def _duplicate_status(self) -> str:
+        """The status a duplicate is closed with: "ditolak", or the workflow's first final status."""
+        transitions = self.settings.complaints.transitions
+        if "ditolak" in transitions:
+            return "ditolak"
+        final = [status for status, nexts in transitions.items() if not nexts]
+        if not final:
+            raise StaffError("the workflow has no final status to close a duplicate with")
+        return final[0]

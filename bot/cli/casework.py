@@ -122,6 +122,17 @@ def note(ctx: click.Context, ticket: str, text: str, username: str) -> None:
     click.echo("note added")
 
 
+@complaints_group.command("mark-duplicate")
+@click.argument("ticket")
+@click.argument("original")
+@click.option("--by", "username", required=True, help="Your staff username.")
+@click.pass_context
+def mark_duplicate(ctx: click.Context, ticket: str, original: str, username: str) -> None:
+    """Close TICKET as a duplicate of ORIGINAL; its citizen follows ORIGINAL and is told its number."""
+    _run(ctx, lambda svc: svc.mark_duplicate(ticket, original, username))
+    click.echo(f"{ticket.upper()} is a duplicate of {original.upper()}; the citizen will be told")
+
+
 @click.group("conversations")
 def conversations_group() -> None:
     """Conversations handed over to staff."""

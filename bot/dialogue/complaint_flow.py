@@ -2,11 +2,13 @@
 
 The draft lives in ``state.filing`` (:class:`~bot.dialogue.state.Filing`); ``awaiting`` says
 which question was asked last. Any step accepts a shared location or photo, and "lokasinya
-salah" style corrections.
+salah" style corrections. Once the category and place are known, an open complaint of the same
+category at the same place (``DialoguePorts.find_duplicate``) is offered to join instead.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -16,7 +18,7 @@ from bot.dialogue import mood
 from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import Draft, Filing, Question
 from bot.dialogue.texts import name_of, render
-from bot.dialogue.types import ComplaintDraft, DialoguePorts, Reply
+from bot.dialogue.types import ComplaintDraft, DialoguePorts, Duplicate, Reply
 from channels.base import Button
 
 if TYPE_CHECKING:
@@ -24,6 +26,17 @@ if TYPE_CHECKING:
 
 MAX_DESCRIPTION = 4000
 SUMMARY_DESCRIPTION = 300     # keeps the confirmation within a few SMS
+# Typed answers to "add your report to WRG-..., or file a new one?" (the buttons' titles too).
+JOIN_WORDS = re.compile(r"\b(gabung\w*|tambah\w*|ikut\w*|satukan|join\w*|add)\b", re.I)
+NEW_WORDS = re.compile(r"\b(baru|new|beda|lain|different|another|separate)\b", re.I)
+
+
+def duplicate_choice(payload: str, text: str) -> str | None:
+    """ "join", "new", or None when the message answers neither (or both)."""
+    if payload in ("dup:join", "dup:new"):
+        return payload[4:]
+    join, new = bool(JOIN_WORDS.search(text)), bool(NEW_WORDS.search(text))
+    return "join" if join and not new else "new" if new and not join else None
 
 
 def _clip(text: str, limit: int) -> str:
@@ -120,6 +133,9 @@ class ComplaintFlow:
             self._answer_resume(ctx)
             return
         _put(ctx, touched_at=ctx.incoming.received_at)
+        if awaiting == Question.DUPLICATE:
+            self._answer_duplicate(ctx)
+            return
         payload = ctx.incoming.button or ""
         text = ctx.text if not payload else ""
         draft = self._absorb(ctx, filing.draft, awaiting, take_location_entity=awaiting != Question.DESCRIPTION)
@@ -210,6 +226,9 @@ class ComplaintFlow:
             self.ask_resume(ctx)
             return
         ctx.say("still_filing")
+        if ctx.state.filing.awaiting == Question.DUPLICATE and ctx.state.filing.duplicate_of:
+            self._reoffer(ctx)      # the join-or-new question is still open
+            return
         self.ask_next(ctx)
 
     # -- steps -----------------------------------------------------------------------------
@@ -234,6 +253,9 @@ class ComplaintFlow:
         return draft
 
     def _reask(self, ctx: Ctx, draft: Draft, name: str) -> None:
+        if name in ("category", "location"):
+            # Another category or place may repeat another complaint: look again.
+            _put(ctx, duplicate_checked=False, duplicate_retried=False)
         if name == "category":
             draft = replace(draft, category=None)
         elif name == "description":
@@ -262,6 +284,8 @@ class ComplaintFlow:
             _put(ctx, awaiting=Question.LOCATION)
             # SMS can carry neither a shared location nor a photo: ask for what it can carry.
             ctx.say("ask_location" if ctx.incoming.abilities.share_location else "ask_location_text")
+        elif self._offer_duplicate(ctx):
+            return
         elif not draft.media and not draft.photo_done and ctx.incoming.abilities.send_photos:
             _put(ctx, awaiting=Question.PHOTO)
             ctx.say("ask_photo")
@@ -289,13 +313,73 @@ class ComplaintFlow:
         return [Button(render(f"button_field_{f}", lang), f"field:{f}")
                 for f in ("category", "description", "location", "photo")]
 
-    def file(self, ctx: Ctx, draft: Draft) -> None:
-        """File the confirmed draft and answer with the ticket."""
-        assert draft.category is not None     # the confirmation is only asked with a category
-        view = self.ports.file_complaint(ComplaintDraft(
+    def _complaint_draft(self, ctx: Ctx, draft: Draft) -> ComplaintDraft:
+        assert draft.category is not None     # asked first: nothing is filed or matched without it
+        return ComplaintDraft(
             category=draft.category, description=draft.description.strip(), language=ctx.lang,
             location_text=draft.location_text, latitude=draft.latitude, longitude=draft.longitude,
-            media=draft.media))
+            media=draft.media)
+
+    # -- duplicates ------------------------------------------------------------------------
+    def _offer_duplicate(self, ctx: Ctx) -> bool:
+        """Once the category and place are known: offer to join an open complaint of the same
+        category at the same place, if there is one (False: none, or already looked)."""
+        filing = _filing(ctx)
+        if filing.duplicate_checked:
+            return False
+        _put(ctx, duplicate_checked=True)
+        found = self.ports.find_duplicate(self._complaint_draft(ctx, filing.draft))
+        if found is None:
+            return False
+        _put(ctx, awaiting=Question.DUPLICATE, duplicate_of=found.view.ticket, duplicate_own=found.own,
+             duplicate_retried=False)
+        self._say_duplicate(ctx, found)
+        return True
+
+    def _say_duplicate(self, ctx: Ctx, found: Duplicate) -> None:
+        lang, ticket = ctx.lang, found.view.ticket
+        ctx.say("duplicate_yours" if found.own else "duplicate_found",
+                Button(render("button_add_to" if found.own else "button_join", lang, ticket=ticket), "dup:join"),
+                Button(render("button_file_new", lang), "dup:new"),
+                ticket=ticket, status=name_of("status_names", found.view.status, lang),
+                category=name_of("category_names", found.view.category, lang),
+                location=_clip(found.location, 120))
+
+    def _answer_duplicate(self, ctx: Ctx) -> None:
+        filing = _filing(ctx)
+        # A photo sent now still belongs to the report, whichever way it goes.
+        draft = self._absorb(ctx, filing.draft, Question.DUPLICATE, take_location_entity=False)
+        _put(ctx, draft)
+        text = ctx.text if not ctx.incoming.button else ""
+        choice = duplicate_choice(ctx.incoming.button or "", text)
+        ticket = filing.duplicate_of
+        if choice == "join" and ticket:
+            view = self.ports.follow(ticket, self._complaint_draft(ctx, draft))
+            if view is not None:
+                ctx.state = replace(ctx.state, filing=None)
+                ctx.say("duplicate_added" if filing.duplicate_own else "duplicate_joined", ticket=view.ticket)
+                return
+            choice = "new"      # closed in the meantime: this becomes a complaint of its own
+        if choice is None and ticket and not filing.duplicate_retried:
+            # Neither answer: asked again once, then it goes on as a new complaint (never a trap).
+            _put(ctx, duplicate_retried=True)
+            self._reoffer(ctx)
+            return
+        _put(ctx, awaiting=None, duplicate_of=None, duplicate_own=False)
+        ctx.say("duplicate_new")
+        self.ask_next(ctx)
+
+    def _reoffer(self, ctx: Ctx) -> None:
+        filing = _filing(ctx)
+        ticket = filing.duplicate_of or "-"
+        ctx.say("duplicate_reoffer",
+                Button(render("button_add_to" if filing.duplicate_own else "button_join", ctx.lang,
+                              ticket=ticket), "dup:join"),
+                Button(render("button_file_new", ctx.lang), "dup:new"), ticket=ticket)
+
+    def file(self, ctx: Ctx, draft: Draft) -> None:
+        """File the confirmed draft and answer with the ticket."""
+        view = self.ports.file_complaint(self._complaint_draft(ctx, draft))
         ctx.state = replace(ctx.state, filing=None)
         ctx.replies.append(Reply(render(
             "complaint_filed", ctx.lang, ticket=view.ticket,

@@ -76,6 +76,11 @@ class Filing:
         location_retried: The location was asked again once because the answer did not look
             like a place; the next answer is taken as it is.
         duplicate_of: The ticket of the complaint this one seems to repeat (while asking).
+        duplicate_own: That complaint is the citizen's own, or one they already follow.
+        duplicate_checked: Duplicates were looked for at this category and place (a changed
+            category or location looks again).
+        duplicate_retried: The join-or-new question was asked again once; the next answer that
+            is neither files a new complaint.
     """
 
     draft: Draft = field(default_factory=Draft)
@@ -85,6 +90,9 @@ class Filing:
     held: bool = False
     location_retried: bool = False
     duplicate_of: str | None = None
+    duplicate_own: bool = False
+    duplicate_checked: bool = False
+    duplicate_retried: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +221,9 @@ class DialogueState:
                 out["location_retried"] = True
             if self.filing.duplicate_of:
                 out["duplicate_of"] = self.filing.duplicate_of
+            for key in ("duplicate_own", "duplicate_checked", "duplicate_retried"):
+                if getattr(self.filing, key):
+                    out[key] = True
         if self.handover is not None:
             h = self.handover
             out["handover"] = {"reason": h.reason, "since": _iso(h.since), "staff": h.staff,
@@ -241,7 +252,10 @@ class DialogueState:
                             data.get("replace_description") is True,
                             touched_at=_when(data.get("touched_at")), held=data.get("held") is True,
                             location_retried=data.get("location_retried") is True,
-                            duplicate_of=_str(data.get("duplicate_of")))
+                            duplicate_of=_str(data.get("duplicate_of")),
+                            duplicate_own=data.get("duplicate_own") is True,
+                            duplicate_checked=data.get("duplicate_checked") is True,
+                            duplicate_retried=data.get("duplicate_retried") is True)
         kb = data.get("kb")
         knowledge = None
         if isinstance(kb, dict) and isinstance(kb.get("key"), str):

@@ -77,6 +77,21 @@ class ComplaintDraft:
     media: tuple[Media, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """An open complaint the one being filed seems to repeat.
+
+    Attributes:
+        view: The complaint as the citizen may see it.
+        location: Where it is, as filed (the address, or the shared point).
+        own: The citizen filed it or already follows it.
+    """
+
+    view: ComplaintView
+    location: str
+    own: bool = False
+
+
 class DialoguePorts(Protocol):
     """What the dialogue may ask of the rest of the application (backed by the database)."""
 
@@ -103,3 +118,11 @@ class DialoguePorts(Protocol):
         """Reopen the citizen's resolved complaint; None when the reopen period has passed."""
 
     def reopen_days(self) -> float: ...
+
+    def find_duplicate(self, draft: ComplaintDraft) -> Duplicate | None:
+        """An open complaint of the draft's category at the same place, filed recently by anyone
+        (complaints.duplicate_days, duplicate_distance_m); None when there is none."""
+
+    def follow(self, ticket: str, draft: ComplaintDraft) -> ComplaintView | None:
+        """Add the draft to the open complaint ``ticket`` (its description as the citizen's note,
+        its photos kept) and make the citizen a follower; None when it is closed or unknown."""

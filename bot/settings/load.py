@@ -311,7 +311,9 @@ def _complaints(config: ConfigFile) -> ComplaintSettings:
                               f"used by category {seen[cat.intent]!r}")
         seen[cat.intent] = cat.name
     return ComplaintSettings(initial_status=c.initial_status, transitions=transitions,
-                             reopen_days=float(c.reopen_days), categories=categories)
+                             reopen_days=float(c.reopen_days), categories=categories,
+                             duplicate_days=float(c.duplicate_days),
+                             duplicate_distance_m=float(c.duplicate_distance_m))
 
 
 def _assemble(config: ConfigFile, config_path: Path, secrets: Secrets) -> Settings:

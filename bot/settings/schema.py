@@ -259,6 +259,12 @@ class ComplaintsSection(Section):
         ..., "Status workflow: where each status may go next (file only).",
         expected="a mapping of status -> [next statuses]", item_expected="a list of statuses")
     reopen_days: float = setting(7.0, "After Selesai the citizen may reopen within this many days.", ge=0)
+    duplicate_days: float = setting(
+        14.0, "A new complaint is offered to join an open one of the same category and place filed "
+        "within this many days (0: never).", ge=0, example=7.0)
+    duplicate_distance_m: float = setting(
+        150.0, "Shared points this close (metres) count as the same place for duplicates.", ge=0,
+        example=100.0)
     default_sla: SlaSection
     categories: Annotated[dict[str, CategorySection], Field(min_length=1)] = setting(
         ..., "Complaint categories by name.", expected="at least one category")

@@ -53,6 +53,8 @@ class ComplaintSettings:
     transitions: Mapping[str, tuple[str, ...]]
     reopen_days: float
     categories: tuple[Category, ...]
+    duplicate_days: float = 14.0
+    duplicate_distance_m: float = 150.0
 
     def category(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)

@@ -242,11 +242,27 @@ class Complaint(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     # The staff member working it (None: nobody yet); the inbox filters "mine" and "unassigned".
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # Staff marked it a duplicate of this (root) complaint; its citizen follows that one instead.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     events: Mapped[list[ComplaintEvent]] = relationship(
         back_populates="complaint", order_by="ComplaintEvent.id")
+
+
+class ComplaintFollower(Base):
+    """A citizen who reported the same problem and joined this complaint: they are told of its
+    status changes on their own conversation, like its owner."""
+
+    __tablename__ = "complaint_followers"
+    __table_args__ = (UniqueConstraint("complaint_id", "contact_id", name="uq_complaint_followers"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ComplaintEvent(Base):

@@ -2,7 +2,8 @@
 
 It keeps the rules the database-backed ports (bot/casework/dialogue_ports.py) keep and the
 dialogue relies on: tickets are per city and year, someone else's ticket is never shown, a
-resolved complaint reopens only within the reopen period.
+resolved complaint reopens only within the reopen period, a duplicate is an open complaint of
+the same category at the same place (bot.casework.duplicates.same_place) within the window.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from bot.dialogue.types import ComplaintDraft, ComplaintView
+from bot.casework.duplicates import Place, same_place
+from bot.dialogue.types import ComplaintDraft, ComplaintView, Duplicate
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)     # 10:00 WIB
 ME = "citizen"
@@ -43,6 +45,11 @@ class StoredComplaint:
     ratings: list[int] = field(default_factory=list)
     reopened: int = 0
     rated: bool = False      # since it was last resolved
+    place: Place = field(default_factory=Place)
+    filed_at: datetime = NOW
+    followers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)      # what followers added, as the citizen's notes
+    media: list[str] = field(default_factory=list)      # urls of photos followers added
 
 
 class MemoryPorts:
@@ -53,24 +60,36 @@ class MemoryPorts:
         clock: The current time.
         complaints: Another MemoryPorts' store, to let two citizens share one city.
         reopen_days: How long after Selesai a complaint can be reopened.
+        duplicate_days: How recent an open complaint must be to count as the same (0: never).
+        duplicate_distance_m: How close two shared points must be to count as the same place.
     """
 
     def __init__(self, citizen: str = ME, clock: Callable[[], datetime] = lambda: NOW,
-                 complaints: dict[str, StoredComplaint] | None = None, reopen_days: float = 7) -> None:
+                 complaints: dict[str, StoredComplaint] | None = None, reopen_days: float = 7,
+                 duplicate_days: float = 14, duplicate_distance_m: float = 150) -> None:
         self.citizen = citizen
         self.clock = clock
         self.complaints: dict[str, StoredComplaint] = {} if complaints is None else complaints
         self._reopen_days = reopen_days
+        self.duplicate_days = duplicate_days
+        self.duplicate_distance_m = duplicate_distance_m
+
+    def as_citizen(self, citizen: str) -> MemoryPorts:
+        """Ports for another citizen of the same city (the same complaints)."""
+        return MemoryPorts(citizen, self.clock, self.complaints, self._reopen_days, self.duplicate_days,
+                           self.duplicate_distance_m)
 
     # -- test helpers ------------------------------------------------------------------------
     def add(self, category: str = "tree", status: str = "menunggu", owner: str | None = None,
-            closed_at: datetime | None = None) -> str:
+            closed_at: datetime | None = None, location: str | None = None,
+            point: tuple[float, float] | None = None, filed_at: datetime | None = None) -> str:
         """Store a complaint directly (as if filed earlier or by someone else); return its ticket."""
         ticket = f"WRG-2026-{len(self.complaints) + 1:06d}"
-        now = self.clock()
+        now = filed_at or self.clock()
         self.complaints[ticket] = StoredComplaint(owner or self.citizen, ComplaintView(
             ticket=ticket, category=category, agency=self._category(category)[2], status=status,
-            updated_at=now, due_at=now + timedelta(hours=6), closed_at=closed_at))
+            updated_at=now, due_at=now + timedelta(hours=6), closed_at=closed_at),
+            place=Place(location, *(point or (None, None))), filed_at=now)
         return ticket
 
     def filed(self) -> list[ComplaintDraft]:
@@ -91,7 +110,8 @@ class MemoryPorts:
         view = ComplaintView(ticket=ticket, category=draft.category, agency=agency, status="menunggu",
                              updated_at=now, due_at=now + timedelta(hours=hours),
                              resolve_due_at=now + timedelta(days=days))
-        self.complaints[ticket] = StoredComplaint(self.citizen, view, draft)
+        self.complaints[ticket] = StoredComplaint(self.citizen, view, draft, filed_at=now, place=Place(
+            draft.location_text, draft.latitude, draft.longitude))
         return view
 
     def own_complaint(self, ticket: str) -> ComplaintView | None:
@@ -132,3 +152,28 @@ class MemoryPorts:
 
     def reopen_days(self) -> float:
         return self._reopen_days
+
+    def find_duplicate(self, draft: ComplaintDraft) -> Duplicate | None:
+        if self.duplicate_days <= 0:
+            return None
+        place = Place(draft.location_text, draft.latitude, draft.longitude)
+        since = self.clock() - timedelta(days=self.duplicate_days)
+        matches = [c for c in reversed(self.complaints.values())
+                   if c.view.category == draft.category and c.view.status not in ("selesai", "ditolak")
+                   and c.filed_at >= since and same_place(place, c.place, self.duplicate_distance_m)]
+        if not matches:
+            return None
+        mine = [c for c in matches if c.owner == self.citizen or self.citizen in c.followers]
+        best = (mine or matches)[0]
+        where = best.place.text or f"{best.place.latitude:.5f}, {best.place.longitude:.5f}"
+        return Duplicate(best.view, where, own=bool(mine))
+
+    def follow(self, ticket: str, draft: ComplaintDraft) -> ComplaintView | None:
+        c = self.complaints.get(ticket)
+        if c is None or c.view.status in ("selesai", "ditolak"):
+            return None
+        c.notes.append(draft.description)
+        c.media.extend(m.url for m in draft.media)
+        if c.owner != self.citizen and self.citizen not in c.followers:
+            c.followers.append(self.citizen)
+        return c.view

@@ -11,8 +11,9 @@ from sqlalchemy import func, or_, select
 
 from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED
+from bot.casework.duplicates import followers
 from bot.dialogue.texts import name_of
-from bot.store.models import Complaint, Conversation, Message, utcnow
+from bot.store.models import Complaint, ComplaintFollower, Conversation, Message, utcnow
 from bot.web.console.blueprint import bp
 from bot.web.console.common import (
     PAGE,
@@ -67,8 +68,9 @@ def complaint(ticket: str) -> Any:
                                .order_by(Message.id)).all() if c.conversation_id else []
         media = [(m.id, i, item) for m in transcript for i, item in enumerate(m.media or [])]
         staff_names = names_of_staff(s, {m.staff_user_id for m in transcript if m.staff_user_id})
+        dup_facts = duplicate_facts(s, c)
     return render_template("console/complaint.html", c=c, events=events, transcript=transcript,
-                           media=media, staff_names=staff_names,
+                           media=media, staff_names=staff_names, **dup_facts,
                            nexts=rt.settings.complaints.transitions.get(c.status, ()),
                            now=utcnow(), closed=CLOSED)
 
@@ -115,7 +117,7 @@ def media(message_id: int, index: int) -> Any:
         if not sees_every_agency(g.user):
             allowed = s.scalar(select(func.count()).select_from(Complaint).where(
                 Complaint.conversation_id == msg.conversation_id, Complaint.agency == g.user.agency))
-            if not allowed:
+            if not allowed and not follower_photo(s, msg.conversation_id, g.user.agency):
                 abort(404)
         item = msg.media[index]
     stored = item.get("stored")
@@ -124,3 +126,35 @@ def media(message_id: int, index: int) -> Any:
     # Served as an attachment: a citizen's file is never rendered inside our origin.
     return send_file(stored, mimetype=item.get("content_type") or "application/octet-stream",
                      as_attachment=True, download_name=Path(stored).name)
+
+
+# -- duplicates: "duplikat dari", the duplicates of a complaint, its followers ---------------------
+
+TICKET_FORM = re.compile(r"[A-Za-z]{2,6}-\d{4}-\d{6}")
+
+
+def duplicate_facts(s: Any, c: Complaint) -> dict[str, Any]:
+    """What the complaint page shows about duplicates: the original this one was closed as a
+    duplicate of, the complaints closed as duplicates of it, and the citizens following it."""
+    original = s.get(Complaint, c.duplicate_of_id) if c.duplicate_of_id else None
+    dups = s.scalars(select(Complaint).where(Complaint.duplicate_of_id == c.id).order_by(Complaint.id)).all()
+    return {"original": original, "duplicates": dups, "followers": followers(s, c)}
+
+
+def follower_photo(s: Any, conversation_id: int | None, agency: str | None) -> bool:
+    """The photo came from a citizen who joined a complaint of ``agency`` as a follower."""
+    return s.scalar(select(func.count()).select_from(ComplaintFollower).join(
+        Complaint, Complaint.id == ComplaintFollower.complaint_id).where(
+        ComplaintFollower.conversation_id == conversation_id, Complaint.agency == agency)) > 0
+
+
+@bp.post("/complaints/<ticket>/duplicate")
+@login_required
+def mark_duplicate(ticket: str) -> Any:
+    original = request.form.get("original", "").strip().upper()
+    if not TICKET_FORM.fullmatch(original):
+        flash("Isi nomor tiket laporan asal, mis. WRG-2026-000123.", "error")
+    else:
+        act(lambda svc: svc.mark_duplicate(ticket, original, g.user.username),
+            f"Ditandai duplikat dari {original}; warga diberi tahu nomor laporan asal.")
+    return redirect(url_for("console.complaint", ticket=ticket))
