@@ -177,7 +177,8 @@ def _sender_or_error() -> tuple[str | None, Any]:
     if "sender" in request.args:
         # The sender id is the reader's credential: a URL lands in access logs, proxies and
         # browser history. Refused, so no client keeps sending it that way.
-        return None, _json_error(400, "bad_request", f"send the sender id in the {SENDER_HEADER} header, not in the URL")
+        return None, _json_error(400, "bad_request",
+                                 f"send the sender id in the {SENDER_HEADER} header, not in the URL")
     sender = request.headers.get(SENDER_HEADER, "")
     if not SENDER_RE.match(sender):
         return None, _json_error(400, "bad_request", f"{SENDER_HEADER} must be the opaque id used to post")
