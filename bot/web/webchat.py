@@ -257,10 +257,10 @@ def _history(rows: list[Message], rating_for: str | None) -> list[dict[str, Any]
             item = _out(m)
             if m.id < last_in and m.id != rating_msg:
                 item["buttons"] = []
-            item.update(direction="out", staff=m.staff_user_id is not None)
+            item.update(direction="out", staff=m.staff_user_id is not None, photos=[], location=None)
             out.append(item)
             continue
-        out.append({"id": m.id, "direction": "in", "text": _shown(m, titles),
+        out.append({"id": m.id, "direction": "in", "text": _shown(m, titles), "buttons": [], "staff": False,
                     "created_at": m.created_at.isoformat(),
                     "location": {"lat": m.latitude, "lon": m.longitude} if m.latitude is not None else None,
                     "photos": [{"url": f"/api/v1/chat/media/{m.id}/{i}", "name": item.get("name"),
