@@ -122,7 +122,7 @@ class WebChannel:
         """
         photos: tuple[UploadedFile, ...] = ()
         data: object
-        if request.files or request.form:
+        if request.files or request.form or request.header("content-type").startswith("multipart/form-data"):
             data = dict(reversed(request.form))      # a repeated field: the first one counts
             photos = tuple(f for f in request.files if f.field == PHOTO_FIELD)
             if len(photos) > 1:
