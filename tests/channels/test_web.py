@@ -6,21 +6,23 @@ import json
 
 import pytest
 
-from channels.base import UploadedFile, WebhookRequest
+from channels.base import InboundMessage, UploadedFile, WebhookRequest
 from channels.web import WebChannel, WebChatError
 
 SENDER = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 PHOTO = UploadedFile("photo", "<b>foto</b>.jpg", "image/jpeg", "/srv/media/web/0123abcd.jpg", 2048)
 
 
-def parse_json(body: dict[str, object]) -> object:
+def parse_json(body: dict[str, object]) -> InboundMessage:
     [msg] = WebChannel().parse_inbound(WebhookRequest("http://x/api", {}, json.dumps(body).encode()))
+    assert isinstance(msg, InboundMessage)
     return msg
 
 
-def parse_form(fields: dict[str, str], *files: UploadedFile) -> object:
+def parse_form(fields: dict[str, str], *files: UploadedFile) -> InboundMessage:
     [msg] = WebChannel().parse_inbound(WebhookRequest("http://x/api", {}, b"", form=tuple(fields.items()),
                                                       files=files))
+    assert isinstance(msg, InboundMessage)
     return msg
 
 
