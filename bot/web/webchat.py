@@ -27,6 +27,8 @@ SAFETY_RECHECK = 1.0
 #: The header that carries the sender id on GET (never the URL: see get_messages).
 SENDER_HEADER = "X-Warga-Sender"
 MESSAGE_ID_RE = re.compile(r"[0-9]{1,18}")
+#: The largest id a 64-bit column holds.
+MAX_ID = 2**63 - 1
 #: How many messages a reload shows at most (the latest ones).
 HISTORY_LIMIT = 100
 #: What a language choice is shown as in the citizen's own history.
@@ -289,6 +291,8 @@ def get_media(message_id: int, index: int) -> Any:
     sender, error = _sender_or_error()
     if sender is None:
         return error
+    if message_id > MAX_ID:
+        abort(404)       # no such row, and no database takes the number
     with rt.sessions() as session:
         msg = session.get(Message, message_id)
         if msg is None or msg.direction != "in" or msg.urn != f"web:{sender}" or index >= len(msg.media or []):

@@ -272,6 +272,8 @@ def test_history_is_the_whole_conversation_in_order_for_that_sender_only(app, cl
     assert own.headers["Cache-Control"] == "private, no-store"
     # The photo and the history are the sender's alone: the id is the capability.
     assert client.get(url, headers={"X-Warga-Sender": "q" * 32}).status_code == 404
+    past_64_bits = "/api/v1/chat/media/99999999999999999999/0"
+    assert client.get(past_64_bits, headers={"X-Warga-Sender": SENDER}).status_code == 404
     assert client.get(url).status_code == 400
     assert client.get(url + f"?sender={SENDER}", headers={"X-Warga-Sender": SENDER}).status_code == 400
     other = client.get("/api/v1/chat/history", headers={"X-Warga-Sender": "q" * 32}).get_json()
