@@ -32,6 +32,9 @@ class WebhookRequest:
             ("inbound" or "status"), so a connector with several routes knows what it was
             sent without guessing from the fields; None when it did not come to a route
             (polling, tests calling the connector directly).
+        files: Files uploaded with a ``multipart/form-data`` request (the web chat's photo),
+            already checked and saved on this machine by the web layer; ``form`` then holds
+            the other fields.
     """
 
     url: str
@@ -39,6 +42,7 @@ class WebhookRequest:
     body: bytes
     form: tuple[tuple[str, str], ...] = ()
     route: Literal["inbound", "status"] | None = None
+    files: tuple[UploadedFile, ...] = ()
 
     def header(self, name: str, default: str = "") -> str:
         """Return a header's value, matching the name case-insensitively."""
@@ -53,12 +57,35 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """A file that came with a request, saved by the web layer under a name it generated.
+
+    Attributes:
+        field: The form field it came in.
+        filename: The name the citizen's device gave it: text to show, never a path.
+        content_type: The type its first bytes show (not the one the client declared).
+        path: Where it is saved.
+        size: Its length in bytes.
+    """
+
+    field: str
+    filename: str
+    content_type: str
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class Media:
-    """An attachment as the provider describes it; the bytes are fetched later by a worker."""
+    """An attachment as the provider describes it; the bytes are fetched later by a worker,
+    unless the connector already holds them on this machine (``local_path``)."""
 
     url: str                      # provider URL or a provider file id ("tg-file:<file_id>")
     content_type: str | None = None
     caption: str | None = None
+    file_name: str | None = None  # the name the citizen's device gave it (shown as text only)
+    local_path: str | None = None  # already saved here (the web chat's upload): nothing to fetch
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The web chat channel: the page at ``/`` and any city app using the JSON chat API.
 
 There is no provider to call: a reply is "delivered" once stored, and the client fetches it
-(in the POST's answer or by polling GET /api/v1/chat/messages).
+(in the POST's answer or by polling GET /api/v1/chat/messages). A photo comes as a form POST
+whose file the web layer has already checked and saved: it is "fetched" at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import PurePath
 
 from channels.base import (
     Button,
@@ -18,8 +20,10 @@ from channels.base import (
     InboundMessage,
     InvalidRequest,
     Location,
+    Media,
     OutboundMessage,
     SendResult,
+    UploadedFile,
     WebhookRequest,
 )
 
@@ -28,6 +32,12 @@ SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # A client-chosen message id makes a retried POST (bad connection) idempotent.
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 4000
+#: A language code of the ``language`` field (which ones a city offers is the server's choice).
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
+#: The button payload a language choice becomes: "lang:en".
+LANGUAGE_PAYLOAD = "lang:"
+#: The form field of a photo upload.
+PHOTO_FIELD = "photo"
 
 
 class WebChatError(InvalidRequest):
@@ -44,8 +54,13 @@ class WebChannel:
         conversation), and a malformed body is the client's error (:class:`WebChatError`)."""
         return None
 
-    def parse_body(self, data: object, external_id: str) -> InboundMessage:
-        """Validate a decoded JSON body and build the inbound message.
+    def parse_body(self, data: object, external_id: str, photos: tuple[UploadedFile, ...] = ()) -> InboundMessage:
+        """Validate a decoded JSON body (or a photo upload's form fields) and build the message.
+
+        Args:
+            data: The decoded JSON object, or the form fields of a ``multipart/form-data`` POST.
+            external_id: The de-duplication key.
+            photos: Photos that came with a form POST, already checked and saved.
 
         Raises:
             WebChatError: With a message for the API client.
@@ -65,6 +80,15 @@ class WebChannel:
         button = data.get("button")
         if button is not None and (not isinstance(button, str) or len(button) > 200):
             raise WebChatError("button must be a string of at most 200 characters")
+        language = data.get("language")
+        if language is not None:
+            if not isinstance(language, str) or not LANGUAGE_RE.match(language):
+                raise WebChatError("language must be a language code such as \"id\" or \"en\"")
+            if text.strip() or button is not None or data.get("location") is not None or photos:
+                raise WebChatError("send language alone: it changes the language of the conversation")
+            # The choice travels as a button press, so the dialogue (which owns the
+            # conversation's language) applies it in order with the other messages.
+            button = LANGUAGE_PAYLOAD + language
         location = None
         if data.get("location") is not None:
             loc = data["location"]
@@ -75,34 +99,47 @@ class WebChannel:
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 raise WebChatError("location is outside the valid latitude/longitude range")
             location = Location(lat, lon)
-        if not text.strip() and button is None and location is None:
-            raise WebChatError("send text, a button or a location")
+        if not text.strip() and button is None and location is None and not photos:
+            raise WebChatError("send text, a button, a location or a photo")
+        # Like a Telegram photo: the words sent with it are its caption and the message's text.
+        caption = text.strip() or None
+        media = tuple(Media(f"web-upload:{PurePath(p.path).name}", p.content_type, caption,
+                            file_name=p.filename[:200] or None, local_path=p.path, size=p.size)
+                      for p in photos)
         name = data.get("name")
         return InboundMessage(
             channel="web", external_id=external_id, sender=f"web:{sender}",
             text=button if button is not None else text,
             received_at=datetime.now(UTC), location=location, reply_to_button=button,
             sender_name=name[:100] if isinstance(name, str) and name.strip() else None,
-            raw=json.dumps(data, ensure_ascii=False)[:10000])
+            media=media, raw=json.dumps(data, ensure_ascii=False)[:10000])
 
     def parse_inbound(self, request: WebhookRequest) -> list[Inbound]:
-        """Parse a POST of the chat API.
+        """Parse a POST of the chat API: a JSON body, or form fields with a photo.
 
         Raises:
             WebChatError: The body is not a valid chat message (answer 400 with its text).
         """
-        try:
-            data = json.loads(request.body)
-        except ValueError:   # UnicodeDecodeError (not UTF-8) included
-            raise WebChatError("body is not valid JSON") from None
-        except RecursionError:
-            raise WebChatError("body is nested too deeply") from None
+        photos: tuple[UploadedFile, ...] = ()
+        data: object
+        if request.files or request.form or request.header("content-type").startswith("multipart/form-data"):
+            data = dict(reversed(request.form))      # a repeated field: the first one counts
+            photos = tuple(f for f in request.files if f.field == PHOTO_FIELD)
+            if len(photos) > 1:
+                raise WebChatError("send one photo per message")
+        else:
+            try:
+                data = json.loads(request.body)
+            except ValueError:   # UnicodeDecodeError (not UTF-8) included
+                raise WebChatError("body is not valid JSON") from None
+            except RecursionError:
+                raise WebChatError("body is nested too deeply") from None
         client_id = data.get("id") if isinstance(data, dict) else None
         if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
             raise WebChatError("id must be 8-64 letters, digits, '-' or '_'")
         sender = data.get("sender") if isinstance(data, dict) else None
         external = f"{sender}:{client_id}" if client_id else uuid.uuid4().hex
-        return [self.parse_body(data, external)]
+        return [self.parse_body(data, external, photos)]
 
     def send(self, message: OutboundMessage) -> SendResult:
         return SendResult((f"web-{message.idempotency_key}",), DeliveryStatus.delivered)

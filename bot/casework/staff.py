@@ -37,6 +37,14 @@ class NotVisible(StaffError):
     answers 404 for both, so ids cannot be probed)."""
 
 
+def staff_reply_text(lang: str, text: str, ticket: str | None) -> str:
+    """A staff member's words as the citizen gets them, on every channel: labelled with the
+    ticket they concern ("[WRG-2026-000123] Petugas: ..."), when there is one."""
+    if ticket:
+        return render("staff_reply_ticket", lang, ticket=ticket, text=text.strip())
+    return render("staff_reply", lang, text=text.strip())
+
+
 def visible_conversations(user: StaffUser) -> Any:
     """A WHERE clause: the conversations ``user`` may open, take, reply to and release.
 
@@ -112,7 +120,7 @@ class StaffService:
         self.s.add(ComplaintEvent(complaint_id=c.id, kind="reply", note=text, actor=f"staff:{user.username}",
                                   staff_user_id=user.id, created_at=utcnow()))
         lang = c.language or self.settings.default_language
-        queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()),
+        queue_reply(self.s, self.settings.outbox, conv, staff_reply_text(lang, text, c.ticket),
                     template="staff_reply", template_vars={"1": c.ticket}, kind="notification")
         return Woken((conv.id,))
 
@@ -146,7 +154,11 @@ class StaffService:
         # WhatsApp after the 24-hour window; without a ticket it goes as a plain message.
         ticket = self.s.scalar(select(Complaint.ticket).where(Complaint.contact_id == conv.contact_id)
                                .order_by(Complaint.id.desc()).limit(1))
-        msg = queue_reply(self.s, self.settings.outbox, conv, render("staff_reply", lang, text=text.strip()),
+        # The reply names the ticket it is about when that is clear: the citizen's one open one.
+        open_tickets = self.s.scalars(select(Complaint.ticket).where(
+            Complaint.contact_id == conv.contact_id, Complaint.status.not_in(CLOSED)).limit(2)).all()
+        about = open_tickets[0] if len(open_tickets) == 1 else None
+        msg = queue_reply(self.s, self.settings.outbox, conv, staff_reply_text(lang, text, about),
                           template="staff_reply" if ticket else None,
                           template_vars={"1": ticket} if ticket else None,
                           kind="notification" if ticket else "message")

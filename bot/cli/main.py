@@ -149,9 +149,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from bot.web.server import WaitressWorker
 
     class _Worker(WaitressWorker):
-        # waitress refuses (413) bodies past twice the app's limit before buffering them; the
-        # app answers 413 itself for anything over the limit.
-        max_body_bytes = 2 * settings.server.max_request_kb * 1024
+        # waitress refuses (413) bodies past twice the app's largest limit (a web chat photo
+        # with its fields) before buffering them; the app answers 413 itself over its limits.
+        max_body_bytes = 2 * (settings.server.max_photo_kb + settings.server.max_request_kb) * 1024
 
     class _App(BaseApplication):
         def load_config(self) -> None:

@@ -164,12 +164,16 @@ class Dialogue:
             The replies, and the new state (``state`` itself is immutable).
         """
         supported = self.policy.languages
+        chosen = chosen_language(incoming.button, supported)
+        if chosen is not None:
+            return self._choose_language(state, incoming, parse, chosen)
         detected = parse.language if parse is not None and parse.language in supported else None
         lang = state.language or detected or self.policy.default_language
         awaiting = state.filing.awaiting if state.filing else None
         # Switch language only on a clear signal: a message of several words in the other one.
-        # An address ("Jl. Sudirman km 3") is in no language, so it never switches.
-        if parse is not None and detected is not None and detected != lang \
+        # An address ("Jl. Sudirman km 3") is in no language, so it never switches; nor does a
+        # language the citizen chose.
+        if parse is not None and detected is not None and detected != lang and not state.language_chosen \
                 and len(incoming.text.split()) >= 3 \
                 and awaiting != Question.LOCATION and not _mostly_location(incoming.text, parse):
             lang = detected
@@ -177,6 +181,23 @@ class Dialogue:
         ctx = Ctx(replace(state, language=lang), incoming, parse, lang, text, None)
         ctx.intent = self._intent(ctx)
         self._route(ctx)
+        return Turn(tuple(ctx.replies), ctx.state, ctx.lang, ctx.handover)
+
+    def _choose_language(self, state: DialogueState, incoming: Incoming, parse: Parse | None,
+                         lang: str) -> Turn:
+        """The citizen picked a language (the web chat's ID/EN switch): it is kept from now on,
+        and the greeting says so in it. A complaint being filed goes on; a person who has the
+        conversation is not interrupted by a menu."""
+        ctx = Ctx(replace(state, language=lang, language_chosen=True), incoming, parse, lang, "", None)
+        if ctx.state.handover is not None:
+            ctx.say("language_set")
+        else:
+            name = incoming.sender_name
+            ctx.say("greeting", name_part=f" {name}" if name else "")
+            if ctx.state.filing is not None:
+                self.flow.remind(ctx)
+            else:
+                ctx.replies.append(self.menu(lang))
         return Turn(tuple(ctx.replies), ctx.state, ctx.lang, ctx.handover)
 
     def _route(self, ctx: Ctx) -> None:
@@ -514,6 +535,16 @@ class Dialogue:
         else:
             ctx.say("rating_already", ticket=ticket)
         return True
+
+
+#: The payload of a language choice: "lang:en" (the web chat's ID/EN switch sends it).
+LANGUAGE_CHOICE = re.compile(r"lang:([a-z]{2,3})")
+
+
+def chosen_language(payload: str | None, supported: tuple[str, ...] | list[str]) -> str | None:
+    """The language a "lang:xx" button press chooses, if the city offers it."""
+    m = LANGUAGE_CHOICE.fullmatch(payload or "")
+    return m.group(1) if m and m.group(1) in supported else None
 
 
 def rating_button(payload: str) -> tuple[str | None, int] | None:

@@ -134,6 +134,8 @@ class DialogueState:
 
     Attributes:
         language: "id" or "en" once known.
+        language_chosen: The citizen chose ``language`` (the web chat's ID/EN switch): it is
+            kept, not switched by what the next messages seem to be written in.
         filing: The complaint being filed, if any.
         handover: Set while a person handles the conversation (the one source of truth).
         rating_for: The ticket whose satisfaction rating was asked for.
@@ -144,6 +146,7 @@ class DialogueState:
     """
 
     language: str | None = None
+    language_chosen: bool = False
     filing: Filing | None = None
     handover: Handover | None = None
     rating_for: str | None = None
@@ -201,6 +204,8 @@ class DialogueState:
         out: dict[str, Any] = {}
         if self.language:
             out["language"] = self.language
+        if self.language_chosen:
+            out["language_chosen"] = True
         if self.filing is not None:
             d = self.filing.draft
             out["flow"] = "complaint"
@@ -260,7 +265,8 @@ class DialogueState:
         knowledge = None
         if isinstance(kb, dict) and isinstance(kb.get("key"), str):
             knowledge = KnowledgeCursor(kb["key"], _int(kb.get("part")))
-        return cls(language=_str(data.get("language")), filing=filing, handover=_handover(data.get("handover")),
+        return cls(language=_str(data.get("language")), language_chosen=data.get("language_chosen") is True,
+                   filing=filing, handover=_handover(data.get("handover")),
                    rating_for=_str(data.get("rating_for")), knowledge=knowledge,
                    clarifying=_str(data.get("pending_text")), fallbacks=_int(data.get("fallbacks")))
 

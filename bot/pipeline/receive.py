@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -34,6 +34,7 @@ from channels.base import (
     Inbound,
     InboundMessage,
     InvalidRequest,
+    Media,
     SendError,
     SendFailure,
     StatusUpdate,
@@ -331,8 +332,7 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
     row = Message(
         conversation_id=conversation.id, direction="in", channel=msg.channel, kind=msg.kind,
         external_id=msg.external_id, urn=msg.sender, text=clean(msg.text) or "",
-        media=[{"url": m.url, "content_type": m.content_type, "caption": clean(m.caption)}
-               for m in msg.media],
+        media=[media_item(m) for m in msg.media],
         latitude=msg.location.lat if msg.location else None,
         longitude=msg.location.lon if msg.location else None,
         address_text=clean(msg.location.address) if msg.location else None,
@@ -353,6 +353,17 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
         assert old is not None
         return Stored(old.id, old.conversation_id, True, False)
     return Stored(row.id, conversation.id, False, processable)
+
+
+def media_item(m: Media) -> dict[str, Any]:
+    """The stored shape of an attachment (``Message.media``). One the connector already holds
+    on this machine (the web chat's upload) is stored at once, so the media fetcher skips it."""
+    item: dict[str, Any] = {"url": m.url, "content_type": m.content_type, "caption": clean(m.caption)}
+    if m.file_name:
+        item["name"] = clean(m.file_name)
+    if m.local_path:
+        item.update(stored=m.local_path, size=m.size)
+    return item
 
 
 def store_unparseable(session: Session, item: Unparseable) -> Stored:

@@ -105,6 +105,9 @@ class ServerSettings(Section):
     port: Int = setting(8080, "Port of `warga run` / `warga serve`.", ge=1, le=65535)
     workers: Int = setting(2, "gunicorn worker processes for `warga serve`.", ge=1, le=64)
     max_request_kb: Int = setting(256, "Larger request bodies are refused with 413.", ge=1)
+    max_photo_kb: Int = setting(
+        5120, "A larger photo uploaded on the web chat is refused with 413 (only that upload may "
+        "exceed max_request_kb).", ge=1, le=51200, example=2048)
     chat_reply_wait_seconds: float = setting(
         5.0, "How long POST /api/v1/chat/messages waits for the bot's replies.", ge=0, le=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("INFO", "Log level.")

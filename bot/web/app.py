@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     return app
 
 
-CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'"
+# blob: shows the web chat's photos, fetched with the sender id in a header (never in a URL).
+CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'"
 
 
 def register_console_headers(app: Flask) -> None:

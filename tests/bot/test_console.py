@@ -162,7 +162,8 @@ def test_take_reply_release_record_the_staff_member_in_the_transcript(staffed, c
     assert client.get(f"/console/conversations/{conv_id}").status_code == 200
     assert client.post(f"/console/conversations/{conv_id}/take", data={"csrf": csrf}).status_code == 302
     client.post(f"/console/conversations/{conv_id}/reply", data={"text": "Tim kami menuju lokasi.", "csrf": csrf})
-    assert citizen.notifications() == ["Petugas: Tim kami menuju lokasi."]
+    # The reply names the citizen's one open ticket (issue 11 item 8).
+    assert citizen.notifications() == [f"[{ticket}] Petugas: Tim kami menuju lokasi."]
     client.post(f"/console/conversations/{conv_id}/release", data={"csrf": csrf})
     assert "kembali dilayani oleh Warga" in citizen.notifications()[0]
     with staffed.extensions["warga"].sessions() as s:
@@ -170,7 +171,7 @@ def test_take_reply_release_record_the_staff_member_in_the_transcript(staffed, c
         staff_written = s.scalars(select(Message.text).where(Message.conversation_id == conv_id,
                                                              Message.staff_user_id == dina)
                                   .order_by(Message.id)).all()
-    assert staff_written[0] == "Petugas: Tim kami menuju lokasi."
+    assert staff_written[0] == f"[{ticket}] Petugas: Tim kami menuju lokasi."
     assert "kembali dilayani oleh Warga" in staff_written[1]
     page = client.get(f"/console/conversations/{conv_id}").get_data(as_text=True)
     assert re.findall(r"(menangani|membalas|mengembalikan ke bot) · staff:dina", page) == [

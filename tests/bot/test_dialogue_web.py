@@ -198,3 +198,18 @@ def file_by_buttons_any(citizen) -> str:
         else:
             replies = citizen.say("lampu PJU mati total")
     raise AssertionError(replies)
+
+
+def test_staff_replies_name_the_ticket_they_concern(app, citizen):
+    ticket = file_one(citizen)
+    staff(app, lambda svc: svc.reply_to_complaint(ticket, "Tim kami menuju lokasi.", "rina"))
+    assert citizen.notifications() == [f"[{ticket}] Petugas: Tim kami menuju lokasi."]
+    with app.extensions["warga"].sessions() as s:
+        conv_id = s.scalars(select(Conversation.id)).one()
+    # A reply in the conversation names the citizen's open ticket when there is exactly one ...
+    staff(app, lambda svc: svc.reply(conv_id, "Ada yang bisa dibantu lagi?", "rina"))
+    assert citizen.notifications() == [f"[{ticket}] Petugas: Ada yang bisa dibantu lagi?"]
+    # ... and guesses none among several.
+    file_one(citizen, "sampah menumpuk di Jl. Kenari 3 sudah seminggu tidak diangkut")
+    staff(app, lambda svc: svc.reply(conv_id, "Kami cek dulu.", "rina"))
+    assert citizen.notifications()[-1] == "Petugas: Kami cek dulu."

@@ -10,6 +10,7 @@ examples is bounded so the whole module runs in about a minute on CI; set
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -169,6 +170,39 @@ def test_chat_api_post(fuzz_client: Any, body: bytes, content_type: str, headers
 @given(query=QUERY, headers=HEADERS)
 def test_chat_api_get(fuzz_client: Any, query: list[tuple[str, str]], headers: dict[str, str]) -> None:
     no_5xx(fuzz_client.get(CHAT, query_string=query_string(query), headers=headers), "GET chat")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
+SENDER_ID = st.one_of(st.just("fuzz" + "a" * 20), st.text(alphabet="abcdefXYZ019-_!.%/", max_size=70))
+
+
+@FUZZ
+@given(fields=st.lists(st.tuples(st.sampled_from(["sender", "id", "text", "language", "button", "location", "name",
+                                                  "photo"]), PLAIN_TEXT), max_size=6),
+       photos=st.lists(st.tuples(st.one_of(st.binary(max_size=64), st.just(PNG)), PLAIN_TEXT), max_size=2),
+       sender=st.booleans())
+def test_chat_api_photo_upload(fuzz_client: Any, fields: list[tuple[str, str]],
+                               photos: list[tuple[bytes, str]], sender: bool) -> None:
+    data: dict[str, Any] = {}
+    for key, value in ([("sender", "fuzz" + "a" * 20)] if sender else []) + fields:
+        data.setdefault(key, value)
+    if photos:
+        data["photo"] = [(io.BytesIO(content), name) for content, name in photos]
+    resp = fuzz_client.post(CHAT, data=data, content_type="multipart/form-data")
+    no_5xx(resp, "POST chat photo")
+    if resp.status_code == 400:
+        assert resp.is_json and resp.get_json()["error"]
+
+
+@FUZZ
+@given(path=st.one_of(st.sampled_from(["/api/v1/chat/history", "/api/v1/chat/media/1/0"]),
+                      st.tuples(st.integers(0, 2**70), st.integers(0, 2**70)).map(
+                          lambda ids: f"/api/v1/chat/media/{ids[0]}/{ids[1]}")),
+       query=QUERY, headers=HEADERS, sender=SENDER_ID)
+def test_chat_history_and_photos(fuzz_client: Any, path: str, query: list[tuple[str, str]],
+                                 headers: dict[str, str], sender: str) -> None:
+    resp = fuzz_client.get(path, query_string=query_string(query), headers={**headers, "X-Warga-Sender": sender})
+    no_5xx(resp, path)
 
 
 @FUZZ

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from pathlib import Path
 
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
-from bot.store.models import Complaint, ComplaintEvent, Conversation, Message
+from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
+from tests.bot.citizen import WebCitizen, staff, ticket_in, tiny_png
 
 SENDER = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
 
 def post(client, **body):
     return client.post("/api/v1/chat/messages", json={"sender": SENDER, **body})
+
+
+def add_staff(app, username: str) -> None:
+    with app.extensions["warga"].sessions() as s, s.begin():
+        s.add(StaffUser(username=username, name=username, role="admin",
+                        password_hash=generate_password_hash("sandi-rahasia-123")))
+
+
+def console_login(client, username: str) -> None:
+    page = client.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf
+    r = client.post("/console/login", data={"username": username, "password": "sandi-rahasia-123",
+                                            "csrf": csrf.group(1)})
+    assert r.status_code == 302, r.data
 
 
 def count(app, model) -> int:
@@ -160,3 +179,119 @@ def test_health_and_readiness(client):
     body = ready.get_json()
     assert ready.status_code == 200
     assert body["checks"]["database"] == "ok" and body["checks"]["nlu"] == "ok"
+
+
+# -- photos, history and the chosen language (issue 11 item 8) ---------------------------------
+
+def post_photo(client, data: bytes, *, name: str = "foto.png", declared: str = "image/png", **fields):
+    form = {"sender": SENDER, **fields, "photo": (io.BytesIO(data), name, declared)}
+    return client.post("/api/v1/chat/messages", data=form, content_type="multipart/form-data",
+                       headers={"X-Warga-Sender": SENDER})
+
+
+def uploads(app) -> list[Path]:
+    folder = app.extensions["warga"].settings.media_dir / "web"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_photo_is_stored_once_like_other_media_under_a_generated_name(app, client):
+    # Larger than server.max_request_kb (256): only the photo upload may be.
+    picture = tiny_png() + b"\0" * (300 * 1024)
+    first = post_photo(client, picture, name="<b>lubang</b>.png", id="photo-00000001", text="lubang di sini")
+    again = post_photo(client, picture, name="<b>lubang</b>.png", id="photo-00000001", text="lubang di sini")
+    assert first.status_code == again.status_code == 200, first.get_json()
+    assert again.get_json()["duplicate"] is True
+    with app.extensions["warga"].sessions() as s:
+        m = s.scalars(select(Message).where(Message.direction == "in")).one()
+        item = m.media[0]
+    assert m.text == "lubang di sini"
+    assert item["content_type"] == "image/png" and item["size"] == len(picture)
+    assert item["name"] == "<b>lubang</b>.png" and item["caption"] == "lubang di sini"
+    [saved] = uploads(app)                 # the retry's copy was not kept
+    assert item["stored"] == str(saved) and re.fullmatch(r"[0-9a-f]{32}\.png", saved.name)
+    assert saved.read_bytes() == picture
+    # Every other request keeps the app's limit.
+    big = json.dumps({"sender": SENDER, "text": "a" * (300 * 1024)})
+    assert client.post("/api/v1/chat/messages", data=big, content_type="application/json").status_code == 413
+
+
+def test_too_big_or_not_an_image_is_refused_with_a_reason_and_nothing_is_stored(app, client):
+    limit = app.extensions["warga"].settings.server.max_photo_kb * 1024
+    too_big = post_photo(client, tiny_png() + b"\0" * limit, id="photo-00000002")
+    assert too_big.status_code == 413 and "larger than 5120 KB" in too_big.get_json()["message"]
+    # Declared as a PNG, but its bytes are a script: what counts is what it is.
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    for data in (svg, b"", b"GIF8" + b"\0" * 10):
+        r = post_photo(client, data, id="photo-00000003")
+        assert r.status_code == 400 and r.get_json()["error"] == "bad_request", r.get_json()
+    two = client.post("/api/v1/chat/messages", content_type="multipart/form-data", data={
+        "sender": SENDER, "photo": [(io.BytesIO(tiny_png()), "a.png"), (io.BytesIO(tiny_png()), "b.png")]})
+    assert two.status_code == 400 and "one photo" in two.get_json()["message"]
+    assert count(app, Message) == 0 and uploads(app) == []
+
+
+def test_photo_at_the_photo_step_is_filed_and_staff_can_open_it(app, client):
+    citizen = WebCitizen(client)
+    assert "kirim foto" in citizen.say("Lampu jalan mati di Jl. Melati RT 03/RW 05 sudah seminggu")[-1]
+    summary = citizen.say(photo=True)[-1]       # exactly as a Telegram photo at that step
+    assert "Kirim laporan ini?" in summary and "1 foto" in summary
+    ticket = ticket_in(citizen.say(button="yes")[0])
+    with app.extensions["warga"].sessions() as s:
+        c = s.scalars(select(Complaint).where(Complaint.ticket == ticket)).one()
+        photo_msg = s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id)).all()[1]
+    assert c.media[0]["url"] == photo_msg.media[0]["url"]
+    add_staff(app, "admin")
+    console_login(client, "admin")
+    served = client.get(f"/console/media/{photo_msg.id}/0")
+    assert served.status_code == 200 and served.data == tiny_png()
+    assert "foto-jalan.png" in client.get(f"/console/complaints/{ticket}").get_data(as_text=True)
+
+
+def test_history_is_the_whole_conversation_in_order_for_that_sender_only(app, client):
+    citizen = WebCitizen(client, SENDER)
+    citizen.say("menu")
+    citizen.say(button="lapor")
+    citizen.say("<i>lampu</i> mati", photo=True)
+    with app.extensions["warga"].sessions() as s:
+        conv_id = s.scalars(select(Conversation.id)).one()
+    staff(app, lambda svc: svc.reply(conv_id, "Kami cek, ya.", "rina"))
+    citizen.notifications()
+    body = client.get("/api/v1/chat/history", headers={"X-Warga-Sender": SENDER}).get_json()
+    got = [(m["direction"], m["text"][:20]) for m in body["messages"]]
+    assert got[:3] == [("in", "menu"), ("out", "Pilih yang Anda perl"), ("in", "Buat laporan")]
+    assert body["messages"][-1]["text"] == "Petugas: Kami cek, ya." and body["messages"][-1]["staff"] is True
+    assert [m["id"] for m in body["messages"]] == sorted(m["id"] for m in body["messages"])
+    photo_in = next(m for m in body["messages"] if m["photos"])
+    assert photo_in["text"] == "<i>lampu</i> mati" and photo_in["photos"][0]["name"] == "foto-jalan.png"
+    # Buttons the citizen already answered are not offered again.
+    assert body["messages"][1]["buttons"] == [] and body["more"] is False
+    url = photo_in["photos"][0]["url"]
+    assert SENDER not in url
+    own = client.get(url, headers={"X-Warga-Sender": SENDER})
+    assert own.status_code == 200 and own.data == tiny_png() and own.mimetype == "image/png"
+    assert own.headers["Cache-Control"] == "private, no-store"
+    # The photo and the history are the sender's alone: the id is the capability.
+    assert client.get(url, headers={"X-Warga-Sender": "q" * 32}).status_code == 404
+    past_64_bits = "/api/v1/chat/media/99999999999999999999/0"
+    assert client.get(past_64_bits, headers={"X-Warga-Sender": SENDER}).status_code == 404
+    assert client.get(url).status_code == 400
+    assert client.get(url + f"?sender={SENDER}", headers={"X-Warga-Sender": SENDER}).status_code == 400
+    other = client.get("/api/v1/chat/history", headers={"X-Warga-Sender": "q" * 32}).get_json()
+    assert other == {"messages": [], "language": None, "more": False}
+
+
+def test_choosing_english_makes_the_bot_answer_in_english(app, client):
+    assert "Pilih yang Anda perlukan" in post(client, text="menu").get_json()["replies"][0]["text"]
+    chosen = post(client, language="en").get_json()["replies"]
+    assert chosen[0]["text"].startswith("Hello! I am Warga") and "Buat laporan" not in chosen[1]["text"]
+    # Indonesian words afterwards do not switch back: the citizen chose.
+    after = post(client, text="saya mau lapor jalan rusak di depan rumah").get_json()["replies"]
+    assert "Where is it?" in after[-1]["text"] or "photo" in after[-1]["text"], after
+    with app.extensions["warga"].sessions() as s:
+        assert s.scalars(select(Conversation.language)).one() == "en"
+    history = client.get("/api/v1/chat/history", headers={"X-Warga-Sender": SENDER}).get_json()
+    assert history["language"] == "en" and history["messages"][2]["text"] == "English"
+    for body, needle in (({"language": "fr"}, "one of: id, en"), ({"language": "en", "text": "hi"}, "alone"),
+                         ({"language": "EN!"}, "language")):
+        r = post(client, **body)
+        assert r.status_code == 400 and needle in r.get_json()["message"], r.get_json()

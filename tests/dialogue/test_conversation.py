@@ -503,3 +503,39 @@ def test_an_understood_message_ends_the_clarification():
     chat.say("halo")
     # A late press on an old clarifying button answers only its own meaning.
     assert chat.say(button="intent:report_flood") == ["ask_description"]
+
+
+# -- the language the citizen chose (the web chat's ID/EN switch: a "lang:xx" press) ----------
+
+@pytest.mark.parametrize("lang,other", [("en", "id"), ("id", "en")])
+def test_a_chosen_language_greets_in_it_and_is_kept(lang, other):
+    chat = Chat(lang=other)
+    chat.say("halo" if other == "id" else "hello there", "greet", lang=other)
+    assert chat.say(button=f"lang:{lang}") == ["greeting", "menu"]
+    assert all(lang_of(t) == lang for t in chat.texts) and chat.turns[-1].language == lang
+    # Several words in the other language no longer switch back: the citizen chose.
+    chat.say("there is a big pothole on the main road near my house" if other == "en"
+             else "ada jalan berlubang besar di depan rumah saya", "report_road_damage", lang=other)
+    assert all(lang_of(t) == lang for t in chat.texts)
+
+
+def test_choosing_a_language_while_filing_repeats_the_question_in_it():
+    chat = Chat()
+    chat.say("ada jalan berlubang besar di depan rumah saya", "report_road_damage")
+    assert chat.say(button="lang:en") == ["greeting", "still_filing", "ask_location"]
+    assert all(lang_of(t) == "en" for t in chat.texts)
+    assert chat.state.filing is not None and chat.state.filing.draft.category == "road_damage"
+
+
+def test_choosing_a_language_while_with_a_person_only_confirms_it():
+    chat = Chat()
+    chat.say("saya mau bicara dengan petugas", "request_human")
+    chat.take_over()
+    assert chat.say(button="lang:en") == ["language_set"]
+    assert chat.state.handover is not None and chat.state.language == "en"
+
+
+def test_a_language_the_city_does_not_offer_is_no_choice():
+    chat = Chat(policy=DialoguePolicy(languages=("id",), default_language="id"))
+    chat.say(button="lang:en")
+    assert chat.turns[-1].language == "id" and not chat.state.language_chosen
