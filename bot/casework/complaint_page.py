@@ -111,10 +111,11 @@ def mask(address: str) -> str:
     Supervisors and admins see it whole; staff need to recognise a returning citizen, not to
     copy their number."""
     scheme, _, rest = address.rpartition(":")
-    prefix = f"{scheme}:" if scheme and scheme not in ("tel", "whatsapp", "sms") else ""
     digits = rest.removeprefix("+")
     if rest.startswith("+") and digits.isdigit() and len(digits) >= 9:
+        # A phone number reads the same whichever channel it came by.
         return f"+{digits[:2]} {digits[2:5]}-****-{digits[-3:]}"
+    prefix = f"{scheme}:" if scheme else ""
     if len(rest) <= 4:
         return prefix + "*" * len(rest)
     return f"{prefix}{rest[:2]}****{rest[-2:]}"

@@ -203,7 +203,12 @@ def test_citizen_text_is_inert_everywhere(live: Any, page: Any, tmp_path: Path) 
     case = seed(app, tmp_path / "media", name=f"Ani {HOSTILE}", text=f"Jalan rusak {HOSTILE} javascript:alert(3)",
                 location=f"Jl. {HOSTILE}", caption=f"foto {HOSTILE}", file_name="<img src=x onerror=alert(4)>.png")
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dialog(d: Any) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dialog)
     sign_in(page, base, "sari", PASSWORD)
     for path in (f"/console/complaints/{case.ticket}", f"/console/conversations/{case.conv_id}",
                  f"/console/?q={case.ticket}"):
