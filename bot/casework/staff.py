@@ -97,6 +97,12 @@ MAX_LOCATION = 500
 NOTIFIED = "Warga diberi tahu."
 
 
+def one_newline(text: str) -> str:
+    """Browsers send a textarea's line breaks as CRLF; stored text uses LF, so an unchanged
+    description compares equal and is not recorded as a change."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def check_point(latitude: float | None, longitude: float | None) -> tuple[float, float] | None:
     """A map point, both coordinates or neither, within the globe's bounds."""
     if latitude is None and longitude is None:
@@ -182,7 +188,7 @@ class StaffService:
         """
         user = self.staff(username)
         c = self.complaint(ticket, user)
-        description = wanted.description.strip()
+        description = one_newline(wanted.description).strip()
         if not description:
             raise StaffError("Keterangan tidak boleh kosong.")
         if len(description) > MAX_DESCRIPTION:
@@ -266,7 +272,7 @@ class StaffService:
         The citizen's selected messages give the source (the latest of them) and their photos."""
         user = self.staff(username)
         conv = self._conversation(conversation_id, user)
-        description = draft.description.strip()
+        description = one_newline(draft.description).strip()
         if not description:
             raise StaffError("Keterangan tidak boleh kosong.")
         if len(description) > MAX_DESCRIPTION:

@@ -248,3 +248,10 @@ def test_filing_from_a_conversation_is_scoped_and_checks_the_messages(desk: Desk
     with desk.sessions() as s:
         assert s.scalar(select(Complaint.source_message_id).where(Complaint.ticket == filed.ticket)) is None
         assert s.scalar(select(Complaint.id).where(Complaint.ticket == filed.ticket)) is not None
+
+
+def test_a_browsers_crlf_line_breaks_are_not_a_change(desk: Desk) -> None:
+    desk.run(lambda svc: svc.edit(desk.ticket, "dina", edit(description="lubang besar\r\ndi depan sekolah")))
+    assert desk.complaint().description == "lubang besar\ndi depan sekolah"
+    with pytest.raises(StaffError, match="Tidak ada yang berubah"):
+        desk.run(lambda svc: svc.edit(desk.ticket, "dina", edit(description="lubang besar\r\ndi depan sekolah")))

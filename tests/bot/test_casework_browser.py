@@ -155,6 +155,8 @@ def test_edit_the_location_and_the_map_is_drawn_from_static_only(live: Any, page
     app, base = live
     case = plain(app, tmp_path)
     outside = watch_requests(page, base)
+    refused: list[str] = []   # what the CSP blocked (Leaflet must need nothing it forbids)
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     sign_in(page, base, "dina", PASSWORD)
     page.goto(f"{base}/console/complaints/{case.ticket}")
     page.wait_for_selector("#map.leaflet-container .leaflet-marker-icon")
@@ -171,7 +173,7 @@ def test_edit_the_location_and_the_map_is_drawn_from_static_only(live: Any, page
     page.wait_for_selector("#map[data-ready='1'] .leaflet-marker-icon")
     assert page.get_attribute("#map", "data-lat") == "-6.196"
     assert page.get_by_role("link", name="buka di peta").count() == 1
-    assert outside == []
+    assert outside == [] and refused == []
     # The correction was internal: nothing was queued for the citizen.
     with app.extensions["warga"].sessions() as s:
         assert s.scalar(select(Message.id).where(Message.direction == "out", Message.status == "pending")) is None
@@ -236,3 +238,40 @@ def test_screenshot_of_the_complaint_page(live: Any, page: Any, tmp_path: Path) 
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=False)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_staff_file_a_complaint_from_a_conversation_by_ticking_messages(
+        live: Any, page: Any, tmp_path: Path) -> None:
+    app, base = live
+    case = plain(app, tmp_path)
+    with app.extensions["warga"].sessions() as s, s.begin():
+        later = [Message(conversation_id=case.conv_id, direction="in", channel="telegram", text=t,
+                         urn="telegram:3527065", status="received") for t in ("satu lagi:", "lampu jalan mati")]
+        s.add_all(later)
+    sign_in(page, base, "dina", PASSWORD)
+    page.goto(f"{base}/console/conversations/{case.conv_id}")
+    assert page.input_value("#file-complaint textarea[name=description]") == "lampu jalan mati"
+    page.locator("label.t__pick", has_text="pilih untuk laporan").nth(-2).locator("input").check()
+    page.locator("label.t__pick").last.locator("input").check()
+    assert page.input_value("#file-complaint textarea[name=description]") == "satu lagi:\nlampu jalan mati"
+    page.select_option("#file-complaint select[name=category]", "street_light")
+    page.click("#file-complaint button[type=submit]")
+    page.wait_for_selector(".flash--ok")
+    with app.extensions["warga"].sessions() as s:
+        filed = s.scalars(select(Complaint).where(Complaint.category == "street_light")).one()
+        told = s.scalars(select(Message.text).where(Message.direction == "out")
+                         .order_by(Message.id.desc()).limit(1)).one()
+    assert filed.description == "satu lagi:\nlampu jalan mati" and filed.agency == "Dinas Bina Marga (PJU)"
+    assert f"nomor tiket {filed.ticket}" in told
+
+
+def test_the_complaint_page_fits_a_phone(live: Any, tmp_path: Path) -> None:
+    from tests.browser import chromium_page
+
+    app, base = live
+    case = plain(app, tmp_path)
+    with chromium_page(width=400, height=800) as phone:
+        sign_in(phone, base, "dina", PASSWORD)
+        phone.goto(f"{base}/console/complaints/{case.ticket}")
+        phone.wait_for_selector("#map[data-ready='1']")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 400
