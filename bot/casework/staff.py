@@ -93,6 +93,7 @@ class StaffDraft:
 
 MAX_DESCRIPTION = 8000
 MAX_LOCATION = 500
+MAX_REASON = 1000
 #: The history note of a correction the citizen was told of.
 NOTIFIED = "Warga diberi tahu."
 
@@ -241,6 +242,8 @@ class StaffService:
         reason = reason.strip()
         if not reason:
             raise StaffError("Disposisi perlu alasan.")
+        if len(reason) > MAX_REASON:
+            raise StaffError(f"Alasan terlalu panjang (paling banyak {MAX_REASON} karakter).")
         if agency not in self.complaints.agencies():
             raise StaffError(f"Instansi tidak dikenal: {agency}")
         if agency == c.agency:

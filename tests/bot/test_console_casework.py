@@ -133,6 +133,11 @@ def test_staff_file_a_complaint_from_a_conversation(desk: Any, client: Any) -> N
                     data={"category": "tree", "description": "x", "message": "abc", "csrf": csrf},
                     follow_redirects=True)
     assert "Pilihan pesan tidak dikenal." in r.get_data(as_text=True)
+    r = client.post(f"/console/conversations/{conv_id}/complaint",
+                    data={"category": "tree", "description": "x", "message": str(10**30), "csrf": csrf},
+                    follow_redirects=True)
+    assert "Pilihan pesan tidak dikenal." in r.get_data(as_text=True)
+    assert client.post(f"/console/conversations/{10**30}/complaint", data={"csrf": csrf}).status_code == 404
 
 
 def test_the_contact_is_masked_for_staff_and_whole_for_supervisors(desk: Any, client: Any) -> None:
@@ -202,5 +207,6 @@ def test_photos_are_shown_inline_only_when_their_bytes_are_an_image(desk: Any, c
     assert client.get(f"/console/media/{msg_id}/2").headers["Content-Disposition"].startswith("attachment")
     page = client.get(f"/console/complaints/{ticket}").get_data(as_text=True)
     assert f'src="/console/media/{msg_id}/0/view"' in page and f"/console/media/{msg_id}/1/view" not in page
+    assert client.get(f"/console/media/{10**30}/0/view").status_code == 404
     login(client, "wati")   # another agency: no photo either
     assert client.get(f"/console/media/{msg_id}/0/view").status_code == 404

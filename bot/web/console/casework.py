@@ -8,6 +8,7 @@ form says why in a flash message and changes nothing.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from bot.casework.staff import ComplaintEdit, Filed, StaffDraft, StaffService
 from bot.store.models import Complaint, Conversation, Message, StaffUser
 from bot.web.console.blueprint import bp
 from bot.web.console.common import act, current_runtime, login_required, names_of_staff, scoped
+
+#: Larger ids in a URL name nothing (and would overflow the database's integer).
+MAX_ID = 2**62
 
 #: "Buka di peta": a plain link that works when the tiles do not load.
 OPEN_MAP = "https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
@@ -96,9 +100,11 @@ def assign(ticket: str) -> Any:
 @bp.post("/conversations/<int:conv_id>/complaint")
 @login_required
 def file_from_conversation(conv_id: int) -> Any:
+    if conv_id > MAX_ID:
+        abort(404)
     back = redirect(url_for("console.conversation", conv_id=conv_id))
     try:
-        ids = tuple(int(v) for v in request.form.getlist("message") if v.isascii() and v.isdigit())
+        ids = tuple(int(v) for v in request.form.getlist("message") if re.fullmatch(r"[0-9]{1,15}", v))
         if len(ids) != len(request.form.getlist("message")):
             raise BadForm("Pilihan pesan tidak dikenal.")
         draft = StaffDraft(category=request.form.get("category", ""),
@@ -145,6 +151,8 @@ def file_form(transcript: list[Message]) -> dict[str, Any]:
 # -- photos ---------------------------------------------------------------------------------------
 def stored_media(message_id: int, index: int) -> tuple[Path, dict[str, Any]]:
     """The stored file of a citizen's attachment, if this staff member may see its complaint."""
+    if message_id > MAX_ID:
+        abort(404)   # beyond any stored id (and beyond what the database can compare)
     with current_runtime().sessions() as s:
         msg = s.get(Message, message_id)
         if msg is None or msg.direction != "in" or index >= len(msg.media or []):
