@@ -66,9 +66,11 @@ def seed(app: Any, media_dir: Path, *, name: str, text: str, location: str, capt
         at = iter(FILED + timedelta(seconds=20 * i) for i in range(20))
 
         def said(direction: str, body: str, **extra: Any) -> Message:
+            when = next(at)
+            # Already processed: the app's workers must not answer the seeded conversation again.
             m = Message(conversation_id=conv.id, direction=direction, channel=channel, text=body,
                         urn=address.urn, status="delivered" if direction == "out" else "received",
-                        created_at=next(at), **extra)
+                        created_at=when, processed_at=when if direction == "in" else None, **extra)
             s.add(m)
             s.flush()
             return m
@@ -246,7 +248,8 @@ def test_staff_file_a_complaint_from_a_conversation_by_ticking_messages(
     case = plain(app, tmp_path)
     with app.extensions["warga"].sessions() as s, s.begin():
         later = [Message(conversation_id=case.conv_id, direction="in", channel="telegram", text=t,
-                         urn="telegram:3527065", status="received") for t in ("satu lagi:", "lampu jalan mati")]
+                         urn="telegram:3527065", status="received", processed_at=FILED)
+                 for t in ("satu lagi:", "lampu jalan mati")]
         s.add_all(later)
     sign_in(page, base, "dina", PASSWORD)
     page.goto(f"{base}/console/conversations/{case.conv_id}")
