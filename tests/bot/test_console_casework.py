@@ -210,3 +210,25 @@ def test_photos_are_shown_inline_only_when_their_bytes_are_an_image(desk: Any, c
     assert client.get(f"/console/media/{10**30}/0/view").status_code == 404
     login(client, "wati")   # another agency: no photo either
     assert client.get(f"/console/media/{msg_id}/0/view").status_code == 404
+
+
+@pytest.mark.parametrize("form", [
+    {},
+    {"category": "x" * 10_000, "description": "y" * 10_000, "latitude": "1e999", "longitude": "-inf",
+     "agency": "z" * 5_000, "reason": "r" * 5_000, "assignee": "a" * 5_000, "message": "²"},
+    {"category": "road_damage", "description": "ok", "latitude": "NaN", "longitude": "0", "agency": "",
+     "reason": "\u202e\ufeff", "assignee": "me", "location_text": "\ud7ff" * 600},
+])
+def test_wrong_forms_are_refused_with_a_reason_never_a_5xx(desk: Any, client: Any, form: dict[str, str]) -> None:
+    _, ticket = file_complaint(client, "jalan berlubang besar di Jl. Salemba Raya")
+    csrf = login(client, "dina")
+    with desk.extensions["warga"].sessions() as s:
+        conv_id = s.scalar(select(Complaint.conversation_id).where(Complaint.ticket == ticket))
+    before = row(desk, ticket)
+    for path in (f"/console/complaints/{ticket}/edit", f"/console/complaints/{ticket}/reroute",
+                 f"/console/conversations/{conv_id}/complaint", f"/console/complaints/{ticket}/assign"):
+        r = client.post(path, data={**form, "csrf": csrf})
+        assert r.status_code in (302, 400, 404), (path, r.status_code)
+    after = row(desk, ticket)
+    assert (after.category, after.agency, after.description, after.latitude) == (
+        before.category, before.agency, before.description, before.latitude)
