@@ -125,6 +125,9 @@ def make_settings(db_url: str, tmp_path: Path, env: dict[str, str] | None = None
         "outbox.first_retry_seconds": 0.05,
         "server.chat_reply_wait_seconds": 10,
         "channels.enabled": ["web"],
+        # Tests never reach the internet: the console's map draws no tiles (its marker, the
+        # coordinates and the "buka di peta" link still show).
+        "console.map_tile_url": "",
         # Test clients poll the chat API many times a second from one address; the limits have
         # their own tests (tests/bot/test_rate_limits.py).
         "security.chat_per_sender_per_minute": 100_000,

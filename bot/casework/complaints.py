@@ -70,13 +70,18 @@ class ComplaintService:
         self.prefix = ticket_prefix
         self.timezone = timezone
 
+    def agencies(self) -> list[str]:
+        """Every agency a complaint may be routed to: those of the configured categories."""
+        return sorted({c.agency for c in self.settings.categories})
+
     def category(self, name: str) -> Category:
         cat = self.settings.category(name)
         if cat is None:
             raise ComplaintError(f"unknown category {name!r}")
         return cat
 
-    def file(self, new: NewComplaint, actor: str = "citizen") -> Complaint:
+    def file(self, new: NewComplaint, actor: str = "citizen",
+             staff_user_id: int | None = None) -> Complaint:
         """File a complaint, or return the one already filed from the same message."""
         if new.source_message_id is not None:
             existing = self.s.scalars(select(Complaint).where(
@@ -96,7 +101,7 @@ class ComplaintService:
         self.s.add(complaint)
         self.s.flush()
         self.s.add(ComplaintEvent(complaint_id=complaint.id, kind="created", to_status=complaint.status,
-                                  actor=actor, created_at=now))
+                                  actor=actor, staff_user_id=staff_user_id, created_at=now))
         return complaint
 
     def resolution_due(self, complaint: Complaint) -> datetime:

@@ -359,4 +359,5 @@ def _assemble(config: ConfigFile, config_path: Path, secrets: Secrets) -> Settin
         media_dir=_resolve_path(base, config.storage.media_dir),
         dialogue=config.dialogue,
         security=config.security,
+        console=config.console,
     )

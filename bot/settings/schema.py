@@ -289,6 +289,26 @@ class DialogueSection(Section):
         example=12.0)
 
 
+def _tile_url(value: str) -> str:
+    # The template also names the one host the console's CSP lets images come from, so it must
+    # be a plain http(s) URL with the tile coordinates in it (or empty: no tiles at all).
+    if value and not all(part in value for part in ("{z}", "{x}", "{y}")):
+        raise ValueError("the tile URL needs {z}, {x} and {y}")
+    return value
+
+
+class ConsoleSection(Section):
+    """``console:``: the staff console."""
+
+    map_tile_url: Annotated[OptionalText, AfterValidator(_tile_url)] = setting(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Map tiles of the complaint page (Leaflet URL template; its host is allowed by the CSP). "
+        "Empty: no tiles, the marker and the \"buka di peta\" link only.",
+        pattern=r"|https?://[A-Za-z0-9.{}:-]+(/[A-Za-z0-9._~{}/@%-]*)?",
+        expected="an http(s) URL template with {z}, {x} and {y}, or empty",
+        example="https://tiles.example.go.id/{z}/{x}/{y}.png")
+
+
 class ConfigFile(Section):
     """The whole of config.yml."""
 
@@ -305,6 +325,7 @@ class ConfigFile(Section):
     complaints: ComplaintsSection
     dialogue: DialogueSection
     security: SecuritySection
+    console: ConsoleSection = ConsoleSection()
 
 
 def _public_url(value: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings.schema import (
+    ConsoleSection,
     DialogueSection,
     OutboxSettings,
     QueueSettings,
@@ -84,6 +85,7 @@ class Settings:
     media_dir: Path
     dialogue: DialogueSection
     security: SecuritySection
+    console: ConsoleSection
 
     @property
     def channels_enabled(self) -> tuple[str, ...]:

@@ -266,16 +266,22 @@ class ComplaintFollower(Base):
 
 
 class ComplaintEvent(Base):
-    """Every status change, note and reply on a complaint, with who and when."""
+    """Every status change, note, reply and correction on a complaint, with who and when."""
 
     __tablename__ = "complaint_events"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))              # created | status | note | reply | rating
+    # created | status | note | reply | rating | edit | reroute | assign
+    kind: Mapped[str] = mapped_column(String(20))
     from_status: Mapped[str | None] = mapped_column(String(30))
     to_status: Mapped[str | None] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text)
+    # What a correction changed (edit: category | description | location; reroute: agency;
+    # assign: assignee), old -> new as shown to people, so history reads without the old row.
+    field: Mapped[str | None] = mapped_column(String(40))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(120))            # "citizen", "system", "staff:<username>"
     staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                                description=exc.description), exc.code
 
     register_fault_handlers(app)
-    register_console_headers(app)
+    register_console_headers(app, settings)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
@@ -96,16 +97,38 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'"
 
 
-def register_console_headers(app: Flask) -> None:
+def tile_origin(template: str) -> str | None:
+    """The CSP source of a map tile URL template: its scheme and host, a ``{s}`` subdomain
+    becoming ``*`` ("https://{s}.tile.example.org/{z}/{x}/{y}.png" -> "https://*.tile.example.org")."""
+    found = re.match(r"^(https?)://([^/]+)", template)
+    if found is None:
+        return None
+    host = re.sub(r"\{[a-z]+\}", "*", found.group(2))
+    return f"{found.group(1)}://{host}"
+
+
+def console_csp(settings: Settings) -> str:
+    # Only the configured tile host is added, and only for images: the map script itself is
+    # served from /static like every other script.
+    origin = tile_origin(settings.console.map_tile_url)
+    img = "img-src 'self' data:" + (f" {origin}" if origin else "")
+    return f"default-src 'self'; {img}; style-src 'self'; frame-ancestors 'none'"
+
+
+def register_console_headers(app: Flask, settings: Settings) -> None:
     """Console pages: never cached (a shared computer's back button shows no citizen's data)
     and never framed (no clickjacking of the staff's buttons)."""
+    policy = console_csp(settings)
 
     @app.after_request
     def _console_headers(resp: Any) -> Any:
         if request.path.startswith("/console"):
             resp.headers["Cache-Control"] = "no-store"
             resp.headers["X-Frame-Options"] = "DENY"
-            resp.headers["Content-Security-Policy"] = CSP + "; frame-ancestors 'none'"
+            # Pages get the console's policy; a file that set its own, stricter policy (a
+            # citizen's photo shown inline) keeps it.
+            if resp.mimetype == "text/html" or "Content-Security-Policy" not in resp.headers:
+                resp.headers["Content-Security-Policy"] = policy
         return resp
 
 

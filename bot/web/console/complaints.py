@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from sqlalchemy import func, or_, select
 
-from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED
 from bot.casework.duplicates import followers
 from bot.dialogue.texts import name_of
-from bot.store.models import Complaint, ComplaintFollower, Conversation, Message, utcnow
+from bot.store.models import Complaint, Conversation, utcnow
 from bot.web.console.blueprint import bp
+from bot.web.console.casework import complaint_page, stored_media
 from bot.web.console.common import (
     PAGE,
     act,
     complaint_or_404,
     current_runtime,
     login_required,
-    names_of_staff,
     scoped,
 )
 
@@ -63,14 +61,9 @@ def complaint(ticket: str) -> Any:
     rt = current_runtime()
     with rt.sessions() as s:
         c = complaint_or_404(s, ticket)
-        events = list(c.events)
-        transcript = s.scalars(select(Message).where(Message.conversation_id == c.conversation_id)
-                               .order_by(Message.id)).all() if c.conversation_id else []
-        media = [(m.id, i, item) for m in transcript for i, item in enumerate(m.media or [])]
-        staff_names = names_of_staff(s, {m.staff_user_id for m in transcript if m.staff_user_id})
+        shown = complaint_page(s, c)
         dup_facts = duplicate_facts(s, c)
-    return render_template("console/complaint.html", c=c, events=events, transcript=transcript,
-                           media=media, staff_names=staff_names, **dup_facts,
+    return render_template("console/complaint.html", c=c, **shown, **dup_facts,
                            nexts=rt.settings.complaints.transitions.get(c.status, ()),
                            now=utcnow(), closed=CLOSED)
 
@@ -109,23 +102,11 @@ def note(ticket: str) -> Any:
 @bp.get("/media/<int:message_id>/<int:index>")
 @login_required
 def media(message_id: int, index: int) -> Any:
-    rt = current_runtime()
-    with rt.sessions() as s:
-        msg = s.get(Message, message_id)
-        if msg is None or msg.direction != "in" or index >= len(msg.media or []):
-            abort(404)
-        if not sees_every_agency(g.user):
-            allowed = s.scalar(select(func.count()).select_from(Complaint).where(
-                Complaint.conversation_id == msg.conversation_id, Complaint.agency == g.user.agency))
-            if not allowed and not follower_photo(s, msg.conversation_id, g.user.agency):
-                abort(404)
-        item = msg.media[index]
-    stored = item.get("stored")
-    if not stored or not Path(stored).is_file():
-        abort(404, "The file has not been downloaded from the provider yet.")
-    # Served as an attachment: a citizen's file is never rendered inside our origin.
+    stored, item = stored_media(message_id, index)
+    # Served as an attachment: a citizen's file is never rendered inside our origin (photos
+    # are shown through media_view, which checks they really are images).
     return send_file(stored, mimetype=item.get("content_type") or "application/octet-stream",
-                     as_attachment=True, download_name=Path(stored).name)
+                     as_attachment=True, download_name=stored.name)
 
 
 # -- duplicates: "duplikat dari", the duplicates of a complaint, its followers ---------------------
@@ -139,13 +120,6 @@ def duplicate_facts(s: Any, c: Complaint) -> dict[str, Any]:
     original = s.get(Complaint, c.duplicate_of_id) if c.duplicate_of_id else None
     dups = s.scalars(select(Complaint).where(Complaint.duplicate_of_id == c.id).order_by(Complaint.id)).all()
     return {"original": original, "duplicates": dups, "followers": followers(s, c)}
-
-
-def follower_photo(s: Any, conversation_id: int | None, agency: str | None) -> bool:
-    """The photo came from a citizen who joined a complaint of ``agency`` as a follower."""
-    return s.scalar(select(func.count()).select_from(ComplaintFollower).join(
-        Complaint, Complaint.id == ComplaintFollower.complaint_id).where(
-        ComplaintFollower.conversation_id == conversation_id, Complaint.agency == agency)) > 0
 
 
 @bp.post("/complaints/<ticket>/duplicate")

@@ -9,10 +9,12 @@ from flask import abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from bot.casework.complaint_page import button_titles
 from bot.casework.conversation_state import handover_of
 from bot.casework.staff import NotVisible, StaffService, visible_conversations
 from bot.store.models import Complaint, Conversation, Message
 from bot.web.console.blueprint import bp
+from bot.web.console.casework import file_form
 from bot.web.console.common import act, current_runtime, login_required, names_of_staff, scoped
 
 
@@ -55,7 +57,8 @@ def conversation(conv_id: int) -> Any:
         events = svc.events(conv_id)
         staff_names = names_of_staff(s, {m.staff_user_id for m in transcript if m.staff_user_id})
     return render_template("console/conversation.html", conv=conv, transcript=transcript, complaints=complaints,
-                           events=events, staff_names=staff_names)
+                           events=events, staff_names=staff_names, titles=button_titles(transcript),
+                           file_form=file_form(transcript))
 
 
 @bp.post("/conversations/<int:conv_id>/<action>")
