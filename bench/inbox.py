@@ -144,10 +144,10 @@ def _insert(engine: Engine, batch: list[dict[str, Any]]) -> None:
         return
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cur:     # type: ignore[attr-defined]
-            with cur.copy(f"COPY complaints ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for row in batch:
-                    copy.write_row([("[]" if c == "media" else row[c]) for c in COLUMNS])
+        with raw.cursor() as cur, cur.copy(  # type: ignore[attr-defined]
+                f"COPY complaints ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in batch:
+                copy.write_row([("[]" if c == "media" else row[c]) for c in COLUMNS])
         raw.commit()
     finally:
         raw.close()
