@@ -228,10 +228,12 @@ class Complaint(Base):
     __table_args__ = (
         Index("ix_complaints_status_id", "status", "id"),
         Index("ix_complaints_status_due_at", "status", "due_at"),
+        Index("ix_complaints_due_at", "due_at"),        # most overdue first: walk it, stop after a page
         Index("ix_complaints_agency_id", "agency", "id"),
         Index("ix_complaints_agency_status_id", "agency", "status", "id"),
         Index("ix_complaints_agency_status_due_at", "agency", "status", "due_at"),
         Index("ix_complaints_created_at", "created_at"),
+        Index("ix_complaints_updated_at", "updated_at"),   # the inbox's counts cache: max() is a look-up
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

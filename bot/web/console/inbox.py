@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, abort, g, render_template, request, stream_with_context
+from flask import Response, abort, current_app, g, render_template, request, stream_with_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -47,6 +47,12 @@ def viewer() -> inbox.Viewer:
     return inbox.Viewer(user_id=g.user.id, agency=None if sees_every_agency(g.user) else g.user.agency)
 
 
+def counts_cache() -> inbox.CountsCache:
+    """One cache per app (per process): see bot.casework.inbox.CountsCache."""
+    cache: inbox.CountsCache = current_app.extensions.setdefault("warga.inbox_counts", inbox.CountsCache())
+    return cache
+
+
 def requested_filter(known: inbox.Choices) -> inbox.InboxFilter:
     try:
         return inbox.parse_filter(request.args, known)
@@ -63,7 +69,7 @@ def index() -> Any:
     who = viewer()
     now = console_now()
     with rt.sessions() as s:
-        counts = inbox.counts(s, who, known, now)
+        counts = counts_cache().get(s, who, known, now)
         page = inbox.page_of(s, f, who, known, now, rt.settings.timezone, counts)
         waiting = s.scalar(select(func.count()).select_from(Conversation)
                            .where(Conversation.handover.is_(True))) or 0
@@ -119,7 +125,7 @@ def export() -> Any:
     zone = rt.settings.timezone
     _record_export(f)
     assignee = aliased(StaffUser)
-    wanted = inbox.ordered(inbox.filtered(f, who, known, now, zone), f.sort, now)
+    wanted = inbox.ordered(inbox.filtered(f, who, known, now, zone), f.sort, now, all_due=f.overdue)
     stmt = (wanted.outerjoin(Contact, Contact.id == Complaint.contact_id)
             .outerjoin(Conversation, Conversation.id == Complaint.conversation_id)
             .outerjoin(ContactAddress, ContactAddress.id == Conversation.address_id)

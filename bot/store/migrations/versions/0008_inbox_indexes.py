@@ -15,10 +15,12 @@ depends_on = None
 INDEXES = {
     'ix_complaints_status_id': ['status', 'id'],
     'ix_complaints_status_due_at': ['status', 'due_at'],
+    'ix_complaints_due_at': ['due_at'],
     'ix_complaints_agency_id': ['agency', 'id'],
     'ix_complaints_agency_status_id': ['agency', 'status', 'id'],
     'ix_complaints_agency_status_due_at': ['agency', 'status', 'due_at'],
     'ix_complaints_created_at': ['created_at'],
+    'ix_complaints_updated_at': ['updated_at'],
 }
 
 
