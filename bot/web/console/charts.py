@@ -54,8 +54,13 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def stacked_columns(ticks: Sequence[str], series: Sequence[Series], width: int = 720,
-                    height: int = 240) -> Chart:
+def short(label: str, most: int = 40) -> str:
+    """A row label that fits beside its bar (the whole label is in the bar's title)."""
+    return label if len(label) <= most else label[: most - 1] + "…"
+
+
+def stacked_columns(ticks: Sequence[str], series: Sequence[Series], width: int = 960,
+                    height: int = 220) -> Chart:
     """One column per tick (a day), stacked by series (a category)."""
     left, bottom, top = 34, 22, 8
     n = max(len(ticks), 1)
@@ -80,8 +85,8 @@ def stacked_columns(ticks: Sequence[str], series: Sequence[Series], width: int =
                  tuple((colour(k), s.name) for k, s in enumerate(series)), peak == 0)
 
 
-def stacked_rows(rows: Sequence[tuple[str, Sequence[int]]], names: Sequence[str], width: int = 720,
-                 row_height: int = 24, label_width: int = 250) -> Chart:
+def stacked_rows(rows: Sequence[tuple[str, Sequence[int]]], names: Sequence[str], width: int = 960,
+                 row_height: int = 24, label_width: int = 300) -> Chart:
     """One horizontal bar per row (an agency), stacked by `names` (statuses); the total at its end."""
     totals = [sum(v) for _, v in rows]
     peak = max(totals, default=0)
@@ -92,7 +97,7 @@ def stacked_rows(rows: Sequence[tuple[str, Sequence[int]]], names: Sequence[str]
     for r, (row, values) in enumerate(rows):
         y = r * row_height + 4
         x = float(label_width)
-        labels.append(Label(label_width - 6, y + row_height * 0.6, row, "end"))
+        labels.append(Label(label_width - 6, y + row_height * 0.6, short(row), "end"))
         for k, v in enumerate(values):
             if v:
                 bars.append(Bar(x, y, v * scale, row_height - 8, colour(k), f"{row}: {names[k]} {v}"))
@@ -103,18 +108,18 @@ def stacked_rows(rows: Sequence[tuple[str, Sequence[int]]], names: Sequence[str]
                  tuple((colour(k), n) for k, n in enumerate(names)) if len(names) > 1 else (), peak == 0)
 
 
-def single_rows(rows: Sequence[tuple[str, float, str]], peak: float | None = None, width: int = 720,
-                row_height: int = 24, label_width: int = 250) -> Chart:
+def single_rows(rows: Sequence[tuple[str, float, str]], peak: float | None = None, width: int = 960,
+                row_height: int = 24, label_width: int = 300) -> Chart:
     """One bar per row: (label, value, value as shown); `peak` fixes the scale (1.0 for shares)."""
     top = peak if peak is not None else max((v for _, v, _ in rows), default=0)
-    usable = width - label_width - 70
+    usable = width - label_width - 110     # room for "100% dari 1234" after the longest bar
     scale = usable / top if top else 0
     bars: list[Bar] = []
     labels: list[Label] = []
     for r, (row, value, shown) in enumerate(rows):
         y = r * row_height + 4
         w = value * scale
-        labels.append(Label(label_width - 6, y + row_height * 0.6, row, "end"))
+        labels.append(Label(label_width - 6, y + row_height * 0.6, short(row), "end"))
         if w:
             bars.append(Bar(label_width, y, w, row_height - 8, colour(r if peak is None else 2), f"{row}: {shown}"))
         labels.append(Label(label_width + w + 4, y + row_height * 0.6, shown))

@@ -76,9 +76,11 @@ def dashboard() -> Any:
         [status_name(st) for st in statuses])
     sla_chart = charts.single_rows(
         [(a.agency, a.share or 0.0, f"{percent(a.share)} dari {a.resolved}") for a in fig.sla], peak=1.0)
-    channel_chart = charts.single_rows([(ch, n, str(n)) for ch, n in fig.channels.items()])
+    # These two sit side by side: narrower drawings, so their text keeps its size.
+    channel_chart = charts.single_rows([(ch, n, str(n)) for ch, n in fig.channels.items()],
+                                       width=440, label_width=80)
     rating_chart = charts.single_rows([("★" * (i + 1), n, str(n)) for i, n in enumerate(fig.ratings)],
-                                      label_width=90)
+                                      width=440, label_width=80)
     return render_template(
         "console/dashboard.html", fig=fig, period=period, per_day=per_day, open_chart=open_chart,
         sla_chart=sla_chart, channel_chart=channel_chart, rating_chart=rating_chart,
