@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--only", choices=("sqlite", "postgresql"))
     p.add_argument("--write", action="store_true", help="write the table into docs/BENCHMARKS.md")
+    p.add_argument("--doc", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="the file --write rewrites")
     p.add_argument("--explain", action="store_true", help="print the query plans of each view")
     args = p.parse_args(argv)
     results = {}
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     section = table(args.rows, args.repeat, results)
     print(section)
     if args.write:
-        write_docs(section)
+        write_docs(section, args.doc)
     return 0
 
 
