@@ -99,16 +99,23 @@ def _one_of(args: Mapping[str, str], name: str, allowed: tuple[str, ...], label:
     return value
 
 
-def _day(args: Mapping[str, str], name: str) -> date | None:
-    value = (args.get(name) or "").strip()
-    if not value:
-        return None
+def parse_day(value: str, name: str) -> date:
+    """A day written YYYY-MM-DD, between the years 1900 and 2999 (beyond them, converting the
+    day's midnight to UTC would overflow: a 400, not a 500)."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise FilterError(f"{name}: a date is written YYYY-MM-DD, not {value[:30]!r}.")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise FilterError(f"{name}: {value!r} is not a date.") from None
+    if not 1900 <= day.year <= 2999:
+        raise FilterError(f"{name}: {value!r} is too far from today.")
+    return day
+
+
+def _day(args: Mapping[str, str], name: str) -> date | None:
+    value = (args.get(name) or "").strip()
+    return parse_day(value, name) if value else None
 
 
 def parse_filter(args: Mapping[str, str], choices: Choices) -> InboxFilter:

@@ -66,7 +66,8 @@ def test_staff_see_their_agency_only(dash_app, client):
 
 def test_the_period_is_checked(dash_app, client):
     login(client, "admin")
-    for query in ("?from=2026-02-30", "?to=soon", "?from=2026-11-20&to=2026-11-01", "?from=2024-01-01&to=2026-11-20"):
+    for query in ("?from=2026-02-30", "?to=soon", "?from=2026-11-20&to=2026-11-01", "?from=2024-01-01&to=2026-11-20",
+                  "?to=9999-12-31", "?from=0001-01-01&to=0001-01-02"):
         r = client.get("/console/dashboard" + query)
         assert r.status_code == 400, query
     # The default is the last 30 days up to today (the console's clock).

@@ -129,7 +129,8 @@ BAD = [
     ("?status=nope", "status"), ("?category=%3Cscript%3E", "category"), ("?agency=Nowhere", "agency"),
     ("?channel=fax", "channel"), ("?from=2026-13-01", "from"), ("?to=yesterday", "to"),
     ("?from=2026-11-20&to=2026-11-01", "from"), ("?overdue=yes", "overdue"), ("?assigned=bob", "assigned"),
-    ("?sort=random", "sort"), ("?q=" + "x" * 201, "q"),
+    ("?sort=random", "sort"), ("?q=" + "x" * 201, "q"), ("?from=0001-01-01", "from"),
+    ("?to=9999-12-31", "to"), ("?page=-1", "page"),
 ]
 
 
@@ -140,6 +141,15 @@ def test_bad_parameters_are_a_400_that_says_which(inbox_app, client):
             r = client.get(path + query)
             assert r.status_code == 400, (path, query)
             assert f"{says}:" in r.get_data(as_text=True), (path, query)
+
+
+def test_odd_but_valid_input_changes_nothing_and_never_fails(inbox_app, client):
+    login(client, "admin")
+    for q in ("' OR 1=1 --", "%", "_", "\\", "ｗｒｇ", "😀", "<b>x</b>", "0", "-", "+62", "a" * 200):
+        for path in ("/console/", "/console/complaints.csv"):
+            assert client.get(path, query_string={"q": q}).status_code == 200, (path, q)
+    assert listed(client, "?q=%25") == [] and listed(client, "?q=_") == []
+    assert listed(client, "?from=1900-01-01&to=2999-12-31") == n(5, 4, 3, 2, 1)
 
 
 def export(client: Any, query: str = "") -> list[list[str]]:

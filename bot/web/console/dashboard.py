@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +10,7 @@ from flask import abort, render_template, request
 
 from bot.casework import dashboard as figures_of
 from bot.casework.complaints import CLOSED
+from bot.casework.inbox import FilterError, parse_day
 from bot.dialogue.texts import name_of
 from bot.web.console import charts
 from bot.web.console.blueprint import bp
@@ -24,12 +24,10 @@ def _day(name: str, default: date) -> date:
     value = (request.args.get(name) or "").strip()
     if not value:
         return default
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        abort(400, f"{name}: a date is written YYYY-MM-DD.")
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        abort(400, f"{name}: {value!r} is not a date.")
+        return parse_day(value, name)
+    except FilterError as exc:
+        abort(400, str(exc))
 
 
 def hours_text(hours: float | None) -> str:
