@@ -200,3 +200,12 @@ def test_citizen_text_in_the_inbox_is_escaped(inbox_app, client):
     login(client, "admin")
     page = client.get("/console/?q=banjir").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_an_export_that_cannot_be_recorded_is_refused(inbox_app, client):
+    var = inbox_app.extensions["warga"].settings.var_dir
+    assert not var.exists()
+    var.write_text("a file where var/ should be")     # audit.jsonl cannot be written
+    login(client, "admin")
+    r = client.get("/console/complaints.csv")
+    assert r.status_code == 503 and b"WRG-2026" not in r.data

@@ -107,9 +107,14 @@ def _record_export(f: inbox.InboxFilter) -> None:
     entry = {"ts": datetime.now(UTC).isoformat(timespec="seconds"), "by": g.user.username,
              "via": "console", "action": "export_complaints", "agency": viewer().agency,
              "filter": f.described()}
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.var_dir / "audit.jsonl", "a", encoding="utf-8") as out:
-        out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    try:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.var_dir / "audit.jsonl", "a", encoding="utf-8") as out:
+            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    except OSError:
+        # No record, no export: citizens' data leaves only when we can say who took it.
+        audit_log.exception("could not record an export in %s", settings.var_dir / "audit.jsonl")
+        abort(503, "The export could not be recorded (var/audit.jsonl); nothing was exported.")
     audit_log.info("complaints exported by %s", g.user.username, extra={"audit": entry})
 
 
