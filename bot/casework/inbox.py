@@ -170,8 +170,9 @@ def _search(q: str) -> Any:
     found = [Complaint.ticket.ilike(like, escape="\\"), Complaint.description.ilike(like, escape="\\"),
              Complaint.location_text.ilike(like, escape="\\"),
              Complaint.contact_id.in_(contacts), Complaint.contact_id.in_(addresses)]
-    if len(digits) >= 6 and digits != q:
-        # "0812-3456 7890" finds +6281234567890: people type phone numbers with spaces and dashes.
+    if len(digits) >= 8:     # a phone number, not a ticket's digits
+        # "0812-3456 7890" finds +6281234567890: people type numbers with spaces, dashes and a
+        # leading 0 where the stored number has the country code.
         tail = _like(digits[1:] if digits.startswith("0") else digits)
         found.append(Complaint.contact_id.in_(select(Contact.id).where(Contact.phone.like(tail, escape="\\"))
                                                       .correlate(None)))

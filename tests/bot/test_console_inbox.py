@@ -74,6 +74,7 @@ def test_search_covers_ticket_description_location_and_contact(inbox_app, client
     assert listed(client, "?q=budi") == n(1)                      # the citizen's name
     assert listed(client, "?q=%2B6289900001111") == n(2)          # phone as stored
     assert listed(client, "?q=0857-0000+2222") == n(5)            # phone as people type it
+    assert listed(client, "?q=085700002222") == n(5)
     assert listed(client, "?q=telegram:555001") == n(1)           # channel address
     assert listed(client, "?q=100%25") == []                      # LIKE wildcards are literal
 
