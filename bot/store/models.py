@@ -222,6 +222,19 @@ class TicketCounter(Base):
 
 class Complaint(Base):
     __tablename__ = "complaints"
+    # The inbox's views (bot/casework/inbox.py; measured by bench/inbox.py, migration 0008):
+    # a filter's equality columns first, then its sort (id: newest/oldest) or range (due_at:
+    # overdue, counted per open status). Staff always filter by their agency, so theirs lead.
+    __table_args__ = (
+        Index("ix_complaints_status_id", "status", "id"),
+        Index("ix_complaints_status_due_at", "status", "due_at"),
+        Index("ix_complaints_due_at", "due_at"),        # most overdue first: walk it, stop after a page
+        Index("ix_complaints_agency_id", "agency", "id"),
+        Index("ix_complaints_agency_status_id", "agency", "status", "id"),
+        Index("ix_complaints_agency_status_due_at", "agency", "status", "due_at"),
+        Index("ix_complaints_created_at", "created_at"),
+        Index("ix_complaints_updated_at", "updated_at"),   # the inbox's counts cache: max() is a look-up
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket: Mapped[str] = mapped_column(String(30), unique=True)

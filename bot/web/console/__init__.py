@@ -8,7 +8,15 @@ string is escaped by Jinja's autoescaping.
 Each module below registers its routes on `bp` when imported.
 """
 
-from bot.web.console import auth, casework, complaints, conversations  # noqa: F401  (route registration)
+# One module a line (the trailing comma keeps it so): helpers add theirs without conflicts.
+from bot.web.console import (  # noqa: F401  (route registration)
+    auth,
+    casework,
+    complaints,
+    conversations,
+    dashboard,
+    inbox,
+)
 from bot.web.console.blueprint import bp
 from bot.web.console.common import same_token
 

@@ -1,58 +1,25 @@
-"""Complaints: the inbox, a complaint's page, and what staff do to a complaint."""
+"""Complaints: a complaint's page and what staff do to a complaint (the inbox is in inbox.py)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
-from sqlalchemy import func, or_, select
+from flask import flash, g, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
 
 from bot.casework.complaints import CLOSED
 from bot.casework.duplicates import followers
 from bot.dialogue.texts import name_of
-from bot.store.models import Complaint, Conversation, utcnow
+from bot.store.models import Complaint, utcnow
 from bot.web.console.blueprint import bp
 from bot.web.console.casework import complaint_page, stored_media
 from bot.web.console.common import (
-    PAGE,
     act,
     complaint_or_404,
     current_runtime,
     login_required,
-    scoped,
 )
-
-
-@bp.get("/")
-@login_required
-def index() -> Any:
-    rt = current_runtime()
-    status = request.args.get("status", "")
-    overdue = request.args.get("overdue") == "1"
-    q = request.args.get("q", "").strip()
-    page_raw = request.args.get("page", "1") or "1"
-    if not re.fullmatch(r"[0-9]{1,9}", page_raw):   # ASCII ("²".isdigit() is True) and bounded
-        abort(400, "page must be a page number.")
-    page = max(int(page_raw), 1)
-    stmt = scoped(select(Complaint))
-    if status:
-        stmt = stmt.where(Complaint.status == status)
-    if overdue:
-        stmt = stmt.where(Complaint.due_at < utcnow(), Complaint.status.not_in(CLOSED))
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Complaint.ticket.ilike(like), Complaint.description.ilike(like),
-                              Complaint.location_text.ilike(like)))
-    with rt.sessions() as s:
-        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = s.scalars(stmt.order_by(Complaint.id.desc()).offset((page - 1) * PAGE).limit(PAGE)).all()
-        counts = dict(s.execute(scoped(select(Complaint.status, func.count()).group_by(Complaint.status))).all())
-        waiting = s.scalar(select(func.count()).select_from(Conversation).where(Conversation.handover.is_(True))) or 0
-    now = utcnow()
-    return render_template("console/index.html", rows=rows, total=total, page=page, pages=(total + PAGE - 1) // PAGE,
-                           status=status, overdue=overdue, q=q, counts=counts, waiting=waiting, now=now,
-                           statuses=list(rt.settings.complaints.transitions), closed=CLOSED)
 
 
 @bp.get("/complaints/<ticket>")
