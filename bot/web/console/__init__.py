@@ -8,7 +8,14 @@ string is escaped by Jinja's autoescaping.
 Each module below registers its routes on `bp` when imported.
 """
 
-from bot.web.console import auth, complaints, conversations  # noqa: F401  (route registration)
+from bot.web.console import (  # noqa: F401  (route registration)
+    auth,
+    complaints,
+    conversations,
+    labels,
+    transcripts,
+    users,
+)
 from bot.web.console.blueprint import bp
 from bot.web.console.common import same_token
 
