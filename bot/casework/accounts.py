@@ -125,15 +125,17 @@ class Accounts:
                                 last_seen_at=now))
         return token
 
-    def resume(self, token: str, now: datetime) -> int | None:
-        """The session's user id if it is open and was used recently (and mark it used)."""
+    def resume(self, token: str, now: datetime, *, touch: bool = True) -> int | None:
+        """The session's user id if it is open and was used recently (and, with ``touch``, mark
+        it used: a page polling in the background passes False)."""
         row = self.s.scalar(select(StaffSession).where(StaffSession.token_hash == _digest(token)))
         if row is None or row.revoked_at is not None:
             return None
         if now - row.last_seen_at > timedelta(minutes=self.settings.session_idle_minutes):
             row.revoked_at = now
             return None
-        row.last_seen_at = now
+        if touch:
+            row.last_seen_at = now
         return row.staff_user_id
 
     def revoke(self, token: str, now: datetime) -> None:

@@ -154,3 +154,19 @@ def test_serving_intake_can_be_switched_off(staffed, client):
     with staffed.extensions["warga"].sessions() as s, s.begin():
         s.scalars(select(StaffUser).where(StaffUser.username == "lukas")).one().serves_intake = False
     assert client.get(f"/console/conversations/{conv_id}").status_code == 404
+
+
+def test_the_pages_polling_does_not_keep_an_unattended_console_signed_in(staffed, client):
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2026, 11, 29, 8, 0, tzinfo=UTC)]
+    staffed.extensions["warga.clock"] = lambda: now[0]
+    citizen = WebCitizen(client)
+    citizen.say("saya mau bicara dengan petugas")
+    conv_id = handed_over(staffed, citizen).id
+    login(client, "lukas")
+    for _ in range(3):                                  # polls for 90 minutes (idle limit: 60)
+        now[0] += timedelta(minutes=30)
+        poll = client.get(f"/console/conversations/{conv_id}/messages?after=0")
+    assert poll.status_code == 302                      # signed out: the page stops polling
+    assert client.get("/console/").status_code == 302

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 
 from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED
+from bot.casework.queues import served_queues
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, Conversation, Message, utcnow
 from bot.web.console.blueprint import bp
@@ -49,7 +50,7 @@ def index() -> Any:
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = s.scalars(stmt.order_by(Complaint.id.desc()).offset((page - 1) * PAGE).limit(PAGE)).all()
         counts = dict(s.execute(scoped(select(Complaint.status, func.count()).group_by(Complaint.status))).all())
-        waiting = s.scalar(select(func.count()).select_from(Conversation).where(Conversation.handover.is_(True))) or 0
+        waiting = s.scalar(select(func.count()).select_from(Conversation).where(served_queues(g.user))) or 0
     now = utcnow()
     return render_template("console/index.html", rows=rows, total=total, page=page, pages=(total + PAGE - 1) // PAGE,
                            status=status, overdue=overdue, q=q, counts=counts, waiting=waiting, now=now,
