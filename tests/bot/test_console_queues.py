@@ -53,6 +53,7 @@ def test_a_handover_about_a_known_topic_waits_in_that_agencys_queue_else_in_inta
     assert f'id="queue-{roads_conv.id}"' in page and f'id="queue-{intake_conv.id}"' not in page
     assert "warga minta petugas" in page and "belum ada" in page      # reason in words; nobody took it
     assert "saya mau bicara dengan petugas" in page                    # the last citizen message
+    assert "Menunggu petugas <b>1</b>" in dina.get("/console/").get_data(as_text=True)   # her queues only
 
     login(client, "lukas")
     page = client.get("/console/conversations").get_data(as_text=True)
