@@ -171,3 +171,19 @@ def test_the_pages_polling_does_not_keep_an_unattended_console_signed_in(staffed
         poll = client.get(f"/console/conversations/{conv_id}/messages?after=0")
     assert poll.status_code == 302                      # signed out: the page stops polling
     assert client.get("/console/").status_code == 302
+
+
+def test_the_queue_shows_how_long_the_citizen_has_waited(staffed, client):
+    import re
+    from datetime import timedelta
+
+    from bot.store.models import utcnow
+
+    citizen = WebCitizen(client)
+    citizen.say("saya mau bicara dengan petugas")
+    conv_id = handed_over(staffed, citizen).id
+    staffed.extensions["warga.clock"] = lambda: utcnow() + timedelta(hours=2, minutes=5)
+    login(client, "lukas")
+    page = client.get("/console/conversations").get_data(as_text=True)
+    row = page[page.index(f'id="queue-{conv_id}"'):]
+    assert re.search(r"<td[^>]*>2 j 0\d m</td>", row[:800]), row[:800]

@@ -65,12 +65,13 @@ def _transcript_helpers() -> dict[str, Any]:
 
 @bp.app_template_filter("waited")
 def _waited(since: Any, now: Any) -> str:
-    """How long since ``since``, e.g. "2 j 05 m" / "7 m"."""
+    """How long since ``since``, e.g. "2 j 05 m" (English "2 h 05 m") / "7 m"."""
     if since is None:
         return "-"
     minutes = max(int((now - since).total_seconds() // 60), 0)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} j {minutes:02d} m" if hours else f"{minutes} m"
+    hour = "h" if console_language() == "en" else "j"
+    return f"{hours} {hour} {minutes:02d} m" if hours else f"{minutes} m"
 
 
 @bp.get("/conversations/<int:conv_id>")
