@@ -156,6 +156,7 @@ ROLES = ("admin", "supervisor", "staff")
 #: Roles that see every agency's complaints and conversations.
 EVERY_AGENCY_ROLES = frozenset({"admin", "supervisor"})
 MIN_PASSWORD_LENGTH = 8
+MAX_NAME_LENGTH = 200     # StaffUser.name
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,80}")
 
 
@@ -201,6 +202,8 @@ class UserDirectory:
                serves_intake: bool = False) -> StaffUser:
         if not USERNAME.fullmatch(username):
             raise AccountError("a username is 1-80 letters, digits or . _ @ -")
+        if len(name) > MAX_NAME_LENGTH:
+            raise AccountError(f"a name is at most {MAX_NAME_LENGTH} characters")
         agency = self._check_role(role, agency)
         _check_password(password)
         if self.s.scalar(select(StaffUser).where(StaffUser.username == username)):

@@ -51,9 +51,13 @@ def _date(args: Mapping[str, str], key: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise BadFilter(f"{key}: tanggal harus berbentuk YYYY-MM-DD") from None
+    # Year 1 or 9999 would overflow when moved to UTC; no message is that old or new.
+    if not 1900 <= day.year <= 2999:
+        raise BadFilter(f"{key}: tahun 1900-2999")
+    return day
 
 
 def parse_filter(args: Mapping[str, str], channels: tuple[str, ...]) -> TranscriptFilter:

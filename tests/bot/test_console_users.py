@@ -136,7 +136,8 @@ def test_bad_input_is_a_clear_refusal_never_a_500(staffed, client):
     for data in ({"username": "bad name!", "role": "staff", "agency": ROADS, "password": PASSWORD},
                  {"username": "ok.name", "role": "root", "password": PASSWORD},
                  {"username": "ok.name", "role": "staff", "agency": "Nowhere", "password": PASSWORD},
-                 {"username": "admin", "role": "admin", "password": PASSWORD}):
+                 {"username": "admin", "role": "admin", "password": PASSWORD},
+                 {"username": "longname", "name": "n" * 201, "role": "admin", "password": PASSWORD}):
         r = client.post("/console/users", data={"csrf": csrf, **data}, follow_redirects=True)
         assert r.status_code == 200 and "flash--error" in r.get_data(as_text=True), data
     assert client.post("/console/users/nobody/disable", data={"csrf": csrf}, follow_redirects=True).status_code == 200
