@@ -20,12 +20,13 @@ Nothing here commits: the caller owns the transaction.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -124,15 +125,17 @@ class Accounts:
                                 last_seen_at=now))
         return token
 
-    def resume(self, token: str, now: datetime) -> int | None:
-        """The session's user id if it is open and was used recently (and mark it used)."""
+    def resume(self, token: str, now: datetime, *, touch: bool = True) -> int | None:
+        """The session's user id if it is open and was used recently (and, with ``touch``, mark
+        it used: a page polling in the background passes False)."""
         row = self.s.scalar(select(StaffSession).where(StaffSession.token_hash == _digest(token)))
         if row is None or row.revoked_at is not None:
             return None
         if now - row.last_seen_at > timedelta(minutes=self.settings.session_idle_minutes):
             row.revoked_at = now
             return None
-        row.last_seen_at = now
+        if touch:
+            row.last_seen_at = now
         return row.staff_user_id
 
     def revoke(self, token: str, now: datetime) -> None:
@@ -153,6 +156,8 @@ ROLES = ("admin", "supervisor", "staff")
 #: Roles that see every agency's complaints and conversations.
 EVERY_AGENCY_ROLES = frozenset({"admin", "supervisor"})
 MIN_PASSWORD_LENGTH = 8
+MAX_NAME_LENGTH = 200     # StaffUser.name
+USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,80}")
 
 
 def sees_every_agency(user: StaffUser) -> bool:
@@ -174,6 +179,7 @@ class UserSummary:
     agency: str | None
     active: bool
     locked: bool
+    serves_intake: bool = False
 
 
 class UserDirectory:
@@ -189,16 +195,22 @@ class UserDirectory:
     def list(self) -> list[UserSummary]:
         locked = set(self.s.scalars(select(LoginThrottle.key).where(LoginThrottle.locked_at.is_not(None))))
         return [UserSummary(u.username, u.name, u.role, u.agency, bool(u.active),
-                            throttle_keys(u.username, "")[0] in locked)
+                            throttle_keys(u.username, "")[0] in locked, bool(u.serves_intake))
                 for u in self.s.scalars(select(StaffUser).order_by(StaffUser.username))]
 
-    def create(self, username: str, role: str, agency: str | None, name: str, password: str) -> StaffUser:
+    def create(self, username: str, role: str, agency: str | None, name: str, password: str, *,
+               serves_intake: bool = False) -> StaffUser:
+        if not USERNAME.fullmatch(username):
+            raise AccountError("a username is 1-80 letters, digits or . _ @ -")
+        if len(name) > MAX_NAME_LENGTH:
+            raise AccountError(f"a name is at most {MAX_NAME_LENGTH} characters")
         agency = self._check_role(role, agency)
         _check_password(password)
         if self.s.scalar(select(StaffUser).where(StaffUser.username == username)):
             raise AccountError(f"user {username!r} already exists")
         user = StaffUser(username=username, name=name or username, role=role, agency=agency,
-                         password_hash=generate_password_hash(password), active=True)
+                         password_hash=generate_password_hash(password), active=True,
+                         serves_intake=serves_intake)
         self.s.add(user)
         self.s.flush()
         return user
@@ -213,6 +225,8 @@ class UserDirectory:
     def disable(self, username: str, now: datetime) -> int:
         """The account can no longer sign in and its open sessions end (how many did)."""
         user = self.get(username)
+        if user.role == "admin":
+            self._keep_an_admin(user)
         user.active = False
         return revoke_sessions(self.s, user.id, now)
 
@@ -223,8 +237,21 @@ class UserDirectory:
         """Change role (and agency); open sessions end, so the new scope applies at once."""
         agency = self._check_role(role, agency)
         user = self.get(username)
+        if user.role == "admin" and role != "admin":
+            self._keep_an_admin(user)
         user.role, user.agency = role, agency
         return revoke_sessions(self.s, user.id, now)
+
+    def set_intake(self, username: str, serves: bool) -> None:
+        """Whether the account also serves the general intake queue of handovers."""
+        self.get(username).serves_intake = serves
+
+    def _keep_an_admin(self, leaving: StaffUser) -> None:
+        # Nobody could manage accounts any more (the console's user pages are admins' only).
+        others = self.s.scalar(select(func.count()).select_from(StaffUser).where(
+            StaffUser.role == "admin", StaffUser.active.is_(True), StaffUser.id != leaving.id))
+        if leaving.active and not others:
+            raise AccountError(f"{leaving.username} is the last active admin; make another admin first")
 
     def get(self, username: str) -> StaffUser:
         user = self.s.scalar(select(StaffUser).where(StaffUser.username == username).with_for_update())

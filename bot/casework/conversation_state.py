@@ -21,11 +21,20 @@ def load_state(conversation: Conversation) -> DialogueState:
     return state
 
 
-def save_state(conversation: Conversation, state: DialogueState) -> None:
-    """Store ``state`` and keep the queue column in step with it."""
+def save_state(conversation: Conversation, state: DialogueState, queue: str | None = None) -> None:
+    """Store ``state`` and keep the queue columns in step with it.
+
+    ``queue`` is the agency whose queue a handover that starts now waits in (None: the intake
+    queue; bot/casework/queues.py decides it); a handover keeps its queue until it ends.
+    """
+    started = state.handover is not None and not conversation.handover
     # A new dict every time: the ORM sees the change (the JSON column is not change-tracked).
     conversation.state = state.to_json()
     conversation.handover = state.handover is not None
+    if state.handover is None:
+        conversation.handover_agency = None
+    elif started:
+        conversation.handover_agency = queue
 
 
 def handover_of(conversation: Conversation) -> Handover | None:

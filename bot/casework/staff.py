@@ -15,6 +15,7 @@ from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService, NewComplaint
 from bot.casework.conversation_state import load_state, save_state
 from bot.casework.notifications import notify_followers, notify_status_change
+from bot.casework.queues import save_routed, served_queues
 from bot.dialogue.texts import name_of, render
 from bot.pipeline.outbox import queue_reply
 from bot.settings import Settings
@@ -50,8 +51,9 @@ def staff_reply_text(lang: str, text: str, ticket: str | None) -> str:
 def visible_conversations(user: StaffUser) -> Any:
     """A WHERE clause: the conversations ``user`` may open, take, reply to and release.
 
-    Admins and supervisors: all. Staff: those linked to a complaint of their agency (as its citizen or
-    a follower), and those waiting in the handover queue (every staff member serves the one queue there is today).
+    Admins and supervisors: all. Staff: those linked to a complaint of their agency (as its
+    citizen or a follower), and the handovers in the queues they serve (their agency's, and
+    intake if they are marked for it: bot/casework/queues.py).
     """
     if sees_every_agency(user):
         return Conversation.id.is_not(None)
@@ -59,7 +61,7 @@ def visible_conversations(user: StaffUser) -> Any:
     # A citizen who joined a complaint as its follower told their part in their own conversation.
     following = exists().where(ComplaintFollower.conversation_id == Conversation.id,
                                ComplaintFollower.complaint_id == Complaint.id, Complaint.agency == user.agency)
-    return or_(Conversation.handover.is_(True), linked, following)
+    return or_(served_queues(user), linked, following)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +374,7 @@ class StaffService:
         user = self.staff(username)
         conv = self._conversation(conversation_id, user)
         now = utcnow()
-        save_state(conv, load_state(conv).taken_by(username, now))
+        save_routed(self.s, self.settings.complaints, conv, load_state(conv).taken_by(username, now))
         self._record(conv, user, "take", None, now)
 
     def reply(self, conversation_id: int, text: str, username: str) -> Woken:
@@ -385,7 +387,7 @@ class StaffService:
         if state.handover is not None and state.handover.staff is None:
             # Answering a waiting citizen is taking the conversation: the bot stops telling
             # them they are still waiting.
-            save_state(conv, state.taken_by(username, now))
+            save_routed(self.s, self.settings.complaints, conv, state.taken_by(username, now))
             self._record(conv, user, "take", None, now)
         lang = conv.language or self.settings.default_language
         # Like a reply on a complaint: a template (the citizen's latest ticket) lets it reach

@@ -147,7 +147,7 @@ def queue(ctx: click.Context) -> None:
             handover = handover_of(conv)
             reason = "" if handover is None else handover.reason + (f" ({handover.staff})" if handover.staff else "")
             click.echo(f"{conv.id}  {conv.channel:<9} {conv.address.urn}  {reason}  "
-                       f"since {conv.updated_at:%Y-%m-%d %H:%M}")
+                       f"since {conv.updated_at:%Y-%m-%d %H:%M}  queue: {conv.handover_agency or 'intake'}")
     _run(ctx, action)
 
 

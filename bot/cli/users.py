@@ -8,23 +8,20 @@ the person at the terminal is the only "who" a command line knows.
 from __future__ import annotations
 
 import getpass
-import json
-import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 
 from bot.casework.accounts import ROLES, AccountError, Accounts, UserDirectory
+from bot.casework.audit import append_audit
 from bot.cli.support import settings_of
 from bot.settings import Settings
 from bot.store.models import utcnow
 
 T = TypeVar("T")
-audit_log = logging.getLogger("warga.audit")
 
 
 def _fail(message: str) -> None:
@@ -51,16 +48,11 @@ def _os_user() -> str:
 
 def record(settings: Settings, action: str, username: str, **details: Any) -> None:
     """Append who changed which account how (one JSON object per line)."""
-    entry = {"ts": datetime.now(UTC).isoformat(timespec="seconds"), "by": _os_user(),
-             "via": "cli", "action": action, "user": username, **details}
-    try:
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        with open(settings.var_dir / "audit.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    except OSError as exc:
+    failed = append_audit(settings.var_dir, by=_os_user(), via="cli", action=action, username=username,
+                          **details)
+    if failed is not None:
         # The change is already committed: say that it went unrecorded rather than fail.
-        click.echo(f"warga: warning: could not append to the audit file: {exc}", err=True)
-    audit_log.info("account %s: %s", action, username, extra={"audit": entry})
+        click.echo(f"warga: warning: could not append to the audit file: {failed}", err=True)
 
 
 def _change(ctx: click.Context, change: Callable[[UserDirectory], T]) -> tuple[Settings, T]:
@@ -95,11 +87,13 @@ def users_group() -> None:
               help="admin (everything), supervisor (every agency) or staff (one agency).")
 @click.option("--agency", default=None, help="The agency a staff member works for (required for staff).")
 @click.option("--name", default="", help="Display name.")
+@click.option("--intake/--no-intake", default=False,
+              help="Staff also serve the general intake queue of handovers (default: no).")
 @click.option("--password", default=None,
               help="Password (default: $WARGA_NEW_PASSWORD, else asked for).")
 @click.pass_context
 def users_create(ctx: click.Context, username: str, role: str, agency: str | None, name: str,
-                 password: str | None) -> None:
+                 intake: bool, password: str | None) -> None:
     """Create a console account."""
     settings = settings_of(ctx)
     agencies = {c.agency for c in settings.complaints.categories}
@@ -109,8 +103,8 @@ def users_create(ctx: click.Context, username: str, role: str, agency: str | Non
     if agency and agency not in agencies:
         _fail(f"unknown agency {agency!r}; configured agencies: {', '.join(sorted(agencies))}")
     secret = _new_password(password)
-    settings, _ = _change(ctx, lambda d: d.create(username, role, agency, name, secret))
-    record(settings, "create", username, role=role, agency=agency)
+    settings, _ = _change(ctx, lambda d: d.create(username, role, agency, name, secret, serves_intake=intake))
+    record(settings, "create", username, role=role, agency=agency, **({"serves_intake": True} if intake else {}))
     click.echo(f"created {role} {username}" + (f" ({agency})" if agency else ""))
 
 

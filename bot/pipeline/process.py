@@ -17,8 +17,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.casework.contacts import ContactRepository
-from bot.casework.conversation_state import load_state, save_state
+from bot.casework.conversation_state import load_state
 from bot.casework.dialogue_ports import DbDialoguePorts
+from bot.casework.queues import save_routed
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.policy import dialogue_policy
@@ -265,7 +266,7 @@ class ConversationProcessor:
         for reply in turn.replies:
             queue_reply(session, self.settings.outbox, conv, reply.text, buttons=reply.buttons,
                         reply_to_id=msg.id, template=template, now=now)
-        save_state(conv, turn.state)
+        save_routed(session, self.settings.complaints, conv, turn.state)
         conv.language = turn.language
         conv.contact.language = turn.language
         msg.processed_at = now

@@ -41,10 +41,12 @@ class StaffUser(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(20))                # admin | staff
+    role: Mapped[str] = mapped_column(String(20))                # admin | supervisor | staff
     agency: Mapped[str | None] = mapped_column(String(200))     # staff see their agency's complaints
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Staff who also answer the general intake queue (handovers whose topic the bot does not know).
+    serves_intake: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -116,6 +118,9 @@ class Conversation(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     handover: Mapped[bool] = mapped_column(Boolean, default=False)   # a person is handling it
+    # The agency whose queue the handover waits in; None: the general intake queue. Set when
+    # the handover starts (bot/casework/queues.py), cleared with it.
+    handover_agency: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -179,11 +179,12 @@ def test_take_reply_release_record_the_staff_member_in_the_transcript(staffed, c
     assert page.count("petugas: dina") == 2
 
 
-def test_handover_queue_is_served_by_any_staff_and_problems_are_scoped(staffed, client):
+def test_the_intake_queue_is_served_by_staff_marked_for_it(staffed, client):
     waiting = WebCitizen(client)
     waiting.say("saya mau bicara dengan petugas")
-    with staffed.extensions["warga"].sessions() as s:
+    with staffed.extensions["warga"].sessions() as s, s.begin():
         conv_id = s.scalars(select(Conversation.id).where(Conversation.handover.is_(True))).one()
+        s.scalars(select(StaffUser).where(StaffUser.username == "lukas")).one().serves_intake = True
     csrf = login(client, "lukas")
     assert client.get(f"/console/conversations/{conv_id}").status_code == 200
     assert client.post(f"/console/conversations/{conv_id}/take", data={"csrf": csrf}).status_code == 302

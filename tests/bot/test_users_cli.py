@@ -226,3 +226,13 @@ def test_an_unknown_role_is_a_usage_error(config, db):
     create(config, "dina", "--role", "staff", "--agency", ROADS)
     assert warga(config, "users", "set-role", "dina", "--role", "root").exit_code == 2
     assert user(db, "dina").role == "staff"
+
+
+def test_intake_staff_and_the_last_admin_is_kept(config, db):
+    create(config, "lena", "--role", "staff", "--agency", ROADS, "--intake")
+    assert user(db, "lena").serves_intake is True
+    assert audit(config)[-1]["serves_intake"] is True
+    create(config, "admin", "--role", "admin")
+    assert "last active admin" in refused(warga(config, "users", "disable", "admin"))
+    assert "last active admin" in refused(warga(config, "users", "set-role", "admin", "--role", "supervisor"))
+    assert user(db, "admin").active and user(db, "admin").role == "admin"

@@ -16,6 +16,9 @@ from bot.web.console import (  # noqa: F401  (route registration)
     conversations,
     dashboard,
     inbox,
+    labels,
+    transcripts,
+    users,
 )
 from bot.web.console.blueprint import bp
 from bot.web.console.common import same_token

@@ -79,8 +79,11 @@ def login() -> Any:
             token = accounts.open_session(user_id, now)
     if user_id is None:
         return _login_page(LOCKED if locked else WRONG, 403 if locked else 401)
+    lang = session.get("lang")
     session.clear()
     session["sid"] = token
+    if lang:
+        session["lang"] = lang      # the console's language chosen on the sign-in page
     session["csrf"] = secrets.token_urlsafe(24)
     target = request.args.get("next", "")
     # Only local paths: never bounce a fresh login to another site.

@@ -24,6 +24,9 @@ from bot.web.console.blueprint import bp
 
 F = TypeVar("F", bound=Callable[..., Any])
 PAGE = 50
+#: Requests a page makes on its own (the live transcript's polling): they do not count as use,
+#: so an unattended console still signs out after security.session_idle_minutes.
+BACKGROUND_ENDPOINTS = frozenset({"console.conversation_messages"})
 
 
 def same_token(given: str, expected: str) -> bool:
@@ -50,7 +53,8 @@ def login_required(view: F) -> F:
         rt = current_runtime()
         with rt.sessions() as s, s.begin():
             # A revoked (signed out) or idle session ends here, whatever the cookie says.
-            user_id = Accounts(s, rt.settings.security).resume(token, console_now())
+            user_id = Accounts(s, rt.settings.security).resume(
+                token, console_now(), touch=request.endpoint not in BACKGROUND_ENDPOINTS)
             user = s.get(StaffUser, user_id) if user_id is not None else None
             if user is not None:
                 s.expunge(user)

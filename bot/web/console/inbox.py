@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from bot.casework import inbox, local_time
 from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED
+from bot.casework.queues import served_queues
 from bot.settings.schema import KNOWN_CHANNELS
 from bot.store.models import Complaint, Contact, ContactAddress, Conversation, StaffUser
 from bot.web.console.blueprint import bp
@@ -71,8 +72,8 @@ def index() -> Any:
     with rt.sessions() as s:
         counts = counts_cache().get(s, who, known, now)
         page = inbox.page_of(s, f, who, known, now, rt.settings.timezone, counts)
-        waiting = s.scalar(select(func.count()).select_from(Conversation)
-                           .where(Conversation.handover.is_(True))) or 0
+        # Only the queues this person serves (bot/casework/queues.py).
+        waiting = s.scalar(select(func.count()).select_from(Conversation).where(served_queues(g.user))) or 0
         assignees = dict(s.execute(select(StaffUser.id, StaffUser.username).where(
             StaffUser.id.in_({c.assigned_to_id for c in page.rows if c.assigned_to_id}))).all())
     return render_template("console/index.html", f=f, page=page, counts=counts, choices=known,
