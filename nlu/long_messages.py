@@ -156,8 +156,10 @@ def read(text: str, classify: Callable[[str], Ranking], *, threshold: float, who
     if not ranking:
         ranking = whole if whole is not None else classify(text)
         core = text
-    main = ranking[0][0] if ranking else ""
     kept_rankings = [(i, r) for i, (r, aside) in enumerate(zip(rankings, courtesy, strict=True)) if not aside]
+    if not ranking or ranking[0][1] < threshold:
+        ranking = _surest_clause(ranking, kept_rankings, threshold)
+    main = ranking[0][0] if ranking else ""
     secondary, at = _secondary(main, kept_rankings, threshold)
     parts = tuple(
         Part(
@@ -187,6 +189,26 @@ def read_long(
     if reading.core == text and reading.secondary is None:
         return None
     return reading
+
+
+def _surest_clause(ranking: Ranking, rankings: list[tuple[int, Ranking]], threshold: float) -> Ranking:
+    """When the message as a whole is unsure but a clause is sure of a topic, that topic.
+
+    A complaint and a question of similar weight split the whole message's votes ("the drain
+    ... overflows every time it rains ... what documents do I need for a family card?": 0.40
+    family card, 0.26 flood); each clause alone is clear. A sure complaint clause wins over a
+    sure question clause (the question then comes back as the secondary intent).
+    """
+    sure = [
+        r[0]
+        for _, r in rankings
+        if r and r[0][0] in TOPIC_INTENTS and r[0][0] != "report_start" and r[0][1] >= threshold
+    ]
+    if not sure:
+        return ranking
+    complaints = [s for s in sure if s[0] in COMPLAINT_INTENTS]
+    best = max(complaints or sure, key=lambda s: s[1])
+    return (best, *(r for r in ranking if r[0] != best[0]))
 
 
 def _secondary(

@@ -94,16 +94,31 @@ def is_courtesy(text: str) -> bool:
     return not words or bool(_ONLY_COURTESY.fullmatch(words))
 
 
+# A request phrased as a question asks for action, not for an answer: "Could you please ask the
+# cleaning service to pick it up?", "bisa tolong segera diperbaiki?".
+_REQUEST = re.compile(r"^\W*(could|can|would|will) you\b|\bplease\b|^\W*(bisa|bisakah|mohon|tolong|minta)"
+                      r"\b.*\b(tolong|dibantu|di\w+kan|di\w+i|segera)\b|^\W*(mohon|tolong|minta)\b", re.IGNORECASE)
+
+
+# Words that ask for information without a question mark: "sekalian info syarat bikin KTP".
+_ASKING = re.compile(r"\b(cara|syarat|persyaratan|prosedur|info|informasi|tanya|bertanya|how|what|where|which|"
+                     r"requirements?|procedure)\b", re.IGNORECASE)
+
+
 def _answerable(part: Part, main: str | None) -> Asked | None:
-    """The question a clause asks that the bot can answer, or None (a statement, or a question
-    that is part of the story: "kenapa belum juga diperbaiki?")."""
+    """The question a clause asks that the bot can answer, or None (a statement, a request, or a
+    question that is part of the story: "kenapa belum juga diperbaiki?")."""
     text = part.text
+    if _REQUEST.search(text) and not mood.asks_how_long(text):
+        return None
     asked = part.mark == "?" or mood.is_question(text)
     how_long = mood.asks_how_long(text)
     intent = part.intent
     if how_long and (asked or part.role == "secondary"):
         return Asked(text, intent, True)
-    if intent is not None and intent.startswith("ask_") and intent != "ask_emergency" and intent != main:
+    if intent is not None and intent.startswith("ask_") and intent != "ask_emergency" and intent != main \
+            and (asked or _ASKING.search(text)):
+        # Only a clause that asks: "Kelurahan Rawamangun" after an address is no office-hours question.
         return Asked(text, intent, False)
     if intent == "check_status" and asked:
         return Asked(text, intent, False)
