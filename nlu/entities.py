@@ -267,7 +267,9 @@ class LocationExtractor:
                 continue
             # In normally cased text a capitalised word inside a name continues it even when it is
             # an ordinary word elsewhere: "Jl. Pisangan Lama III", "Gg. Kelapa Dua", "Pasar Minggu".
-            titled = cased and count > 0 and t.text[:1].isupper()
+            # (Not after a full stop, which ends the sentence, nor an acronym: "Kebon Jeruk PJU".)
+            titled = cased and count > 0 and t.text[:1].isupper() and not t.text.isupper() \
+                and not toks[j - 1].text.endswith(".")
             if (t.low in STOP_WORDS and not (titled and t.low in _TITLED_PARTS)) or t.low in PREPOSITIONS \
                     or t.low in ("rt", "rw") or _VERB_LIKE.match(t.low):
                 break

@@ -31,6 +31,8 @@ Ranking = tuple[tuple[str, float], ...]
 
 #: A message needs at least this many words to be read by its parts.
 MIN_WORDS = 8
+#: An unsure message takes a sure clause's topic only when it is among its own top intents.
+SUREST_AMONG = 2
 #: Intents that wrap a message rather than carry it.
 COURTESY_INTENTS = frozenset({"greet", "thank", "goodbye"})
 #: Intents a clause can add to the main one as the secondary intent.
@@ -199,10 +201,14 @@ def _surest_clause(ranking: Ranking, rankings: list[tuple[int, Ranking]], thresh
     family card, 0.26 flood); each clause alone is clear. A sure complaint clause wins over a
     sure question clause (the question then comes back as the secondary intent).
     """
+    # Only a topic the whole message also leans to: a short clause alone can be sure of the
+    # wrong thing ("NJOP rumah saya naik tinggi sekali" alone reads as a flood).
+    leaning = {intent for intent, _ in ranking[:SUREST_AMONG]}
     sure = [
         r[0]
         for _, r in rankings
         if r and r[0][0] in TOPIC_INTENTS and r[0][0] != "report_start" and r[0][1] >= threshold
+        and r[0][0] in leaning
     ]
     if not sure:
         return ranking
