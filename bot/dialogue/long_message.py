@@ -151,7 +151,11 @@ def read_letter(text: str, parse: Parse | None, main: str | None) -> Letter:
             kept.append(part)
     # A one-clause message is kept as written ("saya mau melaporkan sesuatu yang terjadi di
     # kampung"); in a letter, the opener stuck to the problem goes.
-    return Letter(_join(kept, trim=len(parts) > 1), tuple(questions))
+    trim = len(parts) > 1
+    if len(kept) == len(parts) and not (trim and _LEADING.match(kept[0].text)):
+        # Nothing to leave out: the message as written, line breaks and all.
+        return Letter(text.strip(), ())
+    return Letter(_join(kept, trim=trim), tuple(questions))
 
 
 # Words that make a landmark a direction: "dekat masjid Al-Ikhlas", not just "masjid Al-Ikhlas".
