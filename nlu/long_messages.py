@@ -136,7 +136,9 @@ def read(text: str, classify: Callable[[str], Ranking], *, threshold: float, who
         The reading. For a short message (fewer than :data:`MIN_WORDS` words, or a single
         clause) it is the whole message's ranking with no parts. A long message keeps its
         whole ranking unless courtesies were set aside and the rest is a topic (or confidently
-        anything else); its parts are returned either way.
+        anything else); when that ranking is unsure (below ``threshold``) but a clause is sure
+        of a topic among its :data:`SUREST_AMONG` best, that topic leads. The parts are
+        returned either way.
     """
     if len(_WORD.findall(text)) < MIN_WORDS:
         return _whole(text, classify, whole)

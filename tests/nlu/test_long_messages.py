@@ -12,7 +12,7 @@ import yaml
 from bot.dialogue.types import Incoming
 from channels.twilio.channel import SMS_ABILITIES
 from nlu.base import Parse
-from nlu.long_messages import clauses, read_long
+from nlu.long_messages import clauses, read, read_long
 from nlu.sklearn_engine import SklearnEngine, fit_model
 from nlu.training_data import TrainingData
 from tests.dialogue.chat import Chat, key_of
@@ -163,3 +163,46 @@ def test_real_model_files_long_messages_and_answers_their_questions(engine: Skle
         assert words in filed.description, (words, filed.description)
     for words in case["not"]:
         assert words.lower() not in filed.description.lower(), (words, filed.description)
+
+
+def _scripted(table: dict[str, tuple[tuple[str, float], ...]], whole: tuple[tuple[str, float], ...]):
+    def classify(text: str) -> tuple[tuple[str, float], ...]:
+        for words, ranking in table.items():
+            if words in text and len(text) < 100:
+                return ranking
+        return whole
+    return classify
+
+
+def test_read_returns_every_clause_with_its_role_and_mark() -> None:
+    text = "Selamat pagi pak. Got di Jl. Kenari mampet sudah seminggu, berapa lama ditangani? Terima kasih"
+    classify = _scripted({"Selamat": (("greet", 0.95),), "Terima": (("thank", 0.97),),
+                          "Got": (("report_drainage", 0.9),), "berapa": (("check_status", 0.4),)},
+                         (("report_drainage", 0.8),))
+    reading = read(text, classify, threshold=0.5)
+    assert [(p.text, p.mark, p.intent, p.role) for p in reading.parts] == [
+        ("Selamat pagi pak", ".", "greet", "courtesy"),
+        ("Got di Jl. Kenari mampet sudah seminggu", ",", "report_drainage", "core"),
+        ("berapa lama ditangani", "?", None, "core"),
+        ("Terima kasih", "", "thank", "courtesy"),
+    ]
+    assert reading.ranking[0][0] == "report_drainage"
+
+
+def test_an_unsure_message_takes_a_sure_clause_only_when_it_leans_to_it() -> None:
+    text = ("The drain on Jl. Pemuda overflows every time it rains and floods the sidewalk. "
+            "And what documents do I need for a new family card?")
+    clause = {"drain": (("report_drainage", 0.9),), "documents": (("ask_family_card", 0.95),)}
+    # Split votes: both topics near the top of the whole message; the complaint leads, the
+    # question comes back as the secondary intent.
+    reading = read(text, _scripted(clause, (("ask_family_card", 0.4), ("report_drainage", 0.3))), threshold=0.5)
+    assert reading.ranking[0] == ("report_drainage", 0.9)
+    assert reading.secondary == ("ask_family_card", 0.95)
+    # A clause sure of something the whole does not lean to is not taken.
+    reading = read(text, _scripted(clause, (("ask_tax", 0.45), ("report_flood", 0.3))), threshold=0.5)
+    assert reading.ranking[0] == ("ask_tax", 0.45)
+
+
+def test_a_capital_after_dll_starts_a_sentence_and_ibu_is_a_word() -> None:
+    text = "Selamat pagi Bapak/Ibu. Sampah kasur, sofa dll. Mohon diangkut"
+    assert [c.text for c in clauses(text)] == ["Selamat pagi Bapak/Ibu", "Sampah kasur", "sofa dll", "Mohon diangkut"]
