@@ -3,6 +3,7 @@ around it, its location is found, and a question asked inside a complaint is exp
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import yaml
 from bot.dialogue.types import Incoming
 from channels.twilio.channel import SMS_ABILITIES
 from nlu.base import Parse
-from nlu.long_messages import clauses, read, read_long
+from nlu.long_messages import Ranking, clauses, read, read_long
 from nlu.sklearn_engine import SklearnEngine, fit_model
 from nlu.training_data import TrainingData
 from tests.dialogue.chat import Chat, key_of
@@ -165,7 +166,7 @@ def test_real_model_files_long_messages_and_answers_their_questions(engine: Skle
         assert words.lower() not in filed.description.lower(), (words, filed.description)
 
 
-def _scripted(table: dict[str, tuple[tuple[str, float], ...]], whole: tuple[tuple[str, float], ...]):
+def _scripted(table: Mapping[str, Ranking], whole: Ranking) -> Callable[[str], Ranking]:
     def classify(text: str) -> tuple[tuple[str, float], ...]:
         for words, ranking in table.items():
             if words in text and len(text) < 100:
