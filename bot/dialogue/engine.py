@@ -296,8 +296,8 @@ class Dialogue:
         if ctx.incoming.button:
             return
         done = set(answered or ())
+        category = self.ports.category_for_intent(main) if main != "report_start" else None
         for asked in read_letter(ctx.text, ctx.parse, main).questions:
-            category = self.ports.category_for_intent(main) if main != "report_start" else None
             if asked.how_long:
                 if "sla" in done or not category:
                     continue
