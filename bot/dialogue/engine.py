@@ -296,6 +296,10 @@ class Dialogue:
         if ctx.incoming.button:
             return
         done = set(answered or ())
+        parts = ctx.parse.parts if ctx.parse is not None else ()
+        if any(p.intent == "ask_emergency" and mood.sounds_like_emergency(p.text) for p in parts):
+            # "pohon tumbang menimpa motor, ada korban luka": safety first, then the complaint.
+            ctx.say("emergency")
         category = self.ports.category_for_intent(main) if main != "report_start" else None
         for asked in read_letter(ctx.text, ctx.parse, main).questions:
             if asked.how_long:

@@ -166,3 +166,12 @@ def test_every_place_is_kept_with_its_direction_word() -> None:
     p = parse(text, "report_road_damage", loc=["Jl. Kenanga No. 12 RT 03/RW 05", "masjid Al-Ikhlas", "SDN 01"])
     assert place_of(p) == "Jl. Kenanga No. 12 RT 03/RW 05, dekat masjid Al-Ikhlas, depan SDN 01"
     assert place_of(parse("banjir", "report_flood")) is None
+
+
+def test_an_emergency_inside_a_complaint_is_answered_first() -> None:
+    chat = Chat(channel="sms")
+    text = ("Pohon besar tumbang di Jl. Cikini Raya menimpa pengendara motor, ada korban luka parah. "
+            "Tolong segera dikirim bantuan!")
+    keys = chat.say(text, "report_tree", loc="Jl. Cikini Raya", clauses={"korban": "ask_emergency"})
+    assert keys == ["emergency", "confirm_summary"]
+    assert chat.say("ya") == ["complaint_filed"]
