@@ -54,8 +54,14 @@ _ADDRESS = (
 )
 _WORDS = rf"(?:{_COURTESY}|{_ADDRESS})"
 _ONLY_COURTESY = re.compile(rf"(?:{_WORDS})(?:\s+(?:{_WORDS}))*", re.IGNORECASE)
-# Openers stuck to the problem in one clause: "Tolong pak 🙏 lampu jalan ...".
-_LEADING = re.compile(rf"^(?:(?:{_WORDS})[^\w]+)+(?=\w)", re.IGNORECASE)
+# Openers stuck to the problem in one clause: "Tolong pak 🙏 lampu jalan ...". Only greetings,
+# pleas and terms of address: "Malam ini lampu mati" and "Warga RT 05 mengeluh" keep their words.
+_OPENERS = (
+    r"assalamu'?\s?alaikum|assalamualaikum|wr|wb|selamat (pagi|siang|sore|malam)|halo|hallo|hai|hi|hello|"
+    r"permisi|maaf|mohon maaf|(mohon )?izin|mohon|tolong|minta tolong|dear|good (morning|afternoon|evening)|"
+    r"pak|bu|bapak|ibu|bapak/ibu|bpk|min|mimin|admin|kak|mas|mbak|bang|gan|sir|madam|yth"
+)
+_LEADING = re.compile(rf"^(?:(?:{_OPENERS})[^\w]+)+(?=\w)", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[^\w\s/']+", re.UNICODE)
 
 

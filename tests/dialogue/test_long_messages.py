@@ -175,3 +175,15 @@ def test_an_emergency_inside_a_complaint_is_answered_first() -> None:
     keys = chat.say(text, "report_tree", loc="Jl. Cikini Raya", clauses={"korban": "ask_emergency"})
     assert keys == ["emergency", "confirm_summary"]
     assert chat.say("ya") == ["complaint_filed"]
+
+
+@pytest.mark.parametrize("text,description", [
+    ("Malam ini lampu jalan di Gg. Mawar mati lagi, gelap total. Terima kasih",
+     "Malam ini lampu jalan di Gg. Mawar mati lagi, gelap total."),
+    ("Warga RT 05 mengeluhkan bau sampah dari TPS, sudah seminggu. Makasih",
+     "Warga RT 05 mengeluhkan bau sampah dari TPS, sudah seminggu."),
+    ("Selamat pagi pak, mohon izin 🙏 got di depan rumah mampet, airnya meluap. Terima kasih",
+     "got di depan rumah mampet, airnya meluap."),
+])
+def test_only_openers_are_trimmed_from_the_first_clause(text: str, description: str) -> None:
+    assert read_letter(text, None, "report_garbage").description == description
