@@ -32,6 +32,31 @@ class Entity:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """One clause of a long message and what it says on its own (see :mod:`nlu.long_messages`).
+
+    Attributes:
+        start: Start offset in the message.
+        end: End offset (exclusive).
+        text: The clause as written.
+        mark: The punctuation that ended it ("?", ".", "," or "" at the end of the message):
+            the dialogue tells a question from a statement by it.
+        intent: The clause's top intent, or None below the engine's threshold.
+        confidence: Confidence of the clause's top intent.
+        role: ``courtesy`` (a greeting, thanks or goodbye set aside), ``secondary`` (the clause
+            that gave :attr:`Parse.secondary_intent`) or ``core`` (the rest: the message proper).
+    """
+
+    start: int
+    end: int
+    text: str
+    mark: str
+    intent: str | None
+    confidence: float
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class Parse:
     """What an engine understood from one message.
 
@@ -48,6 +73,9 @@ class Parse:
             a public-service question asked inside a complaint, or a complaint reported inside
             a question (see :mod:`nlu.long_messages`); None otherwise.
         secondary_confidence: Confidence of ``secondary_intent`` (0 when there is none).
+        parts: A long message's clauses with their own reading (empty for a short message):
+            what the dialogue files as a complaint's description and which questions it
+            answers besides.
     """
 
     text: str
@@ -60,6 +88,7 @@ class Parse:
     model_version: str
     secondary_intent: str | None = None
     secondary_confidence: float = 0.0
+    parts: tuple[Part, ...] = ()
 
     def spans(self, name: str) -> tuple[Entity, ...]:
         """Every entity called ``name``, in message order (e.g. all ``location`` pieces)."""

@@ -89,6 +89,7 @@ PLACE_PREFIXES = frozenset(
     taman jembatan kali sungai rusun rusunawa apartemen sdn smpn sman smkn sd smp sma smk masjid
     mesjid musholla mushola gereja puskesmas rs rsud polsek koramil kantor gedung lapangan spbu
     pom perempatan pertigaan simpang bundaran tugu underpass flyover tol universitas kampus
+    mall mal plaza hotel balai stadion
     street st road rd avenue ave
     """.split()
 )
@@ -119,7 +120,7 @@ STOP_WORDS = frozenset(
 #: Heads that are ordinary words in lower case ("jalan rusak" = "the road is broken").
 _WEAK_PREFIXES = frozenset(
     "jalan kantor gedung taman kali sungai lapangan kota kawasan blok street road kelurahan kecamatan "
-    "gang halte terminal desa kampung".split()
+    "gang halte terminal desa kampung mall mal plaza hotel balai stadion".split()
 )
 #: Words that do not name a place alone: "jln raya", "jalan utama".
 _GENERIC = frozenset("raya besar utama umum kecil lingkungan sini situ tersebut itu sana ini".split())
@@ -264,9 +265,15 @@ class LocationExtractor:
             if count > 0 and t.low in _ROMAN:
                 last, j, count = j, j + 1, count + 1  # "jl. wijaya i"
                 continue
-            if t.low in STOP_WORDS or t.low in PREPOSITIONS or t.low in ("rt", "rw") or _VERB_LIKE.match(t.low):
+            # In normally cased text a capitalised word inside a name continues it even when it is
+            # an ordinary word elsewhere: "Jl. Pisangan Lama III", "Gg. Kelapa Dua", "Pasar Minggu".
+            # (Not after a full stop, which ends the sentence, nor an acronym: "Kebon Jeruk PJU".)
+            titled = cased and count > 0 and t.text[:1].isupper() and not t.text.isupper() \
+                and not toks[j - 1].text.endswith(".")
+            if (t.low in STOP_WORDS and not (titled and t.low in _TITLED_PARTS)) or t.low in PREPOSITIONS \
+                    or t.low in ("rt", "rw") or _VERB_LIKE.match(t.low):
                 break
-            if t.low in self.common_words and t.low not in _NAME_PARTS:
+            if t.low in self.common_words and t.low not in _NAME_PARTS and not titled:
                 break
             if count > 0 and t.low in self.prefixes and t.low not in _NAME_PARTS:
                 break  # "gg. saimun kel. kebon jeruk": the next place starts; pieces merge later
@@ -294,6 +301,9 @@ class LocationExtractor:
 
 #: Words that are ordinary words elsewhere but common inside place names.
 _NAME_PARTS = frozenset("utara selatan timur barat raya baru lama dalam luar tengah permai indah jaya asri".split())
+
+#: Sentence words that are also parts of place names when capitalised after a name.
+_TITLED_PARTS = frozenset("lama baru minggu satu dua tiga empat lima enam tujuh delapan sembilan sepuluh".split())
 
 #: Words that take a number after them inside a place: "no. 12", "km 3", "blok c 5".
 _NUMBERED = frozenset("no nomor nomer km kav kavling".split())

@@ -13,6 +13,10 @@ Rasa is sent, and trained on, the text the sklearn engine classifies (:func:`ras
 Warga's normalisation plus its English → Indonesian and concept words); each normalised word
 remembers where it came from, so entities are reported on the citizen's own text.
 
+A long message is read whole and by its clauses with the same shared logic as the in-process
+engine (:func:`nlu.long_messages.read`): each clause is one more ``/model/parse`` call, within a
+time budget (past it the whole message's reading is kept, never an error).
+
 Quirks measured on this machine (../shared/notes/rasa-server.md): the token is only accepted as
 the ``?token=`` query parameter (a Bearer header gets 401); empty text gets a confident guess, so
 we answer it ourselves; ticket numbers are found by our own pattern (Rasa's are de-duplicated).
@@ -22,15 +26,18 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from nlu.base import Entity, ModelVersion, NluError, Parse, TrainingError
+from nlu.base import Entity, ModelVersion, NluError, Parse, Part, TrainingError
 from nlu.entities import TicketExtractor, normalize_ticket_id
 from nlu.language import detect_language
+from nlu.long_messages import Ranking, read
 from nlu.normalize import _REDUP, _STRETCH, _TOKEN, Normalizer, fold, looks_like_junk
 from nlu.training_data import EntitySpan, Example, TrainingData
 
@@ -61,6 +68,10 @@ class RasaEngine:
         ticket_prefix: Ticket number prefix; Rasa's ticket entities are rewritten in canonical form.
         trainer: Trains models for :meth:`train` (a :class:`nlu.rasa_server.RasaTrainer`).
         transport: An httpx transport (tests may pass one; default: real HTTP).
+        by_parts: Read long messages by their clauses (:mod:`nlu.long_messages`); False reads
+            every message whole (the comparison in docs/BENCHMARKS.md).
+        parts_budget: Seconds all the clause requests of one message may take together
+            (default: ``timeout``); past it the whole message's reading is kept.
     """
 
     name = "rasa"
@@ -75,10 +86,14 @@ class RasaEngine:
         ticket_prefix: str = "WRG",
         trainer: Any = None,
         transport: httpx.BaseTransport | None = None,
+        by_parts: bool = True,
+        parts_budget: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.threshold = threshold
         self.timeout = timeout
+        self.by_parts = by_parts
+        self.parts_budget = timeout if parts_budget is None else parts_budget
         self.trainer = trainer
         self._tickets = TicketExtractor(ticket_prefix)
         self._prefix = ticket_prefix
@@ -158,21 +173,59 @@ class RasaEngine:
             return Parse(text, None, 0.0, (), tuple(tickets), language, self.name, self._model_version or "")
         if self._model_version is None:
             self.status()  # learn the model version once (and fail fast when down)
-        resp = self._request("POST", "/model/parse", json={"text": seen.text})
-        self._check(resp, "parse")
-        body = _json(resp, "parse")
-        ranking = tuple(
-            (str(r["name"]), round(float(r["confidence"]), 4))
-            for r in body.get("intent_ranking") or []
-            if r.get("name") and r["name"] != NLU_FALLBACK
-        )
+        body = self._parse_body(seen.text)
+        whole = _ranking(body)
         top = body.get("intent") or {}
-        if not ranking and top.get("name") and top["name"] != NLU_FALLBACK:
-            ranking = ((str(top["name"]), round(float(top.get("confidence", 0.0)), 4)),)
+        fallback = top.get("name") == NLU_FALLBACK
+        head = clean[:MAX_TEXT_CHARS]
+        ranking = whole
+        secondary: tuple[str, float] | None = None
+        parts: tuple[Part, ...] = ()
+        if self.by_parts:
+            try:
+                reading = read(head, self._clause_ranker(), threshold=self.threshold, whole=whole)
+            except _OverBudget:
+                log.info("rasa: reading a long message by parts took over %.1fs; read whole", self.parts_budget)
+            else:
+                ranking, secondary, parts = reading.ranking, reading.secondary, reading.parts
+                # Rasa's fallback verdict was about the whole text; the core is judged afresh.
+                fallback = fallback and ranking == whole
         best, confidence = ranking[0] if ranking else (None, 0.0)
-        intent = best if best is not None and top.get("name") != NLU_FALLBACK and confidence >= self.threshold else None
+        intent = best if best is not None and not fallback and confidence >= self.threshold else None
         entities = self._entities(body.get("entities") or [], seen, tickets)
-        return Parse(text, intent, confidence, ranking, entities, language, self.name, self._model_version or "")
+        return Parse(
+            text,
+            intent,
+            confidence,
+            ranking,
+            entities,
+            language,
+            self.name,
+            self._model_version or "",
+            secondary_intent=secondary[0] if secondary else None,
+            secondary_confidence=secondary[1] if secondary else 0.0,
+            parts=parts,
+        )
+
+    def _parse_body(self, sent: str) -> dict[str, Any]:
+        resp = self._request("POST", "/model/parse", json={"text": sent})
+        self._check(resp, "parse")
+        return _json(resp, "parse")
+
+    def _clause_ranker(self) -> Callable[[str], Ranking]:
+        """A ``classify`` for :func:`nlu.long_messages.read`: one ``/model/parse`` per clause,
+        all of them within :attr:`parts_budget` seconds of the first."""
+        deadline = time.monotonic() + self.parts_budget
+
+        def classify(text: str) -> Ranking:
+            if time.monotonic() > deadline:
+                raise _OverBudget
+            seen = rasa_text(text)
+            if not any(t[2] >= 0 for t in seen.tokens):
+                return ()
+            return _ranking(self._parse_body(seen.text))
+
+        return classify
 
     def _entities(self, raw: list[dict[str, Any]], seen: RasaText, tickets: list[Entity]) -> tuple[Entity, ...]:
         """Rasa's entities on the citizen's text, with ticket numbers canonical and reported once.
@@ -448,6 +501,23 @@ def _join_split_spans(entities: list[Entity], text: str) -> list[Entity]:
         else:
             out.append(e)
     return out
+
+
+class _OverBudget(Exception):
+    """The clause requests of one message took longer than the engine's budget."""
+
+
+def _ranking(body: dict[str, Any]) -> Ranking:
+    """Rasa's intent ranking without ``nlu_fallback`` (best first), or its top intent alone."""
+    ranking = tuple(
+        (str(r["name"]), round(float(r["confidence"]), 4))
+        for r in body.get("intent_ranking") or []
+        if r.get("name") and r["name"] != NLU_FALLBACK
+    )
+    top = body.get("intent") or {}
+    if not ranking and top.get("name") and top["name"] != NLU_FALLBACK:
+        ranking = ((str(top["name"]), round(float(top.get("confidence", 0.0)), 4)),)
+    return ranking
 
 
 def _version_of(model_file: str) -> str:

@@ -36,7 +36,7 @@ from sklearn.svm import LinearSVC
 from nlu.base import ModelVersion, NluError, Parse, TrainingError
 from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
 from nlu.language import detect_language
-from nlu.long_messages import read_long
+from nlu.long_messages import read
 from nlu.normalize import Normalizer, looks_like_junk
 from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
 
@@ -470,12 +470,11 @@ class SklearnEngine:
             # Nothing to understand (emoji, control characters, decoded binary): no guess.
             return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
         head = clean[:MAX_CLASSIFY_CHARS]
-        whole = model.rank(head)
-        reading = read_long(head, model.rank, threshold=self.threshold, whole=whole)
-        ranking = reading.ranking if reading is not None else whole
+        reading = read(head, model.rank, threshold=self.threshold)
+        ranking = reading.ranking
         top, confidence = ranking[0]
         intent = top if confidence >= self.threshold else None
-        secondary = reading.secondary if reading is not None else None
+        secondary = reading.secondary
         return Parse(
             text,
             intent,
@@ -487,6 +486,7 @@ class SklearnEngine:
             model.info.version,
             secondary_intent=secondary[0] if secondary else None,
             secondary_confidence=secondary[1] if secondary else 0.0,
+            parts=reading.parts,
         )
 
 

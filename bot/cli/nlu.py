@@ -200,6 +200,11 @@ def _parse_dict(p: Parse) -> dict[str, Any]:
         "model_version": p.model_version,
         "secondary_intent": p.secondary_intent,
         "secondary_confidence": p.secondary_confidence,
+        "parts": [
+            {"text": x.text, "start": x.start, "end": x.end, "mark": x.mark, "intent": x.intent,
+             "confidence": x.confidence, "role": x.role}
+            for x in p.parts
+        ],
     }
 
 
@@ -229,6 +234,8 @@ def parse_cmd(ctx: click.Context, text: str, engine: str | None, as_json: bool) 
         click.echo(f"also        {result.secondary_intent}  confidence {result.secondary_confidence:.3f}")
     for e in result.entities:
         click.echo(f"entity      {e.entity} = {e.value!r}  [{e.start}:{e.end}]")
+    for x in result.parts:
+        click.echo(f"part        {x.role:<9} {x.intent or '-'} {x.confidence:.2f}  {x.text!r}")
     click.echo(f"language    {result.language}")
     click.echo(f"engine      {result.engine}  model {result.model_version}")
     if len(result.ranking) > 1:

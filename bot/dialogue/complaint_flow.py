@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue import mood
+from bot.dialogue.long_message import place_of, read_letter
 from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import Draft, Filing, Question
 from bot.dialogue.texts import name_of, render
@@ -115,13 +116,16 @@ class ComplaintFlow:
         _put(ctx, touched_at=ctx.incoming.received_at)
         draft = _filing(ctx).draft
         category = self.ports.category_for_intent(ctx.intent)
+        # A long first message is a letter: the description is its problem part, without the
+        # greeting, the thanks and the questions answered besides (bot/dialogue/long_message.py).
+        described = read_letter(ctx.text, ctx.parse, ctx.intent).description or ctx.text
         if category and ctx.intent != "report_start":
             draft = replace(draft, category=category)
             # "banjir" alone names the problem; a sentence describes it.
             if len(ctx.text.split()) >= 3:
-                draft = replace(draft, description=ctx.text[:MAX_DESCRIPTION])
+                draft = replace(draft, description=described[:MAX_DESCRIPTION])
         elif len(ctx.text.split()) >= 6 and not ctx.incoming.button:
-            draft = replace(draft, description=ctx.text[:MAX_DESCRIPTION])
+            draft = replace(draft, description=described[:MAX_DESCRIPTION])
         _put(ctx, self._absorb(ctx, draft, _filing(ctx).awaiting))
         self.ask_next(ctx)
 
@@ -240,9 +244,10 @@ class ComplaintFlow:
             draft = replace(draft, latitude=loc.lat, longitude=loc.lon)
             if loc.address:
                 draft = replace(draft, location_text=loc.address[:500])
-        entity = ctx.parse.entity("location") if ctx.parse is not None else None
+        # Every place the message names (an address and its landmarks), not only the first.
+        entity = place_of(ctx.parse)
         if take_location_entity and entity and not draft.location_text and awaiting != Question.LOCATION:
-            draft = replace(draft, location_text=str(entity)[:500])
+            draft = replace(draft, location_text=entity[:500])
         for m in ctx.incoming.media:
             if m not in draft.media:
                 draft = replace(draft, media=draft.media + (m,))

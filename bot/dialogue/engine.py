@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.dialogue import mood
 from bot.dialogue.complaint_flow import ComplaintFlow
 from bot.dialogue.knowledge import Article, KnowledgeBase, Office
+from bot.dialogue.long_message import read_letter
 from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import DialogueState, KnowledgeCursor, Question
 from bot.dialogue.texts import name_of, render
@@ -309,6 +310,50 @@ class Dialogue:
             ctx.say("question_unanswered")
         self.flow.remind(ctx)
 
+    # -- long messages: a complaint and a question in one ----------------------------------
+    def _asides(self, ctx: Ctx, main: str, answered: set[str] | None = None) -> None:
+        """Answer the questions a complaint's first message asks besides ("..., berapa lama
+        biasanya ditangani?", "sekalian tanya cara bayar PBB?") before filing goes on."""
+        if ctx.incoming.button:
+            return
+        done = set(answered or ())
+        parts = ctx.parse.parts if ctx.parse is not None else ()
+        if any(p.intent == "ask_emergency" and mood.sounds_like_emergency(p.text) for p in parts):
+            # "pohon tumbang menimpa motor, ada korban luka": safety first, then the complaint.
+            ctx.say("emergency")
+        category = self.ports.category_for_intent(main) if main != "report_start" else None
+        for asked in read_letter(ctx.text, ctx.parse, main).questions:
+            if asked.how_long:
+                if "sla" in done or not category:
+                    continue
+                done.add("sla")
+                hours, days = self.ports.sla_of(category)
+                ctx.say("sla_info", category=name_of("category_names", category, ctx.lang).lower(),
+                        hours=f"{hours:g}", days=f"{days:g}")
+            elif asked.intent == "check_status":
+                if "check_status" not in done:
+                    done.add("check_status")
+                    self._status(ctx)
+            elif asked.intent is not None and asked.intent not in done:
+                done.add(asked.intent)
+                found = self.kb.choose(asked.intent, asked.text, ctx.lang)
+                if isinstance(found, Article):
+                    ctx.replies.append(Reply(found.summary))
+                else:
+                    self._kb_not_covered(ctx, found)
+
+    def _complaint_besides(self, ctx: Ctx, question: str) -> bool:
+        """A question that also reports a problem ("cara bayar PBB gimana? oh iya lampu jalan di
+        Gg. Mawar mati seminggu"): the question was answered, now the complaint is filed."""
+        secondary = ctx.parse.secondary_intent if ctx.parse is not None else None
+        if secondary is None or not secondary.startswith("report_") or secondary == "report_start" \
+                or ctx.incoming.button or ctx.state.filing is not None:
+            return False
+        ctx.intent = secondary
+        self._asides(ctx, secondary, answered={question})
+        self.flow.start(ctx)
+        return True
+
     # -- handover --------------------------------------------------------------------------
     def _handed_over(self, ctx: Ctx) -> bool:
         """A message while a person has (or is about to have) the conversation; False when the
@@ -364,6 +409,7 @@ class Dialogue:
             return
         ctx.state = replace(ctx.state, fallbacks=fallbacks, clarifying=None)
         if intent.startswith("report_"):
+            self._asides(ctx, intent)
             self.flow.start(ctx)
         elif intent == "greet":
             name = ctx.incoming.sender_name
@@ -379,6 +425,8 @@ class Dialogue:
             ctx.say("info_intro")
         elif intent.startswith("ask_"):
             self._kb(ctx, intent)
+            if self._complaint_besides(ctx, intent):
+                return
         else:   # affirm/deny with nothing to confirm
             ctx.replies.append(self.menu(lang))
         if intent not in ("check_status",) and not intent.startswith("report_"):

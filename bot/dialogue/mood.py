@@ -179,8 +179,11 @@ def is_question(text: str) -> bool:
     return text.strip().endswith("?") or bool(_QUESTION_START.search(text))
 
 
-_HOW_LONG = re.compile(r"\b(berapa lama|kapan (di|akan )?\w*(tangani|proses|perbaiki|selesai)|"
-                       r"lama(nya)? (ditangani|diproses|penanganan)|how long|when will)\b", re.I)
+_HOW_LONG = re.compile(r"\b(berapa lama|kapan (biasanya |kira-kira |bisa |akan |mau )?(di|akan )?\w*"
+                       r"(tangani|proses|perbaiki|selesai|beres|tindaklanjuti)|"
+                       r"lama(nya)? (ditangani|diproses|penanganan)|how long|when will|"
+                       r"when (do|does|is|are) (it|they|this|these|complaints?|reports?) (usually )?"
+                       r"(get |be )?(fixed|repaired|handled|processed|resolved))\b", re.I)
 
 
 def asks_how_long(text: str) -> bool:

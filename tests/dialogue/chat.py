@@ -9,6 +9,7 @@ Replies are read back as the keys of the texts they were rendered from (``"ask_l
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -22,7 +23,8 @@ from bot.dialogue.texts import LANGUAGES, catalogue
 from bot.dialogue.types import Incoming, Reply, Turn
 from channels.base import CitizenAbilities, Location, Media
 from channels.twilio.channel import SMS_ABILITIES
-from nlu.base import Entity, Parse
+from nlu import long_messages
+from nlu.base import Entity, Parse, Part
 from tests.dialogue.memory_ports import NOW, MemoryPorts
 
 KB = KnowledgeBase()
@@ -30,24 +32,44 @@ PHOTO = Media("tg-file:AgAD1", "image/jpeg")
 
 
 def parse(text: str, intent: str | None = None, confidence: float | None = None, *, lang: str = "id",
-          loc: str | None = None, ticket: str | None = None,
-          ranking: tuple[tuple[str, float], ...] = ()) -> Parse:
+          loc: str | Sequence[str] | None = None, ticket: str | None = None,
+          ranking: tuple[tuple[str, float], ...] = (), clauses: Mapping[str, str] | None = None) -> Parse:
     """What an NLU engine would return for ``text``.
 
     Args:
-        loc: A location entity: a substring of ``text``.
+        loc: A location entity (or several): substrings of ``text``.
         ticket: A ticket_id entity value (normalised, e.g. "WRG-2026-000001").
+        clauses: Read ``text`` by its parts as the engines do (nlu/long_messages.py), the NLU
+            reading a clause that contains one of these substrings as that intent (sure), and
+            any other clause as unsure; the whole message and its core read as ``intent``.
     """
     entities = []
-    if loc is not None:
-        start = text.index(loc)
-        entities.append(Entity("location", loc, start, start + len(loc), loc))
+    for one in ([loc] if isinstance(loc, str) else loc or ()):
+        start = text.index(one)
+        entities.append(Entity("location", one, start, start + len(one), one))
     if ticket is not None:
         entities.append(Entity("ticket_id", ticket, 0, len(text), text))
     conf = confidence if confidence is not None else (0.9 if intent else 0.3)
-    return Parse(text=text, intent=intent, confidence=conf,
-                 ranking=ranking or (((intent, conf),) if intent else ()), entities=tuple(entities),
-                 language=lang, engine="rules", model_version="test")
+    whole = ranking or (((intent, conf),) if intent else ())
+    secondary: tuple[str, float] | None = None
+    parts: tuple[Part, ...] = ()
+    if clauses is not None:
+        pieces = {c.text for c in long_messages.clauses(text)}
+
+        def classify(piece: str) -> tuple[tuple[str, float], ...]:
+            if piece not in pieces:
+                return whole     # the whole message, or its core once courtesies are set aside
+            for words, label in clauses.items():
+                if words in piece:
+                    return ((label, 0.95),)
+            return (("out_of_scope", 0.3),)
+
+        reading = long_messages.read(text, classify, threshold=0.5, whole=whole)
+        whole, secondary, parts = reading.ranking, reading.secondary, reading.parts
+    return Parse(text=text, intent=intent, confidence=conf, ranking=whole, entities=tuple(entities),
+                 language=lang, engine="rules", model_version="test",
+                 secondary_intent=secondary[0] if secondary else None,
+                 secondary_confidence=secondary[1] if secondary else 0.0, parts=parts)
 
 
 @cache
@@ -103,9 +125,10 @@ class Said(TypedDict, total=False):
     intent: str | None
     confidence: float | None
     lang: str | None
-    loc: str | None
+    loc: str | Sequence[str] | None
     ticket: str | None
     ranking: tuple[tuple[str, float], ...]
+    clauses: Mapping[str, str] | None
     button: str | None
     location: Location | tuple[float, float] | None
     photo: Media | bool | None
@@ -130,8 +153,9 @@ class Chat:
         self.replies: list[Reply] = []
 
     def say(self, text: str = "", intent: str | None = None, confidence: float | None = None, *,
-            lang: str | None = None, loc: str | None = None, ticket: str | None = None,
-            ranking: tuple[tuple[str, float], ...] = (), button: str | None = None,
+            lang: str | None = None, loc: str | Sequence[str] | None = None, ticket: str | None = None,
+            ranking: tuple[tuple[str, float], ...] = (), clauses: Mapping[str, str] | None = None,
+            button: str | None = None,
             location: Location | tuple[float, float] | None = None, photo: Media | bool | None = None,
             nlu: bool = True) -> list[str]:
         """One message; returns the keys of the replies (see :func:`key_of`)."""
@@ -145,7 +169,7 @@ class Chat:
         # As the pipeline does: the button's payload is what the NLU reads; no text, no parse.
         read = button or text
         p = parse(read, intent, confidence, lang=lang or self.lang, loc=loc, ticket=ticket,
-                  ranking=ranking) if nlu and read.strip() else None
+                  ranking=ranking, clauses=clauses) if nlu and read.strip() else None
         incoming = Incoming(text=text, channel=self.channel, received_at=self.now, button=button,
                             location=location, media=media, sender_name=self.name,
                             abilities=SMS_ABILITIES if self.channel == "sms" else CitizenAbilities())

@@ -131,5 +131,8 @@ def test_parse_shows_a_question_asked_inside_a_complaint(config: NluConfig) -> N
             "ke rumah warga. Sekalian mau tanya, bagaimana cara membayar PBB secara online? Terima kasih.")
     out = json.loads(run(config, "parse", text, "--json").output)
     assert out["intent"] == "report_garbage" and out["secondary_intent"] == "ask_tax"
+    assert [p["role"] for p in out["parts"]][0] == "courtesy"
+    assert {"text": "Terima kasih", "role": "courtesy", "intent": "thank"}.items() <= out["parts"][-1].items()
     human = run(config, "parse", text).output
     assert "also        ask_tax" in human
+    assert "part        secondary ask_tax" in human
