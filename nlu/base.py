@@ -76,6 +76,9 @@ class Parse:
         parts: A long message's clauses with their own reading (empty for a short message):
             what the dialogue files as a complaint's description and which questions it
             answers besides.
+        source_intent: The name the model itself gave the top intent when that is not a
+            Warga name (an external Rasa model's ``lapor_jalan`` mapped to
+            ``report_road_damage``, or an intent it has that nothing maps); None otherwise.
     """
 
     text: str
@@ -89,6 +92,7 @@ class Parse:
     secondary_intent: str | None = None
     secondary_confidence: float = 0.0
     parts: tuple[Part, ...] = ()
+    source_intent: str | None = None
 
     def spans(self, name: str) -> tuple[Entity, ...]:
         """Every entity called ``name``, in message order (e.g. all ``location`` pieces)."""

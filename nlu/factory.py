@@ -53,16 +53,21 @@ def build_rasa_trainer(config: NluConfig) -> RasaTrainer:
 
 
 def build_rasa_engine(config: NluConfig) -> RasaEngine:
-    """A client of the configured Rasa server (which may not be running yet)."""
-    if not config.rasa_token:
-        log.warning("nlu.rasa_token is empty: set WARGA_RASA_TOKEN (the Rasa server requires one)")
+    """A client of the configured Rasa server (which may not be running yet): Warga's own,
+    which it trains, or an external one (``nlu.rasa_url``) read through ``nlu.intent_map``."""
+    if not config.rasa_token and not config.external:
+        # An external server may run without a token; Warga's own never does.
+        log.warning("nlu.rasa_token is empty: set WARGA_NLU_RASA_TOKEN (the Rasa server requires one)")
     return RasaEngine(
-        config.rasa_url,
+        config.rasa_base_url,
         config.rasa_token,
         threshold=config.threshold,
         timeout=config.rasa_timeout,
         ticket_prefix=config.ticket_prefix,
-        trainer=build_rasa_trainer(config),
+        trainer=None if config.external else build_rasa_trainer(config),
+        intent_map=config.intent_map,
+        entity_map=config.entity_map,
+        trust_env=config.external,
     )
 
 

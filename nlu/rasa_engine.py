@@ -17,6 +17,13 @@ A long message is read whole and by its clauses with the same shared logic as th
 engine (:func:`nlu.long_messages.read`): each clause is one more ``/model/parse`` call, within a
 time budget (past it the whole message's reading is kept, never an error).
 
+The server may also be a city's own (``nlu.rasa_url``), trained on its own intent names: the
+engine then renames them through ``intent_map`` (and entities through ``entity_map``) on the
+whole message's ranking and on every clause's, so the long-message reading, the secondary
+intent and the parts all speak Warga's names. A name that is neither mapped nor one of Warga's
+intents stays in the ranking under its own name but is never an intent (not understood, like
+an answer below the threshold); :attr:`nlu.base.Parse.source_intent` keeps the model's name.
+
 Quirks measured on this machine (../shared/notes/rasa-server.md): the token is only accepted as
 the ``?token=`` query parameter (a Bearer header gets 401); empty text gets a confident guess, so
 we answer it ourselves; ticket numbers are found by our own pattern (Rasa's are de-duplicated).
@@ -27,8 +34,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +43,7 @@ import httpx
 
 from nlu.base import Entity, ModelVersion, NluError, Parse, Part, TrainingError
 from nlu.entities import TicketExtractor, normalize_ticket_id
+from nlu.intents import INTENTS
 from nlu.language import detect_language
 from nlu.long_messages import Ranking, read
 from nlu.normalize import _REDUP, _STRETCH, _TOKEN, Normalizer, fold, looks_like_junk
@@ -57,6 +65,11 @@ class RasaStatus:
     model_file: str
 
 
+_WARGA_INTENTS = frozenset(INTENTS)
+#: Their intent name -> the Warga name it was reported as, for one parse (see ``source_intent``).
+_Sources = dict[str, str]
+
+
 class RasaEngine:
     """Parses through a running Rasa server.
 
@@ -72,6 +85,10 @@ class RasaEngine:
             every message whole (the comparison in docs/BENCHMARKS.md).
         parts_budget: Seconds all the clause requests of one message may take together
             (default: ``timeout``); past it the whole message's reading is kept.
+        intent_map: The model's intent names -> Warga's (an external server's model).
+        entity_map: The model's entity names -> Warga's.
+        trust_env: Honour HTTP(S)_PROXY (an external server may be behind one; Warga's own
+            is on loopback and must not be).
     """
 
     name = "rasa"
@@ -88,6 +105,9 @@ class RasaEngine:
         transport: httpx.BaseTransport | None = None,
         by_parts: bool = True,
         parts_budget: float | None = None,
+        intent_map: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        entity_map: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        trust_env: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.threshold = threshold
@@ -97,11 +117,19 @@ class RasaEngine:
         self.trainer = trainer
         self._tickets = TicketExtractor(ticket_prefix)
         self._prefix = ticket_prefix
+        self._token = token
+        self.intent_map: dict[str, str] = dict(intent_map)
+        self.entity_map: dict[str, str] = dict(entity_map)
         # Loading a model blocks Rasa for ~15 s, so control calls get their own long timeouts.
-        # trust_env=False: Rasa is on loopback; an HTTP(S)_PROXY in the environment must not
-        # capture these requests.
+        # trust_env=False for Warga's own server: it is on loopback and an HTTP(S)_PROXY in the
+        # environment must not capture these requests. The token goes only as ?token= (Rasa
+        # refuses a Bearer header); a server started without one gets none.
         self._client = httpx.Client(
-            base_url=self.base_url, params={"token": token}, timeout=timeout, transport=transport, trust_env=False
+            base_url=self.base_url,
+            params={"token": token} if token else None,
+            timeout=timeout,
+            transport=transport,
+            trust_env=trust_env,
         )
         self._model_version: str | None = None
 
@@ -116,7 +144,9 @@ class RasaEngine:
         except httpx.TimeoutException as exc:
             raise NluError(f"rasa {method} {path}: timed out after {timeout or self.timeout}s", retryable=True) from exc
         except httpx.TransportError as exc:
-            raise NluError(f"rasa {method} {path}: {type(exc).__name__}: {exc}", retryable=True) from exc
+            # The error may quote the URL, whose query holds the token: never pass it on.
+            reason = str(exc).replace(self._token, "***") if self._token else str(exc)
+            raise NluError(f"rasa {method} {path}: {type(exc).__name__}: {reason}", retryable=True) from exc
 
     @staticmethod
     def _check(resp: httpx.Response, what: str) -> None:
@@ -142,11 +172,36 @@ class RasaEngine:
 
     def ready(self) -> bool:
         """Whether the server is up with a model loaded."""
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why the server cannot answer now (down, no model, token refused), or None."""
         try:
             self.status()
-        except NluError:
-            return False
-        return True
+        except NluError as exc:
+            return str(exc)
+        return None
+
+    def model_intents(self) -> tuple[str, ...]:
+        """The intents of the loaded model, from its domain (``GET /domain``).
+
+        A model trained with ``rasa train nlu`` alone may carry an empty domain: then this is
+        empty, and unmapped intents only show in :attr:`Parse.source_intent` as they come.
+
+        Raises:
+            NluError: Server down, no model, token refused.
+        """
+        resp = self._request("GET", "/domain", headers={"Accept": "application/json"})
+        self._check(resp, "domain")
+        names: list[str] = []
+        for item in _json(resp, "domain").get("intents") or []:
+            # Each entry is a name, or {name: {use_entities: ...}}.
+            names.extend([item] if isinstance(item, str) else [str(k) for k in item] if isinstance(item, dict) else [])
+        return tuple(dict.fromkeys(n for n in names if n != NLU_FALLBACK))
+
+    def unmapped(self, intents: Iterable[str]) -> tuple[str, ...]:
+        """The model's intents this engine reports as not understood (neither mapped nor Warga's)."""
+        return tuple(i for i in intents if i not in self.intent_map and i not in _WARGA_INTENTS)
 
     @property
     def model_version(self) -> str | None:
@@ -174,7 +229,8 @@ class RasaEngine:
         if self._model_version is None:
             self.status()  # learn the model version once (and fail fast when down)
         body = self._parse_body(seen.text)
-        whole = _ranking(body)
+        sources: _Sources = {}
+        whole = self._rank(body, sources)
         top = body.get("intent") or {}
         fallback = top.get("name") == NLU_FALLBACK
         head = clean[:MAX_TEXT_CHARS]
@@ -183,7 +239,7 @@ class RasaEngine:
         parts: tuple[Part, ...] = ()
         if self.by_parts:
             try:
-                reading = read(head, self._clause_ranker(), threshold=self.threshold, whole=whole)
+                reading = read(head, self._clause_ranker(sources), threshold=self.threshold, whole=whole)
             except _OverBudget:
                 log.info("rasa: reading a long message by parts took over %.1fs; read whole", self.parts_budget)
             else:
@@ -191,7 +247,11 @@ class RasaEngine:
                 # Rasa's fallback verdict was about the whole text; the core is judged afresh.
                 fallback = fallback and ranking == whole
         best, confidence = ranking[0] if ranking else (None, 0.0)
-        intent = best if best is not None and not fallback and confidence >= self.threshold else None
+        # An intent of the model that nothing maps is not one Warga can act on: not understood.
+        known = best in _WARGA_INTENTS
+        intent = best if known and not fallback and confidence >= self.threshold else None
+        source = best if best is not None and not known else sources.get(best or "")
+        parts = tuple(p if p.intent is None or p.intent in _WARGA_INTENTS else replace(p, intent=None) for p in parts)
         entities = self._entities(body.get("entities") or [], seen, tickets)
         return Parse(
             text,
@@ -205,14 +265,32 @@ class RasaEngine:
             secondary_intent=secondary[0] if secondary else None,
             secondary_confidence=secondary[1] if secondary else 0.0,
             parts=parts,
+            source_intent=source,
         )
+
+    def _rank(self, body: dict[str, Any], sources: _Sources) -> Ranking:
+        """Rasa's ranking in Warga's intent names (see the module's docstring).
+
+        Several of the model's intents mapped to one Warga intent add up (shares of one
+        softmax); ``sources`` learns which of the model's names each Warga name came from.
+        """
+        raw = _ranking(body)
+        if not self.intent_map and all(name in _WARGA_INTENTS for name, _ in raw):
+            return raw
+        merged: dict[str, float] = {}
+        for name, confidence in raw:
+            ours = self.intent_map.get(name, name)
+            if ours != name:
+                sources.setdefault(ours, name)
+            merged[ours] = merged.get(ours, 0.0) + confidence
+        return tuple(sorted(((n, round(min(c, 1.0), 4)) for n, c in merged.items()), key=lambda x: -x[1]))
 
     def _parse_body(self, sent: str) -> dict[str, Any]:
         resp = self._request("POST", "/model/parse", json={"text": sent})
         self._check(resp, "parse")
         return _json(resp, "parse")
 
-    def _clause_ranker(self) -> Callable[[str], Ranking]:
+    def _clause_ranker(self, sources: _Sources) -> Callable[[str], Ranking]:
         """A ``classify`` for :func:`nlu.long_messages.read`: one ``/model/parse`` per clause,
         all of them within :attr:`parts_budget` seconds of the first."""
         deadline = time.monotonic() + self.parts_budget
@@ -223,7 +301,7 @@ class RasaEngine:
             seen = rasa_text(text)
             if not any(t[2] >= 0 for t in seen.tokens):
                 return ()
-            return _ranking(self._parse_body(seen.text))
+            return self._rank(self._parse_body(seen.text), sources)
 
         return classify
 
@@ -243,6 +321,7 @@ class RasaEngine:
                 name, r_start, r_end = str(e["entity"]), int(e["start"]), int(e["end"])
             except (KeyError, TypeError, ValueError):
                 continue
+            name = self.entity_map.get(name, name)
             where = seen.original_span(r_start, r_end)
             if where is None:
                 continue  # only words Warga added for the classifier
@@ -287,7 +366,11 @@ class RasaEngine:
             TrainingError: Training or loading failed.
         """
         if self.trainer is None:
-            raise TrainingError("this RasaEngine has no trainer configured", retryable=False)
+            raise TrainingError(
+                f"the Rasa server at {self.base_url} is not trained by Warga (an external server: "
+                "train its model where it is run)",
+                retryable=False,
+            )
         model_file = self.trainer.train(data)
         try:
             return self.load_model(model_file)

@@ -38,8 +38,9 @@ def _require_schema(settings: Settings) -> None:
 
 
 def _start_rasa(settings: Settings) -> Any:
-    """With nlu.engine rasa and nlu.rasa_autostart, run the Rasa server beside the gateway."""
-    if settings.nlu.engine != "rasa" or not settings.rasa_autostart:
+    """With nlu.engine rasa and nlu.rasa_autostart, run the Rasa server beside the gateway
+    (never an external one, nlu.rasa_url: the city runs and trains that itself)."""
+    if settings.nlu.engine != "rasa" or not settings.rasa_autostart or settings.nlu.external:
         return None
     from bot.runtime.rasa import RasaSupervisor
 
@@ -225,11 +226,14 @@ def doctor(ctx: click.Context) -> None:
 
     checks = run_checks(settings_of(ctx))
     for c in checks:
-        click.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
-        if not c.ok and c.fix:
+        click.echo(f"{'FAIL' if not c.ok else 'WARN' if c.warning else 'ok  '}  {c.name}: {c.detail}")
+        if (not c.ok or c.warning) and c.fix:
             click.echo(f"      fix: {c.fix}")
     failed = [c for c in checks if not c.ok]
-    click.echo(f"{len(failed)} problem(s) found" if failed else "everything looks right")
+    warned = sum(c.ok and c.warning for c in checks)
+    also = f"; {warned} warning(s)" if warned else ""
+    click.echo(f"{len(failed)} problem(s) found{also}" if failed else
+               f"everything works{also}" if warned else "everything looks right")
     sys.exit(1 if failed else 0)
 
 

@@ -98,6 +98,11 @@ def _edge(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _external_refusal(config: NluConfig, what: str) -> str:
+    return (f"nlu.rasa_url points at your own Rasa server ({config.rasa_url}): Warga does not {what} it; "
+            f"{what} it where it runs (empty nlu.rasa_url to use Warga's own)")
+
+
 def _engine_choice(config: NluConfig, engine: str | None) -> str:
     return engine or config.engine
 
@@ -139,6 +144,13 @@ def validate_cmd(ctx: click.Context, data_path: Path | None) -> None:
 def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if_missing: bool) -> None:
     """Train models from the Rasa YAML data; a failed training keeps the active model."""
     config = _get_config(ctx)
+    if config.external:
+        if engine in ("rasa", "all"):
+            raise NluError(_external_refusal(config, "train"), retryable=False)
+        if engine is None and config.engine == "rasa":
+            click.echo(f"rasa: the external server at {config.rasa_url} is trained where it runs; "
+                       "training the sklearn fallback only")
+        engine = "sklearn"
     engine = engine or ("all" if config.engine == "rasa" else "sklearn")
     want_sklearn = engine in ("sklearn", "all")
     want_rasa = engine in ("rasa", "all")
@@ -180,7 +192,8 @@ def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if
                     raise
                 click.echo(f"rasa: server now serves {model.name}")
             else:
-                click.echo(f"rasa: server not running at {config.rasa_url}; it loads the newest model when it starts")
+                click.echo(f"rasa: server not running at {config.rasa_base_url}; "
+                           "it loads the newest model when it starts")
         finally:
             client.close()
 
@@ -198,6 +211,7 @@ def _parse_dict(p: Parse) -> dict[str, Any]:
         "language": p.language,
         "engine": p.engine,
         "model_version": p.model_version,
+        "source_intent": p.source_intent,
         "secondary_intent": p.secondary_intent,
         "secondary_confidence": p.secondary_confidence,
         "parts": [
@@ -383,6 +397,8 @@ class _Stopped(Exception):
 def serve_cmd(ctx: click.Context, no_train: bool) -> None:
     """Run the Rasa server alone, in the foreground, on nlu.rasa_host:nlu.rasa_port."""
     config = _get_config(ctx, local_secrets=True)
+    if config.external:
+        raise NluError(_external_refusal(config, "start"), retryable=False)
 
     def _on_sigterm(signum: int, frame: Any) -> None:
         # Only raise: stopping the server inside the handler would wait on the very process the

@@ -68,7 +68,10 @@ def parse_to_json(p: Parse) -> dict[str, object]:
             "ranking": [[str(i), round(float(c), 4)] for i, c in p.ranking[:5]],
             "entities": [{"entity": e.entity, "value": e.value, "start": e.start, "end": e.end}
                          for e in p.entities],
-            "language": p.language, "engine": p.engine, "model_version": p.model_version}
+            "language": p.language, "engine": p.engine, "model_version": p.model_version,
+            # An external model's own name for what it understood (nlu.intent_map), kept so staff
+            # and the city's NLU team can see what was mapped or left unmapped.
+            **({"source_intent": p.source_intent} if p.source_intent else {})}
 
 
 class ConversationProcessor:

@@ -9,7 +9,7 @@ each enabled channel's credentials and webhook registration, through the channel
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,6 +18,8 @@ from bot.settings import Settings
 from bot.store.engine import make_engine, ping
 from bot.store.migrate import pending
 from channels.base import DeclaresWebhooks, ManagesWebhook, SendError
+from nlu.base import NluError
+from nlu.factory import build_rasa_engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +31,14 @@ class Check:
         ok: False when something is wrong.
         detail: What was found.
         fix: What to do about it (empty when nothing).
+        warning: It works, but not as well as it could (shown, not counted as a problem).
     """
 
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -95,26 +99,59 @@ def _nlu(settings: Settings) -> Iterator[Check]:
                     "run `warga nlu train` (otherwise the first start trains one)")
     if nlu.engine != "rasa":
         return
-    import requests
+    yield from _rasa(settings)
 
-    url = f"{nlu.rasa_url}/status"
+
+def _rasa(settings: Settings) -> Iterator[Check]:
+    """Warga's own Rasa server, or the city's (nlu.rasa_url): reachable, a model loaded, our
+    token accepted; for the city's, which of its model's intents Warga cannot act on."""
+    nlu = settings.nlu
+    url = nlu.rasa_base_url
+    label = "rasa server (external)" if nlu.external else "rasa server"
+    client = build_rasa_engine(replace(nlu, rasa_timeout=_RASA_CHECK_SECONDS))
     try:
-        status = requests.get(url, params={"token": nlu.rasa_token} if nlu.rasa_token else None, timeout=3)
-    except requests.RequestException as exc:
-        fix = ("it is started with `warga run`/`warga serve` (nlu.rasa_autostart); check its log"
-               if settings.rasa_autostart else "start it with `warga nlu serve`")
-        yield Check("rasa server", False, f"unreachable at {nlu.rasa_url} ({type(exc).__name__}); "
-                    "the sklearn engine answers meanwhile", fix)
+        client.status()
+        intents = client.model_intents() if nlu.external else ()
+    except NluError as exc:
+        yield Check(label, False, f"{url}: {exc}; the sklearn engine answers meanwhile", _rasa_fix(settings, str(exc)))
         return
-    if status.status_code == 200:
-        yield Check("rasa server", True, f"{nlu.rasa_url}: model loaded")
-    elif status.status_code == 409:
-        yield Check("rasa server", False, f"{nlu.rasa_url}: running without a model", "run `warga nlu train`")
-    elif status.status_code in (401, 403):
-        yield Check("rasa server", False, f"{nlu.rasa_url}: refused our token",
-                    "the server was started with another token (WARGA_RASA_TOKEN / var/rasa-token)")
+    finally:
+        client.close()
+    yield Check(label, True, f"{url}: model loaded, token accepted")
+    if not nlu.external:
+        return
+    if not intents:
+        yield Check("rasa intents", True, "the model does not list its intents (GET /domain is empty); "
+                    "unmapped ones show as source_intent on messages not understood",
+                    "train it with a domain listing its intents, or check nlu.intent_map by hand", warning=True)
+        return
+    unmapped = client.unmapped(intents)
+    if unmapped:
+        yield Check("rasa intents", True, f"{len(unmapped)} of {len(intents)} intents are not mapped and are read "
+                    f"as not understood: {', '.join(unmapped)}",
+                    "map them in nlu.intent_map (their name: a Warga intent) if Warga should act on them",
+                    warning=True)
     else:
-        yield Check("rasa server", False, f"{nlu.rasa_url}: answered {status.status_code}", "check its log")
+        yield Check("rasa intents", True, f"all {len(intents)} intents map to Warga's")
+
+
+#: Seconds for each request of the check: long enough for a distant server, short for a dead one.
+_RASA_CHECK_SECONDS = 5.0
+
+
+def _rasa_fix(settings: Settings, reason: str) -> str:
+    nlu = settings.nlu
+    if "token" in reason:
+        return ("set WARGA_NLU_RASA_TOKEN to the token your server was started with (`rasa run -t`)"
+                if nlu.external else
+                "the server was started with another token (WARGA_NLU_RASA_TOKEN / var/rasa-token)")
+    if "no model" in reason:
+        return "load a model into your server" if nlu.external else "run `warga nlu train`"
+    if nlu.external:
+        return f"start your Rasa server with `rasa run --enable-api`, or fix nlu.rasa_url ({nlu.rasa_url})"
+    if settings.rasa_autostart:
+        return "it is started with `warga run`/`warga serve` (nlu.rasa_autostart); check its log"
+    return "start it with `warga nlu serve`"
 
 
 def _channels(settings: Settings) -> Iterator[Check]:

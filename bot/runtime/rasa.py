@@ -36,7 +36,7 @@ class RasaSupervisor:
 
     def start(self) -> None:
         if _listening(self.config.rasa_host, self.config.rasa_port):
-            log.info("rasa server already running", extra={"url": self.config.rasa_url})
+            log.info("rasa server already running", extra={"url": self.config.rasa_base_url})
             self.ready.set()
             return
         self._thread.start()
@@ -50,7 +50,7 @@ class RasaSupervisor:
             self.server = build_rasa_server(self.config)
             self.server.start()
             self.server.wait_ready(self.config.rasa_start_timeout)
-            log.info("rasa server ready", extra={"url": self.config.rasa_url})
+            log.info("rasa server ready", extra={"url": self.config.rasa_base_url})
             self.ready.set()
         except (NluError, TrainingDataError, OSError) as exc:
             # The gateway keeps answering with the sklearn engine; say why Rasa is missing.

@@ -104,8 +104,12 @@ def _read(config_path: Path) -> dict[str, Any]:
     return data
 
 
+#: Mappings whose keys are names of another system (an intent called "ask_auth..."), not settings.
+_NAME_MAPPINGS = {("nlu", "intent_map"), ("nlu", "entity_map")}
+
+
 def _refuse_secrets(node: Any, path: tuple[str, ...] = ()) -> None:
-    if not isinstance(node, dict):
+    if not isinstance(node, dict) or path in _NAME_MAPPINGS:
         return
     for k, v in node.items():
         key_path = path + (str(k),)
@@ -146,7 +150,7 @@ def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 # -- the environment -------------------------------------------------------------------------
 def allowed_variables() -> set[str]:
     """The WARGA_* (and provider) variables read outside config.yml's keys."""
-    return {Secrets.variable(name) for name in Secrets.model_fields} | {v.name for v in OTHER_ENV}
+    return {v for name in Secrets.model_fields for v in Secrets.variables(name)} | {v.name for v in OTHER_ENV}
 
 
 def _refuse_unknown_variables(env: Mapping[str, str], by_env: Mapping[str, Key]) -> None:
@@ -181,7 +185,7 @@ def _secrets(env: Mapping[str, str], var_dir: Path) -> Secrets:
     except ValidationError as exc:
         error = exc.errors()[0]
         variable = str(error["loc"][0])
-        field = next(n for n in Secrets.model_fields if Secrets.variable(n) == variable)
+        field = next(n for n in Secrets.model_fields if variable in Secrets.variables(n))
         extra = Secrets.model_fields[field].json_schema_extra
         expected = extra.get("expected") if isinstance(extra, dict) else None
         raise ConfigError(f"config: {variable}: expected {expected or 'text'}, "
@@ -327,7 +331,8 @@ def _assemble(config: ConfigFile, config_path: Path, secrets: Secrets) -> Settin
         nlu = NluConfig(
             engine=n.engine, threshold=n.threshold,
             data_dir=_resolve_path(base, n.data_dir), models_dir=_resolve_path(base, n.models_dir),
-            var_dir=_resolve_path(base, n.var_dir), rasa_host=n.rasa_host, rasa_port=n.rasa_port,
+            var_dir=_resolve_path(base, n.var_dir), rasa_url=n.rasa_url, rasa_host=n.rasa_host,
+            rasa_port=n.rasa_port, intent_map=n.intent_map, entity_map=n.entity_map,
             rasa_token=secrets.rasa_token, rasa_timeout=n.rasa_timeout,
             rasa_retry_after=n.rasa_retry_after, rasa_venv=_resolve_path(base, n.rasa_venv),
             rasa_config=_resolve_path(base, n.rasa_config), ticket_prefix=config.tickets.prefix)

@@ -42,8 +42,10 @@ def ensure_local_secrets(settings: Settings) -> Settings:
     Raises:
         ConfigError: var/ cannot be written; the message names the variable to set instead.
     """
-    values = {field: getattr(settings.secrets, field) or _create(settings.var_dir, field)
-              for field in LOCAL_SECRET_FILES}
+    # An external Rasa server (nlu.rasa_url) has its own token, or none: never a made-up one.
+    wanted = [f for f in LOCAL_SECRET_FILES if not (f == "rasa_token" and settings.nlu.external)]
+    values = {field: getattr(settings.secrets, field) or _create(settings.var_dir, field) for field in wanted}
+    values.setdefault("rasa_token", settings.secrets.rasa_token)
     if all(getattr(settings.secrets, f) == v for f, v in values.items()):
         return settings
     return dataclasses.replace(

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -214,6 +215,18 @@ class NluSection(Section):
     data_dir: Text = setting("nlu/data", "Training data (Rasa YAML) both engines train from.")
     models_dir: Text = setting("var/models", "Trained models (sklearn/ and rasa/ inside).")
     var_dir: Text = setting("var/rasa", "The Rasa server's working directory, HOME and logs.")
+    rasa_url: OptionalText = setting(
+        "", "Your own Rasa server (its token: WARGA_NLU_RASA_TOKEN), which Warga neither starts nor "
+        "trains; empty: Warga's own at rasa_host:rasa_port.",
+        pattern=r"(https?://[^/\s]+(/\S*)?)?", expected="an http(s) URL or nothing",
+        example="https://nlu.example.go.id")
+    intent_map: dict[str, str] = setting(
+        {}, "Your Rasa model's intent names -> Warga's (file only); an intent neither mapped nor "
+        "named like Warga's is not understood.",
+        expected="a mapping of their intent: Warga's intent", item_expected="a Warga intent name")
+    entity_map: dict[str, str] = setting(
+        {}, "Your Rasa model's entity names -> Warga's (location, ticket_id) (file only).",
+        expected="a mapping of their entity: Warga's entity", item_expected="location or ticket_id")
     rasa_host: Text = setting("127.0.0.1", "Where the Rasa server listens (loopback).")
     rasa_port: Int = setting(5005, "The Rasa server's port.", ge=1, le=65535)
     rasa_timeout: float = setting(2.0, "Seconds; a slower Rasa answer falls back to sklearn.", ge=0.05)
@@ -335,9 +348,11 @@ def _public_url(value: str) -> str:
     return value
 
 
-def secret(variable: str, help: str, **extra: Any) -> Any:
-    """Declare one value read only from the environment variable ``variable``."""
-    return Field("", validation_alias=variable, description=help, repr=False,
+def secret(variable: str | tuple[str, ...], help: str, **extra: Any) -> Any:
+    """Declare one value read only from the environment variable ``variable`` (several: the
+    first is its name, the others older names still read)."""
+    alias: str | AliasChoices = variable if isinstance(variable, str) else AliasChoices(*variable)
+    return Field("", validation_alias=alias, description=help, repr=False,
                  json_schema_extra=extra or None)
 
 
@@ -349,7 +364,9 @@ class Secrets(BaseModel):
     secret_key: str = secret(
         "WARGA_SECRET_KEY", "Signs console sessions (default: var/secret-key, made by `warga db upgrade`/`run`).")
     rasa_token: str = secret(
-        "WARGA_RASA_TOKEN", "Token of the Rasa server's HTTP API (default: var/rasa-token, made likewise).")
+        ("WARGA_NLU_RASA_TOKEN", "WARGA_RASA_TOKEN"),
+        "Token of the Rasa server's HTTP API (default: var/rasa-token, made likewise unless nlu.rasa_url "
+        "is set; WARGA_RASA_TOKEN is its older name).")
     telegram_bot_token: str = secret("TELEGRAM_BOT_TOKEN", "Telegram bot token (from @BotFather).")
     telegram_webhook_secret: str = secret("TELEGRAM_WEBHOOK_SECRET", "Checks that webhook calls come from Telegram.")
     twilio_account_sid: str = secret("TWILIO_ACCOUNT_SID", "Twilio account (SMS and WhatsApp).")
@@ -363,9 +380,16 @@ class Secrets(BaseModel):
     @classmethod
     def variable(cls, name: str) -> str:
         """The environment variable of field ``name``."""
+        return cls.variables(name)[0]
+
+    @classmethod
+    def variables(cls, name: str) -> tuple[str, ...]:
+        """Every environment variable field ``name`` is read from, its current name first."""
         alias = cls.model_fields[name].validation_alias
+        if isinstance(alias, AliasChoices):
+            return tuple(str(choice) for choice in alias.choices)
         assert isinstance(alias, str)
-        return alias
+        return (alias,)
 
 
 @dataclass(frozen=True, slots=True)

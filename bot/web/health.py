@@ -11,6 +11,7 @@ from bot.pipeline.metrics import exposition
 from bot.store.engine import ping
 from bot.store.migrate import pending
 from nlu.fallback import FallbackEngine
+from nlu.rasa_engine import RasaEngine
 
 bp = Blueprint("health", __name__)
 
@@ -32,7 +33,14 @@ def readyz() -> Any:
     checks["nlu"] = "ok" if rt.nlu.ready() else f"not ready ({rt.nlu.name})"
     if isinstance(rt.nlu, FallbackEngine):
         # Rasa down is not "unready": the sklearn engine answers; say so for operators.
-        checks["rasa"] = "ok" if rt.nlu.primary_ready() else "unreachable: the sklearn engine is answering"
+        primary = rt.nlu.primary
+        if isinstance(primary, RasaEngine):
+            # Say why (down, no model, token refused) and which server, so the fix is obvious.
+            problem = primary.problem()
+            checks["rasa"] = ("ok" if problem is None
+                              else f"{problem} ({primary.base_url}): the sklearn engine is answering")
+        else:
+            checks["rasa"] = "ok" if rt.nlu.primary_ready() else "unreachable: the sklearn engine is answering"
         checks["nlu_fallbacks"] = str(rt.nlu.fallback_count)
     checks["channels"] = ",".join(sorted(rt.channels)) or "none"
     ok = checks["database"] == "ok" and checks["nlu"] == "ok"

@@ -12,7 +12,7 @@ from nlu.config import NluConfig, NluConfigError
 def test_defaults_are_valid() -> None:
     config = NluConfig()
     assert config.engine == "rasa" and config.rasa_host == "127.0.0.1"
-    assert config.rasa_url == "http://127.0.0.1:5005"
+    assert config.rasa_base_url == "http://127.0.0.1:5005"
     assert config.sklearn_models_dir == Path("var/models/sklearn")
     assert config.rasa_models_dir == Path("var/models/rasa")
 
