@@ -113,7 +113,7 @@ def _rasa(settings: Settings) -> Iterator[Check]:
         client.status()
         intents = client.model_intents() if nlu.external else ()
     except NluError as exc:
-        yield Check(label, False, f"{url}: {exc}; the sklearn engine answers meanwhile", _rasa_fix(settings, str(exc)))
+        yield Check(label, False, f"{url}: {exc}; the sklearn engine answers meanwhile", rasa_fix(settings, str(exc)))
         return
     finally:
         client.close()
@@ -139,7 +139,8 @@ def _rasa(settings: Settings) -> Iterator[Check]:
 _RASA_CHECK_SECONDS = 5.0
 
 
-def _rasa_fix(settings: Settings, reason: str) -> str:
+def rasa_fix(settings: Settings, reason: str) -> str:
+    """What to do about ``reason`` (a :class:`~nlu.rasa_engine.RasaEngine` error): doctor and /readyz."""
     nlu = settings.nlu
     if "token" in reason:
         return ("set WARGA_NLU_RASA_TOKEN to the token your server was started with (`rasa run -t`)"

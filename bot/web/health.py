@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.pipeline.metrics import exposition
+from bot.runtime.doctor import rasa_fix
 from bot.store.engine import ping
 from bot.store.migrate import pending
 from nlu.fallback import FallbackEngine
@@ -37,8 +38,9 @@ def readyz() -> Any:
         if isinstance(primary, RasaEngine):
             # Say why (down, no model, token refused) and which server, so the fix is obvious.
             problem = primary.problem()
-            checks["rasa"] = ("ok" if problem is None
-                              else f"{problem} ({primary.base_url}): the sklearn engine is answering")
+            checks["rasa"] = ("ok" if problem is None else
+                              f"{problem} at {primary.base_url}; the sklearn engine is answering; "
+                              f"fix: {rasa_fix(rt.settings, problem)}")
         else:
             checks["rasa"] = "ok" if rt.nlu.primary_ready() else "unreachable: the sklearn engine is answering"
         checks["nlu_fallbacks"] = str(rt.nlu.fallback_count)

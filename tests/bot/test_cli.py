@@ -344,3 +344,12 @@ def test_chat_files_a_complaint_and_stores_the_conversation(migrated, db_path):
             assert complaint.location_text == "Jl. Melati No. 5, Menteng"
     finally:
         engine.dispose()
+
+
+def test_run_and_serve_never_start_an_external_rasa_server(tmp_path):
+    from bot.cli.main import _start_rasa
+    from tests.conftest import make_settings
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, overrides={
+        "nlu.engine": "rasa", "nlu.rasa_autostart": True, "nlu.rasa_url": "https://nlu.kota.test"})
+    assert settings.nlu.external and _start_rasa(settings) is None

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
-from tests.conftest import migrate, trained_models_dir
+from tests.conftest import make_settings, migrate, trained_models_dir
+from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.providers import PUBLIC_URL, SECRET, TOKEN
 from tests.support import free_port
@@ -44,7 +45,7 @@ def lines(result: Result) -> dict[str, str]:
     out: dict[str, str] = {}
     name = ""
     for line in result.stdout.splitlines():
-        if line.startswith(("ok  ", "FAIL")):
+        if line.startswith(("ok  ", "FAIL", "WARN")):
             name = line[6:].split(":", 1)[0]
             out[name] = line
         elif line.strip().startswith("fix:") and name:
@@ -114,3 +115,61 @@ def test_redis_without_workers_and_rasa_down(fake: FakeTelegram, sqlite_url: str
     assert "no `warga worker` is running" in checks["redis"]
     assert checks["rasa server"].startswith("FAIL") and "warga nlu serve" in checks["rasa server"]
     assert checks["channel telegram"].startswith("ok  ")
+
+
+def test_an_external_rasa_server_its_token_and_its_unmapped_intents(fake: FakeTelegram, sqlite_url: str,
+                                                                     tmp_path: Path) -> None:
+    migrate(sqlite_url)
+    fake.webhook.update({"url": HOOK, "secret_token": SECRET})
+    with FakeRasa(token="their-token", intents=["lapor_jalan", "cuaca", "greet", "nlu_fallback"]) as rasa:
+        config = tmp_path / "config.yml"
+        # intent_map is file only: a copy of the project's file with the city's server and map.
+        text = (Path(__file__).resolve().parents[2] / "config.yml").read_text(encoding="utf-8")
+        config.write_text(text.replace("  intent_map: {}", "  intent_map: {lapor_jalan: report_road_damage}"),
+                          encoding="utf-8")
+        env = {"WARGA_CONFIG": str(config), "WARGA_NLU_ENGINE": "rasa", "WARGA_NLU_RASA_URL": rasa.url}
+
+        result = doctor(fake, sqlite_url, tmp_path, WARGA_NLU_RASA_TOKEN="their-token", **env)
+        assert result.exit_code == 0, result.output     # a warning is not a problem
+        checks = lines(result)
+        assert checks["rasa server (external)"].startswith("ok  ") and rasa.url in checks["rasa server (external)"]
+        assert checks["rasa intents"].startswith("WARN") and "1 of 3 intents" in checks["rasa intents"]
+        assert "cuaca" in checks["rasa intents"] and "lapor_jalan" not in checks["rasa intents"]
+        assert "nlu.intent_map" in checks["rasa intents"]
+        assert result.stdout.rstrip().endswith("everything works; 1 warning(s)")
+
+        result = doctor(fake, sqlite_url, tmp_path, WARGA_NLU_RASA_TOKEN="stale", **env)
+        assert result.exit_code == 1
+        line = lines(result)["rasa server (external)"]
+        assert line.startswith("FAIL") and "token rejected" in line and "set WARGA_NLU_RASA_TOKEN" in line
+        assert "stale" not in result.output
+
+        rasa.model = False
+        line = lines(doctor(fake, sqlite_url, tmp_path, WARGA_NLU_RASA_TOKEN="their-token", **env))[
+            "rasa server (external)"]
+        assert "no model loaded" in line and "load a model into your server" in line
+
+    line = lines(doctor(fake, sqlite_url, tmp_path, WARGA_NLU_RASA_TOKEN="their-token", **env))[
+        "rasa server (external)"]
+    assert line.startswith("FAIL") and "nlu.rasa_url" in line and "sklearn engine answers" in line
+
+
+def test_readiness_says_what_is_wrong_with_the_external_rasa(sqlite_url: str, tmp_path: Path) -> None:
+    from bot.web.app import create_app
+
+    migrate(sqlite_url)
+    with FakeRasa(token="their-token") as rasa:
+        for token, expected in (("stale", "token rejected"), ("their-token", "ok")):
+            settings = make_settings(sqlite_url, tmp_path, env={"WARGA_NLU_RASA_TOKEN": token},
+                                     overrides={"nlu.engine": "rasa", "nlu.rasa_url": rasa.url})
+            app = create_app(settings, start_workers=False)
+            body = app.test_client().get("/readyz")
+            # Ready either way: the sklearn engine answers while the city's server cannot.
+            assert body.status_code == 200
+            rasa_check = body.get_json()["checks"]["rasa"]
+            if expected == "ok":
+                assert rasa_check == "ok"
+            else:
+                assert expected in rasa_check and rasa.url in rasa_check, rasa_check
+                assert "sklearn engine is answering" in rasa_check and "set WARGA_NLU_RASA_TOKEN" in rasa_check
+                assert token not in rasa_check

@@ -246,6 +246,15 @@ BAD = [
     ("unknown log level", {"server.log_level": "VERBOSE"}, {}, "server.log_level",
      ["expected", "VERBOSE"]),
     ("section that is not a mapping", {"nlu": 5}, {}, "nlu", ["expected"]),
+    ("intent map to no warga intent", {"nlu.intent_map": {"lapor_jalan": "report_road"}}, {},
+     "nlu.intent_map.lapor_jalan", ["'report_road' is not a Warga intent", "nearest: report_road_damage"]),
+    ("intent map misspelt", {"nlu.intent_map": {"lapor_banjir": "report_flod"}}, {},
+     "nlu.intent_map.lapor_banjir", ["not a Warga intent", "nearest: report_flood"]),
+    ("intent map not a mapping", {"nlu.intent_map": ["lapor_jalan"]}, {}, "nlu.intent_map", ["expected"]),
+    ("entity map to no warga entity", {"nlu.entity_map": {"alamat": "address"}}, {},
+     "nlu.entity_map.alamat", ["not a Warga entity", "nearest: location"]),
+    ("rasa url not http", {}, {"WARGA_NLU_RASA_URL": "nlu.kota.go.id:5005"}, "nlu.rasa_url",
+     ["expected an http(s) URL"]),
     ("public url not http", {}, {"WARGA_PUBLIC_URL": "ftp://warga.example"}, "WARGA_PUBLIC_URL",
      ["expected"]),
 ]
@@ -487,6 +496,8 @@ def test_every_declared_key_is_read_from_the_file_and_its_variable(key):
 
 @pytest.mark.parametrize("dotted, value", [
     ("complaints.transitions.ditolak", ["menunggu"]),
+    ("nlu.intent_map", {"lapor_jalan": "report_road_damage"}),
+    ("nlu.entity_map", {"alamat": "location"}),
     ("complaints.categories.noise", {"intent": "report_noise", "agency": "Satpol PP"}),
 ])
 def test_the_dynamic_mappings_are_read(dotted, value):
@@ -621,3 +632,25 @@ def test_warga_db_upgrade_creates_the_secrets_next_to_the_config(tmp_path, monke
     assert (var / "secret-key").is_file() and (var / "rasa-token").is_file()
     s = load_settings(path, env={})
     assert s.secrets.secret_key == (var / "secret-key").read_text()
+
+
+# -- an external Rasa server -------------------------------------------------------------------
+def test_an_external_rasa_server_with_its_maps_and_token(tmp_path):
+    def mutate(d: dict) -> None:
+        # An intent whose name looks like a secret's is a name, not a secret in the file.
+        d["nlu"].update(rasa_url="https://nlu.kota.go.id/", intent_map={
+            "lapor_jalan": "report_road_damage", "tanya_auth_token_ktp": "ask_id_card"},
+            entity_map={"alamat": "location"})
+    path = write_config(tmp_path / "etc", mutate)
+    s = load_settings(path, env={"WARGA_NLU_RASA_TOKEN": "their-token"})
+    assert s.nlu.external and s.nlu.rasa_base_url == "https://nlu.kota.go.id"
+    assert dict(s.nlu.intent_map) == {"lapor_jalan": "report_road_damage", "tanya_auth_token_ktp": "ask_id_card"}
+    assert dict(s.nlu.entity_map) == {"alamat": "location"}
+    assert s.nlu.rasa_token == "their-token" and "their-token" not in repr(s.secrets)
+    assert load_settings(path, env={"WARGA_RASA_TOKEN": "older-name"}).nlu.rasa_token == "older-name"
+    # Warga never makes up a token for a server it does not run.
+    made = ensure_local_secrets(load_settings(path, env={}))
+    assert made.nlu.rasa_token == "" and made.secrets.secret_key
+    assert not (tmp_path / "etc" / "var" / "rasa-token").exists()
+    own = load_settings(write_config(tmp_path / "own"), env={})
+    assert not own.nlu.external and own.nlu.rasa_base_url == "http://127.0.0.1:5005"

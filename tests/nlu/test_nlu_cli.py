@@ -136,3 +136,19 @@ def test_parse_shows_a_question_asked_inside_a_complaint(config: NluConfig) -> N
     human = run(config, "parse", text).output
     assert "also        ask_tax" in human
     assert "part        secondary ask_tax" in human
+
+
+def test_an_external_rasa_server_is_neither_trained_nor_started(tmp_path: Path) -> None:
+    external = nlu_config(tmp_path, engine="rasa", rasa_url="https://nlu.kota.test")
+    for args in (("train", "--engine", "rasa"), ("train", "--engine", "all"), ("serve",)):
+        result = run(external, *args)
+        assert result.exit_code == 1, result.output
+        assert "nlu.rasa_url points at your own Rasa server (https://nlu.kota.test)" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "models").exists() and not (tmp_path / "var").exists()
+    # By default only the sklearn fallback is trained, and it says why.
+    result = run(external, "train")
+    assert result.exit_code == 0, result.output
+    assert "trained where it runs; training the sklearn fallback only" in result.output
+    assert "sklearn: model" in result.output and "rasa: training" not in result.output
+    assert not (tmp_path / "models" / "rasa").exists()
