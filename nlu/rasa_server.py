@@ -339,7 +339,7 @@ class RasaServer:
         model: Path | None = None,
     ) -> None:
         if not token:
-            raise RasaServerError("a Rasa token is required: set WARGA_RASA_TOKEN", retryable=False)
+            raise RasaServerError("a Rasa token is required: set WARGA_NLU_RASA_TOKEN", retryable=False)
         self.venv = Path(venv)
         self.models_dir = Path(models_dir).resolve()
         self.work_dir = Path(work_dir).resolve()

@@ -63,7 +63,7 @@ nlu_group = click.Group("nlu", help="Train, test and run the NLU engines.",
 def _get_config(ctx: click.Context, *, local_secrets: bool = False) -> NluConfig:
     """The NLU settings: an :class:`NluConfig` given to the group directly (tests), else the
     gateway's ``nlu:`` settings from ``warga --config`` (or the default file); with
-    ``local_secrets``, after creating var/rasa-token when no WARGA_RASA_TOKEN is set (the server
+    ``local_secrets``, after creating var/rasa-token when no WARGA_NLU_RASA_TOKEN is set (the server
     and its clients share it)."""
     obj = ctx.find_object(NluConfig)
     if obj is not None:

@@ -37,7 +37,7 @@ def test_missing_virtualenv_says_how_to_install(tmp_path: Path, small_data: Trai
 
 
 def test_token_is_required(tmp_path: Path) -> None:
-    with pytest.raises(RasaServerError, match="WARGA_RASA_TOKEN"):
+    with pytest.raises(RasaServerError, match="WARGA_NLU_RASA_TOKEN"):
         RasaServer(RASA_VENV, tmp_path, tmp_path, port=free_port(), token="")
 
 
