@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class NluConfig:
     rasa_url: str = ""
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
-    rasa_token: str = ""
+    rasa_token: str = field(default="", repr=False)  # a secret: never in logs or tracebacks
     rasa_timeout: float = 2.0
     rasa_retry_after: float = 10.0
     rasa_venv: Path = Path(".venv-rasa")

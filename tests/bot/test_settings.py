@@ -646,7 +646,7 @@ def test_an_external_rasa_server_with_its_maps_and_token(tmp_path):
     assert s.nlu.external and s.nlu.rasa_base_url == "https://nlu.kota.go.id"
     assert dict(s.nlu.intent_map) == {"lapor_jalan": "report_road_damage", "tanya_auth_token_ktp": "ask_id_card"}
     assert dict(s.nlu.entity_map) == {"alamat": "location"}
-    assert s.nlu.rasa_token == "their-token" and "their-token" not in repr(s.secrets)
+    assert s.nlu.rasa_token == "their-token" and "their-token" not in repr(s.secrets) + repr(s.nlu)
     assert load_settings(path, env={"WARGA_RASA_TOKEN": "older-name"}).nlu.rasa_token == "older-name"
     # Warga never makes up a token for a server it does not run.
     made = ensure_local_secrets(load_settings(path, env={}))
