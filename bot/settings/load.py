@@ -43,6 +43,7 @@ from bot.settings.values import (
     ComplaintSettings,
     ConfigError,
     Settings,
+    TrainingSettings,
 )
 from nlu.config import NluConfig, NluConfigError
 
@@ -357,4 +358,5 @@ def _assemble(config: ConfigFile, config_path: Path, secrets: Secrets) -> Settin
         media_dir=_resolve_path(base, config.storage.media_dir),
         dialogue=config.dialogue,
         security=config.security,
+        training=TrainingSettings(n.gate_margin, n.gate_intent_f1_floor, n.live_check_seconds),
     )

@@ -39,6 +39,15 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TrainingSettings:
+    """The gate and the live switch of retrained models (``nlu.gate_*``, ``nlu.live_check_seconds``)."""
+
+    gate_margin: float
+    gate_intent_f1_floor: float
+    live_check_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Category:
     name: str
     intent: str
@@ -82,6 +91,7 @@ class Settings:
     media_dir: Path
     dialogue: DialogueSection
     security: SecuritySection
+    training: TrainingSettings
 
     @property
     def channels_enabled(self) -> tuple[str, ...]:
