@@ -8,7 +8,7 @@ string is escaped by Jinja's autoescaping.
 Each module below registers its routes on `bp` when imported.
 """
 
-from bot.web.console import auth, complaints, conversations  # noqa: F401  (route registration)
+from bot.web.console import auth, complaints, conversations, nlu  # noqa: F401  (route registration)
 from bot.web.console.blueprint import bp
 from bot.web.console.common import same_token
 
