@@ -109,7 +109,7 @@ def nlu_intents() -> Any:
     rt = current_runtime()
     with rt.sessions() as s:
         counts = TrainingStore(s).counts()
-        descriptions = dict(s.execute(select(NluIntent.name, NluIntent.description)).tuples())
+        descriptions = {n: d for n, d in s.execute(select(NluIntent.name, NluIntent.description))}
         seen, missed = inbox.traffic(s)
         active = Registry(s).active()
         f1 = dict(active.per_intent_f1) if active is not None else {}

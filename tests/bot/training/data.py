@@ -7,6 +7,7 @@ from pathlib import Path
 from nlu.training_data import TrainingData, load_training_data
 from tests.support import PROJECT
 
+PASSWORD = "correct-horse-9"
 SMALL_INTENTS = ("report_flood", "report_garbage", "report_street_light", "ask_id_card", "greet", "thank")
 
 

@@ -7,41 +7,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from bot.store.models import Message, NluChange, NluExample, NluReview, StaffUser
+from bot.store.models import Message, NluChange, NluExample, NluReview
 from bot.training.inbox import mask
 from tests.bot.citizen import WebCitizen
-from tests.bot.training.data import write_small_data
-from tests.conftest import make_settings, migrate
+from tests.bot.training.data import PASSWORD
 
-PASSWORD = "correct-horse-9"
 MISUNDERSTOOD = "lebu kabeh nang pinggir kali ra diresiki, hubungi 081234567890 atau nik 3171234567890123"
-
-
-@pytest.fixture
-def app(sqlite_url, tmp_path) -> Any:
-    from bot.web.app import create_app
-
-    settings = make_settings(sqlite_url, tmp_path, overrides={
-        "nlu.data_dir": str(write_small_data(tmp_path / "data")),
-        "nlu.models_dir": str(tmp_path / "models"),
-        "nlu.live_check_seconds": 3600})          # this process switches when its admin activates
-    # The process starts with the project's own model (the installation's), as `warga run` would.
-    import shutil
-
-    from tests.conftest import trained_models_dir
-    shutil.copytree(trained_models_dir() / "sklearn", tmp_path / "models" / "sklearn")
-    migrate(sqlite_url)
-    application = create_app(settings)
-    application.testing = True
-    with application.extensions["warga"].sessions() as s, s.begin():
-        for name, role, agency in (("admin", "admin", None), ("sari", "supervisor", None),
-                                   ("lukas", "staff", "Dinas Lingkungan Hidup")):
-            s.add(StaffUser(username=name, name=name.title(), role=role, agency=agency,
-                            password_hash=generate_password_hash(PASSWORD)))
-    yield application
-    application.extensions["warga"].close()
 
 
 def login(client: Any, username: str) -> str:

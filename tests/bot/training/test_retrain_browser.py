@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.store.models import Message
 from tests.bot.citizen import WebCitizen
-from tests.bot.training.test_console_nlu import PASSWORD, app  # noqa: F401  (the app fixture)
+from tests.bot.training.data import PASSWORD
 from tests.browser import serving, sign_in
 
 pytestmark = pytest.mark.browser
@@ -38,7 +38,7 @@ def shot(pg: Any, name: str) -> None:
         pg.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
 
 
-def test_admin_teaches_the_bot_a_message_and_rolls_it_back(app, page):  # noqa: F811
+def test_admin_teaches_the_bot_a_message_and_rolls_it_back(app, page):
     assert understood(app, MESSAGE) is None            # the bot does not understand it yet
     with serving(app) as base:
         sign_in(page, base, "admin", PASSWORD)
