@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.dialogue import mood
 from bot.dialogue.complaint_flow import ComplaintFlow
 from bot.dialogue.knowledge import Article, KnowledgeBase, Office
+from bot.dialogue.new_intents import unanswered
 from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import DialogueState, KnowledgeCursor, Question
 from bot.dialogue.texts import name_of, render
@@ -342,6 +343,9 @@ class Dialogue:
             self._handover(ctx, "not_understood")
             return
         ctx.state = replace(ctx.state, fallbacks=fallbacks, clarifying=None)
+        if unanswered(intent, has_category=self.ports.category_for_intent(intent) is not None):
+            self._handover(ctx, "new_intent")   # an intent admins added; nothing answers it yet
+            return
         if intent.startswith("report_"):
             self.flow.start(ctx)
         elif intent == "greet":
@@ -367,7 +371,8 @@ class Dialogue:
     def _handover(self, ctx: Ctx, reason: str) -> None:
         ctx.state = ctx.state.hand_over(reason, ctx.incoming.received_at)
         ctx.handover = reason
-        ctx.say({"requested": "handover_started", "angry": "handover_angry"}.get(reason, "handover_fallbacks"),
+        ctx.say({"requested": "handover_started", "angry": "handover_angry",
+                 "new_intent": "handover_started"}.get(reason, "handover_fallbacks"),
                 self._leave_button(ctx.lang), **self._wait_values())
 
     def _not_understood(self, ctx: Ctx) -> None:
