@@ -1,6 +1,6 @@
 """Must hold (issue 13): an admin corrects a misunderstood message in the NLU inbox, trains, sees
 the new version's scores, activates it, and the same message is understood through the chat API;
-after a roll-back it is not. Set WARGA_SCREENSHOTS=<dir> to keep the README's screenshots."""
+after a roll-back it is not. Set README_SCREENSHOTS=<dir> to keep the README's screenshots."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def understood(app: Any, text: str) -> str | None:
 
 
 def shot(pg: Any, name: str) -> None:
-    directory = os.environ.get("WARGA_SCREENSHOTS")
+    directory = os.environ.get("README_SCREENSHOTS")
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
