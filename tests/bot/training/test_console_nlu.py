@@ -93,3 +93,23 @@ def test_examples_and_intents_are_edited_with_clear_errors(app):
     client.post(f"/console/nlu/examples/{ex_id}", data={"csrf": csrf, "back": "x", "delete": "1"})
     history = client.get("/console/nlu/history").get_data(as_text=True)
     assert "example_deleted" in history and "intent_added" in history and "staff:admin" in history
+
+
+def test_the_inbox_says_why_a_message_is_there_and_filters_by_reason_and_intent(app):
+    from bot.training import inbox
+
+    citizen = WebCitizen(app.test_client())
+    citizen.say("lebu kabeh nang pinggir kali ra diresiki")
+    citizen.say("saya mau bicara dengan petugas saja")
+    WebCitizen(app.test_client()).say("selamat pagi")
+    rt = app.extensions["warga"]
+    with rt.sessions() as s:
+        found, per_reason, _ = inbox.items(s, rt.settings)
+        by_text = {it.text: it for it in found}
+        first = by_text["lebu kabeh nang pinggir kali ra diresiki"]
+        assert {"below_threshold", "then_human"} <= set(first.reasons)
+        assert "selamat pagi" not in by_text                     # understood with confidence: not shown
+        only_human, _, _ = inbox.items(s, rt.settings, reason="then_human")
+        assert [it.text for it in only_human] == [first.text]
+        assert inbox.items(s, rt.settings, intent="greet")[0] == []
+        assert per_reason["then_human"] == 1

@@ -25,9 +25,13 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from bot.store.engine import make_session_factory
 from bot.store.models import Message
+from bot.training.jobs import request_training
+from bot.training.registry import RUNNING, Registry
+from bot.training.store import Actor
 from tests.bot.training.data import write_small_data
-from tests.conftest import trained_models_dir
+from tests.conftest import make_settings, trained_models_dir
 from tests.support import PROJECT, WARGA, free_port, wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -144,6 +148,19 @@ def test_activation_and_rollback_reach_every_process(pg_url: str, tmp_path: Path
         warga(env, "nlu", "rollback")
         wait_for(lambda: every_web_worker_serves(url, "initial"), 60, "both web workers back on the first model")
         wait_for(lambda: not worker_answers_with(version_id), 60, "the Redis worker back on the first model")
+
+        # "Latih" with the redis backend: an RQ job that `warga worker` runs.
+        settings = make_settings(pg_url, tmp_path, overrides={
+            "queue.backend": "redis", "queue.redis_url": REDIS_URL, "nlu.models_dir": str(models),
+            "nlu.data_dir": env["WARGA_NLU_DATA_DIR"]})
+        sessions = make_session_factory(engine)
+        queued = request_training(sessions, settings, Actor("staff:admin"))
+
+        def finished() -> str | None:
+            with sessions() as s:
+                row = Registry(s).get(queued)
+                return row.status if row is not None and row.status not in RUNNING else None
+        assert wait_for(finished, 300, f"the worker to train {queued}") == "trained"
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{log.read_text(errors='replace')[-4000:]}") from None
     finally:
