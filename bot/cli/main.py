@@ -252,8 +252,13 @@ def db_upgrade(ctx: click.Context) -> None:
     upgrade(engine)
     from bot.store.engine import make_session_factory
     from bot.training.store import ensure_seeded
+    from nlu.training_data import TrainingDataError
 
-    added = ensure_seeded(make_session_factory(engine), settings.nlu.data_dir)   # NLU data, first time only
+    try:
+        added = ensure_seeded(make_session_factory(engine), settings.nlu.data_dir)   # NLU data, first time only
+    except TrainingDataError as exc:
+        added = 0   # the schema is up to date; the data can be imported later (`warga nlu import`)
+        click.echo(f"warga: training data not loaded from {settings.nlu.data_dir}: {exc}", err=True)
     engine.dispose()
     click.echo("database is up to date" + (f" (training data: {added} examples from {settings.nlu.data_dir})"
                                             if added else ""))

@@ -142,8 +142,8 @@ class TrainingStore:
     def seed(self, data_dir: Path) -> int:
         """Fill empty tables from the repository's Rasa YAML (idempotent: a filled database is
         left alone). Returns the number of examples added."""
-        if not self.is_empty():
-            return 0
+        if not self.is_empty() or not Path(data_dir).exists():
+            return 0   # no seed data here (an installation without the repository's nlu/data)
         data = load_training_data(data_dir)
         for name in INTENTS:
             self._ensure_intent(name)

@@ -16,12 +16,17 @@ from tests.bot.training.data import PASSWORD
 MISUNDERSTOOD = "lebu kabeh nang pinggir kali ra diresiki, hubungi 081234567890 atau nik 3171234567890123"
 
 
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
 def login(client: Any, username: str) -> str:
-    page = client.get("/console/login").get_data(as_text=True)
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    token = csrf_of(client.get("/console/login").get_data(as_text=True))
     assert client.post("/console/login", data={"username": username, "password": PASSWORD,
                                                "csrf": token}).status_code == 302
-    return re.search(r'name="csrf" value="([^"]+)"', client.get("/console/").get_data(as_text=True)).group(1)
+    return csrf_of(client.get("/console/").get_data(as_text=True))
 
 
 def test_masking_hides_phone_numbers_nik_and_email():
