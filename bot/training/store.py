@@ -90,6 +90,26 @@ def spans_from_json(text: str, items: Iterable[dict[str, Any]]) -> tuple[EntityS
     return tuple(sorted(out, key=lambda s: s.start))
 
 
+def _follow(text: str, entities: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entity marks after the sentence was edited: kept where their words still are (moved with
+    them), dropped where the words are gone."""
+    out = []
+    for it in entities:
+        surface = str(it.get("text") or "")
+        try:
+            start, end = int(it["start"]), int(it["end"])
+        except (KeyError, TypeError, ValueError):
+            out.append(dict(it))   # malformed: the check after this reports it
+            continue
+        if not surface or text[start:end] == surface:
+            out.append(dict(it))
+            continue
+        found = text.find(surface)
+        if found >= 0:
+            out.append({**it, "start": found, "end": found + len(surface)})
+    return out
+
+
 class TrainingStore:
     """The training data tables inside one session (the caller commits)."""
 
@@ -300,7 +320,8 @@ class TrainingStore:
         row = self.s.get(NluExample, example_id)
         if row is None:
             raise TrainingInputError("Contoh tidak ditemukan.")
-        clean, spans = self._clean_example(intent, text, entities, exclude_id=row.id)
+        clean = " ".join(text.split())
+        clean, spans = self._clean_example(intent, text, _follow(clean, entities), exclude_id=row.id)
         before = {"intent": row.intent, "text": row.text, "entities": row.entities}
         row.intent, row.text, row.text_key, row.entities = intent, clean, text_key(clean), spans_to_json(spans)
         # The split stays: a held-out sentence edited is still one no model trained on.

@@ -112,8 +112,12 @@ def test_new_intents_and_examples_are_added_checked_and_recorded(sessions):
                                     entities=[{"entity": "location", "start": 10, "end": 21}])
         assert located.entities[0]["text"] == "jalan mawar"
         store.update_example(located.id, "report_flood", "banjir besar di jalan mawar", ADMIN,
-                             entities=[{"entity": "location", "start": 16, "end": 27}])
+                             entities=located.entities)          # the mark moves with its words
+        assert located.entities[0]["start"] == 16 and located.entities[0]["text"] == "jalan mawar"
+        store.update_example(located.id, "report_flood", "banjir besar di gang kenanga", ADMIN,
+                             entities=located.entities)          # its words are gone: so is the mark
+        assert located.entities == []
         store.delete_example(row.id, ADMIN)
         kinds = [c.kind for c in store.history()]
-    assert kinds[:4] == ["example_deleted", "example_changed", "example_added", "example_added"]
+    assert kinds[:5] == ["example_deleted", "example_changed", "example_changed", "example_added", "example_added"]
     assert "intent_added" in kinds
