@@ -26,7 +26,7 @@ from bot.settings import Settings
 from bot.store.models import NluModel, utcnow
 from bot.training.gate import GateRules, Scores, judge
 from bot.training.registry import Registry, registry_dir
-from bot.training.store import HELDOUT, TRAIN, Actor, TrainingStore, ensure_seeded
+from bot.training.store import HELDOUT, SYSTEM, TRAIN, Actor, TrainingStore, ensure_seeded
 from nlu.evaluate import EvaluationReport, cross_validate_sklearn, evaluate_engine, save_confusion_png
 from nlu.intents import ENTITIES
 from nlu.sklearn_engine import SklearnEngine, SklearnModel, fit_model, load_model
@@ -72,6 +72,19 @@ def _write_model(model: SklearnModel, directory: Path, version: str) -> Path:
 
 def run_training(sessions: sessionmaker[Session], settings: Settings, model_id: int) -> str:
     """Train, score and judge one queued version. Returns its final status. Never raises."""
+    status = _train_or_fail(sessions, settings, model_id)
+    try:
+        with sessions() as s, s.begin():
+            row = s.get(NluModel, model_id)
+            if row is not None:
+                TrainingStore(s).record(SYSTEM, f"training_{status}", row.version, accuracy=row.accuracy,
+                                        macro_f1=row.macro_f1, reason=row.refusal_reason or row.error)
+    except Exception:  # noqa: BLE001 - the history line is not worth failing the job for
+        log.exception("training result not recorded in the history")
+    return status
+
+
+def _train_or_fail(sessions: sessionmaker[Session], settings: Settings, model_id: int) -> str:
     try:
         return _run(sessions, settings, model_id)
     except TrainingDataError as exc:

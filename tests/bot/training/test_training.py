@@ -65,8 +65,8 @@ def test_a_trained_version_has_its_scores_picture_and_log_and_can_go_live(world)
     activate(world, model.version)
     with world[1]() as s:
         assert active_version(s) == model.version
-        assert s.scalars(select(NluChange.kind).order_by(NluChange.id)).all()[-2:] == [
-            "training_requested", "model_activated"]
+        assert s.scalars(select(NluChange.kind).order_by(NluChange.id)).all()[-3:] == [
+            "training_requested", "training_trained", "model_activated"]
 
 
 def test_shuffled_labels_give_a_model_the_gate_refuses_with_the_reason(world):
