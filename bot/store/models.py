@@ -381,6 +381,8 @@ class NluModel(Base):
     trained_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     trained_at: Mapped[datetime | None] = mapped_column()
+    # Written every HEARTBEAT_SECONDS while a training runs: a stale one means its process died.
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
     examples: Mapped[int] = mapped_column(Integer, default=0)
     accuracy: Mapped[float | None] = mapped_column(Float)
     macro_f1: Mapped[float | None] = mapped_column(Float)

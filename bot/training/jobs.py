@@ -38,9 +38,21 @@ log = logging.getLogger(__name__)
 CV_FOLDS = 5
 
 
-def stale_after(settings: Settings) -> timedelta:
-    """A training still unfinished after this long was abandoned (its process died)."""
+#: How often a running training says it is alive (registry.STALE_TRAINING is several of these).
+HEARTBEAT_SECONDS = 20.0
+
+
+def job_timeout(settings: Settings) -> timedelta:
+    """The longest an RQ training job may run."""
     return timedelta(seconds=max(settings.nlu.rasa_train_timeout, 600) * 2)
+
+
+def _heartbeat(sessions: sessionmaker[Session], model_id: int, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            _update(sessions, model_id, heartbeat_at=utcnow())
+        except Exception:  # noqa: BLE001 - the database briefly away: the next beat tries again
+            log.warning("training heartbeat not written", extra={"model_id": model_id})
 
 
 def _update(sessions: sessionmaker[Session], model_id: int, *, line: str | None = None, **fields: Any) -> None:
@@ -85,6 +97,10 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, model_id: 
 
 
 def _train_or_fail(sessions: sessionmaker[Session], settings: Settings, model_id: int) -> str:
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(sessions, model_id, stop), name="warga-training-heartbeat",
+                            daemon=True)
+    beat.start()
     try:
         return _run(sessions, settings, model_id)
     except TrainingDataError as exc:
@@ -101,6 +117,8 @@ def _train_or_fail(sessions: sessionmaker[Session], settings: Settings, model_id
         _update(sessions, model_id, status="failed", error=f"{type(exc).__name__}: {exc}", progress=100,
                 line="failed:\n" + traceback.format_exc(limit=5))
         return "failed"
+    finally:
+        stop.set()
 
 
 def _run(sessions: sessionmaker[Session], settings: Settings, model_id: int) -> str:
@@ -111,6 +129,7 @@ def _run(sessions: sessionmaker[Session], settings: Settings, model_id: int) -> 
         if row is None or row.status != "queued":
             return row.status if row is not None else "missing"
         row.status = "training"
+        row.heartbeat_at = utcnow()
         row.progress = 5
         version = row.version
         store = TrainingStore(s)
@@ -197,7 +216,7 @@ def request_training(sessions: sessionmaker[Session], settings: Settings, actor:
     """
     ensure_seeded(sessions, settings.nlu.data_dir)
     with sessions() as s, s.begin():
-        row = Registry(s).request("sklearn", actor, stale_after=stale_after(settings))
+        row = Registry(s).request("sklearn", actor)
         model_id, version = row.id, row.version
     if start:
         _start(sessions, settings, model_id)
@@ -211,7 +230,7 @@ def _start(sessions: sessionmaker[Session], settings: Settings, model_id: int) -
 
         with Redis.from_url(settings.queue.redis_url, socket_connect_timeout=2, socket_timeout=2) as redis:
             Queue("warga", connection=redis).enqueue(run_training_job, model_id,
-                                                     job_timeout=int(stale_after(settings).total_seconds()),
+                                                     job_timeout=int(job_timeout(settings).total_seconds()),
                                                      result_ttl=0, failure_ttl=86400)
         return
     thread = threading.Thread(target=run_training, args=(sessions, settings, model_id),

@@ -21,6 +21,10 @@ from bot.training.store import Actor, TrainingInputError, TrainingStore
 
 #: Statuses of a training that has not finished.
 RUNNING = ("queued", "training")
+#: A training whose heartbeat is older than this was abandoned (its process died).
+STALE_TRAINING = timedelta(minutes=2)
+#: A queued training no worker started within this was abandoned (no `warga worker` running).
+STALE_QUEUED = timedelta(minutes=30)
 #: Statuses of a finished model that may be activated.
 USABLE = ("trained", "active", "refused")
 
@@ -46,6 +50,12 @@ def active_model(session: Session) -> ActiveModel | None:
     return ActiveModel(*row) if row is not None else None
 
 
+def _abandoned(row: NluModel, now: datetime) -> bool:
+    if row.status == "training":
+        return (row.heartbeat_at or row.created_at) < now - STALE_TRAINING
+    return row.created_at < now - STALE_QUEUED
+
+
 class Registry:
     def __init__(self, session: Session) -> None:
         self.s = session
@@ -68,11 +78,12 @@ class Registry:
         if self.s.get_bind().dialect.name == "postgresql":
             self.s.execute(text("SELECT pg_advisory_xact_lock(1013)"))
 
-    def request(self, engine: str, actor: Actor, *, stale_after: timedelta, now: datetime | None = None) -> NluModel:
+    def request(self, engine: str, actor: Actor, *, now: datetime | None = None) -> NluModel:
         """Queue one training. Only one runs at a time, across every process.
 
-        A training that has not finished after ``stale_after`` (its process died) is marked failed
-        first, so it cannot block training forever.
+        A training whose process died (no heartbeat for :data:`STALE_TRAINING`), or a queued one
+        no worker took within :data:`STALE_QUEUED`, is marked failed first, so it cannot block
+        training for ever.
 
         Raises:
             TrainingInputError: A training is already queued or running.
@@ -80,9 +91,11 @@ class Registry:
         now = now or utcnow()
         self._mutex()
         current = self.running()
-        if current is not None and current.created_at < now - stale_after:
+        if current is not None and _abandoned(current, now):
+            current.error = ("ditinggalkan: proses pelatihannya berhenti sebelum selesai"
+                             if current.status == "training" else "ditinggalkan: tidak ada worker yang mengambilnya")
             current.status = "failed"
-            current.error = "abandoned: the training process stopped before it finished"
+            current.progress = 100
             current = None
         if current is not None:
             raise TrainingInputError(f"Pelatihan {current.version} masih berjalan; tunggu sampai selesai.")

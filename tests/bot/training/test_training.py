@@ -146,3 +146,22 @@ def test_the_live_holder_switches_to_the_active_version_and_back(world):
         Registry(s).rollback(ADMIN)
     assert live.check_now() is None and live.current is base
     live.close()
+
+
+def test_a_training_whose_process_died_does_not_block_the_next_one(world):
+    from datetime import timedelta
+
+    from bot.store.models import utcnow
+
+    settings, sessions = world
+    start = utcnow()
+    with sessions() as s, s.begin():
+        row = Registry(s).request("sklearn", ADMIN, now=start)
+        row.status, row.heartbeat_at = "training", start
+    with sessions() as s, s.begin(), pytest.raises(TrainingInputError):
+        Registry(s).request("sklearn", ADMIN, now=start + timedelta(seconds=60))   # still beating
+    with sessions() as s, s.begin():
+        fresh = Registry(s).request("sklearn", ADMIN, now=start + timedelta(minutes=5))   # no beat for 5 min
+        assert fresh.status == "queued"
+        dead = version_of(s, row.version)
+        assert dead.status == "failed" and "berhenti sebelum selesai" in (dead.error or "")

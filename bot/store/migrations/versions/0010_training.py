@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column('trained_by', sa.String(length=120), nullable=False),
         sa.Column('created_at', UtcDateTime(timezone=True), nullable=False),
         sa.Column('trained_at', UtcDateTime(timezone=True), nullable=True),
+        sa.Column('heartbeat_at', UtcDateTime(timezone=True), nullable=True),
         sa.Column('examples', sa.Integer(), nullable=False),
         sa.Column('accuracy', sa.Float(), nullable=True),
         sa.Column('macro_f1', sa.Float(), nullable=True),
