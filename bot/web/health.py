@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -10,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.pipeline.metrics import exposition
 from bot.store.engine import ping
 from bot.store.migrate import pending
+from bot.training.live import LiveNlu
 from nlu.fallback import FallbackEngine
 
 bp = Blueprint("health", __name__)
@@ -30,10 +32,14 @@ def readyz() -> Any:
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["nlu"] = "ok" if rt.nlu.ready() else f"not ready ({rt.nlu.name})"
-    if isinstance(rt.nlu, FallbackEngine):
+    nlu = rt.nlu.current if isinstance(rt.nlu, LiveNlu) else rt.nlu
+    if isinstance(rt.nlu, LiveNlu):
+        # Which registry version this process serves (each process switches on its own).
+        checks["nlu_model"] = f"{rt.nlu.version or 'initial'} (pid {os.getpid()})"
+    if isinstance(nlu, FallbackEngine):
         # Rasa down is not "unready": the sklearn engine answers; say so for operators.
-        checks["rasa"] = "ok" if rt.nlu.primary_ready() else "unreachable: the sklearn engine is answering"
-        checks["nlu_fallbacks"] = str(rt.nlu.fallback_count)
+        checks["rasa"] = "ok" if nlu.primary_ready() else "unreachable: the sklearn engine is answering"
+        checks["nlu_fallbacks"] = str(nlu.fallback_count)
     checks["channels"] = ",".join(sorted(rt.channels)) or "none"
     ok = checks["database"] == "ok" and checks["nlu"] == "ok"
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
