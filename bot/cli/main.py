@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from bot.cli.casework import complaints_group, conversations_group
 from bot.cli.channels import channels_group
 from bot.cli.nlu import nlu_group
+from bot.cli.nlu_training import export_cmd  # noqa: F401  (registers export/import/models/... on nlu)
 from bot.cli.support import settings_of, settings_with_local_secrets
 from bot.cli.users import users_group
 from bot.settings import ConfigError, Settings
@@ -253,8 +254,18 @@ def db_upgrade(ctx: click.Context) -> None:
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    from bot.store.engine import make_session_factory
+    from bot.training.store import ensure_seeded
+    from nlu.training_data import TrainingDataError
+
+    try:
+        added = ensure_seeded(make_session_factory(engine), settings.nlu.data_dir)   # NLU data, first time only
+    except TrainingDataError as exc:
+        added = 0   # the schema is up to date; the data can be imported later (`warga nlu import`)
+        click.echo(f"warga: training data not loaded from {settings.nlu.data_dir}: {exc}", err=True)
     engine.dispose()
-    click.echo("database is up to date")
+    click.echo("database is up to date" + (f" (training data: {added} examples from {settings.nlu.data_dir})"
+                                            if added else ""))
 
 
 # -- chat --------------------------------------------------------------------------------

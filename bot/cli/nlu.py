@@ -139,10 +139,19 @@ def validate_cmd(ctx: click.Context, data_path: Path | None) -> None:
 )
 @click.option("--data", "data_path", type=click.Path(path_type=Path), help="File or directory (default: nlu.data_dir).")
 @click.option("--if-missing", is_flag=True, help="Only train engines that have no model yet (make run).")
+@click.option("--from-db", is_flag=True,
+              help="Train a new version from the database's training data into the model registry "
+                   "(scored, gated; activate it with `warga nlu activate`).")
 @click.pass_context
 @_edge
-def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if_missing: bool) -> None:
+def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if_missing: bool,
+              from_db: bool) -> None:
     """Train models from the Rasa YAML data; a failed training keeps the active model."""
+    if from_db:
+        from bot.cli.nlu_training import train_from_db  # late: it imports this module
+
+        train_from_db(ctx)
+        return
     config = _get_config(ctx)
     if config.external:
         if engine in ("rasa", "all"):

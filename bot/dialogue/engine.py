@@ -18,6 +18,7 @@ from bot.dialogue import mood
 from bot.dialogue.complaint_flow import ComplaintFlow
 from bot.dialogue.knowledge import Article, KnowledgeBase, Office
 from bot.dialogue.long_message import read_letter
+from bot.dialogue.new_intents import unanswered
 from bot.dialogue.policy import DialoguePolicy
 from bot.dialogue.state import DialogueState, KnowledgeCursor, Question
 from bot.dialogue.texts import name_of, render
@@ -408,6 +409,9 @@ class Dialogue:
             self._handover(ctx, "not_understood")
             return
         ctx.state = replace(ctx.state, fallbacks=fallbacks, clarifying=None)
+        if unanswered(intent, has_category=self.ports.category_for_intent(intent) is not None):
+            self._handover(ctx, "new_intent")   # an intent admins added; nothing answers it yet
+            return
         if intent.startswith("report_"):
             self._asides(ctx, intent)
             self.flow.start(ctx)
@@ -436,7 +440,8 @@ class Dialogue:
     def _handover(self, ctx: Ctx, reason: str) -> None:
         ctx.state = ctx.state.hand_over(reason, ctx.incoming.received_at)
         ctx.handover = reason
-        ctx.say({"requested": "handover_started", "angry": "handover_angry"}.get(reason, "handover_fallbacks"),
+        ctx.say({"requested": "handover_started", "angry": "handover_angry",
+                 "new_intent": "handover_started"}.get(reason, "handover_fallbacks"),
                 self._leave_button(ctx.lang), **self._wait_values())
 
     def _not_understood(self, ctx: Ctx) -> None:

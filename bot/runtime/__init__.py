@@ -21,6 +21,7 @@ from bot.runtime.channels import build_channels
 from bot.runtime.nlu import build_nlu
 from bot.settings import Settings
 from bot.store.engine import make_engine, make_session_factory
+from bot.training.live import LiveNlu
 from channels.base import Channel, Closeable
 from nlu.base import NluEngine
 
@@ -52,6 +53,8 @@ class Runtime:
             self.queue.stop()
             self.started = False
         self.wakeups.close()
+        if isinstance(self.nlu, LiveNlu):
+            self.nlu.close()
         for ch in self.channels.values():
             if isinstance(ch, Closeable):
                 ch.close()
@@ -69,7 +72,8 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     """
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    nlu = nlu if nlu is not None else build_nlu(settings)
+    # Follows the active registry version (bot/training/live.py): switches without a restart.
+    nlu = nlu if nlu is not None else LiveNlu(build_nlu(settings), sessions, settings)
     channels = channels if channels is not None else build_channels(settings)
     outbox = Outbox(settings.outbox, sessions, channels)
     redis = settings.queue.backend == "redis" and not inline

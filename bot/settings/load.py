@@ -43,6 +43,7 @@ from bot.settings.values import (
     ComplaintSettings,
     ConfigError,
     Settings,
+    TrainingSettings,
 )
 from nlu.config import NluConfig, NluConfigError
 
@@ -365,4 +366,5 @@ def _assemble(config: ConfigFile, config_path: Path, secrets: Secrets) -> Settin
         dialogue=config.dialogue,
         security=config.security,
         console=config.console,
+        training=TrainingSettings(n.gate_margin, n.gate_intent_f1_floor, n.live_check_seconds),
     )

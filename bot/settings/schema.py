@@ -234,6 +234,13 @@ class NluSection(Section):
     rasa_venv: Text = setting(".venv-rasa", "Rasa's own Python 3.10 virtualenv (`make rasa-venv`).")
     rasa_config: Text = setting("nlu/rasa/config.yml", "Rasa's pipeline.")
     rasa_autostart: bool = setting(True, "`warga run` / `warga serve` start (and first train) Rasa.")
+    gate_margin: float = setting(0.02, "A new model whose held-out accuracy or macro-F1 is lower than the "
+                                 "active model's by more than this is not activated without a reason.",
+                                 ge=0, le=1)
+    gate_intent_f1_floor: float = setting(0.3, "A new model with any intent's F1 below this is not "
+                                          "activated without a reason.", ge=0, le=1)
+    live_check_seconds: float = setting(5.0, "Each process checks the active model version this often "
+                                        "(a Redis message switches sooner).", ge=0.05)
 
 
 class LanguagesSection(Section):

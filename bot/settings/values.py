@@ -40,6 +40,15 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TrainingSettings:
+    """The gate and the live switch of retrained models (``nlu.gate_*``, ``nlu.live_check_seconds``)."""
+
+    gate_margin: float
+    gate_intent_f1_floor: float
+    live_check_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Category:
     name: str
     intent: str
@@ -86,6 +95,7 @@ class Settings:
     dialogue: DialogueSection
     security: SecuritySection
     console: ConsoleSection
+    training: TrainingSettings
 
     @property
     def channels_enabled(self) -> tuple[str, ...]:

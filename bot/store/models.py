@@ -319,3 +319,122 @@ class ConversationEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))            # "staff:<username>"
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- NLU training data, its history and the model registry (bot/training) ----------------------
+
+
+class NluIntent(Base):
+    """An intent the bot may be taught (Warga's own and those admins add)."""
+
+    __tablename__ = "nlu_intents"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NluExample(Base):
+    """One training sentence. ``split`` (train | heldout) is fixed when it is added, so a
+    held-out sentence never reaches any model's training and scores stay honest."""
+
+    __tablename__ = "nlu_examples"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    intent: Mapped[str] = mapped_column(String(80), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    # casefolded, whitespace-collapsed text: the same sentence can be under one intent only
+    text_key: Mapped[str] = mapped_column(String(64), unique=True)
+    entities: Mapped[list[Any]] = mapped_column(default=list)   # [{entity,start,end,value,role}]
+    split: Mapped[str] = mapped_column(String(8), default="train")
+    origin: Mapped[str] = mapped_column(String(20), default="seed")  # seed | import | console | inbox
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NluSynonym(Base):
+    __tablename__ = "nlu_synonyms"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), unique=True)
+    examples: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class NluRegex(Base):
+    __tablename__ = "nlu_regexes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    patterns: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class NluLookup(Base):
+    __tablename__ = "nlu_lookups"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    elements: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class NluChange(Base):
+    """Who changed the training data or the models, when, and what (the history page)."""
+
+    __tablename__ = "nlu_changes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(120))             # "staff:<username>", "cli", "system"
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    kind: Mapped[str] = mapped_column(String(40))               # example_added, model_activated, ...
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class NluReview(Base):
+    """What an admin decided about a message in the NLU inbox."""
+
+    __tablename__ = "nlu_reviews"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(12))            # confirmed | corrected | dismissed
+    intent: Mapped[str | None] = mapped_column(String(80))
+    example_id: Mapped[int | None] = mapped_column(ForeignKey("nlu_examples.id"))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NluModel(Base):
+    """One trained (or training, or failed) model version. At most one row is ``active``: the
+    row every process's NLU holder compares its loaded version with."""
+
+    __tablename__ = "nlu_models"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    version: Mapped[str] = mapped_column(String(80), unique=True)
+    engine: Mapped[str] = mapped_column(String(20))
+    # queued | training | trained | active | refused | failed
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)      # percent
+    data_hash: Mapped[str | None] = mapped_column(String(40))
+    trained_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    trained_at: Mapped[datetime | None] = mapped_column()
+    # Written every HEARTBEAT_SECONDS while a training runs: a stale one means its process died.
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    examples: Mapped[int] = mapped_column(Integer, default=0)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    macro_f1: Mapped[float | None] = mapped_column(Float)
+    cv_accuracy: Mapped[float | None] = mapped_column(Float)
+    cv_macro_f1: Mapped[float | None] = mapped_column(Float)
+    below_threshold: Mapped[float | None] = mapped_column(Float)
+    per_intent_f1: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    confusion_path: Mapped[str | None] = mapped_column(String(500))
+    model_path: Mapped[str | None] = mapped_column(String(500))
+    log: Mapped[str] = mapped_column(Text, default="")
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    activated_at: Mapped[datetime | None] = mapped_column()
+    activated_by: Mapped[str | None] = mapped_column(String(120))

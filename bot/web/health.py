@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -11,6 +12,7 @@ from bot.pipeline.metrics import exposition
 from bot.runtime.doctor import rasa_fix
 from bot.store.engine import ping
 from bot.store.migrate import pending
+from bot.training.live import LiveNlu
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
 
@@ -32,9 +34,13 @@ def readyz() -> Any:
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["nlu"] = "ok" if rt.nlu.ready() else f"not ready ({rt.nlu.name})"
-    if isinstance(rt.nlu, FallbackEngine):
+    nlu = rt.nlu.current if isinstance(rt.nlu, LiveNlu) else rt.nlu
+    if isinstance(rt.nlu, LiveNlu):
+        # Which registry version this process serves (each process switches on its own).
+        checks["nlu_model"] = f"{rt.nlu.version or 'initial'} (pid {os.getpid()})"
+    if isinstance(nlu, FallbackEngine):
         # Rasa down is not "unready": the sklearn engine answers; say so for operators.
-        primary = rt.nlu.primary
+        primary = nlu.primary
         if isinstance(primary, RasaEngine):
             # Say why (down, no model, token refused) and which server, so the fix is obvious.
             problem = primary.problem()
@@ -42,8 +48,8 @@ def readyz() -> Any:
                               f"{problem} at {primary.base_url}; the sklearn engine is answering; "
                               f"fix: {rasa_fix(rt.settings, problem)}")
         else:
-            checks["rasa"] = "ok" if rt.nlu.primary_ready() else "unreachable: the sklearn engine is answering"
-        checks["nlu_fallbacks"] = str(rt.nlu.fallback_count)
+            checks["rasa"] = "ok" if nlu.primary_ready() else "unreachable: the sklearn engine is answering"
+        checks["nlu_fallbacks"] = str(nlu.fallback_count)
     checks["channels"] = ",".join(sorted(rt.channels)) or "none"
     ok = checks["database"] == "ok" and checks["nlu"] == "ok"
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503

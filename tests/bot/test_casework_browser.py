@@ -215,11 +215,14 @@ def test_citizen_text_is_inert_everywhere(live: Any, page: Any, tmp_path: Path) 
     page.on("dialog", dialog)
     sign_in(page, base, "sari", PASSWORD)
     for path in (f"/console/complaints/{case.ticket}", f"/console/conversations/{case.conv_id}",
-                 f"/console/?q={case.ticket}"):
+                 f"/console/?q={case.ticket}", "/console/conversations", "/console/transcripts?q=Jalan",
+                 "/console/dashboard"):
         page.goto(base + path)
         page.wait_for_load_state("load")
         for bad in ("script:not([src])", "img[onerror]", "img[src=x]", "a[href^='javascript:']"):
             assert page.locator(bad).count() == 0, (path, bad)
+    page.goto(f"{base}/console/transcripts?q=Jalan")
+    assert HOSTILE in page.inner_text("main")          # found, and shown as text
     page.goto(f"{base}/console/complaints/{case.ticket}")
     assert HOSTILE in page.inner_text("[data-testid=description]")
     page.click("a[data-viewer]")   # the viewer shows the caption as text too

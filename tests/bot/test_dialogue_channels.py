@@ -309,6 +309,39 @@ def test_issue_11_way_out_location_check_and_word_rating(provider_app, citizen, 
     assert complaint(provider_app, ticket).rating == 5
 
 
+@SQLITE_ONLY
+def test_issue_11_letter_like_report_and_a_second_citizen_joining_it(provider_app, provider_client, citizen,
+                                                                     fakes, channel):
+    """Issue 11 items 6 and 7 on every channel: a first message written like a letter is filed
+    with its own description and place; a second citizen reporting the same problem at the
+    same place joins that ticket (typing, on channels without buttons) and hears when it moves."""
+    replies = citizen.say("Selamat pagi Bapak/Ibu. Mohon izin melapor, lampu jalan di Jl. Kenanga No. 12 "
+                          "RT 03/RW 05 sudah mati seminggu, gelap sekali kalau malam. "
+                          "Mohon ditindaklanjuti, terima kasih")
+    while "Kirim laporan ini?" not in replies[-1]:
+        assert "kirim foto" in replies[-1], replies       # only the photo is still asked
+        replies = citizen.say("lewati")
+    ticket = ticket_in(citizen.say(button="yes")[0])
+    filed = complaint(provider_app, ticket)
+    assert "Kenanga No. 12" in (filed.location_text or "")
+    assert "lampu" in filed.description and "terima kasih" not in filed.description.lower()
+
+    neighbour = make_citizen(channel, provider_app, provider_client, fakes)
+    replies = neighbour.say("lampu jalan mati di jl kenanga no 12 rt 03/rw 05")
+    for _ in range(3):
+        if any(f"sudah dilaporkan sebagai {ticket}" in r for r in replies):
+            break
+        assert "kirim foto" in replies[-1] or "Di mana lokasinya" in replies[-1], replies
+        replies = neighbour.say("lewati")
+    assert any(f"sudah dilaporkan sebagai {ticket}" in r for r in replies), replies
+    assert ticket in neighbour.say("gabung")[0]
+    assert len(all_complaints(provider_app)) == 1
+    move_through(provider_app, ticket, "disposisi")
+    notes: list[str] = []
+    while not any(ticket in n and "Disposisi" in n for n in notes):
+        notes += neighbour.notifications()
+
+
 # -- knowledge, language, safety -----------------------------------------------------------------
 
 @SQLITE_ONLY

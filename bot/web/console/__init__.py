@@ -17,6 +17,7 @@ from bot.web.console import (  # noqa: F401  (route registration)
     dashboard,
     inbox,
     labels,
+    nlu,
     transcripts,
     users,
 )
