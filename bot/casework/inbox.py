@@ -15,7 +15,22 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, column, func, literal_column, or_, select, table, union
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Select,
+    and_,
+    any_,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED
@@ -188,11 +203,20 @@ def _search(q: str, dialect: str) -> Any:
         # leading 0 where the stored number has the country code.
         tail = _like(digits[1:] if digits.startswith("0") else digits)
         contacts.append(select(Contact.id).where(Contact.phone.like(tail, escape="\\")))
-    # One set of ids, not an OR of conditions: an OR over a text index and a contact look-up
-    # makes both databases read every complaint; a union reads each index once (bench/inbox.py).
+    contact_ids = union(*contacts).subquery()
+    if dialect == "postgresql":
+        # A flat OR of conditions each served by an index: PostgreSQL ORs their bitmaps, counts
+        # from one heap scan and walks the id index for a page. The matching contacts are found
+        # first (an InitPlan) and compared as an array, which the contact_id index serves (the
+        # cast: ANY over a bare sub-select would compare with each row, not with the array).
+        ids = select(func.array_agg(contact_ids.c[0])).correlate(None).scalar_subquery()
+        return or_(Complaint.ticket.ilike(like, escape="\\"), Complaint.description.ilike(like, escape="\\"),
+                   Complaint.location_text.ilike(like, escape="\\"),
+                   Complaint.contact_id == any_(cast(ids, ARRAY(BigInteger))))
+    # SQLite: one set of ids, not an OR of conditions: it then reads the FTS index once and walks
+    # the set in id order for a page (an OR makes it sort every match; bench/inbox.py).
     # correlate(None): the export joins contacts too; these subqueries must stay independent.
-    found = union(_words(q, dialect),
-                  select(Complaint.id).where(Complaint.contact_id.in_(union(*contacts))))
+    found = union(_words(q, dialect), select(Complaint.id).where(Complaint.contact_id.in_(select(contact_ids.c[0]))))
     return Complaint.id.in_(select(found.subquery().c[0]).correlate(None))
 
 

@@ -5,8 +5,8 @@ description and location. It holds no copy of the text (``content='complaints'``
 change and remove its index entries whenever a complaint row does. A trigram index finds any part
 of a word ("lubang" in "berlubang") in any case, for terms of 3 characters or more.
 
-PostgreSQL: GIN indexes with ``gin_trgm_ops`` (the pg_trgm extension) on the same three columns,
-which ``ILIKE '%word%'`` uses as it is.
+PostgreSQL: GIN indexes with ``gin_trgm_ops`` (the pg_trgm extension) on the same three columns
+and on the contact's name, phone and address, which ``ILIKE '%word%'`` uses as it is.
 
 Alembic's model comparison must skip these objects (they are not in ``Base.metadata``):
 `is_model_object` is that filter, naming them one by one. Beware: a batch migration on SQLite that
@@ -24,8 +24,15 @@ FTS_TABLE = "complaints_fts"
 FTS_TABLES = frozenset({FTS_TABLE} | {f"{FTS_TABLE}_{part}" for part in ("data", "idx", "docsize", "config")})
 #: Searched columns, in the FTS table's order.
 COLUMNS = ("ticket", "description", "location_text")
-#: PostgreSQL: index name -> column.
-TRIGRAM_INDEXES = {f"ix_complaints_{column}_trgm": column for column in COLUMNS}
+#: PostgreSQL: index name -> (table, column). The citizen's name, phone and channel address too:
+#: the search looks for contacts by the same words (without an index, ILIKE over every contact
+#: was a fifth of a search's time with 40,000 contacts).
+TRIGRAM_INDEXES = {
+    **{f"ix_complaints_{column}_trgm": ("complaints", column) for column in COLUMNS},
+    "ix_contacts_name_trgm": ("contacts", "name"),
+    "ix_contacts_phone_trgm": ("contacts", "phone"),
+    "ix_contact_addresses_urn_trgm": ("contact_addresses", "urn"),
+}
 #: The shortest term a trigram index can find; shorter ones are looked for with LIKE.
 MIN_TERM = 3
 

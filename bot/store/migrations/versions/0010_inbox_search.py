@@ -23,8 +23,8 @@ def upgrade() -> None:
         # pg_trgm ships with PostgreSQL and is a trusted extension (13+): a database owner may
         # create it. IF NOT EXISTS: a DBA may have created it already.
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-        for name, column in text_search.TRIGRAM_INDEXES.items():
-            op.execute(f'CREATE INDEX {name} ON complaints USING gin ({column} gin_trgm_ops)')
+        for name, (table, column) in text_search.TRIGRAM_INDEXES.items():
+            op.execute(f'CREATE INDEX {name} ON {table} USING gin ({column} gin_trgm_ops)')
         return
     op.execute(text_search.SQLITE_CREATE)
     for trigger in text_search.SQLITE_TRIGGERS:
