@@ -174,16 +174,15 @@ def _like(text: str) -> str:
 
 
 def _words(q: str, dialect: str) -> Any:
-    """The complaints whose ticket, description or location contains ``q`` (any case), through the
-    database's word-search index (bot/store/text_search.py) where it has one."""
+    """The ids of complaints whose ticket, description or location contains ``q`` (any case):
+    on SQLite through the FTS5 trigram index (bot/store/text_search.py) for terms of 3 characters
+    or more; shorter terms (too short for a trigram), or another database, with LIKE."""
     if dialect == "sqlite" and len(q) >= text_search.MIN_TERM:
         # A quoted FTS5 string is one phrase: the trigram index finds it as a substring, exactly
         # what LIKE '%q%' finds (operators and wildcards inside are plain characters).
         fts = table(text_search.FTS_TABLE, column("rowid"))
         phrase = '"' + q.replace('"', '""') + '"'
         return select(fts.c.rowid).where(literal_column(text_search.FTS_TABLE).match(phrase))
-    # PostgreSQL's trigram indexes serve ILIKE as it is (it reads every row for terms under 3
-    # characters, as SQLite does here: too short for a trigram).
     like = _like(q)
     return select(Complaint.id).where(or_(Complaint.ticket.ilike(like, escape="\\"),
                                           Complaint.description.ilike(like, escape="\\"),
@@ -205,10 +204,12 @@ def _search(q: str, dialect: str) -> Any:
         contacts.append(select(Contact.id).where(Contact.phone.like(tail, escape="\\")))
     contact_ids = union(*contacts).subquery()
     if dialect == "postgresql":
-        # A flat OR of conditions each served by an index: PostgreSQL ORs their bitmaps, counts
-        # from one heap scan and walks the id index for a page. The matching contacts are found
-        # first (an InitPlan) and compared as an array, which the contact_id index serves (the
-        # cast: ANY over a bare sub-select would compare with each row, not with the array).
+        # The trigram indexes (bot/store/text_search.py) serve ILIKE as it is (a term under 3
+        # characters reads every row). A flat OR of conditions each served by an index:
+        # PostgreSQL ORs their bitmaps, counts from one heap scan and walks the id index for a
+        # page. The matching contacts are found first (an InitPlan) and compared as an array,
+        # which the contact_id index serves (the cast: ANY over a bare sub-select would compare
+        # with each row, not with the array).
         ids = select(func.array_agg(contact_ids.c[0])).correlate(None).scalar_subquery()
         return or_(Complaint.ticket.ilike(like, escape="\\"), Complaint.description.ilike(like, escape="\\"),
                    Complaint.location_text.ilike(like, escape="\\"),
