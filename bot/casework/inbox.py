@@ -15,10 +15,26 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Select,
+    and_,
+    any_,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED
+from bot.store import text_search
 from bot.store.models import Complaint, Contact, ContactAddress
 
 PAGE_SIZE = 50
@@ -157,30 +173,61 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(q: str) -> Any:
+def _words(q: str, dialect: str) -> Any:
+    """The ids of complaints whose ticket, description or location contains ``q`` (any case):
+    on SQLite through the FTS5 trigram index (bot/store/text_search.py) for terms of 3 characters
+    or more; shorter terms (too short for a trigram), or another database, with LIKE."""
+    if dialect == "sqlite" and len(q) >= text_search.MIN_TERM:
+        # A quoted FTS5 string is one phrase: the trigram index finds it as a substring, exactly
+        # what LIKE '%q%' finds (operators and wildcards inside are plain characters).
+        fts = table(text_search.FTS_TABLE, column("rowid"))
+        phrase = '"' + q.replace('"', '""') + '"'
+        return select(fts.c.rowid).where(literal_column(text_search.FTS_TABLE).match(phrase))
+    like = _like(q)
+    return select(Complaint.id).where(or_(Complaint.ticket.ilike(like, escape="\\"),
+                                          Complaint.description.ilike(like, escape="\\"),
+                                          Complaint.location_text.ilike(like, escape="\\")))
+
+
+def _search(q: str, dialect: str) -> Any:
     if WHOLE_TICKET.fullmatch(q):
         return Complaint.ticket == q.upper()
     like = _like(q)
     digits = re.sub(r"[^0-9]", "", q)
-    # correlate(None): the export joins contacts too; these subqueries must stay independent.
-    contacts = select(Contact.id).where(or_(Contact.name.ilike(like, escape="\\"),
-                                            Contact.phone.ilike(like, escape="\\"))).correlate(None)
-    addresses = (select(ContactAddress.contact_id).where(ContactAddress.urn.ilike(like, escape="\\"))
-                 .correlate(None))
-    found = [Complaint.ticket.ilike(like, escape="\\"), Complaint.description.ilike(like, escape="\\"),
-             Complaint.location_text.ilike(like, escape="\\"),
-             Complaint.contact_id.in_(contacts), Complaint.contact_id.in_(addresses)]
+    contacts = [select(Contact.id).where(or_(Contact.name.ilike(like, escape="\\"),
+                                             Contact.phone.ilike(like, escape="\\"))),
+                select(ContactAddress.contact_id).where(ContactAddress.urn.ilike(like, escape="\\"))]
     if len(digits) >= 8:     # a phone number, not a ticket's digits
         # "0812-3456 7890" finds +6281234567890: people type numbers with spaces, dashes and a
         # leading 0 where the stored number has the country code.
         tail = _like(digits[1:] if digits.startswith("0") else digits)
-        found.append(Complaint.contact_id.in_(select(Contact.id).where(Contact.phone.like(tail, escape="\\"))
-                                                      .correlate(None)))
-    return or_(*found)
+        contacts.append(select(Contact.id).where(Contact.phone.like(tail, escape="\\")))
+    contact_ids = union(*contacts).subquery()
+    if dialect == "postgresql":
+        # The trigram indexes (bot/store/text_search.py) serve ILIKE as it is (a term under 3
+        # characters reads every row). A flat OR of conditions each served by an index:
+        # PostgreSQL ORs their bitmaps, counts from one heap scan and walks the id index for a
+        # page. The matching contacts are found first (an InitPlan) and compared as an array,
+        # which the contact_id index serves (the cast: ANY over a bare sub-select would compare
+        # with each row, not with the array).
+        ids = select(func.array_agg(contact_ids.c[0])).correlate(None).scalar_subquery()
+        return or_(Complaint.ticket.ilike(like, escape="\\"), Complaint.description.ilike(like, escape="\\"),
+                   Complaint.location_text.ilike(like, escape="\\"),
+                   Complaint.contact_id == any_(cast(ids, ARRAY(BigInteger))))
+    # SQLite: one set of ids, not an OR of conditions: it then reads the FTS index once and walks
+    # the set in id order for a page (an OR makes it sort every match; bench/inbox.py).
+    # correlate(None): the export joins contacts too; these subqueries must stay independent.
+    found = union(_words(q, dialect), select(Complaint.id).where(Complaint.contact_id.in_(select(contact_ids.c[0]))))
+    return Complaint.id.in_(select(found.subquery().c[0]).correlate(None))
 
 
-def filtered(f: InboxFilter, viewer: Viewer, choices: Choices, now: datetime, zone: str) -> Select[Complaint]:
-    """SELECT the complaints the filter asks for, among those the viewer may see (unsorted)."""
+def filtered(f: InboxFilter, viewer: Viewer, choices: Choices, now: datetime, zone: str,
+             dialect: str = "") -> Select[Complaint]:
+    """SELECT the complaints the filter asks for, among those the viewer may see (unsorted).
+
+    ``dialect``: the database's name (``sqlite`` / ``postgresql``), for its word-search index;
+    another one searches with plain LIKE.
+    """
     stmt = visible(select(Complaint), viewer)
     if f.status:
         stmt = stmt.where(Complaint.status == f.status)
@@ -201,7 +248,7 @@ def filtered(f: InboxFilter, viewer: Viewer, choices: Choices, now: datetime, zo
     elif f.assigned == "none":
         stmt = stmt.where(Complaint.assigned_to_id.is_(None))
     if f.q:
-        stmt = stmt.where(_search(f.q))
+        stmt = stmt.where(_search(f.q, dialect))
     return stmt
 
 
@@ -306,7 +353,7 @@ def _only_status_filter(f: InboxFilter) -> bool:
 def page_of(session: Session, f: InboxFilter, viewer: Viewer, choices: Choices, now: datetime,
             zone: str, known: Counts | None = None) -> Page:
     """One page of the filtered inbox and how many match in all."""
-    stmt = filtered(f, viewer, choices, now, zone)
+    stmt = filtered(f, viewer, choices, now, zone, session.get_bind().dialect.name)
     if known is not None and _only_status_filter(f):
         # The per-status counts already answer "how many": no second count of the same rows.
         total = known.by_status.get(f.status, 0) if f.status else known.total

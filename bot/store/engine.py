@@ -8,6 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+#: How much of a SQLite file is read through mmap; beyond it, ordinary reads (200,000 complaints
+#: with their search index are about 200 MB).
+MMAP_BYTES = 256 * 1024 * 1024
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -25,6 +29,10 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")      # readers don't block the writer
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Read the file through memory-mapped pages (shared by every connection, held by the
+            # OS) instead of a 2 MB page cache per connection: a word search with 200,000
+            # complaints looks up ~25,000 rows and took twice as long without (bench/inbox.py).
+            cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -239,6 +239,10 @@ class Complaint(Base):
         Index("ix_complaints_agency_status_due_at", "agency", "status", "due_at"),
         Index("ix_complaints_created_at", "created_at"),
         Index("ix_complaints_updated_at", "updated_at"),   # the inbox's counts cache: max() is a look-up
+        # Category + channel, sorted by due time: the count reads the index alone (migration 0010).
+        Index("ix_complaints_category_channel_due_at", "category", "channel", "due_at"),
+        # Word search: FTS5 (SQLite) and trigram (PostgreSQL) indexes that a model cannot
+        # describe are made by migration 0010 and listed in bot/store/text_search.py.
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

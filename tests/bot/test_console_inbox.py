@@ -177,6 +177,9 @@ def test_csv_export_of_the_filtered_inbox_is_safe_for_spreadsheets(inbox_app, cl
     assert [r[0] for r in all_rows[1:]] == n(1, 2, 3, 4, 5)
     late = {r[0]: r[header.index("terlambat")] for r in all_rows[1:]}
     assert late["WRG-2026-000001"] == "terlambat 2 hari 3 jam" and late["WRG-2026-000003"] == ""
+    # A search exports what the inbox lists (its contact look-up stays apart from the export's join).
+    assert [r[0] for r in export(client, "?q=sari")[1:]] == n(2)
+    assert [r[0] for r in export(client, "?q=BERLUBANG")[1:]] == n(1) == listed(client, "?q=BERLUBANG")
 
 
 def test_csv_export_is_scoped_masked_for_staff_and_recorded(inbox_app, client):

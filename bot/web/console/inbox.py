@@ -131,7 +131,8 @@ def export() -> Any:
     zone = rt.settings.timezone
     _record_export(f)
     assignee = aliased(StaffUser)
-    wanted = inbox.ordered(inbox.filtered(f, who, known, now, zone), f.sort, now, all_due=f.overdue)
+    chosen = inbox.filtered(f, who, known, now, zone, rt.engine.dialect.name)
+    wanted = inbox.ordered(chosen, f.sort, now, all_due=f.overdue)
     stmt = (wanted.outerjoin(Contact, Contact.id == Complaint.contact_id)
             .outerjoin(Conversation, Conversation.id == Complaint.conversation_id)
             .outerjoin(ContactAddress, ContactAddress.id == Conversation.address_id)
