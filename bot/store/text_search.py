@@ -1,4 +1,4 @@
-"""The inbox's word-search indexes, which the models cannot describe (migration 0010_inbox_search).
+"""The inbox's word-search indexes, which the models cannot describe (migration 0011_inbox_search).
 
 SQLite: ``complaints_fts``, an FTS5 table with the trigram tokenizer over the complaint's ticket,
 description and location. It holds no copy of the text (``content='complaints'``): triggers add,

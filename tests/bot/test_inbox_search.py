@@ -1,5 +1,5 @@
 """The inbox's word search (bot/casework/inbox.py) through each database's index: SQLite's FTS5
-trigram table kept by triggers, PostgreSQL's pg_trgm indexes (migration 0010_inbox_search,
+trigram table kept by triggers, PostgreSQL's pg_trgm indexes (migration 0011_inbox_search,
 bot/store/text_search.py). Same answers as a plain "contains, any case" search; scoped to what the
 viewer may see; terms under 3 characters fall back to LIKE."""
 
@@ -165,7 +165,7 @@ def _search_objects(engine: Engine) -> set[str]:
 def test_the_migration_indexes_filed_complaints_and_downgrades_cleanly(db_url):
     engine = make_engine(db_url)
     try:
-        upgrade(engine, "0009_queues")
+        upgrade(engine, "0010_training")
         sessions = make_session_factory(engine)
         file(sessions, 1, "lampu jalan mati sejak kemarin")
         upgrade(engine)                                     # complaints filed before are indexed
@@ -183,7 +183,7 @@ def test_the_migration_indexes_filed_complaints_and_downgrades_cleanly(db_url):
         cfg = alembic_config(engine.url.render_as_string(hide_password=False))
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0009_queues")
+            command.downgrade(cfg, "0010_training")
         assert _search_objects(engine) == set()
         indexes = {i["name"] for i in inspect(engine).get_indexes("complaints")}
         assert "ix_complaints_category_channel_due_at" not in indexes

@@ -1,16 +1,16 @@
 """inbox search: word-search indexes (SQLite FTS5 trigram, PostgreSQL pg_trgm) and the index of
 the category + channel + due view (bench/inbox.py)
 
-Revision ID: 0010_inbox_search
-Revises: 0009_queues
+Revision ID: 0011_inbox_search
+Revises: 0010_training
 Create Date: 2026-11-29 04:40:00
 """
 from alembic import op
 
 from bot.store import text_search
 
-revision = '0010_inbox_search'
-down_revision = '0009_queues'
+revision = '0011_inbox_search'
+down_revision = '0010_training'
 branch_labels = None
 depends_on = None
 
