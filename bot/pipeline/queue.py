@@ -12,7 +12,6 @@ protocol (:class:`JobQueue`) and one sweeper loop (:func:`sweep_forever`):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -245,11 +244,10 @@ class RedisQueue(_Sweeping):
     one job that handles them all (the job reads every unprocessed message), and a message
     arriving while a job runs queues exactly one more.
 
-    A marker can outlive its job: Redis went away between setting the marker and queueing the
-    job (and the marker could not be removed), or a worker took the job and died before
-    starting it. The sweeper therefore trusts a marker only while its job is still waiting in
-    the queue, and otherwise replaces it with a new job (`redrive`). The marker also expires,
-    as a last resort.
+    The marker and its job are written in one transaction. A marker can still outlive its job
+    (a worker took the job and died before starting it, or Redis lost the queue), so the sweeper
+    trusts a marker only while its job is still waiting in the queue, and otherwise replaces both
+    (`redrive`). The marker also expires, as a last resort.
     """
 
     MARKER_TTL_SECONDS = 600
@@ -279,17 +277,14 @@ class RedisQueue(_Sweeping):
         from redis.exceptions import RedisError
 
         try:
-            job_id = self._job_id(conv_id)
-            if not self._quick.set(self.marker(conv_id), job_id, nx=True, ex=self.MARKER_TTL_SECONDS):
-                return
-            self._queue_job(conv_id, job_id)
+            self._replace_marker(conv_id, None)
         except RedisError as exc:
             log.warning("job not queued (Redis unavailable); the sweeper will re-drive it",
                         extra={"conversation_id": conv_id, "reason": str(exc)})
 
     def redrive(self, conv_id: int) -> None:
         """Queue a job for a stalled conversation unless its marked job is still waiting."""
-        from redis.exceptions import RedisError, WatchError
+        from redis.exceptions import RedisError
         from rq.exceptions import NoSuchJobError
         from rq.job import Job, JobStatus
 
@@ -302,40 +297,32 @@ class RedisQueue(_Sweeping):
                         return        # the promised job is still in line: nothing is lost
                 except NoSuchJobError:
                     pass
-            job_id = self._job_id(conv_id)
-            # Replace the stale marker only if nobody queued a job meanwhile.
-            with self._quick.pipeline() as pipe:
-                pipe.watch(self.marker(conv_id))
-                if pipe.get(self.marker(conv_id)) != marked:
-                    return
-                pipe.multi()
-                pipe.set(self.marker(conv_id), job_id, ex=self.MARKER_TTL_SECONDS)
-                pipe.execute()
-            self._queue_job(conv_id, job_id)
-        except WatchError:
-            return                    # another process queued a job just now
+            self._replace_marker(conv_id, marked)
         except RedisError as exc:
             log.warning("stalled conversation not re-driven (Redis unavailable)",
                         extra={"conversation_id": conv_id, "reason": str(exc)})
 
-    @staticmethod
-    def _job_id(conv_id: int) -> str:
-        return f"warga-conv-{conv_id}-{uuid.uuid4().hex[:16]}"
+    def _replace_marker(self, conv_id: int, expected: bytes | str | None) -> bool:
+        """If the marker still holds ``expected`` (None: no marker), set it to a new job's id
+        and queue that job, in one transaction: nobody ever sees a marker without its job, so
+        two processes can never both decide a job is missing and queue one each."""
+        from redis.exceptions import WatchError
 
-    def _queue_job(self, conv_id: int, job_id: str) -> None:
-        from rq.job import Job
-
-        try:
-            self._quick_q.enqueue(run_conversation, conv_id, job_id=job_id, job_timeout=300,
-                                  result_ttl=0, failure_ttl=86400)
-        except BaseException:
-            # The answer was lost, not necessarily the job (a timeout under load): keep the
-            # marker if the job is there. Best effort: if Redis is away, the sweeper finds the
-            # marker's job missing later.
-            with contextlib.suppress(Exception):
-                if not Job.exists(job_id, connection=self._quick):
-                    self._forget(self._quick, conv_id, job_id)
-            raise
+        key = self.marker(conv_id)
+        job_id = f"warga-conv-{conv_id}-{uuid.uuid4().hex[:16]}"
+        with self._quick.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.get(key) != expected:
+                    return False      # a job is waiting, or another process just queued one
+                pipe.multi()
+                pipe.set(key, job_id, ex=self.MARKER_TTL_SECONDS)
+                self._quick_q.enqueue_call(run_conversation, args=(conv_id,), job_id=job_id, timeout=300,
+                                           result_ttl=0, failure_ttl=86400, pipeline=pipe)
+                pipe.execute()
+            except WatchError:
+                return False
+        return True
 
     def begin(self, conv_id: int, job_id: str | None) -> None:
         """A worker starts the conversation's job: later messages need a new one. Only this

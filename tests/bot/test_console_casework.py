@@ -110,9 +110,11 @@ def test_staff_file_a_complaint_from_a_conversation(desk: Any, client: Any) -> N
     citizen = WebCitizen(client)
     citizen.say("saya mau bicara dengan petugas")
     citizen.say("pohon tumbang menutup jalan di Jl. Diponegoro")
-    with desk.extensions["warga"].sessions() as s:
+    with desk.extensions["warga"].sessions() as s, s.begin():
         conv_id = s.scalars(select(Conversation.id)).one()
         picked = s.scalars(select(Message.id).where(Message.direction == "in", Message.text.like("pohon%"))).one()
+        # No complaint yet, so the conversation waits in the general intake queue: dina serves it.
+        s.scalars(select(StaffUser).where(StaffUser.username == "dina")).one().serves_intake = True
     csrf = login(client, "dina")
     page = client.get(f"/console/conversations/{conv_id}").get_data(as_text=True)
     # Prefilled with the citizen's last message; each citizen message can be picked.
