@@ -99,7 +99,7 @@ class Outbox:
         per reply instead of two, and the record is still committed before the next send.
         """
         done = 0
-        sent: tuple[int, SendResult] | None = None
+        sent: tuple[int, int, SendResult] | None = None
         while True:
             now = self.clock()
             with self.sessions() as session, session.begin():
@@ -141,7 +141,7 @@ class Outbox:
                     return done    # keep order: later replies wait until this one goes
                 done += 1
                 continue
-            sent = (msg_id, result)
+            sent = (msg_id, attempts, result)
             metrics.message_out(outbound.channel, "sent")
             done += 1
 
@@ -155,9 +155,15 @@ class Outbox:
             return "not sent: the citizen cannot be reached on this channel (blocked or deactivated)"
         return None
 
-    def _record_sent_in(self, session: Session, msg_id: int, result: SendResult, now: datetime) -> None:
-        msg = session.get(Message, msg_id)
+    def _record_sent_in(self, session: Session, msg_id: int, attempts: int, result: SendResult,
+                        now: datetime) -> None:
+        msg = session.get(Message, msg_id, with_for_update=True)
         assert msg is not None
+        if self._superseded(msg, attempts):
+            # Still note the provider's ids, so its delivery receipts find the message.
+            for pid in result.provider_message_ids:
+                session.add(ProviderMessageId(channel=msg.channel, provider_message_id=pid, message_id=msg.id))
+            return
         msg.status = result.status.name
         msg.lease_until = None
         msg.sent_at = now if result.status != DeliveryStatus.held else None
@@ -189,12 +195,26 @@ class Outbox:
                 mark_unreachable(session, msg.urn, now)
         log.info("outbound sent", extra={"message_id": msg_id, "status": result.status.name})
 
+    @staticmethod
+    def _superseded(msg: Message, attempts: int) -> bool:
+        """This send's lease expired and another worker claimed the reply again (or already
+        recorded it): the newer attempt's outcome stands. Without this check, a slow send that
+        finally failed would set a reply that went out meanwhile back to pending, and the
+        citizen would get it again after the replies that followed it."""
+        if msg.status == "sending" and msg.attempts == attempts:
+            return False
+        log.warning("a send's outcome came after another attempt took the reply over; the newer one stands",
+                    extra={"message_id": msg.id, "attempt": attempts, "status": msg.status})
+        return True
+
     def _record_error(self, msg_id: int, exc: SendError, attempts: int) -> None:
         now = self.clock()
         with self.sessions() as session, session.begin():
             no_disk_wait(session)
-            msg = session.get(Message, msg_id)
+            msg = session.get(Message, msg_id, with_for_update=True)
             assert msg is not None
+            if self._superseded(msg, attempts):
+                return
             msg.lease_until = None
             msg.error_code = exc.code
             msg.error_reason = exc.reason[:2000]

@@ -157,3 +157,38 @@ def test_a_reply_still_pending_at_its_deadline_is_refused_with_the_last_error(se
     r = reply(sessions)
     assert len(channel.sent) == 1
     assert r.status == "failed" and "gave up" in (r.error_reason or "") and "Bad Gateway" in (r.error_reason or "")
+
+
+def test_a_slow_send_that_fails_after_another_worker_sent_the_reply_changes_nothing(sessions):
+    """A send whose lease expired is taken over (another worker sends the reply, and the next
+    one); when the slow send finally times out, its outcome is stale: the reply stays sent and is
+    never sent again after the replies that followed it."""
+    settings = OutboxSettings(give_up_after_minutes=60, first_retry_seconds=2, max_retry_seconds=300,
+                              lease_seconds=1)
+    clock = Clock()
+    conv_id = setup(sessions, settings, clock)
+    with sessions() as s, s.begin():
+        conv = s.get(Conversation, conv_id)
+        queue_reply(s, settings, conv, "Kirim foto?", now=clock())
+
+    class SlowFirstSend(ScriptedChannel):
+        def send(self, message: OutboundMessage) -> SendResult:
+            self.sent.append(message)
+            if len(self.sent) == 1:
+                # Still waiting on the provider when the lease runs out: another worker (a
+                # second drain) takes the reply over and sends both replies.
+                clock.at(5)
+                outbox.drain(conv_id)
+                raise SendError("timed out", kind=SendFailure.retry_later)
+            return SendResult((f"p-{len(self.sent)}",), DeliveryStatus.sent)
+
+    channel = SlowFirstSend([])
+    outbox = Outbox(settings, sessions, {"web": channel}, clock=clock)
+    outbox.drain(conv_id)
+    clock.at(60)
+    outbox.drain(conv_id)
+    assert [m.text for m in channel.sent] == ["Di mana lokasinya?", "Di mana lokasinya?", "Kirim foto?"]
+    with sessions() as s:
+        rows = s.query(Message).filter(Message.direction == "out").order_by(Message.id).all()
+        assert [(m.text, m.status, m.attempts) for m in rows] == [
+            ("Di mana lokasinya?", "sent", 2), ("Kirim foto?", "sent", 1)]
