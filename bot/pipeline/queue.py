@@ -293,7 +293,10 @@ class RedisQueue(_Sweeping):
             if marked is not None:
                 marked_id = marked.decode() if isinstance(marked, bytes) else str(marked)
                 try:
-                    if Job.fetch(marked_id, connection=self._quick).get_status() == JobStatus.QUEUED:
+                    # Queued and still in the list: a worker that took the job and died before
+                    # starting it leaves it "queued" but gone from the list.
+                    if (Job.fetch(marked_id, connection=self._quick).get_status() == JobStatus.QUEUED
+                            and self._quick.lpos(self._quick_q.key, marked_id) is not None):
                         return        # the promised job is still in line: nothing is lost
                 except NoSuchJobError:
                     pass

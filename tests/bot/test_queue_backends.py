@@ -80,6 +80,11 @@ def test_the_sweeper_trusts_a_marker_only_while_its_job_waits(redis_db, sessions
         assert Queue("warga", connection=redis_db).count == 1
         q.redrive(7)
         assert Queue("warga", connection=redis_db).count == 1
+        # A worker took the job from the list and died before starting it: still "queued" in
+        # its own record, but gone from the line, so the sweeper queues another.
+        redis_db.lpop("rq:queue:warga")
+        q.redrive(7)
+        assert Queue("warga", connection=redis_db).count == 1
         # A marker naming a job that never existed is stale too.
         redis_db.set(RedisQueue.marker(8), "warga-conv-8-lost")
         q.redrive(8)
