@@ -87,6 +87,13 @@ LABELS: dict[str, dict[str, str]] = {
         "users.no": "tidak",
         "users.new_password": "Kata sandi baru untuk {user} (hanya ditampilkan sekali):",
         "lang.switch": "English",
+        "login.title": "Masuk",
+        "login.submit": "Masuk",
+        "login.wrong": "Nama pengguna atau kata sandi salah.",
+        "login.locked": ("Akun atau alamat ini dikunci setelah terlalu banyak percobaan gagal. "
+                         "Minta admin membukanya (warga users unlock)."),
+        "login.slow": "Terlalu banyak percobaan gagal. Coba lagi dalam {seconds} detik.",
+        "login.busy": "Server sedang sibuk memeriksa kata sandi. Coba lagi sebentar lagi.",
     },
     "en": {
         "brand": "Warga · Staff console",
@@ -159,6 +166,13 @@ LABELS: dict[str, dict[str, str]] = {
         "users.no": "no",
         "users.new_password": "New password for {user} (shown only once):",
         "lang.switch": "Bahasa Indonesia",
+        "login.title": "Sign in",
+        "login.submit": "Sign in",
+        "login.wrong": "Wrong username or password.",
+        "login.locked": ("This account or address is locked after too many failed attempts. "
+                         "Ask an admin to unlock it (warga users unlock)."),
+        "login.slow": "Too many failed attempts. Try again in {seconds} seconds.",
+        "login.busy": "The server is busy checking passwords. Try again in a moment.",
     },
 }
 
