@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from bot.casework.inbox import late_by
 from bot.web.console.labels import LABELS
-from tests.bot.staff_accounts import PASSWORD, add_user
+from tests.bot.casework_data import CASES, NOW, seed
+from tests.bot.staff_accounts import PASSWORD, add_user, login
 
 
 @pytest.fixture
@@ -36,3 +39,19 @@ def test_the_sign_in_page_and_its_refusal_read_in_english(staffed, client):
     refused = client.post("/console/login", data={"username": "admin", "password": PASSWORD + "x",
                                                   "csrf": token}).get_data(as_text=True)
     assert "Wrong username or password." in refused and "salah" not in refused
+
+
+def test_the_inbox_reads_in_english_with_lateness_and_status_names(app, client):
+    add_user(app, "admin", "admin")
+    app.extensions["warga.clock"] = lambda: NOW
+    seed(app, *CASES)
+    login(client, "admin")
+    english(client)
+    page = client.get("/console/").get_data(as_text=True)
+    for words in ("Download CSV", "Overdue only", "Most overdue", "Assigned to me", "late by 2d 3h",
+                  "late by 30m", "In progress", "Description"):
+        assert words in page, words
+    for words in ("Unduh CSV", "Lewat tenggat", "terlambat", "Keterangan", "Proses"):
+        assert words not in page, words
+    assert late_by(NOW - timedelta(days=2, hours=3), NOW) == "terlambat 2 hari 3 jam"
+    assert late_by(NOW - timedelta(minutes=30), NOW, "en") == "late by 30m"
