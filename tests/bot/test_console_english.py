@@ -10,6 +10,7 @@ import pytest
 from bot.casework.inbox import late_by
 from bot.web.console.labels import LABELS
 from tests.bot.casework_data import CASES, NOW, seed
+from tests.bot.citizen import file_complaint
 from tests.bot.staff_accounts import PASSWORD, add_user, login
 
 
@@ -55,3 +56,38 @@ def test_the_inbox_reads_in_english_with_lateness_and_status_names(app, client):
         assert words not in page, words
     assert late_by(NOW - timedelta(days=2, hours=3), NOW) == "terlambat 2 hari 3 jam"
     assert late_by(NOW - timedelta(minutes=30), NOW, "en") == "late by 30m"
+
+
+def test_the_complaint_page_its_history_and_flashes_read_in_english(staffed, client):
+    _, ticket = file_complaint(client, "jalan berlubang besar di Jl. Salemba Raya")
+    csrf = login(client, "dina")
+    english(client)
+    r = client.post(f"/console/complaints/{ticket}/status",
+                    data={"status": "disposisi", "note": "Tim menuju lokasi", "csrf": csrf}, follow_redirects=True)
+    page = r.get_data(as_text=True)
+    for words in ("To the citizen", "Internal note", "Save status", "Duplicates and followers",
+                  "Status changed to", "the citizen filed the complaint", "dina changed the status from",
+                  "Tim menuju lokasi"):    # the staff member's own note stays as written
+        assert words in page, words
+    for words in ("Untuk warga", "Catatan internal", "Simpan status", "Duplikat dan pengikut",
+                  "warga mengirim laporan", "mengubah status", "Status diubah ke"):
+        assert words not in page, words
+    bad = client.post(f"/console/complaints/{ticket}/edit", data={
+        "category": "jalan_rusak", "description": "x", "latitude": "north", "csrf": csrf}, follow_redirects=True)
+    assert "Latitude must be a number" in bad.get_data(as_text=True)
+
+
+def test_the_dashboard_reads_in_english(app, client):
+    add_user(app, "admin", "admin")
+    app.extensions["warga.clock"] = lambda: NOW
+    seed(app, *CASES)
+    login(client, "admin")
+    english(client)
+    page = client.get("/console/dashboard?from=2026-11-01&to=2026-11-20").get_data(as_text=True)
+    for words in ("Complaints per day by category", "Resolved on time per agency", "median time to resolve",
+                  'id="median">2.0 days<', "In progress"):
+        assert words in page, words
+    for words in ("Laporan per hari", "Selesai dalam tenggat", "hari<", "Proses"):
+        assert words not in page, words
+    empty = client.get("/console/dashboard?from=2025-01-01&to=2025-01-02").get_data(as_text=True)
+    assert "No data in this period yet." in empty and "Belum ada data" not in empty
