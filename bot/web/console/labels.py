@@ -1,8 +1,9 @@
 """The console's fixed words in Indonesian and English, and the switch between them.
 
-Templates call ``t("key")``; the language is the signed session's ``lang`` (set by the ID/EN
-link in the header). Only fixed labels live here: navigation, headings, buttons. Citizen text
-and the words of pages not listed in the README stay as they are.
+Templates call ``t("key")`` and route modules ``label("key", **values)`` (flash messages); the
+language is the signed session's ``lang`` (set by the ID/EN link in the header). Every fixed
+word of every console page lives here, in both languages under the same keys (a test checks);
+citizen and staff text stays as written.
 """
 
 from __future__ import annotations
@@ -87,6 +88,13 @@ LABELS: dict[str, dict[str, str]] = {
         "users.no": "tidak",
         "users.new_password": "Kata sandi baru untuk {user} (hanya ditampilkan sekali):",
         "lang.switch": "English",
+        "users.flash.unaudited": "Perubahan tersimpan, tetapi tidak tercatat di berkas audit: {failed}",
+        "users.flash.created": "Pengguna {user} dibuat.",
+        "users.flash.password": "Kata sandi {user} diganti; sesi yang terbuka diakhiri.",
+        "users.flash.disabled": "{user} dinonaktifkan.",
+        "users.flash.enabled": "{user} diaktifkan.",
+        "users.flash.role": "Peran {user} diubah.",
+        "users.flash.intake": "Antrean umum {user} diubah.",
         "nlu.flash.confirmed": "Dikonfirmasi; kalimat ini jadi contoh latihan.",
         "nlu.flash.corrected": "Dikoreksi ke {intent}; kalimat ini jadi contoh latihan.",
         "nlu.flash.dismissed": "Diabaikan.",
@@ -402,6 +410,13 @@ LABELS: dict[str, dict[str, str]] = {
         "users.no": "no",
         "users.new_password": "New password for {user} (shown only once):",
         "lang.switch": "Bahasa Indonesia",
+        "users.flash.unaudited": "Change saved, but not recorded in the audit file: {failed}",
+        "users.flash.created": "User {user} created.",
+        "users.flash.password": "Password of {user} changed; open sessions were ended.",
+        "users.flash.disabled": "{user} disabled.",
+        "users.flash.enabled": "{user} enabled.",
+        "users.flash.role": "Role of {user} changed.",
+        "users.flash.intake": "General intake of {user} changed.",
         "nlu.flash.confirmed": "Confirmed; this sentence is now a training example.",
         "nlu.flash.corrected": "Corrected to {intent}; this sentence is now a training example.",
         "nlu.flash.dismissed": "Dismissed.",
