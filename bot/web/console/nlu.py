@@ -61,9 +61,9 @@ def _entities(raw: str) -> list[dict[str, Any]]:
     try:
         items = json.loads(raw)
     except ValueError:
-        raise TrainingInputError("Penanda entitas tidak valid.") from None
+        raise TrainingInputError(label("nlu.bad_entities")) from None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise TrainingInputError("Penanda entitas tidak valid.")
+        raise TrainingInputError(label("nlu.bad_entities"))
     return items
 
 
