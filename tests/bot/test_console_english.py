@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from bot.casework.complaint_page import describe
 from bot.casework.inbox import late_by
+from bot.store.models import ComplaintEvent
 from bot.web.console.labels import LABELS
 from tests.bot.casework_data import CASES, NOW, seed
 from tests.bot.citizen import file_complaint
@@ -91,3 +93,11 @@ def test_the_dashboard_reads_in_english(app, client):
         assert words not in page, words
     empty = client.get("/console/dashboard?from=2025-01-01&to=2025-01-02").get_data(as_text=True)
     assert "No data in this period yet." in empty and "Belum ada data" not in empty
+
+
+def test_history_sentences_default_to_indonesian_and_speak_english_on_request():
+    edit = ComplaintEvent(kind="edit", actor="staff:dina", field="category",
+                          old_value=None, new_value="jalan_rusak")
+    assert describe(edit).startswith("dina mengubah") and "(kosong)" in describe(edit)
+    assert describe(edit, "en").startswith("dina changed the") and "(empty)" in describe(edit, "en")
+    assert describe(ComplaintEvent(kind="rating", actor="citizen", note="4"), "en") == "the citizen rated it 4/5"
