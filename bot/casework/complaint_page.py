@@ -17,49 +17,97 @@ from bot.store.models import ComplaintEvent, Message
 _FILING_PAYLOADS = re.compile(r"^(lapor|intent:report_[a-z_]+)$")
 
 
-def who(actor: str) -> str:
-    """"staff:dina" -> "dina"; the citizen and the system by their Indonesian names."""
+#: The history sentences per language; {actor}, {old}, {new}, {note} are filled in by describe.
+SENTENCES: dict[str, dict[str, str]] = {
+    "id": {
+        "citizen": "warga",
+        "system": "sistem",
+        "empty": "(kosong)",
+        "created_by_staff": "{actor} membuat laporan dari percakapan",
+        "created": "warga mengirim laporan",
+        "status": "{actor} mengubah status dari {old} menjadi {new}",
+        "edit": "{actor} mengubah {field} dari {old} menjadi {new}",
+        "reroute": "{actor} mendisposisikan laporan dari {old} ke {new}",
+        "unassign": "{actor} melepas penugasan {old}",
+        "take": "{actor} mengambil laporan ini",
+        "assign": "{actor} menugaskan laporan ke {new}",
+        "follower": "warga lain melaporkan masalah yang sama dan mengikuti laporan ini",
+        "note": "{actor} menambah catatan internal",
+        "duplicate": "{actor} menandai laporan lain sebagai duplikat dari laporan ini",
+        "reply": "{actor} membalas warga",
+        "rating": "warga memberi penilaian {note}/5",
+    },
+    "en": {
+        "citizen": "citizen",
+        "system": "system",
+        "empty": "(empty)",
+        "created_by_staff": "{actor} created the complaint from the conversation",
+        "created": "the citizen filed the complaint",
+        "status": "{actor} changed the status from {old} to {new}",
+        "edit": "{actor} changed the {field} from {old} to {new}",
+        "reroute": "{actor} rerouted the complaint from {old} to {new}",
+        "unassign": "{actor} unassigned {old}",
+        "take": "{actor} took this complaint",
+        "assign": "{actor} assigned the complaint to {new}",
+        "follower": "another citizen reported the same problem and follows this complaint",
+        "note": "{actor} added an internal note",
+        "duplicate": "{actor} marked another complaint as a duplicate of this one",
+        "reply": "{actor} replied to the citizen",
+        "rating": "the citizen rated it {note}/5",
+    },
+}
+
+
+def who(actor: str, lang: str = "id") -> str:
+    """"staff:dina" -> "dina"; the citizen and the system by their names in ``lang``."""
     if actor.startswith("staff:"):
         return actor.removeprefix("staff:")
-    return {"citizen": "warga", "system": "sistem"}.get(actor, actor)
+    words = SENTENCES.get(lang, SENTENCES["id"])
+    return words[actor] if actor in ("citizen", "system") else actor
 
 
-def _value(field: str | None, value: str | None) -> str:
+def _value(field: str | None, value: str | None, lang: str) -> str:
     if not value:
-        return "(kosong)"
-    return name_of("category_names", value, "id") if field == "category" else value
+        return SENTENCES.get(lang, SENTENCES["id"])["empty"]
+    return name_of("category_names", value, lang) if field == "category" else value
 
 
-def describe(e: ComplaintEvent) -> str:
-    """One history row in Bahasa Indonesia, e.g. "dina mengubah kategori dari Jalan rusak menjadi
-    Saluran air". The event's note (a reason, a message to the citizen) is shown beside it."""
-    actor = who(e.actor)
-    status = lambda s: name_of("status_names", s or "", "id")  # noqa: E731
+def describe(e: ComplaintEvent, lang: str = "id") -> str:
+    """One history row in the console's language (Bahasa Indonesia by default), e.g. "dina
+    mengubah kategori dari Jalan rusak menjadi Saluran air". The event's note (a reason, a
+    message to the citizen) is shown beside it."""
+    words = SENTENCES.get(lang, SENTENCES["id"])
+    actor = who(e.actor, lang)
+
+    def say(key: str, **values: str | None) -> str:
+        return words[key].format(actor=actor, **values)
+
+    status = lambda s: name_of("status_names", s or "", lang)  # noqa: E731
     if e.kind == "created":
-        return f"{actor} membuat laporan dari percakapan" if e.actor.startswith("staff:") else "warga mengirim laporan"
+        return say("created_by_staff") if e.actor.startswith("staff:") else say("created")
     if e.kind == "status":
-        return f"{actor} mengubah status dari {status(e.from_status)} menjadi {status(e.to_status)}"
+        return say("status", old=status(e.from_status), new=status(e.to_status))
     if e.kind == "edit":
-        label = name_of("field_names", e.field or "", "id")
-        return f"{actor} mengubah {label} dari {_value(e.field, e.old_value)} menjadi {_value(e.field, e.new_value)}"
+        return say("edit", field=name_of("field_names", e.field or "", lang),
+                   old=_value(e.field, e.old_value, lang), new=_value(e.field, e.new_value, lang))
     if e.kind == "reroute":
-        return f"{actor} mendisposisikan laporan dari {e.old_value} ke {e.new_value}"
+        return say("reroute", old=e.old_value, new=e.new_value)
     if e.kind == "assign":
         if e.new_value is None:
-            return f"{actor} melepas penugasan {e.old_value}"
+            return say("unassign", old=e.old_value)
         if e.new_value == actor:
-            return f"{actor} mengambil laporan ini"
-        return f"{actor} menugaskan laporan ke {e.new_value}"
+            return say("take")
+        return say("assign", new=e.new_value)
     if e.kind == "note" and e.actor == "citizen":
-        return "warga lain melaporkan masalah yang sama dan mengikuti laporan ini"
+        return say("follower")
     if e.kind == "note":
-        return f"{actor} menambah catatan internal"
+        return say("note")
     if e.kind == "duplicate":
-        return f"{actor} menandai laporan lain sebagai duplikat dari laporan ini"
+        return say("duplicate")
     if e.kind == "reply":
-        return f"{actor} membalas warga"
+        return say("reply")
     if e.kind == "rating":
-        return f"warga memberi penilaian {e.note}/5"
+        return say("rating", note=e.note)
     return f"{actor}: {e.kind}"
 
 

@@ -366,15 +366,26 @@ def page_of(session: Session, f: InboxFilter, viewer: Viewer, choices: Choices, 
     return Page(tuple(rows), total, f.page)
 
 
-def late_by(due: datetime | None, now: datetime) -> str:
-    """How late a complaint is, in words staff read at a glance: "terlambat 2 hari 3 jam"."""
+#: The lateness words per language: (late, day, hour, minute) with {n} for the amount.
+LATE_WORDS: dict[str, tuple[str, str, str, str]] = {
+    "id": ("terlambat", "{n} hari", "{n} jam", "{n} menit"),
+    "en": ("late by", "{n}d", "{n}h", "{n}m"),
+}
+
+
+def late_by(due: datetime | None, now: datetime, lang: str = "id") -> str:
+    """How late a complaint is, in words staff read at a glance: "terlambat 2 hari 3 jam"
+    ("late by 2d 3h" in English)."""
     if due is None or due >= now:
         return ""
+    late, day, hour, minute = LATE_WORDS.get(lang, LATE_WORDS["id"])
     minutes = int((now - due).total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"terlambat {days} hari" + (f" {hours} jam" if hours else "")
-    if hours:
-        return f"terlambat {hours} jam" + (f" {mins} menit" if mins else "")
-    return f"terlambat {max(mins, 1)} menit"
+        parts = [day.format(n=days)] + ([hour.format(n=hours)] if hours else [])
+    elif hours:
+        parts = [hour.format(n=hours)] + ([minute.format(n=mins)] if mins else [])
+    else:
+        parts = [minute.format(n=max(mins, 1))]
+    return " ".join([late, *parts])

@@ -143,3 +143,12 @@ def test_bad_input_is_a_clear_refusal_never_a_500(staffed, client):
     assert client.post("/console/users/nobody/disable", data={"csrf": csrf}, follow_redirects=True).status_code == 200
     assert client.post("/console/users/dina/explode", data={"csrf": csrf}).status_code == 404
     assert client.post("/console/users/dina/disable", data={"csrf": "wrong"}).status_code == 400
+
+
+def test_the_user_pages_messages_follow_the_english_switch(staffed, client):
+    csrf = login(client, "admin")
+    client.get("/console/language/en")
+    made = client.post("/console/users", data={"csrf": csrf, "username": "budi", "role": "staff", "agency": ROADS,
+                                               "password": "long-enough-1"}, follow_redirects=True)
+    page = made.get_data(as_text=True)
+    assert "User budi created." in page and "Pengguna budi dibuat." not in page

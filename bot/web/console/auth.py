@@ -12,17 +12,18 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from bot.casework.accounts import Accounts
 from bot.web.console.blueprint import bp
 from bot.web.console.common import console_now, current_runtime, login_required, same_token
+from bot.web.console.labels import label
 from bot.web.limits import client_address
 
 #: How long a sign-in waits for a free password-check slot before answering 503.
 LOGIN_SLOT_WAIT_SECONDS = 5.0
 
 
-WRONG = "Nama pengguna atau kata sandi salah."
-LOCKED = ("Akun atau alamat ini dikunci setelah terlalu banyak percobaan gagal. "
-          "Minta admin membukanya (warga users unlock).")
-SLOW = "Terlalu banyak percobaan gagal. Coba lagi dalam {seconds} detik."
-BUSY = "Server sedang sibuk memeriksa kata sandi. Coba lagi sebentar lagi."
+# Keys into labels.py: the refusal reads in the language chosen on the sign-in page.
+WRONG = "login.wrong"
+LOCKED = "login.locked"
+SLOW = "login.slow"
+BUSY = "login.busy"
 
 
 def _login_slots() -> threading.BoundedSemaphore:
@@ -59,12 +60,13 @@ def login() -> Any:
     with rt.sessions() as s:
         refused = Accounts(s, rt.settings.security).refusal(username, address, now)
     if refused is not None and refused.locked:
-        return _login_page(LOCKED, 403)
+        return _login_page(label(LOCKED), 403)
     if refused is not None:
-        return _login_page(SLOW.format(seconds=max(1, math.ceil(refused.retry_after))), 429, refused.retry_after)
+        return _login_page(label(SLOW, seconds=max(1, math.ceil(refused.retry_after))), 429,
+                           refused.retry_after)
     slots = _login_slots()
     if not slots.acquire(timeout=LOGIN_SLOT_WAIT_SECONDS):
-        return _login_page(BUSY, 503, LOGIN_SLOT_WAIT_SECONDS)
+        return _login_page(label(BUSY), 503, LOGIN_SLOT_WAIT_SECONDS)
     try:
         with rt.sessions() as s:
             user_id = Accounts(s, rt.settings.security).check_password(username, password)
@@ -78,7 +80,7 @@ def login() -> Any:
             accounts.forget_failures(username)
             token = accounts.open_session(user_id, now)
     if user_id is None:
-        return _login_page(LOCKED if locked else WRONG, 403 if locked else 401)
+        return _login_page(label(LOCKED if locked else WRONG), 403 if locked else 401)
     lang = session.get("lang")
     session.clear()
     session["sid"] = token

@@ -22,6 +22,7 @@ from bot.casework.staff import ComplaintEdit, Filed, StaffDraft, StaffService
 from bot.store.models import Complaint, ComplaintFollower, Conversation, Message, StaffUser
 from bot.web.console.blueprint import bp
 from bot.web.console.common import act, current_runtime, login_required, names_of_staff, scoped
+from bot.web.console.labels import console_language, label
 
 #: Larger ids in a URL name nothing (and would overflow the database's integer).
 MAX_ID = 2**62
@@ -34,7 +35,7 @@ class BadForm(ValueError):
     """A form field could not be read; the message says which and why."""
 
 
-def coordinate(name: str, label: str) -> float | None:
+def coordinate(name: str, field_key: str) -> float | None:
     """A latitude or longitude from the form: empty is none; a decimal comma is accepted."""
     raw = request.form.get(name, "").strip().replace(",", ".")
     if not raw:
@@ -42,9 +43,9 @@ def coordinate(name: str, label: str) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise BadForm(f"{label} harus berupa angka, mis. -6.1754.") from None
+        raise BadForm(label("flash.not_a_number", field=label(field_key))) from None
     if not math.isfinite(value):
-        raise BadForm(f"{label} harus berupa angka, mis. -6.1754.")
+        raise BadForm(label("flash.not_a_number", field=label(field_key)))
     return value
 
 
@@ -54,7 +55,7 @@ def _back_to(ticket: str) -> Response:
     with current_runtime().sessions() as s:
         still = s.scalar(scoped(select(Complaint.id).where(Complaint.ticket == ticket.upper())))
     if still is None:
-        flash(f"{ticket.upper()} kini di instansi lain dan tidak lagi tampil di daftar Anda.", "ok")
+        flash(label("flash.moved", ticket=ticket.upper()), "ok")
         return redirect(url_for("console.index"))
     return redirect(url_for("console.complaint", ticket=ticket))
 
@@ -66,15 +67,14 @@ def edit_complaint(ticket: str) -> Any:
         wanted = ComplaintEdit(
             category=request.form.get("category", ""), description=request.form.get("description", ""),
             location_text=request.form.get("location_text", ""),
-            latitude=coordinate("latitude", "Lintang"), longitude=coordinate("longitude", "Bujur"),
+            latitude=coordinate("latitude", "c.lat"), longitude=coordinate("longitude", "c.lon"),
             follow_category=request.form.get("follow_category") == "1",
             notify=request.form.get("notify") == "1")
     except BadForm as exc:
         flash(str(exc), "error")
         return redirect(url_for("console.complaint", ticket=ticket))
     act(lambda svc: svc.edit(ticket, g.user.username, wanted),
-        "Data laporan diperbarui; warga diberi tahu." if wanted.notify
-        else "Data laporan diperbarui (koreksi internal, warga tidak diberi tahu).")
+        label("flash.edited_notified" if wanted.notify else "flash.edited_internal"))
     return _back_to(ticket)
 
 
@@ -83,7 +83,7 @@ def edit_complaint(ticket: str) -> Any:
 def reroute(ticket: str) -> Any:
     agency = request.form.get("agency", "")
     reason = request.form.get("reason", "")
-    act(lambda svc: svc.reroute(ticket, g.user.username, agency, reason), f"Laporan didisposisikan ke {agency}.")
+    act(lambda svc: svc.reroute(ticket, g.user.username, agency, reason), label("flash.rerouted", agency=agency))
     return _back_to(ticket)
 
 
@@ -93,7 +93,7 @@ def assign(ticket: str) -> Any:
     chosen = request.form.get("assignee", "").strip()
     assignee = g.user.username if chosen == "me" else (chosen or None)
     act(lambda svc: svc.assign(ticket, g.user.username, assignee),
-        f"Laporan ditugaskan ke {assignee}." if assignee else "Penugasan dilepas.")
+        label("flash.assigned", assignee=assignee) if assignee else label("flash.unassigned"))
     return _back_to(ticket)
 
 
@@ -110,8 +110,8 @@ def file_from_conversation(conv_id: int) -> Any:
         draft = StaffDraft(category=request.form.get("category", ""),
                            description=request.form.get("description", ""),
                            location_text=request.form.get("location_text", ""),
-                           latitude=coordinate("latitude", "Lintang"),
-                           longitude=coordinate("longitude", "Bujur"), message_ids=ids)
+                           latitude=coordinate("latitude", "c.lat"),
+                           longitude=coordinate("longitude", "c.lon"), message_ids=ids)
     except BadForm as exc:
         flash(str(exc), "error")
         return back
@@ -127,7 +127,7 @@ def file_from_conversation(conv_id: int) -> Any:
         filed.append(svc.file_from_conversation(conv_id, g.user.username, draft))
         return filed[-1]
 
-    act(run, "Laporan dibuat; nomor tiket dikirim ke warga.")
+    act(run, label("flash.filed"))
     if filed:
         return _back_to(filed[0].ticket)
     return back
@@ -224,7 +224,7 @@ def complaint_page(s: Any, c: Complaint) -> dict[str, Any]:
     assignee = s.get(StaffUser, c.assigned_to_id) if c.assigned_to_id else None
     svc = StaffService(s, settings)
     return {
-        "events": [(e, page.describe(e)) for e in c.events],
+        "events": [(e, page.describe(e, console_language())) for e in c.events],
         "transcript": transcript, "part": part, "titles": page.button_titles(transcript),
         "staff_names": names_of_staff(s, {m.staff_user_id for m in transcript if m.staff_user_id}),
         "photos": photos, "contact": contact,

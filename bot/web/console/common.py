@@ -21,6 +21,7 @@ from bot.casework.staff import NotVisible, StaffError, StaffService, Woken
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint, StaffUser, utcnow
 from bot.web.console.blueprint import bp
+from bot.web.console.labels import console_language
 
 F = TypeVar("F", bound=Callable[..., Any])
 PAGE = 50
@@ -77,8 +78,9 @@ def _local_filter(at: datetime | None, fmt: str = local_time.DATE_TIME) -> str:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"status_name": lambda s: name_of("status_names", s or "", "id"),
-            "category_name": lambda c: name_of("category_names", c or "", "id"),
+    lang = console_language()
+    return {"status_name": lambda s: name_of("status_names", s or "", lang),
+            "category_name": lambda c: name_of("category_names", c or "", lang),
             "csrf": session.get("csrf", "")}
 
 

@@ -20,6 +20,7 @@ from bot.web.console.common import (
     current_runtime,
     login_required,
 )
+from bot.web.console.labels import console_language, label
 
 
 @bp.get("/complaints/<ticket>")
@@ -42,7 +43,7 @@ def set_status(ticket: str) -> Any:
     note = request.form.get("note", "").strip() or None
     act(
         lambda svc: svc.set_status(ticket, to, g.user.username, note),
-        f"Status diubah ke {name_of('status_names', to, 'id')}; warga diberi tahu.",
+        label("flash.status", status=name_of("status_names", to, console_language())),
     )
     return redirect(url_for("console.complaint", ticket=ticket))
 
@@ -51,7 +52,7 @@ def set_status(ticket: str) -> Any:
 @login_required
 def reply_complaint(ticket: str) -> Any:
     text = request.form.get("text", "")
-    act(lambda svc: svc.reply_to_complaint(ticket, text, g.user.username), "Balasan dikirim.")
+    act(lambda svc: svc.reply_to_complaint(ticket, text, g.user.username), label("flash.replied"))
     return redirect(url_for("console.complaint", ticket=ticket))
 
 
@@ -60,9 +61,9 @@ def reply_complaint(ticket: str) -> Any:
 def note(ticket: str) -> Any:
     text = request.form.get("text", "").strip()
     if not text:
-        flash("Catatan kosong.", "error")
+        flash(label("flash.empty_note"), "error")
     else:
-        act(lambda svc: svc.note(ticket, text, g.user.username), "Catatan disimpan.")
+        act(lambda svc: svc.note(ticket, text, g.user.username), label("flash.noted"))
     return redirect(url_for("console.complaint", ticket=ticket))
 
 
@@ -94,8 +95,8 @@ def duplicate_facts(s: Any, c: Complaint) -> dict[str, Any]:
 def mark_duplicate(ticket: str) -> Any:
     original = request.form.get("original", "").strip().upper()
     if not TICKET_FORM.fullmatch(original):
-        flash("Isi nomor tiket laporan asal, mis. WRG-2026-000123.", "error")
+        flash(label("flash.need_ticket"), "error")
     else:
         act(lambda svc: svc.mark_duplicate(ticket, original, g.user.username),
-            f"Ditandai duplikat dari {original}; warga diberi tahu nomor laporan asal.")
+            label("flash.duplicate", original=original))
     return redirect(url_for("console.complaint", ticket=ticket))

@@ -29,7 +29,7 @@ from bot.web.console.common import (
     names_of_staff,
     scoped,
 )
-from bot.web.console.labels import console_language
+from bot.web.console.labels import console_language, label
 
 #: Most messages one poll of the live transcript returns (the page asks again for the rest).
 LIVE_BATCH = 100
@@ -139,9 +139,9 @@ def conversation_messages(conv_id: int) -> Any:
 def conversation_action(conv_id: int, action: str) -> Any:
     text = request.form.get("text", "")
     actions: dict[str, tuple[Callable[[StaffService], Any], str]] = {
-        "take": (lambda svc: svc.take_over(conv_id, g.user.username), "Percakapan Anda tangani; bot diam."),
-        "reply": (lambda svc: svc.reply(conv_id, text, g.user.username), "Balasan dikirim."),
-        "release": (lambda svc: svc.release(conv_id, g.user.username), "Percakapan dikembalikan ke bot."),
+        "take": (lambda svc: svc.take_over(conv_id, g.user.username), label("flash.taken")),
+        "reply": (lambda svc: svc.reply(conv_id, text, g.user.username), label("flash.replied")),
+        "release": (lambda svc: svc.release(conv_id, g.user.username), label("flash.released")),
     }
     if action not in actions:
         abort(404)

@@ -16,6 +16,7 @@ from bot.web.console import charts
 from bot.web.console.blueprint import bp
 from bot.web.console.common import console_now, current_runtime, login_required
 from bot.web.console.inbox import viewer
+from bot.web.console.labels import console_language, label
 
 DEFAULT_DAYS = 30
 
@@ -34,8 +35,8 @@ def hours_text(hours: float | None) -> str:
     if hours is None:
         return "-"
     if hours < 48:
-        return f"{hours:.1f} jam"
-    return f"{hours / 24:.1f} hari"
+        return label("dash.hours", n=f"{hours:.1f}")
+    return label("dash.days", n=f"{hours / 24:.1f}")
 
 
 def percent(share: float | None) -> str:
@@ -60,11 +61,13 @@ def dashboard() -> Any:
         fig = figures_of.figures(s, viewer(), period, {c.name: c.resolution_days for c in cats},
                                  settings.nlu.threshold)
 
+    lang = console_language()
+
     def category_name(c: str) -> str:
-        return name_of("category_names", c, "id")
+        return name_of("category_names", c, lang)
 
     def status_name(st: str) -> str:
-        return name_of("status_names", st, "id")
+        return name_of("status_names", st, lang)
 
     ticks = [d.strftime("%d-%m") for d in period.days]
     per_day = charts.stacked_columns(ticks, [charts.Series(category_name(c), v) for c, v in fig.per_day.items()])
@@ -73,7 +76,7 @@ def dashboard() -> Any:
         [(agency, [by.get(st, 0) for st in statuses]) for agency, by in fig.open_by_agency.items()],
         [status_name(st) for st in statuses])
     sla_chart = charts.single_rows(
-        [(a.agency, a.share or 0.0, f"{percent(a.share)} dari {a.resolved}") for a in fig.sla], peak=1.0)
+        [(a.agency, a.share or 0.0, f"{percent(a.share)} {label('inbox.of')} {a.resolved}") for a in fig.sla], peak=1.0)
     # These two sit side by side: narrower drawings, so their text keeps its size.
     channel_chart = charts.single_rows([(ch, n, str(n)) for ch, n in fig.channels.items()],
                                        width=440, label_width=80)

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import Response, abort, current_app, g, render_template, request, stream_with_context
@@ -27,6 +28,7 @@ from bot.settings.schema import KNOWN_CHANNELS
 from bot.store.models import Complaint, Contact, ContactAddress, Conversation, StaffUser
 from bot.web.console.blueprint import bp
 from bot.web.console.common import console_now, current_runtime, login_required
+from bot.web.console.labels import console_language
 
 audit_log = logging.getLogger("warga.audit")
 
@@ -78,7 +80,7 @@ def index() -> Any:
             StaffUser.id.in_({c.assigned_to_id for c in page.rows if c.assigned_to_id}))).all())
     return render_template("console/index.html", f=f, page=page, counts=counts, choices=known,
                            every_agency=who.agency is None, waiting=waiting, now=now,
-                           late_by=inbox.late_by, closed=CLOSED, assignees=assignees)
+                           late_by=partial(inbox.late_by, lang=console_language()), closed=CLOSED, assignees=assignees)
 
 
 def _cell(value: Any) -> str:

@@ -23,6 +23,7 @@ from bot.training.registry import Registry
 from bot.training.store import HELDOUT, TRAIN, Actor, TrainingInputError, TrainingStore, ensure_seeded
 from bot.web.console.blueprint import bp
 from bot.web.console.common import current_runtime, login_required
+from bot.web.console.labels import label
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,9 +61,9 @@ def _entities(raw: str) -> list[dict[str, Any]]:
     try:
         items = json.loads(raw)
     except ValueError:
-        raise TrainingInputError("Penanda entitas tidak valid.") from None
+        raise TrainingInputError(label("nlu.bad_entities")) from None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise TrainingInputError("Penanda entitas tidak valid.")
+        raise TrainingInputError(label("nlu.bad_entities"))
     return items
 
 
@@ -79,8 +80,9 @@ def nlu_inbox() -> Any:
         shown = found[:50]
         contexts = {it.message_id: inbox.context(s, it.message_id) for it in shown}
         intents = TrainingStore(s).intent_names()
+    reasons = {key: label(f"nlu.reason.{key}") for key in inbox.REASONS}
     return render_template("console/nlu_inbox.html", items=shown, total=len(found), contexts=contexts,
-                           per_reason=per_reason, per_intent=per_intent, reasons=inbox.REASONS,
+                           per_reason=per_reason, per_intent=per_intent, reasons=reasons,
                            reason=reason, intent=intent, intents=intents, mask=inbox.mask)
 
 
@@ -94,9 +96,8 @@ def nlu_decide(message_id: int) -> Any:
         inbox.decide(s, message_id, decision, _actor(), intent=intent,
                      entities=_entities(request.form.get("entities", "")))
 
-    _change(action, {"confirmed": "Dikonfirmasi; kalimat ini jadi contoh latihan.",
-                     "corrected": f"Dikoreksi ke {intent}; kalimat ini jadi contoh latihan.",
-                     "dismissed": "Diabaikan."}.get(decision, "Tersimpan."))
+    _change(action, label(f"nlu.flash.{decision}" if decision in ("confirmed", "corrected", "dismissed")
+                          else "nlu.flash.saved", intent=intent or ""))
     return redirect(url_for("console.nlu_inbox", reason=request.args.get("reason"),
                             intent=request.args.get("intent")))
 
@@ -124,7 +125,7 @@ def nlu_intents() -> Any:
 def nlu_add_intent() -> Any:
     name = request.form.get("name", "")
     _change(lambda s: TrainingStore(s).add_intent(name, request.form.get("description", ""), _actor()),
-            f"Intent {name.strip()} ditambahkan.")
+            label("nlu.flash.intent_added", name=name.strip()))
     return redirect(url_for("console.nlu_intents"))
 
 
@@ -144,7 +145,7 @@ def nlu_intent(name: str) -> Any:
 def nlu_add_example(name: str) -> Any:
     _change(lambda s: TrainingStore(s).add_example(name, request.form.get("text", ""), _actor(),
                                                    entities=_entities(request.form.get("entities", ""))),
-            "Contoh ditambahkan.")
+            label("nlu.flash.example_added"))
     return redirect(url_for("console.nlu_intent", name=name))
 
 
@@ -153,11 +154,11 @@ def nlu_add_example(name: str) -> Any:
 def nlu_edit_example(example_id: int) -> Any:
     back = request.form.get("back", "")
     if request.form.get("delete"):
-        _change(lambda s: TrainingStore(s).delete_example(example_id, _actor()), "Contoh dihapus.")
+        _change(lambda s: TrainingStore(s).delete_example(example_id, _actor()), label("nlu.flash.example_deleted"))
     else:
         _change(lambda s: TrainingStore(s).update_example(
             example_id, request.form.get("intent", ""), request.form.get("text", ""), _actor(),
-            entities=_entities(request.form.get("entities", ""))), "Contoh diubah.")
+            entities=_entities(request.form.get("entities", ""))), label("nlu.flash.example_changed"))
     with current_runtime().sessions() as s:
         known = back in TrainingStore(s).intent_names()
     return redirect(url_for("console.nlu_intent", name=back) if known else url_for("console.nlu_intents"))
@@ -214,7 +215,7 @@ def nlu_train() -> Any:
     except TrainingInputError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Pelatihan {version} dimulai; model aktif tetap melayani.", "ok")
+        flash(label("nlu.flash.training", version=version), "ok")
     return redirect(url_for("console.nlu_models"))
 
 
@@ -231,7 +232,7 @@ def _switched() -> None:
 def nlu_activate(version: str) -> Any:
     reason = request.form.get("reason", "")
     if _change(lambda s: Registry(s).activate(version, _actor(), override_reason=reason),
-               f"Versi {version} aktif di semua proses."):
+               label("nlu.flash.activated", version=version)):
         _switched()
     return redirect(url_for("console.nlu_models"))
 
@@ -239,6 +240,6 @@ def nlu_activate(version: str) -> Any:
 @bp.post("/nlu/models/rollback")
 @admin_only
 def nlu_rollback() -> Any:
-    if _change(lambda s: Registry(s).rollback(_actor()), "Dikembalikan ke versi sebelumnya."):
+    if _change(lambda s: Registry(s).rollback(_actor()), label("nlu.flash.rolled_back")):
         _switched()
     return redirect(url_for("console.nlu_models"))

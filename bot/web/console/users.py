@@ -14,6 +14,7 @@ from bot.casework.accounts import ROLES, AccountError, UserDirectory
 from bot.casework.audit import append_audit
 from bot.web.console.blueprint import bp
 from bot.web.console.common import console_now, current_runtime, login_required
+from bot.web.console.labels import label
 
 T = TypeVar("T")
 #: Length of a generated password (token_urlsafe(12) gives 16 characters).
@@ -44,7 +45,7 @@ def _record(action: str, username: str, **details: Any) -> None:
     failed = append_audit(current_runtime().settings.var_dir, by=g.user.username, via="console",
                           action=action, username=username, **details)
     if failed is not None:
-        flash(f"Perubahan tersimpan, tetapi tidak tercatat di berkas audit: {failed}", "error")
+        flash(label("users.flash.unaudited", failed=failed), "error")
 
 
 def _page(status: int = 200, **extra: Any) -> Any:
@@ -74,7 +75,7 @@ def create_user() -> Any:
                                          f.get("password", ""), serves_intake=intake))
     if done:
         _record("create", username, role=role, agency=agency, **({"serves_intake": True} if intake else {}))
-        flash(f"Pengguna {username} dibuat.", "ok")
+        flash(label("users.flash.created", user=username), "ok")
     return redirect(url_for("console.users"))
 
 
@@ -94,21 +95,21 @@ def user_action(username: str, action: str) -> Any:
             return redirect(url_for("console.users"))
         _record("set-password", username)
         if given:
-            flash(f"Kata sandi {username} diganti; sesi yang terbuka diakhiri.", "ok")
+            flash(label("users.flash.password", user=username), "ok")
             return redirect(url_for("console.users"))
         return _page(generated=(username, password))
     changes: dict[str, tuple[Callable[[UserDirectory], Any], dict[str, Any], str]] = {
-        "disable": (lambda d: d.disable(username, now), {}, f"{username} dinonaktifkan."),
-        "enable": (lambda d: d.enable(username), {}, f"{username} diaktifkan."),
+        "disable": (lambda d: d.disable(username, now), {}, label("users.flash.disabled", user=username)),
+        "enable": (lambda d: d.enable(username), {}, label("users.flash.enabled", user=username)),
     }
     if action == "role":
         role, agency = f.get("role", ""), f.get("agency", "").strip() or None
         changes["role"] = (lambda d: d.set_role(username, role, agency, now), {"role": role, "agency": agency},
-                           f"Peran {username} diubah.")
+                           label("users.flash.role", user=username))
     if action == "intake":
         serves = f.get("serves_intake") == "1"
         changes["intake"] = (lambda d: d.set_intake(username, serves), {"serves_intake": serves},
-                             f"Antrean umum {username} diubah.")
+                             label("users.flash.intake", user=username))
     if action not in changes:
         abort(404)
     change, details, ok = changes[action]

@@ -118,3 +118,22 @@ def test_the_inbox_says_why_a_message_is_there_and_filters_by_reason_and_intent(
         assert [it.text for it in only_human] == [first.text]
         assert inbox.items(s, rt.settings, intent="greet")[0] == []
         assert per_reason["then_human"] == 1
+
+
+def test_the_nlu_pages_read_in_english(app):
+    WebCitizen(app.test_client()).say(MISUNDERSTOOD)
+    client = app.test_client()
+    csrf = login(client, "admin")
+    assert client.get("/console/language/en").status_code == 302
+    page = client.get("/console/nlu/").get_data(as_text=True)
+    for words in ("NLU inbox", "below the threshold", "The right intent", "Dismiss", "Model versions"):
+        assert words in page, words
+    for words in ("Kotak masuk NLU", "di bawah ambang", "Intent yang benar", "Abaikan"):
+        assert words not in page, words
+    models = client.get("/console/nlu/models").get_data(as_text=True)
+    assert "Return to the previous version" in models and "Kembalikan versi sebelumnya" not in models
+    intents = client.get("/console/nlu/intents").get_data(as_text=True)
+    assert "Add intent" in intents and "Tambah intent" not in intents
+    added = client.post("/console/nlu/intents/greet/examples", data={"csrf": csrf, "text": "hello there friend"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Example added." in added and "Add example" in added and "Contoh ditambahkan." not in added
