@@ -74,7 +74,7 @@ lint: venv
 	$(BIN)/mypy $(LINT_PATHS)
 
 test: venv rasa-venv browser assets lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 # Both NLU engines trained and evaluated on the same data; rewrites its part of docs/BENCHMARKS.md.
 bench-nlu: venv rasa-venv
