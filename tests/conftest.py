@@ -234,3 +234,20 @@ def app(settings: Any) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+#: Files that take minutes (Rasa trainings, real processes under load). pytest-xdist hands out
+#: whole files in collection order, so these go first: started last, one of them is a tail of
+#: several minutes while the other processes sit idle.
+SLOW_FIRST = ("rasa", "faults", "slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        for i, name in enumerate(SLOW_FIRST):     # Rasa trainings are the longest: first of all
+            if item.get_closest_marker(name):
+                rank[path] = min(rank.get(path, i), i)
+    # Stable: the order within a file, and among files of one rank, is kept.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(SLOW_FIRST)))

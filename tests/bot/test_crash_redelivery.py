@@ -39,6 +39,8 @@ from tests.fakes.fake_twilio import FakeTwilio
 from tests.providers import ACCOUNT_SID, AUTH_TOKEN, SECRET, TOKEN, Fakes, provider_env
 from tests.support import PROJECT, WARGA, WargaProcess, wait_for
 
+pytestmark = pytest.mark.slow
+
 TELEGRAM = PROJECT / "tests" / "payloads" / "telegram"
 CHAT = "3527065"
 

@@ -16,6 +16,8 @@ import pytest
 
 from tests.support import PROJECT, WARGA, WargaProcess, wait_for
 
+pytestmark = pytest.mark.slow
+
 SENDER = "restart0test0sender0000000000001"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -6,9 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from nlu.training_data import load_training_data
 from tests.bot.training.data import small_data, write_small_data
 from tests.support import PROJECT, WARGA
+
+pytestmark = pytest.mark.slow
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

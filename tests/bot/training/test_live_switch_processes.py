@@ -34,6 +34,8 @@ from tests.bot.training.data import write_small_data
 from tests.conftest import make_settings, trained_models_dir
 from tests.support import PROJECT, WARGA, free_port, wait_for
 
+pytestmark = pytest.mark.slow
+
 REDIS_URL = "redis://127.0.0.1:6379/8"
 SERVING = re.compile(r"^(\S+) \(pid (\d+)\)$")
 
