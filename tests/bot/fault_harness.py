@@ -16,17 +16,16 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Message
-from tests.conftest import trained_models_dir
+from tests.conftest import _create_pg_database, _drop_pg_database, trained_models_dir
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.providers import SECRET, Fakes, provider_env
 from tests.support import PROJECT, WARGA, free_port, wait_for
@@ -34,25 +33,18 @@ from tests.support import PROJECT, WARGA, free_port, wait_for
 #: What each simulated citizen writes, in order, waiting for an answer after each.
 MESSAGES = ("halo", "jam buka kantor kelurahan?", "jalan rusak di depan rumah saya", "di Jl. Pramuka Raya no 10",
             "ya", "syarat bikin ktp apa?", "terima kasih", "halo lagi")
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of the test's own, dropped afterwards."""
-    name = f"warga_fault_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+def pg_url(pg_reason: str | None) -> Iterator[str]:
+    """A PostgreSQL database of the test's own (for real processes), dropped afterwards."""
+    if pg_reason:
+        pytest.fail(f"PostgreSQL is needed: {pg_reason}")
+    name, url = _create_pg_database()
     try:
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - the test machine runs PostgreSQL
-        pytest.fail(f"PostgreSQL is needed: {exc}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield url
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_pg_database(name)
 
 
 def process_env(fakes: Fakes, database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:

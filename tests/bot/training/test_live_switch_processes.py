@@ -18,11 +18,10 @@ import subprocess
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.store.engine import make_session_factory
@@ -30,6 +29,7 @@ from bot.store.models import Message
 from bot.training.jobs import request_training
 from bot.training.registry import RUNNING, Registry
 from bot.training.store import Actor
+from tests.bot.fault_harness import pg_url  # noqa: F401  (fixture)
 from tests.bot.training.data import write_small_data
 from tests.conftest import make_settings, trained_models_dir
 from tests.support import PROJECT, WARGA, free_port, wait_for
@@ -38,23 +38,6 @@ pytestmark = pytest.mark.slow
 
 REDIS_URL = "redis://127.0.0.1:6379/8"
 SERVING = re.compile(r"^(\S+) \(pid (\d+)\)$")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name = f"warga_live_{uuid.uuid4().hex[:10]}"
-    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - the test machine runs PostgreSQL
-        pytest.fail(f"PostgreSQL is needed: {exc}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def warga(env: dict[str, str], *args: str) -> str:
@@ -93,7 +76,7 @@ def chat(url: str, text_: str) -> None:
         assert r.status in (200, 202)
 
 
-def test_activation_and_rollback_reach_every_process(pg_url: str, tmp_path: Path) -> None:
+def test_activation_and_rollback_reach_every_process(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
     redis = pytest.importorskip("redis")
     redis.Redis.from_url(REDIS_URL).flushdb()
     models = tmp_path / "models"
