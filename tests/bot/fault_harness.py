@@ -221,11 +221,14 @@ def settled_rows(database_url: str, timeout: float = 120) -> list[Message]:
         engine.dispose()
 
 
-def check_nothing_lost_or_repeated(rows: list[Message], citizens: Citizens, *, resends_allowed: int) -> None:
+def check_nothing_lost_or_repeated(rows: list[Message], citizens: Citizens) -> None:
     """The guarantees after any fault.
 
-    resends_allowed: how many replies may reach the provider twice, for the documented
-        at-least-once case (a send whose outcome the crash or timeout made unknown).
+    A reply may reach the provider more than once only in the documented at-least-once case: a
+    send whose outcome Warga could not know (a timeout, a process killed mid-send) and that it
+    therefore claimed again, which its ``attempts`` column records. How many such sends a run
+    has depends on the machine's load (a starved fake can exceed the client's timeout), so the
+    bound is what Warga recorded, not a fixed count.
     """
     inbound = [m for m in rows if m.direction == "in"]
     # Every acknowledged update stored exactly once ("update_id:chat:message_id"), processed
@@ -233,7 +236,6 @@ def check_nothing_lost_or_repeated(rows: list[Message], citizens: Citizens, *, r
     stored = sorted((m.external_id or "").split(":")[0] for m in inbound)
     assert stored == sorted(str(update_id(c, n)) for c, n in citizens.acknowledged)
     assert all(m.status == "processed" for m in inbound), [(m.id, m.status, m.error_reason) for m in inbound]
-    resent = 0
     for chat in citizens.chats:
         mine = [m for m in inbound if m.urn == f"telegram:{chat}"]
         # Order kept: processed in the order they arrived.
@@ -250,8 +252,9 @@ def check_nothing_lost_or_repeated(rows: list[Message], citizens: Citizens, *, r
         stored_texts = [m.text for m in replies]
         assert collapsed == [t for k, t in enumerate(stored_texts) if k == 0 or t != stored_texts[k - 1]], (
             chat, texts, [(m.id, m.reply_to_id, m.text[:40], m.attempts, m.sent_at) for m in replies])
-        resent += len(texts) - len(replies)
-    assert 0 <= resent <= resends_allowed
+        repeats = len(texts) - len(replies)
+        retried = sum(max(m.attempts - 1, 0) for m in replies)
+        assert 0 <= repeats <= retried, (chat, repeats, retried, texts)
 
 
 class Schedule:

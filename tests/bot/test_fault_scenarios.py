@@ -132,4 +132,4 @@ def test_faults_in_turn_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: P
     assert len(citizens.acknowledged) == total
     # The queue never held two jobs for one conversation, faults or not.
     assert watcher.samples > 0 and watcher.worst == 1, watcher.worst
-    check_nothing_lost_or_repeated(rows, citizens, resends_allowed=1)
+    check_nothing_lost_or_repeated(rows, citizens)

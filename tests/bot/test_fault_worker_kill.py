@@ -63,4 +63,4 @@ def test_a_worker_killed_mid_load_loses_nothing_and_repeats_nothing(pg_url: str,
         finally:
             procs.stop()
     assert len(citizens.acknowledged) == len(CHATS) * len(MESSAGES)
-    check_nothing_lost_or_repeated(rows, citizens, resends_allowed=1)
+    check_nothing_lost_or_repeated(rows, citizens)

@@ -27,7 +27,7 @@ from tests.fakes.fake_telegram import FakeTelegram
 from tests.fakes.fake_twilio import FakeTwilio, sign
 from tests.providers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SECRET, TOKEN, Fakes, provider_env
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 # The same examples on every CI run (a landing never depends on luck); FUZZ_RANDOM=1 explores
 # new ones locally, and what it finds becomes a test in test_hostile_input.py.
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("FUZZ_RANDOM") != "1",

@@ -98,9 +98,11 @@ def rasa_server(rasa_workdir: Path) -> Iterator[RasaServer]:
 
 
 @pytest.fixture(scope="session")
-def rasa_engine(rasa_server: RasaServer, rasa_trainer: RasaTrainer, small_data: TrainingData) -> Iterator[RasaEngine]:
-    """A client of the session server, after training a small model and loading it (PUT /model)."""
+def rasa_engine(rasa_server: RasaServer, rasa_trainer: RasaTrainer, project_data: TrainingData) -> Iterator[RasaEngine]:
+    """A client of the session server, after training a model on the project's data and loading
+    it (PUT /model): the one Rasa training of a test run that the accuracy tests also score
+    (every `rasa` test runs in one process, see tests/conftest.py)."""
     engine = RasaEngine(rasa_server.url, rasa_server.token, threshold=0.5, timeout=30.0, trainer=rasa_trainer)
-    engine.train(small_data)
+    engine.train(project_data)
     yield engine
     engine.close()
