@@ -23,6 +23,7 @@ from bot.store.models import ContactAddress, Conversation, DeliveryReceipt, Mess
 from channels.base import (
     Button,
     Channel,
+    DeliversOnStore,
     DeliveryStatus,
     OutboundMessage,
     SendError,
@@ -147,7 +148,10 @@ class Outbox:
         """Send the conversation's pending replies in order; return how many left the outbox.
 
         The record of one send and the claim of the next reply share a transaction: one commit
-        per reply instead of two, and the record is still committed before the next send.
+        per reply instead of two, and the record is still committed before the next send. A
+        reply on a channel whose citizens read it from the store (:class:`DeliversOnStore`,
+        the web chat) is claimed and recorded in one go, and the next claim follows in the same
+        transaction: nothing leaves the process, so there is nothing to wait for.
         """
         done = 0
         sent: tuple[int, str, int, SendResult] | None = None
@@ -158,41 +162,44 @@ class Outbox:
                 if sent is not None:
                     self._record_sent_in(session, *sent, now)
                     sent = None
-                claim = self._claim(session, conv_id, now)
-                if claim is None:
-                    return done
-                refusal = self._refusal(claim, now)
-                if refusal is not None:
-                    session.connection().execute(_REFUSE, {"b_id": claim.id, "b_reason": refusal, "b_now": now})
-                    metrics.message_out(claim.channel, "failed")
+                while True:
+                    claim = self._claim(session, conv_id, now)
+                    if claim is None:
+                        return done
                     done += 1
-                    continue
-                outbound = OutboundMessage(
-                    channel=claim.channel, recipient=claim.urn or "", text=claim.text,
-                    buttons=tuple(Button(b["title"], b["payload"]) for b in claim.buttons),
-                    media_urls=tuple(m["url"] for m in claim.media), template=claim.template,
-                    template_vars=tuple(sorted((claim.template_vars or {}).items())),
-                    last_inbound_at=claim.last_inbound_at,
-                    idempotency_key=str(claim.id), language=claim.language,
-                    # A reply split in parts resumes after the parts that already went out.
-                    resume_from=claim.parts_sent)
-                msg_id, attempts, channel = claim.id, claim.attempts, self.channels.get(claim.channel)
+                    refusal = self._refusal(claim, now)
+                    if refusal is not None:
+                        session.connection().execute(_REFUSE, {"b_id": claim.id, "b_reason": refusal, "b_now": now})
+                        metrics.message_out(claim.channel, "failed")
+                        continue
+                    outbound = OutboundMessage(
+                        channel=claim.channel, recipient=claim.urn or "", text=claim.text,
+                        buttons=tuple(Button(b["title"], b["payload"]) for b in claim.buttons),
+                        media_urls=tuple(m["url"] for m in claim.media), template=claim.template,
+                        template_vars=tuple(sorted((claim.template_vars or {}).items())),
+                        last_inbound_at=claim.last_inbound_at,
+                        idempotency_key=str(claim.id), language=claim.language,
+                        # A reply split in parts resumes after the parts that already went out.
+                        resume_from=claim.parts_sent)
+                    msg_id, attempts, channel = claim.id, claim.attempts, self.channels.get(claim.channel)
+                    if not isinstance(channel, DeliversOnStore):
+                        break
+                    self._record_sent_in(session, msg_id, claim.channel, attempts,
+                                         channel.record_delivery(outbound), now)
+                    metrics.message_out(claim.channel, "sent")
             if channel is None:
                 self._record_error(msg_id, SendError(f"channel {outbound.channel} is off",
                                                      kind=SendFailure.permanent), attempts)
-                done += 1
                 continue
             try:
                 result = channel.send(outbound)
             except SendError as exc:
                 self._record_error(msg_id, exc, attempts)
                 if exc.retryable:
-                    return done    # keep order: later replies wait until this one goes
-                done += 1
+                    return done - 1    # keep order: later replies wait until this one goes
                 continue
             sent = (msg_id, outbound.channel, attempts, result)
             metrics.message_out(outbound.channel, "sent")
-            done += 1
 
     def _refusal(self, claim: Claim, now: datetime) -> str | None:
         if claim.deadline_at and claim.deadline_at < now:
