@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import Message
+from bot.store.models import Conversation, Message
 from channels.base import Channel, FetchesMedia, SendError
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+CHANNEL_CACHE_SIZE = 100_000
 
 
 class MediaFetcher:
@@ -29,14 +30,31 @@ class MediaFetcher:
         self.sessions = sessions
         self.channels = channels
         self.directory = directory
+        # Each conversation's channel (it never changes: one conversation per address), so a
+        # job on a channel whose media needs no download (the web chat) costs no query.
+        self._channel_of: dict[int, str] = {}
+
+    def _downloads(self, conv_id: int) -> bool:
+        """Whether the conversation is on a channel whose attachments are downloaded."""
+        channel = self._channel_of.get(conv_id)
+        if channel is None:
+            with self.sessions() as s:
+                channel = s.scalar(select(Conversation.channel).where(Conversation.id == conv_id))
+            if channel is None:
+                return False
+            if len(self._channel_of) >= CHANNEL_CACHE_SIZE:
+                self._channel_of.clear()      # a plain bound: refilled one query per conversation
+            self._channel_of[conv_id] = channel
+        return isinstance(self.channels.get(channel), FetchesMedia)
 
     def _pending(self, conv_id: int) -> list[tuple[int, str, list[dict[str, Any]]]]:
         # Runs after every job, so it must cost next to nothing when there is nothing to fetch:
-        # no query at all when no enabled connector downloads media (the web chat stores its
-        # photos itself), and otherwise three columns of the rows that have an attachment
-        # (loading every inbound message of the conversation whole grew with its length).
+        # no query at all on a channel whose connector does not download media (the web chat
+        # stores its photos itself), and otherwise three columns of the rows that have an
+        # attachment (loading every inbound message of the conversation whole grew with its
+        # length).
         fetching = sorted(name for name, ch in self.channels.items() if isinstance(ch, FetchesMedia))
-        if not fetching:
+        if not fetching or not self._downloads(conv_id):
             return []
         with self.sessions() as s:
             # "Has media" is narrowed in SQL on the JSON text (an empty list is stored as "[]")
