@@ -194,11 +194,15 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
 
         app = create_app(settings)
         rt = app.extensions["warga"]
+        from bot.runtime import freeze_startup_heap
+
+        freeze_startup_heap()       # as `warga serve`, `run` and `worker` do once the app is built
         rt.queue.job = profiles.wrap(rt.queue.job)
         if args.quiet_logs:
             # Formatted as in production, written nowhere: the terminal is not what is measured.
             for handler in logging.getLogger().handlers:
-                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
+                if isinstance(handler, logging.StreamHandler):
+                    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
         driver = Driver(app.test_client(), rt, sent, profiles)
         channels = CHANNELS if args.channel == "both" else (args.channel,)
         try:
@@ -254,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
     p.add_argument("--channel", choices=("both", *CHANNELS), default="both")
-    p.add_argument("--rounds", type=int, default=4, help="measured passes over the script (default 4)")
+    p.add_argument("--rounds", type=int, default=4, choices=range(1, 101), metavar="1..100",
+                   help="measured passes over the script (default 4)")
     p.add_argument("--profile-rounds", type=int, default=2, help="profiled passes (default 2)")
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--sort", choices=("tottime", "cumulative"), default="tottime")
