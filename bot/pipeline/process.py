@@ -75,11 +75,14 @@ def parse_to_json(p: Parse) -> dict[str, object]:
             **({"source_intent": p.source_intent} if p.source_intent else {})}
 
 
-# The conversation's oldest unprocessed message, and whether another one follows: built once
-# (building a statement costs more CPU than running it); the second reads only the id.
+# The conversation's row lock, its oldest unprocessed message, and whether another one follows:
+# built once (building a statement costs more CPU than running it); the last reads only the id.
 _NEXT = (select(Message).where(Message.conversation_id == bindparam("b_conv"), Message.direction == "in",
                                Message.processed_at.is_(None)).order_by(Message.id).limit(1))
 _m = cast(Table, Message.__table__)
+_LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
+         .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
+         .with_for_update(of=Conversation))
 _NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "in",
                                   _m.c.id > bindparam("b_after"), _m.c.processed_at.is_(None))
             .order_by(_m.c.id).limit(1))
@@ -103,10 +106,7 @@ class ConversationProcessor:
         # FOR UPDATE serialises workers on PostgreSQL; SQLite has one writer anyway. The contact
         # and address every message needs come in the same round trip (inner joins: both are
         # required columns), and only the conversation's row is locked.
-        return session.scalars(select(Conversation).where(Conversation.id == conv_id)
-                               .options(joinedload(Conversation.contact, innerjoin=True),
-                                        joinedload(Conversation.address, innerjoin=True))
-                               .with_for_update(of=Conversation)).first()
+        return session.scalars(_LOCK, {"b_conv": conv_id}).first()
 
     def _button_from_digit(self, session: Session, conv_id: int, msg: Message) -> str | None:
         """On channels without buttons the choices were numbered; "1" picks the first."""
