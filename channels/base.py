@@ -431,6 +431,17 @@ class FetchesMedia(Protocol):
 
 
 @runtime_checkable
+class DeliversOnStore(Protocol):
+    """A connector whose citizens read their replies from the store (the web chat): sending is
+    only recording, so the outbox records the reply in the transaction that claims it, with no
+    network call and no separate transaction per reply."""
+
+    def record_delivery(self, message: OutboundMessage) -> SendResult:
+        """What storing ``message`` amounts to (no I/O, never raises: it runs inside the
+        outbox's transaction)."""
+
+
+@runtime_checkable
 class AnswersButtons(Protocol):
     """A connector whose button presses must be acknowledged (``InboundMessage.callback_id``)."""
 

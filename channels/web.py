@@ -142,6 +142,10 @@ class WebChannel:
         return [self.parse_body(data, external, photos)]
 
     def send(self, message: OutboundMessage) -> SendResult:
+        return self.record_delivery(message)
+
+    def record_delivery(self, message: OutboundMessage) -> SendResult:
+        """Stored is delivered: the client reads it (channels.base.DeliversOnStore)."""
         return SendResult((f"web-{message.idempotency_key}",), DeliveryStatus.delivered)
 
 

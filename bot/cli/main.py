@@ -93,11 +93,13 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     """Serve Warga with the development server (web chat at /, console at /console)."""
     settings = settings_with_local_secrets(ctx)
     _require_schema(settings)
+    from bot.runtime import freeze_startup_heap
     from bot.web.app import create_app
 
     supervisor = _start_rasa(settings)
     app = create_app(settings)
     rt = app.extensions["warga"]
+    freeze_startup_heap()
     poller = None
     if telegram_polling:
         from bot.pipeline.polling import TelegramPoller
@@ -167,7 +169,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
         def load(self) -> Any:
             # Built in each worker after the fork: threads and connections don't survive fork.
-            return create_app(settings)
+            from bot.runtime import freeze_startup_heap
+
+            app = create_app(settings)
+            freeze_startup_heap()
+            return app
 
     supervisor = _start_rasa(settings)
     try:
@@ -195,7 +201,10 @@ def worker(ctx: click.Context, burst: bool) -> None:
     from bot.pipeline.queue import RedisQueue, start_sweeper, worker_runtime
 
     use_shared_dir(settings.var_dir)      # the web processes' /metrics include this worker's counts
+    from bot.runtime import freeze_startup_heap
+
     rt = worker_runtime()
+    freeze_startup_heap()
     assert isinstance(rt.queue, RedisQueue)
     sweeper, stop = start_sweeper(rt.queue, settings.queue.sweep_seconds)
     backoff = 1.0

@@ -13,14 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import Message
+from bot.store.models import Conversation, Message
 from channels.base import Channel, FetchesMedia, SendError
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+CHANNEL_CACHE_SIZE = 100_000
 
 
 class MediaFetcher:
@@ -29,17 +30,42 @@ class MediaFetcher:
         self.sessions = sessions
         self.channels = channels
         self.directory = directory
+        # Each conversation's channel (it never changes: one conversation per address), so a
+        # job on a channel whose media needs no download (the web chat) costs no query.
+        self._channel_of: dict[int, str] = {}
+
+    def _downloads(self, conv_id: int) -> bool:
+        """Whether the conversation is on a channel whose attachments are downloaded."""
+        channel = self._channel_of.get(conv_id)
+        if channel is None:
+            with self.sessions() as s:
+                channel = s.scalar(select(Conversation.channel).where(Conversation.id == conv_id))
+            if channel is None:
+                return False
+            if len(self._channel_of) >= CHANNEL_CACHE_SIZE:
+                self._channel_of.clear()      # a plain bound: refilled one query per conversation
+            self._channel_of[conv_id] = channel
+        return isinstance(self.channels.get(channel), FetchesMedia)
 
     def _pending(self, conv_id: int) -> list[tuple[int, str, list[dict[str, Any]]]]:
+        # Runs after every job, so it must cost next to nothing when there is nothing to fetch:
+        # no query at all on a channel whose connector does not download media (the web chat
+        # stores its photos itself), and otherwise three columns of the rows that have an
+        # attachment (loading every inbound message of the conversation whole grew with its
+        # length).
+        fetching = sorted(name for name, ch in self.channels.items() if isinstance(ch, FetchesMedia))
+        if not fetching or not self._downloads(conv_id):
+            return []
         with self.sessions() as s:
-            # "Has media" is decided here, not in SQL: PostgreSQL's json type has no "="
-            # operator, so `Message.media != []` raised there and failed every conversation
-            # job right after its replies (no attachment was ever downloaded on PostgreSQL).
-            rows = s.scalars(select(Message).where(
-                Message.conversation_id == conv_id, Message.direction == "in")).all()
-            return [(m.id, m.channel, list(m.media)) for m in rows
-                    if m.media and any(not item.get("stored") and item.get("attempts", 0) < MAX_ATTEMPTS
-                                       for item in m.media)]
+            # "Has media" is narrowed in SQL on the JSON text (an empty list is stored as "[]")
+            # and decided here: PostgreSQL's json type has no "=" operator, so `Message.media
+            # != []` raised there and failed every conversation job right after its replies.
+            rows = s.execute(select(Message.id, Message.channel, Message.media).where(
+                Message.conversation_id == conv_id, Message.direction == "in",
+                Message.channel.in_(fetching), cast(Message.media, Text) != "[]")).all()
+            return [(mid, channel, list(media)) for mid, channel, media in rows
+                    if media and any(not item.get("stored") and item.get("attempts", 0) < MAX_ATTEMPTS
+                                     for item in media)]
 
     def fetch(self, conv_id: int) -> int:
         """Fetch every attachment of the conversation not stored yet; return how many."""

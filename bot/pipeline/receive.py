@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +27,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.casework.contacts import ContactRepository
 from bot.pipeline import metrics
 from bot.pipeline.outbox import NEEDS_TEMPLATE, mark_unreachable, opt_out, record_status
-from bot.store.models import DeliveryReceipt, Message, ProviderMessageId, utcnow
+from bot.store.models import (
+    Contact,
+    ContactAddress,
+    Conversation,
+    DeliveryReceipt,
+    Message,
+    ProviderMessageId,
+    utcnow,
+)
 from channels.base import (
     AnswersButtons,
     Channel,
@@ -311,9 +320,66 @@ def clean(value: str | None) -> str | None:
     return _LONE_SURROGATE.sub("\ufffd", value)
 
 
-def _existing(session: Session, channel: str, external_id: str) -> Message | None:
-    return session.scalars(select(Message).where(
-        Message.channel == channel, Message.external_id == external_id)).first()
+# The statements of the message path, built once (building costs more CPU than running them).
+_m = cast(Table, Message.__table__)
+_a = cast(Table, ContactAddress.__table__)
+_ct = cast(Table, Contact.__table__)
+_cv = cast(Table, Conversation.__table__)
+_EXISTING = (select(_m.c.id, _m.c.conversation_id)
+             .where(_m.c.channel == bindparam("b_channel"), _m.c.external_id == bindparam("b_external_id")).limit(1))
+# A citizen who wrote before: the address, the contact's name and the conversation in one read.
+_KNOWN_ADDRESS = (select(_a.c.id, _a.c.last_inbound_at, _a.c.contact_id, _ct.c.name, _cv.c.id.label("conversation_id"))
+                  .select_from(_a.join(_ct, _ct.c.id == _a.c.contact_id).join(_cv, _cv.c.address_id == _a.c.id))
+                  .where(_a.c.urn == bindparam("b_urn")).limit(1))
+_SET_LAST_INBOUND = update(_a).where(_a.c.id == bindparam("b_id")).values(last_inbound_at=bindparam("b_at"))
+_SET_NAME = update(_ct).where(_ct.c.id == bindparam("b_id")).values(name=bindparam("b_name"))
+# The columns an inbound message is stored with; the rest take their defaults.
+_INBOUND_COLUMNS = ("conversation_id", "direction", "channel", "kind", "external_id", "urn", "text", "media",
+                    "latitude", "longitude", "address_text", "button_payload", "raw", "received_at", "status",
+                    "processed_at", "shared_phone", "contact_event", "provider_answered")
+
+
+def _insert_once(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (channel, external_id) DO NOTHING RETURNING id: a provider's retry
+    racing the first delivery returns nothing instead of raising, so no SAVEPOINT is needed."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (make(_m).values({c: bindparam(f"b_{c}") for c in _INBOUND_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"]).returning(_m.c.id))
+
+
+_INSERT_ONCE = {name: _insert_once(name) for name in ("postgresql", "sqlite")}
+
+
+def _existing(session: Session, channel: str, external_id: str) -> Row[Any, Any] | None:
+    """The (id, conversation_id) of the message already stored under this provider id."""
+    return session.connection().execute(_EXISTING, {"b_channel": channel, "b_external_id": external_id}).first()
+
+
+def _address_and_conversation(session: Session, msg: InboundMessage, at: datetime | None) -> int:
+    """The conversation of ``msg``'s sender (created with the contact on first contact), with
+    the address's last inbound time moved to ``at`` (None: not a message to answer)."""
+    name = clean(msg.sender_name)
+    # Core statements below do not flush the ORM: anything an earlier item of this request
+    # changed through it is written first, so nothing stale is written over them later.
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    conn = session.connection()
+    known = conn.execute(_KNOWN_ADDRESS, {"b_urn": msg.sender}).first()
+    if known is None:
+        contacts = ContactRepository(session)
+        address = contacts.get_or_create_address(msg.sender, msg.channel, name)
+        conversation = contacts.conversation_for(address)
+        if at is not None:
+            address.last_inbound_at = max(filter(None, [address.last_inbound_at, at]))
+        session.flush()
+        return conversation.id
+    if name and not known.name:
+        conn.execute(_SET_NAME, {"b_id": known.contact_id, "b_name": name[:200]})
+    if at is not None and (known.last_inbound_at is None or at > known.last_inbound_at):
+        conn.execute(_SET_LAST_INBOUND, {"b_id": known.id, "b_at": at})
+    return int(known.conversation_id)
 
 
 def store_inbound(session: Session, msg: InboundMessage) -> Stored:
@@ -323,36 +389,29 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
     old = _existing(session, msg.channel, msg.external_id)
     if old is not None:
         return Stored(old.id, old.conversation_id, True, False)
-    contacts = ContactRepository(session)
-    address = contacts.get_or_create_address(msg.sender, msg.channel, clean(msg.sender_name))
-    conversation = contacts.conversation_for(address)
     processable = msg.kind == "message"
-    if processable:
-        address.last_inbound_at = max(filter(None, [address.last_inbound_at, msg.received_at]))
-    row = Message(
-        conversation_id=conversation.id, direction="in", channel=msg.channel, kind=msg.kind,
-        external_id=msg.external_id, urn=msg.sender, text=clean(msg.text) or "",
-        media=[media_item(m) for m in msg.media],
-        latitude=msg.location.lat if msg.location else None,
-        longitude=msg.location.lon if msg.location else None,
-        address_text=clean(msg.location.address) if msg.location else None,
-        button_payload=clean(msg.reply_to_button), raw=clean(msg.raw), received_at=msg.received_at,
-        status="received" if processable else "recorded",
+    conversation_id = _address_and_conversation(session, msg, msg.received_at if processable else None)
+    conn = session.connection()
+    row_id = conn.execute(_INSERT_ONCE[conn.dialect.name], {
+        "b_conversation_id": conversation_id, "b_direction": "in", "b_channel": msg.channel, "b_kind": msg.kind,
+        "b_external_id": msg.external_id, "b_urn": msg.sender, "b_text": clean(msg.text) or "",
+        "b_media": [media_item(m) for m in msg.media],
+        "b_latitude": msg.location.lat if msg.location else None,
+        "b_longitude": msg.location.lon if msg.location else None,
+        "b_address_text": clean(msg.location.address) if msg.location else None,
+        "b_button_payload": clean(msg.reply_to_button), "b_raw": clean(msg.raw), "b_received_at": msg.received_at,
+        "b_status": "received" if processable else "recorded",
         # Edits, group posts and member changes are kept for the transcript, never answered.
-        processed_at=None if processable else utcnow(),
-        shared_phone=clean(msg.phone),
-        contact_event=msg.event.value if msg.event is not None else None,
-        provider_answered=msg.provider_answered,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
+        "b_processed_at": None if processable else utcnow(),
+        "b_shared_phone": clean(msg.phone),
+        "b_contact_event": msg.event.value if msg.event is not None else None,
+        "b_provider_answered": msg.provider_answered}).scalar()
+    if row_id is None:
         # Same update delivered twice at the same moment: the other request stored it.
         old = _existing(session, msg.channel, msg.external_id)
         assert old is not None
         return Stored(old.id, old.conversation_id, True, False)
-    return Stored(row.id, conversation.id, False, processable)
+    return Stored(row_id, conversation_id, False, processable)
 
 
 def media_item(m: Media) -> dict[str, Any]:

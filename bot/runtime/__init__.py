@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,3 +94,17 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     if not inline:
         q.tidy = functools.partial(sweep_unanswered, sessions, settings)
     return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job, Receiver(sessions, q), wakeups)
+
+
+def freeze_startup_heap() -> None:
+    """Exclude everything built at start-up (the app, the models, SQLAlchemy's mappers: a
+    quarter of a million objects) from the cyclic garbage collector's scans.
+
+    Without it each full collection walks them all again (about 80 ms of CPU on the benchmark
+    machine, several times a minute under load) though none of them ever becomes garbage.
+    Call once per serving process, after its app or runtime is built and before it takes
+    work (never in tests, which build many apps in one process: frozen objects are never
+    collected).
+    """
+    gc.collect()
+    gc.freeze()

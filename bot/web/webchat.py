@@ -7,10 +7,10 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, Table, and_, bindparam, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -40,18 +40,24 @@ def _json_error(status: int, error: str, message: str) -> Any:
     return jsonify(error=error, message=message), status
 
 
-def _out(m: Message) -> dict[str, Any]:
+def _out(m: Message | Row[Any, Any]) -> dict[str, Any]:
     return {"id": m.id, "text": m.text, "buttons": m.buttons or [],
             "created_at": m.created_at.isoformat()}
 
 
-def _replies_if_processed(rt: Any, message_id: int) -> tuple[bool, list[Message]]:
-    # One round trip: the message and its replies together (the replies are committed with
-    # the processing, so they are complete once the message reads as processed).
-    with rt.sessions() as session:
-        rows = session.scalars(select(Message).where(or_(
-            Message.id == message_id,
-            and_(Message.reply_to_id == message_id, Message.direction == "out"))).order_by(Message.id)).all()
+_m = cast(Table, Message.__table__)
+# One round trip and only the columns the answer shows: the message and its replies together
+# (the replies are committed with the processing, so they are complete once the message reads
+# as processed). Built once: a waiting POST runs it at least twice.
+_MESSAGE_AND_REPLIES = (
+    select(_m.c.id, _m.c.processed_at, _m.c.text, _m.c.buttons, _m.c.created_at)
+    .where(or_(_m.c.id == bindparam("b_id"), and_(_m.c.reply_to_id == bindparam("b_id"), _m.c.direction == "out")))
+    .order_by(_m.c.id))
+
+
+def _replies_if_processed(rt: Any, message_id: int) -> tuple[bool, list[Row[Any, Any]]]:
+    with rt.engine.connect() as conn:
+        rows = conn.execute(_MESSAGE_AND_REPLIES, {"b_id": message_id}).all()
     msg = next((m for m in rows if m.id == message_id), None)
     if msg is None or msg.processed_at is None:
         return False, []
@@ -140,7 +146,7 @@ def post_message() -> Any:
     # Woken when a worker commits the message's processing; the re-read every SAFETY_RECHECK
     # seconds only covers a wake-up that never comes (another process's sweeper handled it).
     done = False
-    replies: list[Message] = []
+    replies: list[Row[Any, Any]] = []
     try:
         with rt.wakeups.watch(stored.message_id) as watch:
             while True:

@@ -192,3 +192,30 @@ def test_a_slow_send_that_fails_after_another_worker_sent_the_reply_changes_noth
         rows = s.query(Message).filter(Message.direction == "out").order_by(Message.id).all()
         assert [(m.text, m.status, m.attempts) for m in rows] == [
             ("Di mana lokasinya?", "sent", 2), ("Kirim foto?", "sent", 1)]
+
+
+def test_replies_on_a_channel_that_delivers_on_store_are_recorded_delivered_in_order(sessions):
+    """The web chat's replies are read from the store: the outbox records them delivered (with
+    the connector's ids) in order, still refusing one whose deadline passed."""
+    from channels.web import WebChannel
+
+    clock = Clock()
+    settings = OutboxSettings(give_up_after_minutes=1, first_retry_seconds=2, max_retry_seconds=300,
+                              lease_seconds=60)
+    conv_id = setup(sessions, settings, clock)
+    clock.at(120)                                 # the first reply's deadline has passed
+    with sessions() as s, s.begin():
+        conv = s.get(Conversation, conv_id)
+        queue_reply(s, settings, conv, "Kirim foto?", now=clock())
+        queue_reply(s, settings, conv, "Terima kasih.", now=clock())
+    outbox = Outbox(settings, sessions, {"web": WebChannel()}, clock=clock)
+
+    assert outbox.drain(conv_id) == 3
+    with sessions() as s:
+        rows = s.query(Message).filter(Message.direction == "out").order_by(Message.id).all()
+        assert [(m.text, m.status, m.attempts) for m in rows] == [
+            ("Di mana lokasinya?", "failed", 1), ("Kirim foto?", "delivered", 1), ("Terima kasih.", "delivered", 1)]
+        assert "gave up" in (rows[0].error_reason or "")
+        assert [m.provider_message_id for m in rows[1:]] == [f"web-{rows[1].id}", f"web-{rows[2].id}"]
+        assert all(m.sent_at == clock() and m.lease_until is None for m in rows[1:])
+    assert outbox.drain(conv_id) == 0            # nothing is recorded twice
