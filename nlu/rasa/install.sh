@@ -66,6 +66,7 @@ case $mode in
       echo "Rasa is being installed by another run (log: $log); waiting for it"
       flock 9
     fi
+    if installed; then echo "Rasa is installed in $venv"; exit 0; fi
     # The log gets this output too: a gateway waiting for this install points to it.
     install_locked 2>&1 | tee "$log"
     exit "${PIPESTATUS[0]}"
