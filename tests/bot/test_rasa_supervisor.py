@@ -34,6 +34,7 @@ from bot.runtime.rasa_env import (
     RasaPhase,
     phase_file,
     read_phase,
+    write_phase,
 )
 from bot.store.models import Message
 from nlu.config import NluConfig
@@ -242,6 +243,20 @@ def test_the_gateway_answers_with_sklearn_while_rasa_installs(make_gateway: Any,
         assert chat(gateway, "halo") == "sklearn"
     finally:
         supervisor.stop()
+
+
+def test_doctor_says_the_running_gateway_is_getting_rasa_ready(tmp_path: Path) -> None:
+    from bot.runtime.doctor import rasa_fix
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, overrides={
+        "nlu.engine": "rasa", "nlu.rasa_autostart": True, "nlu.var_dir": str(tmp_path / "rasa")})
+    reason = "rasa server unreachable"
+    assert "check its log" in rasa_fix(settings, reason)
+    write_phase(phase_file(settings.nlu.var_dir), RasaPhase(INSTALLING, "log: var/rasa-install.log"))
+    assert rasa_fix(settings, reason) == ("the running gateway's Rasa is installing environment "
+                                          "(log: var/rasa-install.log); the sklearn engine answers until it is ready")
+    write_phase(phase_file(settings.nlu.var_dir), RasaPhase(FAILED, "installing failed (exit 1)"))
+    assert rasa_fix(settings, reason) == "the running gateway could not get Rasa ready: installing failed (exit 1)"
 
 
 @pytest.fixture(scope="module")
