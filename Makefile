@@ -11,20 +11,27 @@ CHROMIUM ?= /usr/bin/chromium
 export NO_PROXY := 127.0.0.1,localhost,$(NO_PROXY)
 export no_proxy := 127.0.0.1,localhost,$(no_proxy)
 
-.PHONY: run test lint venv rasa-venv browser assets migrate model local-model bench-nlu clean help
+.PHONY: run test lint venv dev-venv rasa-venv browser assets migrate model local-model bench-nlu clean help
 help:
 	@echo "make run    create the environment, migrate, load demo data, serve on http://127.0.0.1:8080 (Rasa installs in the background)"
 	@echo "make test   create the environment (with dev tools, Rasa, Chromium) and run every test"
 	@echo "make lint   ruff and mypy (make test runs them first)"
 
+# What serving needs (`make run`); the dev tools (pytest, Playwright, mypy, ...) come with
+# dev-venv, for `make test` and `make lint`: serving does not wait for them.
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.dev-installed: $(BIN)/.installed pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 venv: $(BIN)/.installed
+dev-venv: $(BIN)/.dev-installed
 
 # Rasa 3.6 needs Python 3.10 and old libraries: it lives in its own virtualenv, pinned by a
 # constraints file so a fresh install gets what was tested. nlu/rasa/install.sh takes a lock, so
@@ -74,11 +81,11 @@ run: venv assets migrate local-model
 
 LINT_PATHS := bot channels nlu tests bench
 
-lint: venv
+lint: dev-venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy $(LINT_PATHS)
 
-test: venv rasa-venv browser assets lint
+test: dev-venv rasa-venv browser assets lint
 	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 # Both NLU engines trained and evaluated on the same data; rewrites its part of docs/BENCHMARKS.md.
