@@ -76,6 +76,16 @@ class FallbackEngine:
         """Ready when either engine can answer: citizens are answered by the fallback."""
         return self.secondary.ready() or self.primary.ready()
 
+    def primary_skipped(self) -> bool:
+        """Whether the primary is being skipped after a recent failure (the secondary answers)."""
+        with self._lock:
+            return self._clock() < self._skip_until
+
+    def retry_primary(self) -> None:
+        """Ask the primary again from the next message on (it is known to be back)."""
+        with self._lock:
+            self._skip_until = 0.0
+
     def primary_ready(self) -> bool:
         """Whether the primary answers now (for /readyz details)."""
         return self.primary.ready()

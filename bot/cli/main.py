@@ -8,7 +8,7 @@ import re
 import secrets
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import func, select
@@ -21,6 +21,9 @@ from bot.cli.nlu_training import export_cmd  # noqa: F401  (registers export/imp
 from bot.cli.support import settings_of, settings_with_local_secrets
 from bot.cli.users import users_group
 from bot.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from nlu.base import NluEngine
 
 _MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.I)
 
@@ -38,16 +41,16 @@ def _require_schema(settings: Settings) -> None:
         engine.dispose()
 
 
-def _start_rasa(settings: Settings) -> Any:
+def _start_rasa(settings: Settings, nlu: NluEngine | None = None) -> Any:
     """With nlu.engine rasa and nlu.rasa_autostart, run the Rasa server beside the gateway
-    (never an external one, nlu.rasa_url: the city runs and trains that itself)."""
+    (never an external one, nlu.rasa_url: the city runs and trains that itself). It starts when
+    its environment is installed (`make run` installs it in the background); each phase is
+    printed, and ``nlu`` (this process's engine) switches to Rasa when it is ready."""
     if settings.nlu.engine != "rasa" or not settings.rasa_autostart or settings.nlu.external:
         return None
-    from bot.runtime.rasa import RasaSupervisor
+    from bot.runtime.rasa import start_supervisor
 
-    supervisor = RasaSupervisor(settings.nlu)
-    supervisor.start()
-    return supervisor
+    return start_supervisor(settings, say=click.echo, nlu=nlu)
 
 
 _settings = settings_of
@@ -96,9 +99,9 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     from bot.runtime import freeze_startup_heap
     from bot.web.app import create_app
 
-    supervisor = _start_rasa(settings)
     app = create_app(settings)
     rt = app.extensions["warga"]
+    supervisor = _start_rasa(settings, rt.nlu)
     freeze_startup_heap()
     poller = None
     if telegram_polling:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.runtime.channels import one_channel
+from bot.runtime.rasa_env import FAILED, phase_file, read_phase
 from bot.settings import Settings
 from bot.store.engine import make_engine, ping
 from bot.store.migrate import pending
@@ -151,6 +152,13 @@ def rasa_fix(settings: Settings, reason: str) -> str:
     if nlu.external:
         return f"start your Rasa server with `rasa run --enable-api`, or fix nlu.rasa_url ({nlu.rasa_url})"
     if settings.rasa_autostart:
+        phase = read_phase(phase_file(nlu.var_dir))
+        if phase is not None and not phase.ready:
+            # A running gateway is getting it ready (a fresh `make run` installs it first).
+            if phase.name == FAILED:
+                return f"the running gateway could not get Rasa ready: {phase.detail}"
+            detail = f" ({phase.detail})" if phase.detail else ""
+            return f"the running gateway's Rasa is {phase.name}{detail}; the sklearn engine answers until it is ready"
         return "it is started with `warga run`/`warga serve` (nlu.rasa_autostart); check its log"
     return "start it with `warga nlu serve`"
 

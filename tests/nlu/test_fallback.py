@@ -72,6 +72,18 @@ def test_failure_falls_back_counts_logs_and_skips_the_primary_for_a_while(caplog
     assert engine.ready() and engine.primary_ready()
 
 
+def test_the_primary_is_asked_again_at_once_when_it_is_known_to_be_back() -> None:
+    primary, secondary = ScriptedEngine("rasa", fail=True), ScriptedEngine("sklearn")
+    engine = FallbackEngine(primary, secondary, retry_after=600, clock=Clock())
+    assert engine.parse("halo").engine == "sklearn"
+    assert engine.primary_skipped()
+    primary.fail = False
+    assert engine.parse("halo").engine == "sklearn"  # still skipped: nobody said it is back
+    engine.retry_primary()  # the Rasa supervisor saw the server ready
+    assert not engine.primary_skipped()
+    assert engine.parse("halo").engine == "rasa"
+
+
 def test_both_down_is_an_error() -> None:
     engine = FallbackEngine(ScriptedEngine("rasa", fail=True), ScriptedEngine("sklearn", fail=True))
     with pytest.raises(NluError):
