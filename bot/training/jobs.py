@@ -238,8 +238,8 @@ def _run(sessions: sessionmaker[Session], settings: Settings, model_id: int) -> 
     _update(sessions, model_id, progress=85, accuracy=report.accuracy, macro_f1=report.macro_f1,
             below_threshold=report.fallback_rate, per_intent_f1=dict(sorted(scores.per_intent_f1.items())),
             confusion_path=str(picture), score_methods=methods,
-            line=f"{methods['heldout']}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}, "
-                 f"below threshold {report.fallback_rate:.1%}")
+            line=f"{'Rasa, ' if rasa and report.engine == 'rasa' else ''}{report.method}: accuracy "
+                 f"{report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}, below threshold {report.fallback_rate:.1%}")
     if not rasa and active_model is not None and heldout.examples:
         rescored = _rescore_active_sklearn(sessions, settings, model_id, active_model, heldout)
         active_scores = rescored or active_scores
