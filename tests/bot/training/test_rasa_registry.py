@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -17,9 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from werkzeug.security import generate_password_hash
 
 from bot.store.engine import make_engine, make_session_factory
-from bot.store.models import NluModel
+from bot.store.models import NluModel, StaffUser
 from bot.training.jobs import request_training, run_training
 from bot.training.live import LiveNlu
 from bot.training.rasa_switch import server_lock
@@ -28,7 +30,7 @@ from bot.training.store import Actor
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
 from nlu.sklearn_engine import SklearnEngine, active_model_path, load_model
-from tests.bot.training.data import write_small_data
+from tests.bot.training.data import PASSWORD, write_small_data
 from tests.conftest import make_settings, migrate, trained_models_dir
 from tests.support import wait_for
 
@@ -229,3 +231,48 @@ def test_with_an_external_rasa_server_training_trains_the_sklearn_fallback_and_s
         assert row is not None and row.engine == "sklearn"
         assert "external Rasa server at https://nlu.city.example is trained where it runs" in row.log
     engine.dispose()
+
+
+def sign_in_admin(app: Any) -> Any:
+    client = app.test_client()
+    page = client.get("/console/login").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    assert client.post("/console/login", data={"username": "admin", "password": PASSWORD,
+                                               "csrf": token.group(1)}).status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("server", ["own", "external"])
+def test_the_console_shows_each_versions_engine_how_it_was_scored_and_what_training_trains(world, tmp_path,
+                                                                                           server):
+    from bot.web.app import create_app
+
+    settings, sessions, _ = world
+    if server == "external":
+        settings = make_settings(settings.database_url, tmp_path, overrides={
+            "nlu.engine": "rasa", "nlu.rasa_url": "https://nlu.city.example",
+            "nlu.models_dir": str(settings.nlu.models_dir), "nlu.data_dir": str(settings.nlu.data_dir)})
+    with sessions() as s, s.begin():
+        row = Registry(s).get(VERSION)
+        assert row is not None
+        row.score_methods = {"heldout": "Rasa, held-out split (24 sentences) through a throw-away Rasa server",
+                             "cv": "sklearn twin, 5-fold cross-validation of the train split"}
+        s.add(StaffUser(username="admin", name="Admin", role="admin",
+                        password_hash=generate_password_hash(PASSWORD)))
+    app = create_app(settings)
+    app.testing = True
+    try:
+        client = sign_in_admin(app)
+        page = client.get("/console/nlu/models").get_data(as_text=True)
+        assert re.search(rf'data-version="{VERSION}">\s*<td><a[^>]*>{VERSION}</a></td>\s*'
+                         r'<td class="engine">rasa</td>', page)
+        if server == "own":
+            assert "kembaran sklearn-nya" in page and "Server Rasa eksternal" not in page
+        else:
+            assert "Server Rasa eksternal (https://nlu.city.example)" in page and "hanya melatih mesin cadangan" in page
+        detail = client.get(f"/console/nlu/models/{VERSION}").get_data(as_text=True)
+        assert "Cara penilaian" in detail and "uji: Rasa, held-out split (24 sentences) through a throw-away" in detail
+        assert "validasi silang: sklearn twin, 5-fold" in detail
+    finally:
+        app.extensions["warga"].close()
