@@ -267,7 +267,9 @@ class LiveNlu:
                 waiting.because(str(exc))
             return
         with self._check_lock:
-            if self._plan is plan and self._engine is not plan.served:
+            if self._plan is not plan:
+                self.wake()   # another version was activated meanwhile: its load starts now
+            elif self._engine is not plan.served:
                 self._set(plan.served)
                 log.info("rasa serves this version's model", extra={"model": plan.model.name})
 
