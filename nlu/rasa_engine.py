@@ -170,6 +170,25 @@ class RasaEngine:
         self._model_version = _version_of(status.model_file)
         return status
 
+    def loaded_model(self) -> str | None:
+        """The file name of the model the server serves now, or None when it has none (409).
+
+        Rasa reports the base name of the file it loaded (``rasa.core.processor``), so a caller
+        compares it with the base name of the file it wants served.
+
+        Raises:
+            NluError: Server down or slow (retryable), token refused (not retryable).
+        """
+        resp = self._request("GET", "/status")
+        if resp.status_code == 409:
+            return None
+        self._check(resp, "status")
+        name = Path(str(_json(resp, "status").get("model_file", ""))).name
+        # Answers from now on come from this model: label them so (another process may have
+        # loaded it since this client last asked).
+        self._model_version = _version_of(name) if name else None
+        return name or None
+
     def ready(self) -> bool:
         """Whether the server is up with a model loaded."""
         return self.problem() is None

@@ -436,6 +436,12 @@ class NluModel(Base):
     per_intent_f1: Mapped[dict[str, Any]] = mapped_column(default=dict)
     confusion_path: Mapped[str | None] = mapped_column(String(500))
     model_path: Mapped[str | None] = mapped_column(String(500))
+    # A Rasa version's sklearn model, trained on the same snapshot: it answers whenever the Rasa
+    # server cannot (down, slow, loading this very model). None for a sklearn version.
+    twin_path: Mapped[str | None] = mapped_column(String(500))
+    # How each score was measured ({"heldout": ..., "cv": ..., "twin": ...}): a Rasa version's
+    # cross-validation is its twin's (five Rasa trainings would cost minutes), said here.
+    score_methods: Mapped[dict[str, Any] | None] = mapped_column()
     log: Mapped[str] = mapped_column(Text, default="")
     refusal_reason: Mapped[str | None] = mapped_column(Text)
     override_reason: Mapped[str | None] = mapped_column(Text)

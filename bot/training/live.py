@@ -8,25 +8,54 @@ load has finished, so no message waits or goes unanswered. It checks every
 its own process, and over Redis pub/sub (``warga:nlu-model``) for the other processes when the
 queue backend is redis. With no active version the process serves the model it was started with
 (``build_nlu``), so a roll-back past the first registry version returns to it.
+
+With Warga's own Rasa server (``nlu.engine: rasa``) a process serves a Rasa version as
+``FallbackEngine(rasa, twin)``, but only once the server serves that version's model: until
+then (the ~15 s of ``PUT /model``, or while the server is down) the version's sklearn twin
+answers every message. The load itself happens once per server, whichever process notices first
+(:mod:`bot.training.rasa_switch`), in a background thread; the others find it loaded. A
+roll-back is the same path: the server goes back to the previous version's model, or to the
+installation's own (the newest in ``<models_dir>/rasa``) when that version has none.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
+from bot.training.rasa_switch import AwaitingRasa, ensure_served, serves
 from bot.training.registry import ActiveModel, active_model
-from nlu.base import NluEngine, Parse
+from nlu.base import NluEngine, NluError, Parse
 from nlu.fallback import FallbackEngine
+from nlu.rasa_engine import RasaEngine
+from nlu.rasa_server import latest_model
 from nlu.sklearn_engine import SklearnEngine, load_model
 
 log = logging.getLogger(__name__)
 CHANNEL = "warga:nlu-model"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How this process serves one version.
+
+    Attributes:
+        served: The engine once Warga's own Rasa server serves ``model`` (or when there is no
+            Rasa model to manage).
+        model: The model file the Rasa server must serve for this version; None: nothing to do.
+        waiting: What answers until it does: the version's sklearn model (a Rasa version's
+            twin) behind a primary that refuses every parse.
+    """
+
+    served: NluEngine
+    model: Path | None = None
+    waiting: FallbackEngine | None = None
 
 
 def announce(settings: Settings) -> None:
@@ -68,6 +97,8 @@ class LiveNlu:
         self._started = False
         self._start_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._plan = _Plan(base)
+        self._loader: threading.Thread | None = None
 
     # -- NluEngine ----------------------------------------------------------------------
     @property
@@ -110,6 +141,13 @@ class LiveNlu:
         """Check now (in the background)."""
         self._wake.set()
 
+    @property
+    def loading(self) -> bool:
+        """Whether this process waits for the Rasa server to serve its version's model (the
+        twin answers every message meanwhile)."""
+        plan = self._plan
+        return plan.model is not None and self._engine is not plan.served
+
     def check_now(self) -> str | None:
         """Compare with the active row and switch if needed; returns the version served.
         Never raises: the old model keeps answering whatever goes wrong."""
@@ -121,32 +159,119 @@ class LiveNlu:
                 log.warning("active model check failed", extra={"reason": str(exc)})
                 return self._version
             wanted = active.version if active is not None else None
-            if wanted == self._version or (wanted is not None and wanted == self._failed):
-                return self._version
-            try:
-                engine = self._build(active)
-            except Exception as exc:  # noqa: BLE001 - a model that cannot load: keep serving the old one
-                self._failed = wanted
-                log.error("model version not loaded; the previous one keeps answering",
-                          extra={"version": wanted, "reason": str(exc)})
-                return self._version
-            self._engine, self._version, self._failed = engine, wanted, None
-            self.name = engine.name
-            log.info("NLU model switched", extra={"version": wanted or "(initial)"})
-            return wanted
+            if wanted != self._version and not (wanted is not None and wanted == self._failed):
+                try:
+                    plan = self._plan_for(active)
+                except Exception as exc:  # noqa: BLE001 - a model that cannot load: keep serving the old one
+                    self._failed = wanted
+                    log.error("model version not loaded; the previous one keeps answering",
+                              extra={"version": wanted, "reason": str(exc)})
+                    return self._version
+                self._plan, self._version, self._failed = plan, wanted, None
+                # With a Rasa model to wait for, the twin answers until the server serves it.
+                self._set(plan.waiting if plan.waiting is not None else plan.served)
+                log.info("NLU model switched", extra={"version": wanted or "(initial)"})
+            self._sync_server()
+            return self._version
 
-    def _build(self, active: ActiveModel | None) -> NluEngine:
-        if active is None:
-            return self.base
-        if active.engine != "sklearn" or not active.model_path:
-            raise ValueError(f"engine {active.engine!r} cannot be served by the live switch yet")
+    def _set(self, engine: NluEngine) -> None:
+        self._engine = engine
+        self.name = engine.name
+
+    # -- Warga's own Rasa server -------------------------------------------------------------
+    def _rasa(self) -> RasaEngine | None:
+        """The client of Warga's own Rasa server, if this process serves through it. Only then
+        does it make the server serve the active version's model (never an external server's:
+        the city loads that one itself)."""
         config = self.settings.nlu
-        local = SklearnEngine(Path(config.sklearn_models_dir), threshold=config.threshold,
-                              ticket_prefix=config.ticket_prefix, model=load_model(Path(active.model_path)))
+        if config.engine != "rasa" or config.external or not isinstance(self.base, FallbackEngine):
+            return None
+        primary = self.base.primary
+        return primary if isinstance(primary, RasaEngine) else None
+
+    def _plan_for(self, active: ActiveModel | None) -> _Plan:
+        """How to serve ``active``. The Rasa server serves the active version's Rasa model if it
+        has one, else the installation's own (the newest in nlu.models_dir/rasa, what the server
+        starts with), so a roll-back reaches the server too."""
+        config = self.settings.nlu
+        rasa = self._rasa()
+        if active is None:
+            if rasa is None:
+                return _Plan(self.base)
+            assert isinstance(self.base, FallbackEngine)
+            return self._with_server(rasa, self.base.secondary, latest_model(config.rasa_models_dir), self.base)
+        model: Path | None
+        if active.engine == "rasa":
+            if not active.twin_path or not active.model_path:
+                raise ValueError(f"version {active.version} has no Rasa model or no sklearn twin")
+            local, model = self._local(active.twin_path), Path(active.model_path)
+        elif active.engine == "sklearn" and active.model_path:
+            local, model = self._local(active.model_path), latest_model(config.rasa_models_dir)
+        else:
+            raise ValueError(f"engine {active.engine!r} cannot be served by the live switch")
+        if rasa is not None:
+            return self._with_server(rasa, local, model)
         if isinstance(self.base, FallbackEngine):
-            # Rasa stays the primary; the in-process engine that answers when it cannot is the new one.
-            return FallbackEngine(self.base.primary, local, retry_after=config.rasa_retry_after)
-        return local
+            # An external Rasa server stays the primary; the in-process engine that answers
+            # when it cannot is the new one.
+            return _Plan(FallbackEngine(self.base.primary, local, retry_after=config.rasa_retry_after))
+        return _Plan(local)
+
+    def _local(self, path: str) -> SklearnEngine:
+        config = self.settings.nlu
+        return SklearnEngine(Path(config.sklearn_models_dir), threshold=config.threshold,
+                             ticket_prefix=config.ticket_prefix, model=load_model(Path(path)))
+
+    def _with_server(self, rasa: RasaEngine, local: NluEngine, model: Path | None,
+                     served: NluEngine | None = None) -> _Plan:
+        retry = self.settings.nlu.rasa_retry_after
+        served = served or FallbackEngine(rasa, local, retry_after=retry)
+        if model is None:
+            return _Plan(served)   # no model of its own to go back to: the server keeps what it has
+        return _Plan(served, model, FallbackEngine(AwaitingRasa(model), local, retry_after=retry))
+
+    def _sync_server(self) -> None:
+        """Serve through Rasa only while the server serves this version's model; otherwise let
+        the twin answer and have the model loaded in the background (a load blocks Rasa for
+        ~15 s: never in the caller's thread). Runs on every check, so a restarted server (it
+        starts with the installation's own model) is brought back to the active one."""
+        plan = self._plan
+        rasa = self._rasa()
+        if plan.model is None or plan.waiting is None or rasa is None:
+            return
+        try:
+            here = serves(rasa, plan.model)
+        except NluError:
+            here = False   # down, or busy loading for another process: the loader finds out
+        if here:
+            if self._engine is not plan.served:
+                self._set(plan.served)
+                log.info("rasa serves this version's model", extra={"model": plan.model.name})
+            return
+        if self._engine is plan.served:
+            self._set(plan.waiting)   # the server lost it (restarted, or someone loaded another)
+        if self._loader is None or not self._loader.is_alive():
+            self._loader = threading.Thread(target=self._load, args=(plan, rasa), name="warga-rasa-load", daemon=True)
+            self._loader.start()
+
+    def _load(self, plan: _Plan, rasa: RasaEngine) -> None:
+        assert plan.model is not None and plan.waiting is not None
+        config = self.settings.nlu
+        waiting = plan.waiting.primary
+        try:
+            ensure_served(rasa, plan.model, config.var_dir, timeout=config.rasa_start_timeout)
+        except NluError as exc:
+            if isinstance(waiting, AwaitingRasa) and waiting.reason != str(exc):
+                log.warning("rasa model not loaded; the sklearn twin answers, retrying at the next check",
+                            extra={"model": plan.model.name, "reason": str(exc)})
+                waiting.because(str(exc))
+            return
+        with self._check_lock:
+            if self._plan is not plan:
+                self.wake()   # another version was activated meanwhile: its load starts now
+            elif self._engine is not plan.served:
+                self._set(plan.served)
+                log.info("rasa serves this version's model", extra={"model": plan.model.name})
 
     def _loop(self) -> None:
         every = self.settings.training.live_check_seconds

@@ -36,6 +36,8 @@ class ActiveModel:
     version: str
     engine: str
     model_path: str | None
+    #: A Rasa version's sklearn twin (answers while the Rasa server cannot); None for sklearn.
+    twin_path: str | None = None
 
 
 def registry_dir(models_dir: Path) -> Path:
@@ -44,8 +46,8 @@ def registry_dir(models_dir: Path) -> Path:
 
 
 def active_model(session: Session) -> ActiveModel | None:
-    """The cheap check every process makes: one indexed row, three columns."""
-    row = session.execute(select(NluModel.version, NluModel.engine, NluModel.model_path)
+    """The cheap check every process makes: one indexed row, four columns."""
+    row = session.execute(select(NluModel.version, NluModel.engine, NluModel.model_path, NluModel.twin_path)
                           .where(NluModel.status == "active").limit(1)).first()
     return ActiveModel(*row) if row is not None else None
 

@@ -148,6 +148,16 @@ LABELS: dict[str, dict[str, str]] = {
         "nlu.activate": "Aktifkan",
         "nlu.no_versions": "Belum ada versi. Tekan Latih.",
         "nlu.engine": "Mesin",
+        "nlu.trains_rasa": ("Latih melatih model Rasa beserta kembaran sklearn-nya (beberapa menit). Saat sebuah "
+                            "versi diaktifkan, server Rasa memuat modelnya (sekitar 15 detik); selama itu "
+                            "kembarannya yang menjawab."),
+        "nlu.external_rasa": ("Server Rasa eksternal ({url}) dilatih di tempatnya sendiri: Latih hanya melatih "
+                              "mesin cadangan sklearn."),
+        "nlu.methods": "Cara penilaian",
+        "nlu.method.heldout": "uji",
+        "nlu.method.cv": "validasi silang",
+        "nlu.method.twin": "kembaran",
+        "nlu.method.per_intent": "F1 per intent",
         "nlu.data": "Data",
         "nlu.training_examples": "contoh latih",
         "nlu.trained": "Dilatih",
@@ -489,6 +499,16 @@ LABELS: dict[str, dict[str, str]] = {
         "nlu.activate": "Activate",
         "nlu.no_versions": "No versions yet. Press Train.",
         "nlu.engine": "Engine",
+        "nlu.trains_rasa": ("Train trains a Rasa model with its sklearn twin (a few minutes). When a version is "
+                            "activated the Rasa server loads its model (about 15 seconds); the twin answers "
+                            "meanwhile."),
+        "nlu.external_rasa": ("The external Rasa server ({url}) is trained where it runs: Train trains the "
+                              "sklearn fallback only."),
+        "nlu.methods": "How scored",
+        "nlu.method.heldout": "held out",
+        "nlu.method.cv": "cross-validation",
+        "nlu.method.twin": "twin",
+        "nlu.method.per_intent": "per-intent F1",
         "nlu.data": "Data",
         "nlu.training_examples": "training examples",
         "nlu.trained": "Trained",

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.store.models import NluExample, NluIntent
 from bot.training import inbox
-from bot.training.jobs import request_training
+from bot.training.jobs import external_note, request_training, training_engine
 from bot.training.live import LiveNlu, announce
 from bot.training.registry import Registry
 from bot.training.store import HELDOUT, TRAIN, Actor, TrainingInputError, TrainingStore, ensure_seeded
@@ -183,7 +183,12 @@ def nlu_models() -> Any:
         running = reg.running()
     live = current_runtime().nlu
     serving = live.version if isinstance(live, LiveNlu) else None
-    return render_template("console/nlu_models.html", versions=versions, running=running, serving=serving)
+    config = current_runtime().settings.nlu
+    # Say what "Latih" trains: Rasa with its twin, or (an external server) the fallback only.
+    engine_note = (label("nlu.external_rasa", url=config.rasa_url) if external_note(config)
+                   else label("nlu.trains_rasa") if training_engine(config) == "rasa" else "")
+    return render_template("console/nlu_models.html", versions=versions, running=running, serving=serving,
+                           engine_note=engine_note)
 
 
 @bp.get("/nlu/models/<version>")

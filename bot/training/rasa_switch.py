@@ -1,0 +1,103 @@
+"""Making Warga's own Rasa server serve a model file: once per server, whoever asks.
+
+Every process (each gunicorn worker, each ``warga worker``) follows the active version on its
+own (:mod:`bot.training.live`), and all of them notice an activation within moments of each
+other. Loading a model into Rasa (``PUT /model``) takes 13–15 s and blocks the server meanwhile
+(../shared/notes/rasa-server.md), so it must happen once, not once per process: a process loads
+only while holding an exclusive lock on a file in the server's working directory (one per
+server, like the server itself: it listens on loopback), and first asks the server what it
+serves (``GET /status``). The first process loads; the others wait for the lock, find the model
+already there and only switch their own engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from nlu.base import NluError, Parse
+from nlu.rasa_engine import RasaEngine
+
+log = logging.getLogger(__name__)
+
+#: The lock file in the Rasa server's working directory (nlu.var_dir).
+LOCK_NAME = "rasa-model.lock"
+
+
+@contextlib.contextmanager
+def server_lock(var_dir: Path) -> Iterator[None]:
+    """Hold the Rasa server's model lock (blocks while another process loads a model).
+
+    ``flock`` conflicts between separate opens of the file, so it also keeps two threads of one
+    process apart, and the kernel drops it when a process dies mid-load.
+    """
+    path = Path(var_dir) / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def serves(rasa: RasaEngine, model: Path) -> bool:
+    """Whether the server's loaded model is ``model`` (Rasa reports the file's base name).
+
+    Raises:
+        NluError: The server cannot tell now (down, busy loading, token refused).
+    """
+    return rasa.loaded_model() == Path(model).name
+
+
+def ensure_served(rasa: RasaEngine, model: Path, var_dir: Path, *, timeout: float) -> bool:
+    """Make the server serve ``model`` unless it already does.
+
+    Returns:
+        True if this call loaded it, False if it was already served (another process loaded it).
+
+    Raises:
+        NluError: The server is down, or refused the file (its old model stays).
+    """
+    with server_lock(var_dir):
+        if serves(rasa, model):
+            return False
+        log.info("loading a model into the rasa server", extra={"model": Path(model).name})
+        rasa.load_model(model, timeout=timeout)
+        return True
+
+
+class AwaitingRasa:
+    """The primary engine while the Rasa server does not (yet) serve this process's model:
+    every parse is refused, so :class:`~nlu.fallback.FallbackEngine` answers with the twin
+    and no answer is labelled with a version that did not give it.
+
+    Args:
+        model: The model file the server should serve.
+        reason: Why it does not yet (loading, server down).
+    """
+
+    name = "rasa"
+
+    def __init__(self, model: Path, reason: str = "loading") -> None:
+        self.model = Path(model)
+        self._reason = reason
+        self._lock = threading.Lock()
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def because(self, reason: str) -> None:
+        with self._lock:
+            self._reason = reason
+
+    def parse(self, text: str) -> Parse:
+        raise NluError(f"rasa does not serve {self.model.name} yet ({self._reason})", retryable=True)
+
+    def ready(self) -> bool:
+        return False
