@@ -4,7 +4,7 @@ Hypothesis throws random bodies, headers and query strings at the chat API (GET 
 each provider webhook (with and without a valid signature or secret), /healthz, /readyz and
 the console login, through the Flask test client of the real app on SQLite and PostgreSQL.
 Text includes NUL, lone surrogates, non-ASCII digits and deep nesting. The number of
-examples is bounded so the whole module runs in about a minute on CI; set
+examples is bounded (150 per endpoint) so the whole module runs in well under a minute on CI; set
 ``FUZZ_EXAMPLES`` in the environment of pytest to run longer.
 """
 
