@@ -137,3 +137,33 @@ def test_the_nlu_pages_read_in_english(app):
     added = client.post("/console/nlu/intents/greet/examples", data={"csrf": csrf, "text": "hello there friend"},
                         follow_redirects=True).get_data(as_text=True)
     assert "Example added." in added and "Add example" in added and "Contoh ditambahkan." not in added
+
+
+def test_a_complaint_staff_re_categorise_brings_its_message_to_the_inbox(app):
+    """Issue 13: "re-categorised by staff on a complaint" is a reason to look at a message. A
+    complaint filed from a message whose intent matches its category is no reason; once staff
+    correct the category on the complaint page, the message is in the inbox, saying why."""
+    from bot.store.models import Complaint
+
+    text = "sampah menumpuk di pinggir jalan mawar sudah seminggu tidak diangkut"
+    citizen = WebCitizen(app.test_client())
+    citizen.say(text)
+    client = app.test_client()
+    csrf = login(client, "admin")
+    rt = app.extensions["warga"]
+    with rt.sessions() as s:
+        msg = s.scalars(select(Message).where(Message.direction == "in", Message.text == text)).one()
+        msg_id, conv_id = msg.id, msg.conversation_id
+        assert msg.nlu["intent"] == "report_garbage", msg.nlu      # understood: no reason yet
+    filed = client.post(f"/console/conversations/{conv_id}/complaint", data={
+        "csrf": csrf, "category": "garbage", "message": str(msg_id), "location_text": "jalan mawar"})
+    assert filed.status_code == 302
+    with rt.sessions() as s:
+        ticket = s.scalars(select(Complaint.ticket).where(Complaint.source_message_id == msg_id)).one()
+    assert text not in client.get("/console/nlu/").get_data(as_text=True)
+
+    edited = client.post(f"/console/complaints/{ticket}/edit", data={
+        "csrf": csrf, "category": "drainage", "description": text, "location_text": "jalan mawar"})
+    assert edited.status_code == 302
+    page = client.get("/console/nlu/?reason=recategorised").get_data(as_text=True)
+    assert text in page and "kategori diubah petugas" in page
