@@ -53,14 +53,88 @@ def pg_reason() -> str | None:
     return _pg_available()
 
 
-def _create_pg_database() -> tuple[str, str]:
-    import psycopg
+def _pg_url(name: str) -> str:
+    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://")
 
-    name = f"warga_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return name, f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://")
+
+class _PgStock:
+    """PostgreSQL databases made ahead of need by a background thread of each test process.
+
+    CREATE DATABASE waits about half a second for the disk, and a test of the app used to wait
+    for it twice (its empty database, then the copy of the migrated template). Made here while
+    tests run, a test takes one that exists: ``empty`` ones for :func:`_create_pg_database`,
+    ``migrated`` copies of the template that :func:`migrate` renames into place. Whatever is
+    left in stock is dropped when the process exits.
+    """
+
+    DEPTH = 2
+
+    def __init__(self) -> None:
+        import threading
+
+        self._cond = threading.Condition()
+        self._make_lock = threading.Lock()     # one CREATE DATABASE at a time per process
+        self._stock: dict[str, list[str]] = {"empty": [], "migrated": []}
+        self._active: set[str] = set()
+        self._thread: threading.Thread | None = None
+
+    def take(self, kind: str) -> str:
+        with self._cond:
+            if kind not in self._active:
+                self._active.add(kind)
+                self._start()
+            self._cond.notify_all()
+            if self._stock[kind]:
+                return self._stock[kind].pop(0)
+        return self._make(kind)      # none ready yet: make one now rather than wait for the thread
+
+    def _start(self) -> None:
+        if self._thread is None:
+            import atexit
+            import threading
+
+            atexit.register(self._drop_stock)
+            self._thread = threading.Thread(target=self._fill, name="pg-stock", daemon=True)
+            self._thread.start()
+
+    def _wanted(self) -> str | None:
+        return next((k for k in sorted(self._active) if len(self._stock[k]) < self.DEPTH), None)
+
+    def _fill(self) -> None:
+        while True:
+            with self._cond:
+                while (kind := self._wanted()) is None:
+                    self._cond.wait()
+            try:
+                name = self._make(kind)
+            except Exception:  # noqa: BLE001 - the server busy or away: tests make their own
+                return
+            with self._cond:
+                self._stock[kind].append(name)
+
+    def _make(self, kind: str) -> str:
+        import psycopg
+
+        name = f"warga_test_{uuid.uuid4().hex[:10]}"
+        template = f' TEMPLATE "{_TEMPLATES["postgresql"]}"' if kind == "migrated" else ""
+        with self._make_lock, psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{template}')
+        return name
+
+    def _drop_stock(self) -> None:
+        with self._cond:
+            names = [n for kind in self._stock.values() for n in kind]
+            self._active.clear()
+        for name in names:
+            _drop_pg_database(name)
+
+
+_PG_STOCK = _PgStock()
+
+
+def _create_pg_database() -> tuple[str, str]:
+    name = _PG_STOCK.take("empty")
+    return name, _pg_url(name)
 
 
 def _drop_pg_database(name: str) -> None:
@@ -243,10 +317,11 @@ def migrate(url: str) -> None:
             parsed.database.startswith("warga_test_") and _pg_is_empty(parsed.database):
         import psycopg
 
-        template = _pg_template()
+        _pg_template()
+        copy = _PG_STOCK.take("migrated")
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"')
+            conn.execute(f'ALTER DATABASE "{copy}" RENAME TO "{parsed.database}"')
         return
     _run_migrations(url)
 
