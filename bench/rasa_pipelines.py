@@ -2,7 +2,7 @@
 
 Usage (from the repository root, gateway virtualenv; Rasa from .venv-rasa):
 
-    nice -n 10 .venv/bin/python bench/rasa_pipelines.py             # every candidate (~20 min on 2 cores)
+    nice -n 10 .venv/bin/python bench/rasa_pipelines.py             # every candidate (45 min on 2 busy cores)
     nice -n 10 .venv/bin/python bench/rasa_pipelines.py --only a b  # some of them
     .venv/bin/python bench/rasa_pipelines.py --reuse                # rewrite the Markdown from the last run
 
