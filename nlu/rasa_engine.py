@@ -108,8 +108,12 @@ class RasaEngine:
         intent_map: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         entity_map: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         trust_env: bool = False,
+        any_intents: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Evaluation on foreign data (xSID, `warga nlu evaluate --train A --test B`) trains a model
+        # on intents Warga has never heard of: there they are the answers, not "not understood".
+        self.any_intents = any_intents
         self.threshold = threshold
         self.timeout = timeout
         self.by_parts = by_parts
@@ -267,10 +271,11 @@ class RasaEngine:
                 fallback = fallback and ranking == whole
         best, confidence = ranking[0] if ranking else (None, 0.0)
         # An intent of the model that nothing maps is not one Warga can act on: not understood.
-        known = best in _WARGA_INTENTS
+        known = best in _WARGA_INTENTS or (self.any_intents and best is not None)
         intent = best if known and not fallback and confidence >= self.threshold else None
         source = best if best is not None and not known else sources.get(best or "")
-        parts = tuple(p if p.intent is None or p.intent in _WARGA_INTENTS else replace(p, intent=None) for p in parts)
+        parts = tuple(p if p.intent is None or p.intent in _WARGA_INTENTS or self.any_intents
+                      else replace(p, intent=None) for p in parts)
         entities = self._entities(body.get("entities") or [], seen, tickets)
         return Parse(
             text,

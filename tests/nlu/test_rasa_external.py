@@ -190,3 +190,19 @@ def test_the_real_server_as_an_external_one(rasa_engine: RasaEngine) -> None:
         assert external.unmapped(["report_flood", "greet", "cuaca_hari_ini"]) == ("cuaca_hari_ini",)
     finally:
         external.close()
+
+
+def test_evaluating_foreign_data_takes_the_models_own_intents_as_answers() -> None:
+    """Scoring a model trained on someone else's intents (xSID, `warga nlu evaluate --train A
+    --test B --engine rasa`): its intents are the answers there, not "not understood"; the
+    gateway's engine keeps refusing them."""
+    gateway = _engine(CityRasa())
+    evaluating = _engine(CityRasa(), any_intents=True)
+    try:
+        assert gateway.parse("cuaca besok bagaimana").intent is None           # unmapped: refused
+        parse = evaluating.parse("cuaca besok bagaimana")
+        assert (parse.intent, parse.confidence) == ("cuaca", 0.91)
+        assert evaluating.parse("halo apa kabar").intent is None        # Rasa's own fallback still is
+    finally:
+        gateway.close()
+        evaluating.close()
