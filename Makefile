@@ -93,7 +93,7 @@ lint: dev-venv
 	$(BIN)/mypy $(LINT_PATHS)
 
 test: dev-venv rasa-venv browser assets lint
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
 # Both NLU engines trained and evaluated on the same data; rewrites its part of docs/BENCHMARKS.md.
 bench-nlu: venv rasa-venv
