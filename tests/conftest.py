@@ -346,8 +346,9 @@ def client(app: Any) -> Any:
 
 
 #: Files that take minutes (Rasa trainings, real processes under load). pytest-xdist hands out
-#: work in collection order (see pytest_xdist_make_scheduler), so these go first: started last,
-#: one of them is a tail of several minutes while the other processes sit idle.
+#: work in collection order when ``--no-loadscope-reorder`` is given, so these go first then.
+#: `make test` keeps xdist's default (the files with the most tests first): measured, it was
+#: faster, because all the slow files at once overload two cores.
 SLOW_FIRST = ("rasa", "faults", "slow")
 
 
@@ -376,10 +377,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     (it renames node ids through an attribute pytest 9 no longer reads)."""
     if config.getvalue("dist") != "loadfile":
         return None
-    # pytest-xdist hands out the files with the most tests first by default; the order of
-    # pytest_collection_modifyitems (minutes-long files first) must stand, or a file of one
-    # five-minute test starts last and is the run's tail.
-    config.option.loadscopereorder = False
     from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]
 
     together = rasa_test_files()

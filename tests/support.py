@@ -37,7 +37,8 @@ def wait_for(predicate: Callable[[], T | None | Literal[False]], timeout: float 
         predicate: Reads the state (a database query, a fake's recorded calls ...).
         timeout: Seconds before the test fails.
         what: What is awaited, for the failure message ("the reply to be sent").
-        interval: Seconds between polls.
+        interval: Seconds before the second poll; the pause then grows to at most a tenth of a
+            second, so a long wait does not take the CPU from the processes it waits for.
 
     Raises:
         AssertionError: ``timeout`` passed; the message names ``what`` and the last value.
@@ -50,6 +51,7 @@ def wait_for(predicate: Callable[[], T | None | Literal[False]], timeout: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last value: {value!r})")
         time.sleep(interval)
+        interval = min(interval * 1.5, max(interval, 0.1))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
