@@ -184,15 +184,11 @@ def session_cache() -> Path:
 @contextlib.contextmanager
 def cache_lock(name: str) -> Iterator[Path]:
     """Hold an exclusive lock on ``session_cache() / name`` across processes; yields the path."""
-    import fcntl
+    from bot.file_lock import exclusive
 
     path = session_cache() / name
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield path
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with exclusive(path.with_name(path.name + ".lock")):
+        yield path
 
 
 def pytest_configure(config: pytest.Config) -> None:

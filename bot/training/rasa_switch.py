@@ -13,12 +13,11 @@ already there and only switch their own engine.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
+from bot.file_lock import exclusive
 from nlu.base import NluError, Parse
 from nlu.rasa_engine import RasaEngine
 
@@ -28,21 +27,9 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "rasa-model.lock"
 
 
-@contextlib.contextmanager
-def server_lock(var_dir: Path) -> Iterator[None]:
-    """Hold the Rasa server's model lock (blocks while another process loads a model).
-
-    ``flock`` conflicts between separate opens of the file, so it also keeps two threads of one
-    process apart, and the kernel drops it when a process dies mid-load.
-    """
-    path = Path(var_dir) / LOCK_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def server_lock(var_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold the Rasa server's model lock (blocks while another process loads a model)."""
+    return exclusive(Path(var_dir) / LOCK_NAME)
 
 
 def serves(rasa: RasaEngine, model: Path) -> bool:
