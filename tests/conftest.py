@@ -58,13 +58,17 @@ def _pg_url(name: str) -> str:
 
 
 class _PgStock:
-    """PostgreSQL databases made ahead of need by a background thread of each test process.
+    """PostgreSQL databases made ahead of need, and recycled, by a background thread of each
+    test process.
 
-    CREATE DATABASE waits about half a second for the disk, and a test of the app used to wait
-    for it twice (its empty database, then the copy of the migrated template). Made here while
-    tests run, a test takes one that exists: ``empty`` ones for :func:`_create_pg_database`,
-    ``migrated`` copies of the template that :func:`migrate` renames into place. Whatever is
-    left in stock is dropped when the process exits.
+    CREATE DATABASE waits about half a second for the disk, and DROP DATABASE forces a
+    checkpoint: with four test processes writing, a test used to wait seconds for both. Here a
+    test takes a database that exists (``empty``, or a ``migrated`` copy of the template that
+    :func:`migrate` renames into place) and gives it back when done. A given-back database is
+    emptied (TRUNCATE … RESTART IDENTITY leaves it as the migrations made it, without files to
+    copy or a checkpoint) and renamed, so nothing that still knows its old name can reach the
+    next test; one whose schema a test changed is dropped. What is left is dropped when the
+    process exits.
     """
 
     DEPTH = 2
@@ -75,7 +79,10 @@ class _PgStock:
         self._cond = threading.Condition()
         self._make_lock = threading.Lock()     # one CREATE DATABASE at a time per process
         self._stock: dict[str, list[str]] = {"empty": [], "migrated": []}
+        self._returned: list[str] = []
         self._active: set[str] = set()
+        self._busy = False         # the thread holds a database that is in no list
+        self._closed = False
         self._thread: threading.Thread | None = None
 
     def take(self, kind: str) -> str:
@@ -88,6 +95,13 @@ class _PgStock:
                 return self._stock[kind].pop(0)
         return self._make(kind)      # none ready yet: make one now rather than wait for the thread
 
+    def give_back(self, name: str) -> None:
+        """The test is done with ``name``: recycled in the background (or dropped at exit)."""
+        with self._cond:
+            self._start()
+            self._returned.append(name)
+            self._cond.notify_all()
+
     def _start(self) -> None:
         if self._thread is None:
             import atexit
@@ -97,33 +111,93 @@ class _PgStock:
             self._thread = threading.Thread(target=self._fill, name="pg-stock", daemon=True)
             self._thread.start()
 
-    def _wanted(self) -> str | None:
-        return next((k for k in sorted(self._active) if len(self._stock[k]) < self.DEPTH), None)
+    def _next_job(self) -> tuple[str, str] | None:
+        if self._returned:
+            return "recycle", self._returned.pop(0)
+        kind = next((k for k in sorted(self._active) if len(self._stock[k]) < self.DEPTH), None)
+        return None if kind is None else ("make", kind)
 
     def _fill(self) -> None:
         while True:
             with self._cond:
-                while (kind := self._wanted()) is None:
+                job = None
+                while not self._closed and (job := self._next_job()) is None:
                     self._cond.wait()
+                if job is None:
+                    return
+                self._busy = True
             try:
-                name = self._make(kind)
-            except Exception:  # noqa: BLE001 - the server busy or away: tests make their own
+                go_on = self._do(*job)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+            if not go_on:
                 return
-            with self._cond:
-                self._stock[kind].append(name)
+
+    def _do(self, action: str, arg: str) -> bool:
+        """One job; False when the server refuses to make databases (tests make their own)."""
+        if action == "make":
+            try:
+                name, kind = self._make(arg), arg
+            except Exception:  # noqa: BLE001 - the server busy or away
+                return False
+        else:
+            try:
+                recycled = self._recycle(arg)
+                if recycled is None:
+                    return True
+                name, kind = self._renamed(arg), recycled
+            except Exception:  # noqa: BLE001 - not reusable: dropped
+                with contextlib.suppress(Exception):
+                    _drop_pg_database(arg)
+                return True
+        with self._cond:
+            self._stock[kind].append(name)
+        return True
 
     def _make(self, kind: str) -> str:
         import psycopg
 
-        name = f"warga_test_{uuid.uuid4().hex[:10]}"
+        name = _new_pg_name()
         template = f' TEMPLATE "{_TEMPLATES["postgresql"]}"' if kind == "migrated" else ""
         with self._make_lock, psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"{template}')
         return name
 
+    def _recycle(self, name: str) -> str | None:
+        """Empty ``name`` for the next test: which stock it joins, or None (dropped)."""
+        import psycopg
+
+        _disconnect_pg(name)
+        with psycopg.connect(_pg_url(name).replace("+psycopg", ""), autocommit=True) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+            if not tables and not _pg_has_objects(conn):
+                return "empty"
+            if "postgresql" in _TEMPLATES and tables == _pg_template_tables():
+                version = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+                if version == _pg_template_version():
+                    rows = ", ".join(f'"{t}"' for t in tables if t != "alembic_version")
+                    conn.execute(f"TRUNCATE {rows} RESTART IDENTITY CASCADE")
+                    return "migrated"
+        _drop_pg_database(name)
+        return None
+
+    @staticmethod
+    def _renamed(name: str) -> str:
+        import psycopg
+
+        new = _new_pg_name()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" RENAME TO "{new}"')
+        return new
+
     def _drop_stock(self) -> None:
         with self._cond:
-            names = [n for kind in self._stock.values() for n in kind]
+            self._closed = True
+            self._cond.wait_for(lambda: not self._busy, timeout=60)   # the one in the thread's hands
+            names = [n for kind in self._stock.values() for n in kind] + self._returned
             self._active.clear()
         for name in names:
             _drop_pg_database(name)
@@ -132,9 +206,58 @@ class _PgStock:
 _PG_STOCK = _PgStock()
 
 
+def _new_pg_name() -> str:
+    return f"warga_test_{uuid.uuid4().hex[:10]}"
+
+
+def _disconnect_pg(name: str) -> None:
+    """End every session still connected to ``name`` (a test's pool, a killed process's)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+
+
+def _pg_has_objects(conn: Any) -> bool:
+    """Anything a test created outside tables (types, sequences, functions) in ``public``."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "        WHERE n.nspname = 'public') "
+        "     + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "        WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c') AND t.typrelid = 0) "
+        "     + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "        WHERE n.nspname = 'public')").fetchone()
+    return bool(row and row[0])
+
+
+_PG_TEMPLATE_FACTS: dict[str, Any] = {}
+
+
+def _pg_template_tables() -> list[str]:
+    if "tables" not in _PG_TEMPLATE_FACTS:
+        import psycopg
+
+        with psycopg.connect(_pg_url(_TEMPLATES["postgresql"]).replace("+psycopg", "")) as conn:
+            _PG_TEMPLATE_FACTS["tables"] = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+            _PG_TEMPLATE_FACTS["version"] = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    return list(_PG_TEMPLATE_FACTS["tables"])
+
+
+def _pg_template_version() -> list[Any]:
+    _pg_template_tables()
+    return list(_PG_TEMPLATE_FACTS["version"])
+
+
 def _create_pg_database() -> tuple[str, str]:
     name = _PG_STOCK.take("empty")
     return name, _pg_url(name)
+
+
+def _release_pg_database(name: str) -> None:
+    """The test is done with ``name`` (it may still have sessions open: they are ended)."""
+    _PG_STOCK.give_back(name)
 
 
 def _drop_pg_database(name: str) -> None:
@@ -156,7 +279,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None
     try:
         yield url
     finally:
-        _drop_pg_database(name)
+        _release_pg_database(name)
 
 
 @pytest.fixture
@@ -315,9 +438,12 @@ def migrate(url: str) -> None:
 
         _pg_template()
         copy = _PG_STOCK.take("migrated")
+        spare = _new_pg_name()      # the empty database goes back to the stock under a new name
+        _disconnect_pg(parsed.database)
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+            conn.execute(f'ALTER DATABASE "{parsed.database}" RENAME TO "{spare}"')
             conn.execute(f'ALTER DATABASE "{copy}" RENAME TO "{parsed.database}"')
+        _PG_STOCK.give_back(spare)
         return
     _run_migrations(url)
 

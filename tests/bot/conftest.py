@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.bot.world import World, WorldFactory, empty_database
-from tests.conftest import _create_pg_database, _drop_pg_database, migrate
+from tests.conftest import _create_pg_database, _release_pg_database, migrate
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.fakes.fake_twilio import FakeTwilio
 from tests.providers import ACCOUNT_SID, AUTH_TOKEN, TOKEN, Fakes, provider_settings
@@ -75,7 +75,7 @@ def shared_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield url
     finally:
         if name:
-            _drop_pg_database(name)
+            _release_pg_database(name)
 
 
 @pytest.fixture

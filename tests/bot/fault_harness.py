@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Message
-from tests.conftest import _create_pg_database, _drop_pg_database, trained_models_dir
+from tests.conftest import _create_pg_database, _release_pg_database, trained_models_dir
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.providers import SECRET, Fakes, provider_env
 from tests.support import PROJECT, WARGA, free_port, wait_for
@@ -44,7 +44,7 @@ def pg_url(pg_reason: str | None) -> Iterator[str]:
     try:
         yield url
     finally:
-        _drop_pg_database(name)
+        _release_pg_database(name)
 
 
 def process_env(fakes: Fakes, database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
