@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from bot import yaml_load
+
 log = logging.getLogger(__name__)
 FILE_NAME = "canned_replies.yml"
 
@@ -27,7 +29,7 @@ def canned_replies(knowledge_dir: Path, language: str) -> list[CannedReply]:
     """The replies in ``language`` (Indonesian where an entry has no text in it)."""
     path = knowledge_dir / FILE_NAME
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        entries = yaml_load.safe_load(path.read_text(encoding="utf-8")) or []
     except (OSError, yaml.YAMLError) as exc:
         log.warning("canned replies unreadable", extra={"path": str(path), "reason": str(exc)})
         return []

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bot import yaml_load
 from nlu.stemming import stem
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
@@ -124,7 +125,7 @@ class KnowledgeBase:
             return self._entries[language]
         path = self.directory / f"{language}.yml"
         try:
-            data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data: Any = yaml_load.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise KnowledgeError(f"{path}: cannot read ({exc.strerror})") from None
         except yaml.YAMLError as exc:

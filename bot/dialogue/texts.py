@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot import yaml_load
 
 TEXT_DIR = Path(__file__).resolve().parent / "texts"
 LANGUAGES = ("id", "en")
@@ -28,7 +28,7 @@ def catalogue(language: str) -> Mapping[str, Any]:
     path = TEXT_DIR / f"{language}.yml"
     if not path.exists():
         raise TextError(f"no reply texts for language {language!r}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml_load.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise TextError(f"{path}: expected a mapping of keys to texts")
     return data

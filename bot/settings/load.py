@@ -20,6 +20,7 @@ from typing import Any, get_origin
 import yaml
 from pydantic import ValidationError
 
+from bot import yaml_load
 from bot.settings.keys import (
     Key,
     choices,
@@ -95,7 +96,7 @@ def _read(config_path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"config: cannot read {config_path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml_load.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
