@@ -19,7 +19,10 @@ help:
 
 # uv (from the package registry, pinned) installs both environments: the same packages pip
 # resolves under the same constraints, in a fraction of the time and CPU (measured: Rasa's 2.7 GB
-# environment in about a minute and a half instead of three).
+# environment in about a minute and a half instead of three). Unlike pip, uv writes no bytecode
+# unless asked: without it every process compiles what it imports, and where
+# PYTHONDONTWRITEBYTECODE is set it does so at every start (measured: importing the gateway
+# 5.3 → 2.0 s of CPU, a Rasa process 14.4 → 4.6 s).
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 
@@ -29,12 +32,12 @@ $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e .
 	touch $@
 
 $(BIN)/.dev-installed: $(BIN)/.installed pyproject.toml
 	test -x $(UV) || $(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 venv: $(BIN)/.installed
@@ -92,7 +95,9 @@ lint: dev-venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy $(LINT_PATHS)
 
+# The project's own modules are compiled once here, for the same reason as the environments'.
 test: dev-venv rasa-venv browser assets lint
+	$(BIN)/python -m compileall -q bot channels nlu tests bench
 	$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
 # Both NLU engines trained and evaluated on the same data; rewrites its part of docs/BENCHMARKS.md.

@@ -134,7 +134,7 @@ def test_make_run_serves_without_waiting_for_rasa() -> None:
     assert not [line for line in before if "rasa==" in line]
     # ...nor the dev tools (`make test` adds them).
     assert [line for line in before if "pip install" in line and " -e " in line] == [
-        ".venv/bin/uv pip install --quiet --python .venv/bin/python -e ."]
+        ".venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ."]
     assert any("-e '.[dev]'" in line for line in recipes("test"))
     # ...and only the in-process model is trained before it (Rasa's is trained by the supervisor).
     assert [line for line in before if "nlu train" in line] == [

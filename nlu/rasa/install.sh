@@ -39,7 +39,7 @@ install() {
   fi
   if [ -n "${UV:-}" ] && [ -x "$UV" ]; then
     "$UV" venv --quiet --seed --allow-existing --python "$python" "$venv" &&
-      "$UV" pip install --quiet --python "$venv/bin/python" -c "$constraints" rasa==3.6.21 &&
+      "$UV" pip install --quiet --compile-bytecode --python "$venv/bin/python" -c "$constraints" rasa==3.6.21 &&
       touch "$venv/.installed"
   else
     "$python" -m venv "$venv" &&
