@@ -14,7 +14,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,9 @@ from bot.runtime.rasa_env import (
 )
 from bot.store.models import Message
 from nlu.config import NluConfig
-from nlu.rasa_server import RasaTrainer
-from nlu.training_data import load_training_data
 from tests.conftest import make_settings, migrate, trained_models_dir
-from tests.nlu.conftest import DATA_DIR, RASA_CONFIG, RASA_VENV, SMALL_INTENTS, require_rasa_venv
+from tests.nlu.conftest import DATA_DIR, RASA_VENV
+from tests.nlu.conftest import small_rasa_model as shared_small_rasa_model
 from tests.support import free_port, wait_for
 
 SENDER = "9f1c0e4b2a7d4f8e9a1b2c3d4e5f6a7b"
@@ -261,18 +259,9 @@ def test_doctor_says_the_running_gateway_is_getting_rasa_ready(tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def small_rasa_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small Rasa model trained once for this file (the supervisor then has nothing to train)."""
-    require_rasa_venv()
-    data = load_training_data(DATA_DIR)
-    taken: dict[str, int] = defaultdict(int)
-    chosen = []
-    for ex in data.examples:
-        if ex.intent in SMALL_INTENTS and taken[ex.intent] < 15:
-            taken[ex.intent] += 1
-            chosen.append(ex)
-    work = tmp_path_factory.mktemp("rasa-model")
-    trainer = RasaTrainer(venv=RASA_VENV, config=RASA_CONFIG, models_dir=work / "models", work_dir=work, timeout=600)
-    return trainer.train(data.with_examples(chosen))
+    """A small trained Rasa model (the supervisor then has nothing to train)."""
+    own = tmp_path_factory.mktemp("rasa-model")
+    return Path(shutil.copy2(shared_small_rasa_model(), own))
 
 
 @pytest.mark.rasa

@@ -15,7 +15,7 @@ import pytest
 
 from nlu.config import NluConfig
 from nlu.rasa_engine import RasaEngine
-from nlu.rasa_server import RasaServer, RasaTrainer
+from nlu.rasa_server import RasaServer, RasaTrainer, latest_model
 from nlu.training_data import TrainingData, load_training_data
 from tests.support import free_port
 
@@ -35,15 +35,35 @@ def project_data() -> TrainingData:
     return load_training_data(DATA_DIR)
 
 
-@pytest.fixture(scope="session")
-def small_data(project_data: TrainingData) -> TrainingData:
+def small_selection(data: TrainingData) -> TrainingData:
+    """The first SMALL_PER_INTENT examples of each of SMALL_INTENTS."""
     taken: dict[str, int] = defaultdict(int)
     chosen = []
-    for ex in project_data.examples:
+    for ex in data.examples:
         if ex.intent in SMALL_INTENTS and taken[ex.intent] < SMALL_PER_INTENT:
             taken[ex.intent] += 1
             chosen.append(ex)
-    return project_data.with_examples(chosen)
+    return data.with_examples(chosen)
+
+
+@pytest.fixture(scope="session")
+def small_data(project_data: TrainingData) -> TrainingData:
+    return small_selection(project_data)
+
+
+def small_rasa_model() -> Path:
+    """A Rasa model of SMALL_INTENTS (no street lights), trained once per test run and shared
+    by the tests that need some trained model to start a server with (a training costs about
+    half a minute of both cores). Copy it before putting it where a server or a trainer writes."""
+    from tests.conftest import cache_lock
+
+    require_rasa_venv()
+    with cache_lock("small-rasa-model") as work:
+        models = work / "models"
+        if (trained := latest_model(models)) is None:
+            trained = RasaTrainer(venv=RASA_VENV, config=RASA_CONFIG, models_dir=models, work_dir=work,
+                                  timeout=600).train(small_selection(load_training_data(DATA_DIR)))
+        return trained
 
 
 def nlu_config(tmp: Path, **overrides: object) -> NluConfig:
