@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import migrate, trained_models_dir
 from tests.support import PROJECT, WARGA, WargaProcess, wait_for
 
 pytestmark = pytest.mark.slow
@@ -29,7 +30,7 @@ def env_for(db: Path, backend: str) -> dict[str, str]:
         "WARGA_QUEUE_REDIS_URL": REDIS_URL, "WARGA_QUEUE_SWEEP_SECONDS": "0.2",
         "WARGA_QUEUE_STALL_SECONDS": "0.2", "WARGA_SERVER_CHAT_REPLY_WAIT_SECONDS": "0.3",
         "WARGA_NLU_ENGINE": "sklearn", "WARGA_NLU_RASA_AUTOSTART": "false",
-        "WARGA_NLU_MODELS_DIR": str(db.parent / "models"), "WARGA_CHANNELS_ENABLED": "web",
+        "WARGA_NLU_MODELS_DIR": str(trained_models_dir()), "WARGA_CHANNELS_ENABLED": "web",
         "WARGA_SECURITY_CHAT_PER_SENDER_PER_MINUTE": "100000",
         "WARGA_SECURITY_CHAT_PER_ADDRESS_PER_MINUTE": "100000",
     })
@@ -66,8 +67,7 @@ def db(tmp_path: Path) -> Iterator[Path]:
     r = redis.Redis.from_url(REDIS_URL)
     r.flushdb()
     path = tmp_path / "warga.db"
-    subprocess.run([WARGA, "db", "upgrade"], cwd=PROJECT, env=env_for(path, "thread"), check=True,
-                   capture_output=True)
+    migrate(f"sqlite:///{path}")
     yield path
     r.flushdb()
     r.close()
