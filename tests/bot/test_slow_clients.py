@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import trained_models_dir
+from tests.conftest import migrate, trained_models_dir
 from tests.support import PROJECT, WARGA, free_port, wait_for
 
 SLOW_CLIENTS = 200
@@ -35,8 +35,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         "WARGA_NLU_MODELS_DIR": str(trained_models_dir()), "WARGA_STORAGE_MEDIA_DIR": str(tmp_path / "media"),
         "WARGA_SERVER_CHAT_REPLY_WAIT_SECONDS": "20",
     })
-    done = subprocess.run([WARGA, "db", "upgrade"], cwd=PROJECT, env=env, capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    migrate(env["WARGA_DATABASE_URL"])
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("wb")
