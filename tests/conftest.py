@@ -207,7 +207,38 @@ _PG_STOCK = _PgStock()
 
 
 def _new_pg_name() -> str:
-    return f"warga_test_{uuid.uuid4().hex[:10]}"
+    """Names carry the test process's id: what a killed process leaves behind is found by it."""
+    return f"warga_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+def _drop_orphan_pg_databases() -> None:
+    """Drop the test databases of test processes that are gone.
+
+    Each process drops its own when it exits, but pytest-xdist may stop a worker that is still
+    at it (on a loaded machine a DROP DATABASE waits seconds for its checkpoint). Run by the
+    main process at the start and at the end of a run; a database whose process still runs (a
+    worker finishing its clean-up, another test run) is left to it.
+    """
+    import re
+
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'warga_test_%'")]
+    for name in names:
+        found = re.fullmatch(r"warga_test_(\d+)_[0-9a-f]+", name)
+        if found and not _process_alive(int(found.group(1))):
+            _drop_pg_database(name)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _disconnect_pg(name: str) -> None:
@@ -316,6 +347,13 @@ def cache_lock(name: str) -> Iterator[Path]:
 
 def pytest_configure(config: pytest.Config) -> None:
     session_cache()     # made before pytest-xdist starts its workers, so they share it
+    if not hasattr(config, "workerinput") and _pg_available() is None:
+        _drop_orphan_pg_databases()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and _pg_available() is None:
+        _drop_orphan_pg_databases()
 
 
 def trained_models_dir() -> Path:
