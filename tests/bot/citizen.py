@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.security import generate_password_hash
 
 from bot.casework.staff import StaffService
 from bot.store.models import Complaint, StaffUser
+from tests.bot.staff_accounts import stored_hash
 from tests.support import wait_for
 
 TICKET = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
@@ -106,7 +106,7 @@ def staff(app: Any, action: Callable[[StaffService], Any]) -> None:
     rt = app.extensions["warga"]
     with rt.sessions() as s, s.begin():
         if s.scalar(select(StaffUser).where(StaffUser.username == "rina")) is None:
-            s.add(StaffUser(username="rina", name="Rina", role="admin", password_hash=generate_password_hash("x" * 10)))
+            s.add(StaffUser(username="rina", name="Rina", role="admin", password_hash=stored_hash("x" * 10)))
             s.flush()
         woken = action(StaffService(s, rt.settings))
     for conv_id in getattr(woken, "conversation_ids", ()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from werkzeug.security import generate_password_hash
@@ -12,10 +13,19 @@ from bot.store.models import StaffUser
 PASSWORD = "correct-horse-9"
 
 
+@cache
+def stored_hash(password: str = PASSWORD) -> str:
+    """A stored password hash for accounts the tests insert directly: scrypt at a small cost.
+    Accounts made through Warga (`warga users create`, the console) get its own cost, which
+    takes about a tenth of a second per hash by design; signing in to each test's accounts at
+    that cost was a large share of the test run's CPU."""
+    return generate_password_hash(password, method="scrypt:1024:8:1")
+
+
 def add_user(app: Any, username: str, role: str, agency: str | None = None, *, intake: bool = False) -> None:
     with app.extensions["warga"].sessions() as s, s.begin():
         s.add(StaffUser(username=username, name=username.title(), role=role, agency=agency,
-                        serves_intake=intake, password_hash=generate_password_hash(PASSWORD)))
+                        serves_intake=intake, password_hash=stored_hash()))
 
 
 def login(client: Any, username: str, password: str = PASSWORD) -> str:

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from bot.casework.complaints import ComplaintService, NewComplaint
 from bot.store.models import Complaint, Contact, ContactAddress, Conversation, Message, StaffUser
+from tests.bot.staff_accounts import stored_hash
 from tests.browser import serving, sign_in
 from tests.conftest import make_settings, migrate
 
@@ -107,7 +107,7 @@ def live(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[Any, str]]:
         for username, role, agency in (("sari", "supervisor", None), ("dina", "staff", ROAD),
                                        ("wati", "staff", WATER)):
             s.add(StaffUser(username=username, name=username.title(), role=role, agency=agency,
-                            password_hash=generate_password_hash(PASSWORD)))
+                            password_hash=stored_hash(PASSWORD)))
     try:
         with serving(app) as url:
             yield app, url

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from bot.store.models import Complaint, Conversation, Message, StaffUser
 from bot.web.app import console_csp, tile_origin
 from tests.bot.citizen import WebCitizen, file_complaint
+from tests.bot.staff_accounts import stored_hash
 
 PASSWORD = "correct-horse-9"
 ROAD = "Dinas Bina Marga"
@@ -27,7 +27,7 @@ def desk(app: Any) -> Any:
         for username, role, agency in (("sari", "supervisor", None), ("dina", "staff", ROAD),
                                        ("budi", "staff", ROAD), ("wati", "staff", WATER)):
             s.add(StaffUser(username=username, name=username.title(), role=role, agency=agency,
-                            password_hash=generate_password_hash(PASSWORD)))
+                            password_hash=stored_hash(PASSWORD)))
     return app
 
 

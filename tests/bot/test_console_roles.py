@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from bot.casework.accounts import UserDirectory
 from bot.store.models import Conversation, Message, StaffUser, utcnow
 from tests.bot.citizen import file_complaint
+from tests.bot.staff_accounts import stored_hash
 
 PASSWORD = "correct-horse-9"
 
@@ -19,7 +19,7 @@ PASSWORD = "correct-horse-9"
 def add_user(app: Any, username: str, role: str, agency: str | None) -> None:
     with app.extensions["warga"].sessions() as s, s.begin():
         s.add(StaffUser(username=username, name=username.title(), role=role, agency=agency,
-                        password_hash=generate_password_hash(PASSWORD)))
+                        password_hash=stored_hash(PASSWORD)))
 
 
 def login(client: Any, username: str) -> None:

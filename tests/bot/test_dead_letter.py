@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from bot.casework.staff import StaffService
 from bot.runtime import build_runtime
@@ -17,6 +16,7 @@ from bot.runtime.nlu import build_nlu
 from bot.store.models import Message, StaffUser
 from bot.web.app import create_app
 from nlu.base import NluEngine, Parse
+from tests.bot.staff_accounts import stored_hash
 from tests.conftest import migrate
 from tests.support import wait_for
 
@@ -89,7 +89,7 @@ def test_a_message_that_makes_processing_raise_is_dead_lettered_and_blocks_nothi
     # A staff reply to that conversation is still sent.
     with rt.sessions() as s, s.begin():
         s.add(StaffUser(username="admin", name="Admin", role="admin", agency=None,
-                        password_hash=generate_password_hash(PASSWORD)))
+                        password_hash=stored_hash(PASSWORD)))
     with rt.sessions() as s, s.begin():
         StaffService(s, rt.settings).take_over(conv_id, "admin")
         StaffService(s, rt.settings).reply(conv_id, "Kami sedang memeriksa pesan Anda.", "admin")

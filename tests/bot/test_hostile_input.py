@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.models import Message
+from tests.bot.staff_accounts import stored_hash
 from tests.conftest import migrate
 from tests.fakes.fake_twilio import sign
 from tests.providers import (
@@ -158,13 +159,11 @@ def test_twilio_body_with_nul_is_200_and_stored_stripped(app: Any, client: Any) 
 
 @pytest.mark.parametrize("page", ["²", "99999999999999999999999", "1\x00"])
 def test_console_page_number_out_of_range_is_400(app: Any, client: Any, page: str) -> None:
-    from werkzeug.security import generate_password_hash
-
     from bot.store.models import StaffUser
 
     with app.extensions["warga"].sessions() as s, s.begin():
         user = StaffUser(username="admin", name="Admin", role="admin", agency=None,
-                         password_hash=generate_password_hash("pw-123456789"))
+                         password_hash=stored_hash("pw-123456789"))
         s.add(user)
     form = client.get("/console/login").get_data(as_text=True)
     found = re.search(r'name="csrf" value="([^"]+)"', form)

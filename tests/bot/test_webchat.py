@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
 from tests.bot.citizen import WebCitizen, staff, ticket_in, tiny_png
+from tests.bot.staff_accounts import stored_hash
 
 SENDER = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
@@ -23,7 +23,7 @@ def post(client, **body):
 def add_staff(app, username: str) -> None:
     with app.extensions["warga"].sessions() as s, s.begin():
         s.add(StaffUser(username=username, name=username, role="admin",
-                        password_hash=generate_password_hash("sandi-rahasia-123")))
+                        password_hash=stored_hash("sandi-rahasia-123")))
 
 
 def console_login(client, username: str) -> None:

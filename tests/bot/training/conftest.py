@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from bot.store.models import StaffUser
+from tests.bot.staff_accounts import stored_hash
 from tests.bot.training.data import PASSWORD, write_small_data
 from tests.conftest import make_settings, migrate, trained_models_dir
 
@@ -32,6 +32,6 @@ def app(sqlite_url: str, tmp_path: Any) -> Iterator[Any]:
         for name, role, agency in (("admin", "admin", None), ("sari", "supervisor", None),
                                    ("lukas", "staff", "Dinas Lingkungan Hidup")):
             s.add(StaffUser(username=name, name=name.title(), role=role, agency=agency,
-                            password_hash=generate_password_hash(PASSWORD)))
+                            password_hash=stored_hash(PASSWORD)))
     yield application
     application.extensions["warga"].close()

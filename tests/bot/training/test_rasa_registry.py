@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from werkzeug.security import generate_password_hash
 
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import NluModel, StaffUser
@@ -30,6 +29,7 @@ from bot.training.store import Actor
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
 from nlu.sklearn_engine import SklearnEngine, active_model_path, load_model
+from tests.bot.staff_accounts import stored_hash
 from tests.bot.training.data import PASSWORD, write_small_data
 from tests.conftest import make_settings, migrate, trained_models_dir
 from tests.support import wait_for
@@ -259,7 +259,7 @@ def test_the_console_shows_each_versions_engine_how_it_was_scored_and_what_train
         row.score_methods = {"heldout": "Rasa, held-out split (24 sentences) through a throw-away Rasa server",
                              "cv": "sklearn twin, 5-fold cross-validation of the train split"}
         s.add(StaffUser(username="admin", name="Admin", role="admin",
-                        password_hash=generate_password_hash(PASSWORD)))
+                        password_hash=stored_hash(PASSWORD)))
     app = create_app(settings)
     app.testing = True
     try:
