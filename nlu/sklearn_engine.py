@@ -36,7 +36,7 @@ from sklearn.svm import LinearSVC
 from nlu.base import ModelVersion, NluError, Parse, TrainingError
 from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
 from nlu.language import detect_language
-from nlu.long_messages import read
+from nlu.long_messages import read, to_parse
 from nlu.normalize import Normalizer, looks_like_junk
 from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
 
@@ -466,28 +466,13 @@ class SklearnEngine:
         language = detect_language(clean[:MAX_CLASSIFY_CHARS])
         entities = model.entities.extract(clean[:MAX_ENTITY_CHARS])
         tokens = model.normalizer.tokens(clean[:MAX_CLASSIFY_CHARS])
-        if not tokens or looks_like_junk(clean[:MAX_CLASSIFY_CHARS]) or _mostly_unknown(tokens, model):
-            # Nothing to understand (emoji, control characters, decoded binary): no guess.
-            return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
-        head = clean[:MAX_CLASSIFY_CHARS]
-        reading = read(head, model.rank, threshold=self.threshold)
-        ranking = reading.ranking
-        top, confidence = ranking[0]
-        intent = top if confidence >= self.threshold else None
-        secondary = reading.secondary
-        return Parse(
-            text,
-            intent,
-            confidence,
-            ranking,
-            entities,
-            language,
-            self.name,
-            model.info.version,
-            secondary_intent=secondary[0] if secondary else None,
-            secondary_confidence=secondary[1] if secondary else 0.0,
-            parts=reading.parts,
-        )
+        reading = None
+        if tokens and not looks_like_junk(clean[:MAX_CLASSIFY_CHARS]) and not _mostly_unknown(tokens, model):
+            # Otherwise nothing to understand (emoji, control characters, decoded binary): no guess.
+            reading = read(clean[:MAX_CLASSIFY_CHARS], model.rank, threshold=self.threshold)
+        top, confidence = reading.ranking[0] if reading is not None else (None, 0.0)
+        return to_parse(text, reading, intent=top if confidence >= self.threshold else None, entities=entities,
+                        language=language, engine=self.name, model_version=model.info.version)
 
 
 def _mostly_unknown(tokens: list[str], model: SklearnModel) -> bool:

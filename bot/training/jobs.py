@@ -313,7 +313,7 @@ def _train_and_score_rasa(sessions: sessionmaker[Session], settings: Settings, m
         produced = trainer.train(train)
         target = directory / f"{version}.tar.gz"
         # The file's name is the version: Rasa reports it (GET /status), and every parse Rasa
-        # answers is stored with it (nlu.rasa_engine._version_of).
+        # answers is stored with it (nlu.rasa_answer.version_of).
         shutil.move(str(produced), target)
         _update(sessions, model_id, progress=65, line=f"Rasa trained in {time.monotonic() - started:.0f}s")
         if not heldout.examples:
