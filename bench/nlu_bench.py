@@ -42,15 +42,14 @@ from nlu.base import NluEngine  # noqa: E402
 from nlu.config import NluConfig  # noqa: E402
 from nlu.datasets import load_conll  # noqa: E402
 from nlu.evaluate import (  # noqa: E402
-    EvaluationReport,
-    ThrowawayRasa,
     cross_validate_rasa,
     cross_validate_sklearn,
     evaluate_engine,
-    save_confusion_png,
     train_and_evaluate_sklearn,
 )
+from nlu.scores import EvaluationReport, save_confusion_png  # noqa: E402
 from nlu.sklearn_engine import SklearnEngine, fit_model  # noqa: E402
+from nlu.throwaway_rasa import ThrowawayRasa  # noqa: E402
 from nlu.training_data import TrainingData, load_and_validate, load_training_data  # noqa: E402
 
 

@@ -9,7 +9,7 @@ Usage (from the repository root, gateway virtualenv; Rasa from .venv-rasa):
 Every candidate is a Rasa pipeline built from the table :data:`CANDIDATES` below (its config is
 also written to ``nlu/rasa/pipelines/<key>-<name>.yml``, so that a city can point
 ``nlu.rasa_config`` at any of them). Each is trained on nlu/data in a separate Rasa process
-(:class:`nlu.evaluate.ThrowawayRasa`, one training at a time, never in parallel), served by a
+(:class:`nlu.throwaway_rasa.ThrowawayRasa`, one training at a time, never in parallel), served by a
 fresh throw-away server, and scored through Warga's HTTP client (:class:`nlu.rasa_engine.RasaEngine`)
 on the two frozen held-out sets (short chat turns, long real-style messages) and on xSID
 (trained on id.valid, tested on id.test). No cross-validation (too costly for DIET): the
@@ -46,7 +46,9 @@ from nlu_bench import machine  # noqa: E402  (a sibling script: bench/ is on the
 from nlu.base import NluError  # noqa: E402
 from nlu.config import NluConfig  # noqa: E402
 from nlu.datasets import load_conll  # noqa: E402
-from nlu.evaluate import EvaluationReport, ThrowawayRasa, evaluate_engine  # noqa: E402
+from nlu.evaluate import evaluate_engine  # noqa: E402
+from nlu.scores import EvaluationReport  # noqa: E402
+from nlu.throwaway_rasa import ThrowawayRasa  # noqa: E402
 from nlu.training_data import TrainingData, load_and_validate, load_training_data  # noqa: E402
 
 PIPELINES_DIR = ROOT / "nlu" / "rasa" / "pipelines"

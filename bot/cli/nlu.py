@@ -44,7 +44,7 @@ from nlu.training_data import (
 )
 
 if TYPE_CHECKING:
-    from nlu.evaluate import EvaluationReport
+    from nlu.scores import EvaluationReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -316,11 +316,10 @@ def evaluate_cmd(
         cross_validate_rasa,
         cross_validate_sklearn,
         evaluate_engine,
-        format_report,
-        save_confusion_png,
         train_and_evaluate_rasa,
         train_and_evaluate_sklearn,
     )
+    from nlu.scores import format_report, save_confusion_png
     from nlu.sklearn_engine import SklearnEngine
 
     config = _get_config(ctx)

@@ -10,7 +10,7 @@ reason; the active model never changes here.
 With Warga's own Rasa server (``nlu.engine: rasa``) a version is a Rasa model plus its sklearn
 twin, trained on the same snapshot: the twin answers whenever Rasa cannot (down, slow, loading
 a model). Rasa is trained in a separate process (:class:`nlu.rasa_server.RasaTrainer`) and
-scored on the held-out split through a throw-away server (:class:`nlu.evaluate.ThrowawayRasa`);
+scored on the held-out split through a throw-away server (:class:`nlu.throwaway_rasa.ThrowawayRasa`);
 cross-validation is the twin's (Rasa's would be five more trainings), and the row's
 ``score_methods`` says which method each score came from.
 """
@@ -38,16 +38,12 @@ from bot.training.registry import ActiveModel, Registry, registry_dir
 from bot.training.store import HELDOUT, SYSTEM, TRAIN, Actor, TrainingStore, ensure_seeded
 from nlu.base import NluError
 from nlu.config import NluConfig
-from nlu.evaluate import (
-    EvaluationReport,
-    ThrowawayRasa,
-    cross_validate_sklearn,
-    evaluate_engine,
-    save_confusion_png,
-)
+from nlu.evaluate import cross_validate_sklearn, evaluate_engine
 from nlu.intents import ENTITIES
 from nlu.rasa_server import RasaTrainer
+from nlu.scores import EvaluationReport, save_confusion_png
 from nlu.sklearn_engine import SklearnEngine, SklearnModel, fit_model, load_model
+from nlu.throwaway_rasa import ThrowawayRasa
 from nlu.training_data import ERROR, TrainingData, TrainingDataError, validate
 
 log = logging.getLogger(__name__)

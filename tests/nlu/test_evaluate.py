@@ -6,18 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nlu.evaluate import (
-    EvaluationReport,
-    Prediction,
-    cross_validate_sklearn,
-    evaluate_engine,
-    folds_of,
-    format_report,
-    save_confusion_png,
-    score,
-    train_and_evaluate_sklearn,
-)
+from nlu.evaluate import cross_validate_sklearn, evaluate_engine, folds_of, train_and_evaluate_sklearn
 from nlu.rasa_engine import RasaEngine
+from nlu.scores import EvaluationReport, Prediction, format_report, save_confusion_png, score
 from nlu.sklearn_engine import SklearnEngine, fit_model
 from nlu.training_data import TrainingData, load_training_data
 

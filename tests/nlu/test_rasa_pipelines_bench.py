@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nlu.evaluate import EvaluationReport, Prediction, score
+from nlu.scores import EvaluationReport, Prediction, score
 from tests.support import PROJECT
 
 # The bench scripts import each other as siblings (bench/ is not a package).
