@@ -50,7 +50,8 @@ from nlu.evaluate import (  # noqa: E402
 from nlu.scores import EvaluationReport, save_confusion_png  # noqa: E402
 from nlu.sklearn_engine import SklearnEngine, fit_model  # noqa: E402
 from nlu.throwaway_rasa import ThrowawayRasa  # noqa: E402
-from nlu.training_data import TrainingData, load_and_validate, load_training_data  # noqa: E402
+from nlu.training_data import TrainingData, load_and_validate  # noqa: E402
+from nlu.training_reader import load_training_data  # noqa: E402
 
 
 @dataclass

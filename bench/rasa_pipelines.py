@@ -49,7 +49,8 @@ from nlu.datasets import load_conll  # noqa: E402
 from nlu.evaluate import evaluate_engine  # noqa: E402
 from nlu.scores import EvaluationReport  # noqa: E402
 from nlu.throwaway_rasa import ThrowawayRasa  # noqa: E402
-from nlu.training_data import TrainingData, load_and_validate, load_training_data  # noqa: E402
+from nlu.training_data import TrainingData, load_and_validate  # noqa: E402
+from nlu.training_reader import load_training_data  # noqa: E402
 
 PIPELINES_DIR = ROOT / "nlu" / "rasa" / "pipelines"
 DEFAULT_CONFIG = ROOT / "nlu" / "rasa" / "config.yml"

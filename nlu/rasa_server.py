@@ -40,7 +40,8 @@ import yaml
 
 from nlu.base import NluError, TrainingError
 from nlu.rasa_text import rasa_training_data
-from nlu.training_data import ERROR, WARNING, TrainingData, TrainingDataError, validate
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, WARNING, TrainingData, TrainingDataError
 
 log = logging.getLogger(__name__)
 

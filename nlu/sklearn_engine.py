@@ -38,7 +38,8 @@ from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
 from nlu.language import detect_language
 from nlu.long_messages import read, to_parse
 from nlu.normalize import Normalizer, looks_like_junk
-from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError
 
 log = logging.getLogger(__name__)
 

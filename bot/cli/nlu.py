@@ -33,15 +33,9 @@ from nlu.factory import (
     build_sklearn_engine,
 )
 from nlu.rasa_server import latest_model
-from nlu.training_data import (
-    ERROR,
-    WARNING,
-    TrainingData,
-    TrainingDataError,
-    load_and_validate,
-    load_training_data,
-    validate,
-)
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, WARNING, TrainingData, TrainingDataError, load_and_validate
+from nlu.training_reader import load_training_data
 
 if TYPE_CHECKING:
     from nlu.scores import EvaluationReport

@@ -44,7 +44,8 @@ from nlu.rasa_server import RasaTrainer
 from nlu.scores import EvaluationReport, save_confusion_png
 from nlu.sklearn_engine import SklearnEngine, SklearnModel, fit_model, load_model
 from nlu.throwaway_rasa import ThrowawayRasa
-from nlu.training_data import ERROR, TrainingData, TrainingDataError, validate
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, TrainingData, TrainingDataError
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from bot.runtime.rasa_env import (
 from bot.store.models import Message
 from nlu.config import NluConfig
 from nlu.rasa_server import RasaTrainer
-from nlu.training_data import load_training_data
+from nlu.training_reader import load_training_data
 from tests.conftest import make_settings, migrate, trained_models_dir
 from tests.nlu.conftest import DATA_DIR, RASA_CONFIG, RASA_VENV, SMALL_INTENTS, require_rasa_venv
 from tests.support import free_port, wait_for

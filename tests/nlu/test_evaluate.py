@@ -10,7 +10,8 @@ from nlu.evaluate import cross_validate_sklearn, evaluate_engine, folds_of, trai
 from nlu.rasa_engine import RasaEngine
 from nlu.scores import EvaluationReport, Prediction, format_report, save_confusion_png, score
 from nlu.sklearn_engine import SklearnEngine, fit_model
-from nlu.training_data import TrainingData, load_training_data
+from nlu.training_data import TrainingData
+from nlu.training_reader import load_training_data
 
 HELDOUT = Path(__file__).resolve().parents[2] / "nlu" / "data" / "test" / "heldout.yml"
 HELDOUT_LONG = HELDOUT.with_name("heldout_long.yml")
