@@ -48,7 +48,8 @@ from nlu.evaluate import (  # noqa: E402
     train_and_evaluate_sklearn,
 )
 from nlu.scores import EvaluationReport, save_confusion_png  # noqa: E402
-from nlu.sklearn_engine import SklearnEngine, fit_model  # noqa: E402
+from nlu.sklearn_engine import SklearnEngine  # noqa: E402
+from nlu.sklearn_training import fit_model  # noqa: E402
 from nlu.throwaway_rasa import ThrowawayRasa  # noqa: E402
 from nlu.training_data import TrainingData, load_and_validate  # noqa: E402
 from nlu.training_reader import load_training_data  # noqa: E402

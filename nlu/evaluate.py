@@ -22,7 +22,8 @@ from sklearn.model_selection import StratifiedKFold
 from nlu.base import NluEngine, Parse
 from nlu.config import NluConfig
 from nlu.scores import NONE_LABEL, EvaluationReport, Prediction, score
-from nlu.sklearn_engine import SklearnEngine, fit_model
+from nlu.sklearn_engine import SklearnEngine
+from nlu.sklearn_training import fit_model
 from nlu.throwaway_rasa import ThrowawayRasa
 from nlu.training_data import Example, TrainingData
 

@@ -42,7 +42,8 @@ from nlu.evaluate import cross_validate_sklearn, evaluate_engine
 from nlu.intents import ENTITIES
 from nlu.rasa_server import RasaTrainer
 from nlu.scores import EvaluationReport, save_confusion_png
-from nlu.sklearn_engine import SklearnEngine, SklearnModel, fit_model, load_model
+from nlu.sklearn_engine import SklearnEngine, SklearnModel, load_model
+from nlu.sklearn_training import fit_model
 from nlu.throwaway_rasa import ThrowawayRasa
 from nlu.training_checks import validate
 from nlu.training_data import ERROR, TrainingData, TrainingDataError
