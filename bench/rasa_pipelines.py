@@ -41,7 +41,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nlu_bench import machine  # noqa: E402  (a sibling script: bench/ is on the path)
+from nlu_bench_report import machine  # noqa: E402  (a sibling module: bench/ is on the path)
 
 from nlu.base import NluError  # noqa: E402
 from nlu.config import NluConfig  # noqa: E402
