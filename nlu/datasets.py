@@ -9,15 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nlu.training_data import (
-    ERROR,
-    Example,
-    Problem,
-    Source,
-    TrainingData,
-    TrainingDataError,
-    load_training_data,
-)
+from nlu.training_data import ERROR, Example, Problem, Source, TrainingData, TrainingDataError
+from nlu.training_reader import load_training_data
 
 #: Suffixes read as CoNLL.
 CONLL_SUFFIXES = (".conll", ".conllu")

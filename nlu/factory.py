@@ -2,19 +2,25 @@
 
 Building never starts processes: the Rasa server is started by ``warga nlu serve`` (or the
 gateway's process manager) with :func:`build_rasa_server`.
+
+Importing this module is cheap: scikit-learn (seconds of start-up) is imported by the builders
+that make an sklearn engine, so `warga` commands that only name these builders start fast.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from nlu.base import NluEngine
 from nlu.config import NluConfig
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
 from nlu.rasa_server import RasaServer, RasaTrainer
-from nlu.sklearn_engine import ModelLoadError, SklearnEngine
 from nlu.training_data import load_and_validate
+
+if TYPE_CHECKING:
+    from nlu.sklearn_engine import SklearnEngine
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,8 @@ def build_sklearn_engine(config: NluConfig, *, train_if_missing: bool = True) ->
         ModelLoadError: No model and ``train_if_missing`` is False.
         TrainingDataError: It had to train and the data has errors.
     """
+    from nlu.sklearn_engine import ModelLoadError, SklearnEngine
+
     engine = SklearnEngine(config.sklearn_models_dir, threshold=config.threshold, ticket_prefix=config.ticket_prefix)
     try:
         engine.load()

@@ -14,7 +14,8 @@ Short chat turns ("oke, makasih", "tidak, terima kasih") are not touched: for th
 courtesy often *is* the message. This module never imports an engine: it takes a ``classify``
 function, so every engine (the in-process one, and Rasa through its HTTP API) reads long
 messages the same way: :func:`read` gives the ranking, the secondary intent and the clauses
-(:class:`nlu.base.Part`) an engine puts in its :class:`nlu.base.Parse`.
+(:class:`nlu.base.Part`), and :func:`to_parse` makes them the :class:`nlu.base.Parse` an
+engine answers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nlu.base import Part
+from nlu.base import Entity, Parse, Part
 from nlu.intents import COMPLAINT_INTENTS, QUESTION_INTENTS
 
 #: (intent, confidence) pairs, best first.
@@ -193,6 +194,50 @@ def read_long(
     if reading.core == text and reading.secondary is None:
         return None
     return reading
+
+
+def to_parse(
+    text: str,
+    reading: Reading | None,
+    *,
+    entities: tuple[Entity, ...],
+    language: str,
+    engine: str,
+    model_version: str,
+    intent: str | None = None,
+    source_intent: str | None = None,
+) -> Parse:
+    """The :class:`~nlu.base.Parse` an engine answers for ``text``: one shape for every engine.
+
+    Args:
+        text: The message as the citizen wrote it.
+        reading: The engine's reading of it; None when there was nothing to understand (empty
+            text, emoji, junk): no intent, no ranking, confidence 0, only ``entities``.
+        entities: The entities found on ``text``.
+        language: "id" or "en".
+        engine: The engine's name.
+        model_version: The version of the model that answered.
+        intent: The engine's verdict on the reading's top intent (None: not understood; each
+            engine has its own rule: threshold, Rasa's fallback, intent names it knows).
+        source_intent: The model's own name for the top intent (:attr:`Parse.source_intent`).
+    """
+    if reading is None:
+        return Parse(text, None, 0.0, (), entities, language, engine, model_version)
+    secondary = reading.secondary
+    return Parse(
+        text,
+        intent,
+        reading.ranking[0][1] if reading.ranking else 0.0,
+        reading.ranking,
+        entities,
+        language,
+        engine,
+        model_version,
+        secondary_intent=secondary[0] if secondary else None,
+        secondary_confidence=secondary[1] if secondary else 0.0,
+        parts=reading.parts,
+        source_intent=source_intent,
+    )
 
 
 def _surest_clause(ranking: Ranking, rankings: list[tuple[int, Ranking]], threshold: float) -> Ranking:

@@ -9,9 +9,10 @@ rasa. Endpoints used (https://rasa.com/docs/rasa/3.x/pages/http-api):
   every other request meanwhile; a bad path → 400 and the old model stays).
 - ``POST /model/test/intents``: evaluate YAML test data against the loaded model.
 
-Rasa is sent, and trained on, the text the sklearn engine classifies (:func:`rasa_text`:
-Warga's normalisation plus its English → Indonesian and concept words); each normalised word
-remembers where it came from, so entities are reported on the citizen's own text.
+This module is the client: requests, errors, models, and the rules that make one
+:class:`~nlu.base.Parse` of a message. What Rasa is sent and trained on (the text the sklearn
+engine classifies, with the way back to the citizen's own characters) is :mod:`nlu.rasa_text`;
+how its answer becomes Warga's ranking and entities is :mod:`nlu.rasa_answer`.
 
 A long message is read whole and by its clauses with the same shared logic as the in-process
 engine (:func:`nlu.long_messages.read`): each clause is one more ``/model/parse`` call, within a
@@ -32,7 +33,6 @@ we answer it ourselves; ticket numbers are found by our own pattern (Rasa's are 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -41,18 +41,25 @@ from typing import Any
 
 import httpx
 
-from nlu.base import Entity, ModelVersion, NluError, Parse, Part, TrainingError
-from nlu.entities import TicketExtractor, normalize_ticket_id
-from nlu.intents import INTENTS
+from nlu.base import ModelVersion, NluError, Parse, TrainingError
+from nlu.entities import TicketExtractor
 from nlu.language import detect_language
-from nlu.long_messages import Ranking, read
-from nlu.normalize import _REDUP, _STRETCH, _TOKEN, Normalizer, fold, looks_like_junk
-from nlu.training_data import EntitySpan, Example, TrainingData
+from nlu.long_messages import Ranking, Reading, read, to_parse
+from nlu.normalize import looks_like_junk
+from nlu.rasa_answer import (
+    KNOWN_INTENTS,
+    NLU_FALLBACK,
+    Sources,
+    entities_on_text,
+    in_warga_names,
+    ranking_of,
+    version_of,
+)
+from nlu.rasa_text import rasa_text
+from nlu.training_data import TrainingData
 
 log = logging.getLogger(__name__)
 
-#: Rasa's FallbackClassifier puts this on top when confidence is below its threshold.
-NLU_FALLBACK = "nlu_fallback"
 #: Messages longer than this are cut before they are sent: Rasa's time grows with length and
 #: the intent is in the first sentences anyway (the sklearn engine does the same).
 MAX_TEXT_CHARS = 1000
@@ -63,11 +70,6 @@ class RasaStatus:
     """``GET /status``: the loaded model."""
 
     model_file: str
-
-
-_WARGA_INTENTS = frozenset(INTENTS)
-#: Their intent name -> the Warga name it was reported as, for one parse (see ``source_intent``).
-_Sources = dict[str, str]
 
 
 class RasaEngine:
@@ -171,7 +173,7 @@ class RasaEngine:
         self._check(resp, "status")
         body = _json(resp, "status")
         status = RasaStatus(str(body.get("model_file", "")))
-        self._model_version = _version_of(status.model_file)
+        self._model_version = version_of(status.model_file)
         return status
 
     def loaded_model(self) -> str | None:
@@ -190,7 +192,7 @@ class RasaEngine:
         name = Path(str(_json(resp, "status").get("model_file", ""))).name
         # Answers from now on come from this model: label them so (another process may have
         # loaded it since this client last asked).
-        self._model_version = _version_of(name) if name else None
+        self._model_version = version_of(name) if name else None
         return name or None
 
     def ready(self) -> bool:
@@ -224,7 +226,7 @@ class RasaEngine:
 
     def unmapped(self, intents: Iterable[str]) -> tuple[str, ...]:
         """The model's intents this engine reports as not understood (neither mapped nor Warga's)."""
-        return tuple(i for i in intents if i not in self.intent_map and i not in _WARGA_INTENTS)
+        return tuple(i for i in intents if i not in self.intent_map and i not in KNOWN_INTENTS)
 
     @property
     def model_version(self) -> str | None:
@@ -248,73 +250,54 @@ class RasaEngine:
         if not any(t[2] >= 0 for t in seen.tokens) or looks_like_junk(clean[:MAX_TEXT_CHARS]):
             # Nothing to understand ("", emoji, another script, binary junk): Rasa would answer
             # with a confident guess.
-            return Parse(text, None, 0.0, (), tuple(tickets), language, self.name, self._model_version or "")
+            return to_parse(text, None, entities=tuple(tickets), language=language, engine=self.name,
+                            model_version=self._model_version or "")
         if self._model_version is None:
             self.status()  # learn the model version once (and fail fast when down)
         body = self._parse_body(seen.text)
-        sources: _Sources = {}
+        sources: Sources = {}
         whole = self._rank(body, sources)
         top = body.get("intent") or {}
         fallback = top.get("name") == NLU_FALLBACK
         head = clean[:MAX_TEXT_CHARS]
-        ranking = whole
-        secondary: tuple[str, float] | None = None
-        parts: tuple[Part, ...] = ()
+        reading = Reading(whole, head, None)
         if self.by_parts:
             try:
                 reading = read(head, self._clause_ranker(sources), threshold=self.threshold, whole=whole)
             except _OverBudget:
                 log.info("rasa: reading a long message by parts took over %.1fs; read whole", self.parts_budget)
             else:
-                ranking, secondary, parts = reading.ranking, reading.secondary, reading.parts
                 # Rasa's fallback verdict was about the whole text; the core is judged afresh.
-                fallback = fallback and ranking == whole
-        best, confidence = ranking[0] if ranking else (None, 0.0)
+                fallback = fallback and reading.ranking == whole
+        best, confidence = reading.ranking[0] if reading.ranking else (None, 0.0)
         # An intent of the model that nothing maps is not one Warga can act on: not understood.
-        known = best in _WARGA_INTENTS or (self.any_intents and best is not None)
-        intent = best if known and not fallback and confidence >= self.threshold else None
-        source = best if best is not None and not known else sources.get(best or "")
-        parts = tuple(p if p.intent is None or p.intent in _WARGA_INTENTS or self.any_intents
-                      else replace(p, intent=None) for p in parts)
-        entities = self._entities(body.get("entities") or [], seen, tickets)
-        return Parse(
+        known = best in KNOWN_INTENTS or (self.any_intents and best is not None)
+        reading = replace(reading, parts=tuple(
+            p if p.intent is None or p.intent in KNOWN_INTENTS or self.any_intents else replace(p, intent=None)
+            for p in reading.parts))
+        entities = entities_on_text(body.get("entities") or [], seen, tickets,
+                                    entity_map=self.entity_map, ticket_prefix=self._prefix)
+        return to_parse(
             text,
-            intent,
-            confidence,
-            ranking,
-            entities,
-            language,
-            self.name,
-            self._model_version or "",
-            secondary_intent=secondary[0] if secondary else None,
-            secondary_confidence=secondary[1] if secondary else 0.0,
-            parts=parts,
-            source_intent=source,
+            reading,
+            intent=best if known and not fallback and confidence >= self.threshold else None,
+            source_intent=best if best is not None and not known else sources.get(best or ""),
+            entities=entities,
+            language=language,
+            engine=self.name,
+            model_version=self._model_version or "",
         )
 
-    def _rank(self, body: dict[str, Any], sources: _Sources) -> Ranking:
-        """Rasa's ranking in Warga's intent names (see the module's docstring).
-
-        Several of the model's intents mapped to one Warga intent add up (shares of one
-        softmax); ``sources`` learns which of the model's names each Warga name came from.
-        """
-        raw = _ranking(body)
-        if not self.intent_map and all(name in _WARGA_INTENTS for name, _ in raw):
-            return raw
-        merged: dict[str, float] = {}
-        for name, confidence in raw:
-            ours = self.intent_map.get(name, name)
-            if ours != name:
-                sources.setdefault(ours, name)
-            merged[ours] = merged.get(ours, 0.0) + confidence
-        return tuple(sorted(((n, round(min(c, 1.0), 4)) for n, c in merged.items()), key=lambda x: -x[1]))
+    def _rank(self, body: dict[str, Any], sources: Sources) -> Ranking:
+        """Rasa's ranking in Warga's intent names (:func:`nlu.rasa_answer.in_warga_names`)."""
+        return in_warga_names(ranking_of(body), self.intent_map, sources)
 
     def _parse_body(self, sent: str) -> dict[str, Any]:
         resp = self._request("POST", "/model/parse", json={"text": sent})
         self._check(resp, "parse")
         return _json(resp, "parse")
 
-    def _clause_ranker(self, sources: _Sources) -> Callable[[str], Ranking]:
+    def _clause_ranker(self, sources: Sources) -> Callable[[str], Ranking]:
         """A ``classify`` for :func:`nlu.long_messages.read`: one ``/model/parse`` per clause,
         all of them within :attr:`parts_budget` seconds of the first."""
         deadline = time.monotonic() + self.parts_budget
@@ -328,39 +311,6 @@ class RasaEngine:
             return self._rank(self._parse_body(seen.text), sources)
 
         return classify
-
-    def _entities(self, raw: list[dict[str, Any]], seen: RasaText, tickets: list[Entity]) -> tuple[Entity, ...]:
-        """Rasa's entities on the citizen's text, with ticket numbers canonical and reported once.
-
-        Rasa's offsets point into the normalised text it was sent; they are mapped back to the
-        characters the citizen wrote (a location's value is the text as written, unless Rasa's
-        synonym mapper gave it another value). Ticket numbers: our own pattern also accepts
-        spellings the YAML regex misses, so ours are the reference and Rasa's are dropped
-        when they overlap them.
-        """
-        text = seen.original
-        out: list[Entity] = list(tickets)
-        for e in raw:
-            try:
-                name, r_start, r_end = str(e["entity"]), int(e["start"]), int(e["end"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            name = self.entity_map.get(name, name)
-            where = seen.original_span(r_start, r_end)
-            if where is None:
-                continue  # only words Warga added for the classifier
-            start, end = where
-            written = text[start:end]
-            if name == "ticket_id":
-                value = normalize_ticket_id(written, self._prefix)
-                if value is None or any(t.start < end and start < t.end for t in out if t.entity == "ticket_id"):
-                    continue  # a partial span, or one we already have
-                out.append(Entity(name, value, start, end, written))
-            elif not any(o.entity == name and o.start < end and start < o.end for o in out):
-                sent = seen.text[r_start:r_end]
-                value = str(e.get("value", sent))
-                out.append(Entity(name, written if value == sent else value, start, end, written))
-        return tuple(_join_split_spans(sorted(out, key=lambda x: (x.start, x.entity)), text))
 
     # -- models -----------------------------------------------------------------------------
 
@@ -377,7 +327,7 @@ class RasaEngine:
             raise TrainingError(f"rasa could not load {model_file}: {exc}", retryable=exc.retryable) from exc
         self._model_version = None
         self.status()
-        return self._model_version or _version_of(Path(model_file).name)
+        return self._model_version or version_of(Path(model_file).name)
 
     def train(self, data: TrainingData) -> ModelVersion:
         """Train a model in a separate ``rasa train nlu`` process and load it.
@@ -405,234 +355,8 @@ class RasaEngine:
             raise
 
 
-# --------------------------------------------------------------------------------------------
-# What Rasa sees
-
-
-#: Rasa learns from and is sent the text the sklearn engine classifies: Warga's normalised
-#: tokens (slang, abbreviations, stretched letters, nlu/normalize.py) followed by the
-#: English → Indonesian words and concept tokens of nlu/lexicon.py. Measured on Warga's data
-#: (docs/BENCHMARKS.md): 5-fold CV accuracy 0.880 with this text against 0.766 with the raw
-#: text (same pipeline). Built from the code's own tables only, not from the training data's
-#: synonyms (those changed nothing, measured), so the text of a message never depends on which
-#: data a model was trained on. Changing those tables calls for retraining the Rasa model.
-RASA_NORMALIZER = Normalizer.from_synonyms(())
-
-_NO_SPAN = (-1, -1)
-_Chars = list[tuple[str, int, int]]  # (character, start, end in the original text)
-
-
-@dataclass(frozen=True, slots=True)
-class RasaText:
-    """A message as Rasa sees it, with the way back to the original.
-
-    Attributes:
-        original: The citizen's text.
-        text: What is sent to Rasa: normalised tokens, then the added feature words.
-        tokens: One (start, end in ``text``, start, end in ``original``) per token of ``text``;
-            the added words have no origin (-1, -1).
-    """
-
-    original: str
-    text: str
-    tokens: tuple[tuple[int, int, int, int], ...]
-
-    def original_span(self, start: int, end: int) -> tuple[int, int] | None:
-        """The original text covered by ``text[start:end]`` (None: only added words)."""
-        hits = [t for t in self.tokens if t[0] < end and start < t[1] and t[2] >= 0]
-        if not hits:
-            return None
-        return min(t[2] for t in hits), max(t[3] for t in hits)
-
-    def rasa_span(self, start: int, end: int) -> tuple[int, int] | None:
-        """The part of ``text`` that ``original[start:end]`` became (None: nothing)."""
-        hits = [t for t in self.tokens if t[2] >= 0 and t[2] < end and start < t[3]]
-        if not hits:
-            return None
-        return min(t[0] for t in hits), max(t[1] for t in hits)
-
-
-def rasa_text(text: str, normalizer: Normalizer = RASA_NORMALIZER) -> RasaText:
-    """Normalise ``text`` the way :meth:`Normalizer.features` does, keeping offsets.
-
-    The tokens are the same as ``normalizer.tokens(text)`` and the whole text, lower-cased, the
-    same as ``normalizer.features(text)`` (tests check this on all training and held-out data);
-    words that normalisation did not change keep their capitals. Each
-    token remembers which characters of ``text`` it came from, so entities Rasa finds in the
-    normalised text are reported as the citizen wrote them.
-    """
-    words = _aligned_tokens(text, normalizer)
-    toks = [w for w, _, _ in words]
-    extra = normalizer.extras(toks)
-    parts: list[str] = []
-    spans: list[tuple[int, int, int, int]] = []
-    pos = 0
-    for word, o_start, o_end in [*words, *((w, *_NO_SPAN) for e in extra for w in e.split())]:
-        if o_start >= 0 and text[o_start:o_end].lower() == word:
-            # A word normalisation left alone keeps its capitals: Rasa's entity extractor
-            # reads them (place names are often capitalised); its classifier lower-cases.
-            word = text[o_start:o_end]
-        if parts:
-            pos += 1
-        parts.append(word)
-        spans.append((pos, pos + len(word), o_start, o_end))
-        pos += len(word)
-    return RasaText(text, " ".join(parts), tuple(spans))
-
-
-def _aligned_tokens(text: str, normalizer: Normalizer) -> list[tuple[str, int, int]]:
-    """``normalizer.tokens(text)`` with each token's (start, end) in ``text``."""
-    chars = _folded_chars(text)
-    chars = _resub(chars, _STRETCH, r"\1")
-    chars = _resub(chars, _REDUP, r"\1 \1")
-    folded = "".join(c for c, _, _ in chars)
-    toks = [(m.group(), chars[m.start()][1], chars[m.end() - 1][2]) for m in _TOKEN.finditer(folded)]
-    if normalizer.phrases and len(toks) > 1:
-        toks = _replace_phrases(toks, normalizer.phrases)
-    out: list[tuple[str, int, int]] = []
-    for tok, start, end in toks:
-        out.extend((w, start, end) for w in normalizer.table.get(tok, tok).split())
-    return out
-
-
-def _folded_chars(text: str) -> _Chars:
-    """:func:`fold` character by character, each folded character pointing at its source."""
-    chars = [(c, i, i + 1) for i, ch in enumerate(text) for c in fold(ch)]
-    if "".join(c for c, _, _ in chars) == fold(text):
-        return chars
-    # NFKC composed across characters (a letter and a combining accent): word granularity.
-    chars = []
-    for m in re.finditer(r"\S+|\s+", text):
-        chars.extend((c, m.start(), m.end()) for c in fold(m.group()))
-    if "".join(c for c, _, _ in chars) == fold(text):
-        return chars
-    return [(c, *_NO_SPAN) for c in fold(text)]
-
-
-def _resub(chars: _Chars, pattern: re.Pattern[str], template: str) -> _Chars:
-    """``pattern.sub(template, ...)`` on aligned characters; a replacement spans its match."""
-    text = "".join(c for c, _, _ in chars)
-    out: _Chars = []
-    pos = 0
-    for m in pattern.finditer(text):
-        out.extend(chars[pos : m.start()])
-        start, end = chars[m.start()][1], chars[m.end() - 1][2]
-        out.extend((c, start, end) for c in m.expand(template))
-        pos = m.end()
-    out.extend(chars[pos:])
-    return out
-
-
-def _replace_phrases(
-    toks: list[tuple[str, int, int]], phrases: tuple[tuple[str, str], ...]
-) -> list[tuple[str, int, int]]:
-    """The phrase step of :meth:`Normalizer.tokens` (``str.replace`` on " a b c ") on aligned tokens."""
-    chars: _Chars = [(" ", *_NO_SPAN)]
-    for tok, start, end in toks:
-        chars.extend((c, start, end) for c in tok)
-        chars.append((" ", *_NO_SPAN))
-    for phrase, target in phrases:
-        needle = f" {phrase} "
-        joined = "".join(c for c, _, _ in chars)
-        if needle not in joined:
-            continue
-        out: _Chars = []
-        pos = 0
-        while (hit := joined.find(needle, pos)) >= 0:
-            out.extend(chars[pos:hit])
-            inner = [(s, e) for _, s, e in chars[hit + 1 : hit + len(needle) - 1] if s >= 0]
-            start = min((s for s, _ in inner), default=-1)
-            end = max((e for _, e in inner), default=-1)
-            out.append((" ", *_NO_SPAN))
-            out.extend((c, start, end) for c in target)
-            out.append((" ", *_NO_SPAN))
-            pos = hit + len(needle)
-        out.extend(chars[pos:])
-        chars = out
-    result: list[tuple[str, int, int]] = []
-    word: _Chars = []
-    for c in [*chars, (" ", *_NO_SPAN)]:
-        if c[0] == " ":
-            if word:
-                starts = [s for _, s, _ in word if s >= 0]
-                ends = [e for _, _, e in word if e >= 0]
-                result.append(("".join(ch for ch, _, _ in word), min(starts, default=-1), max(ends, default=-1)))
-            word = []
-        else:
-            word.append(c)
-    return result
-
-
-def rasa_training_data(data: TrainingData, normalizer: Normalizer = RASA_NORMALIZER) -> TrainingData:
-    """``data`` with every example as Rasa sees it (:func:`rasa_text`), annotations moved along.
-
-    An annotated entity covers the normalised tokens that came from its characters; its value
-    is the normalised text unless the annotation gave another value explicitly.
-    """
-    examples = []
-    for ex in data.examples:
-        rt = rasa_text(ex.text, normalizer)
-        spans = []
-        for span in ex.entities:
-            where = rt.rasa_span(span.start, span.end)
-            if where is None:
-                continue
-            written = rt.text[where[0] : where[1]]
-            value = written if span.value == span.text else span.value
-            spans.append(EntitySpan(span.entity, where[0], where[1], written, value, span.role))
-        examples.append(Example(ex.intent, rt.text, tuple(spans), ex.source))
-    return data.with_examples(examples)
-
-
-_GAP = re.compile(r"[\s.,/]{1,3}")
-
-
-def _join_split_spans(entities: list[Entity], text: str) -> list[Entity]:
-    """Join pieces of one place that Rasa's extractor reports separately.
-
-    A place split by the extractor ("jl" and "pramuka raya": DIET did this on this machine, and
-    a CRF can) becomes one span as written when only spaces, dots, commas or slashes separate
-    the pieces in the citizen's text.
-    """
-    out: list[Entity] = []
-    for e in entities:
-        prev = out[-1] if out else None
-        if (
-            prev is not None
-            and e.entity == prev.entity == "location"
-            and e.start >= prev.end
-            and _GAP.fullmatch(text[prev.end : e.start])
-        ):
-            joined = text[prev.start : e.end]
-            out[-1] = Entity("location", joined, prev.start, e.end, joined)
-        else:
-            out.append(e)
-    return out
-
-
 class _OverBudget(Exception):
     """The clause requests of one message took longer than the engine's budget."""
-
-
-def _ranking(body: dict[str, Any]) -> Ranking:
-    """Rasa's intent ranking without ``nlu_fallback`` (best first), or its top intent alone."""
-    ranking = tuple(
-        (str(r["name"]), round(float(r["confidence"]), 4))
-        for r in body.get("intent_ranking") or []
-        if r.get("name") and r["name"] != NLU_FALLBACK
-    )
-    top = body.get("intent") or {}
-    if not ranking and top.get("name") and top["name"] != NLU_FALLBACK:
-        ranking = ((str(top["name"]), round(float(top.get("confidence", 0.0)), 4)),)
-    return ranking
-
-
-def _version_of(model_file: str) -> str:
-    name = Path(model_file).name
-    for suffix in (".tar.gz", ".tar"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return name.removeprefix("rasa-")
 
 
 def _json(resp: httpx.Response, what: str) -> dict[str, Any]:

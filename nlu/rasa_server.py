@@ -39,8 +39,9 @@ import httpx
 import yaml
 
 from nlu.base import NluError, TrainingError
-from nlu.rasa_engine import rasa_training_data
-from nlu.training_data import ERROR, WARNING, TrainingData, TrainingDataError, validate
+from nlu.rasa_text import rasa_training_data
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, WARNING, TrainingData, TrainingDataError
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class RasaTrainer:
             for k, (data, name) in enumerate(zip(datasets, names, strict=True)):
                 # Rasa gets the data we parsed, not nlu/data itself: it would also read
                 # nlu/data/test/ (held-out data), and both engines must learn the same
-                # examples, written as Rasa will be sent messages (nlu.rasa_engine.rasa_text).
+                # examples, written as Rasa will be sent messages (nlu.rasa_text.rasa_text).
                 nlu_file = tmp / f"nlu-{k}.yml"
                 nlu_file.write_text(rasa_training_data(data).to_yaml(), encoding="utf-8")
                 jobs += [str(nlu_file), name]

@@ -1,11 +1,10 @@
 """The in-process engine: TF-IDF n-grams and a linear classifier, trained in seconds.
 
 It answers whenever the Rasa server cannot (see :mod:`nlu.fallback`), and can serve alone
-(``nlu.engine: sklearn``). Features: word 1–2-grams and character 2–5-grams inside word
-boundaries of the normalised text (character n-grams carry typos and unseen slang). Classifier:
-a linear SVM (class-weight balanced), whose decision scores become probabilities through a
-softmax with a temperature fitted on cross-validated scores, so the fallback threshold means
-"probably wrong" rather than an arbitrary margin (measured in docs/BENCHMARKS.md).
+(``nlu.engine: sklearn``). This module holds the engine, the trained model
+(:class:`SklearnModel`: what a model file pickles, so its classes stay in this module for
+saved models to keep loading) and the model files; how a model is trained (features,
+classifier, calibrated confidences) is :mod:`nlu.sklearn_training`.
 
 Models are pickles written by this module into the models directory, which only Warga writes:
 never load a model file from anyone else.
@@ -18,27 +17,22 @@ import os
 import pickle
 import tempfile
 import threading
-import time
-from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sklearn
-from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from nlu.base import ModelVersion, NluError, Parse, TrainingError
-from nlu.entities import EntityExtractor, LocationExtractor, TicketExtractor
+from nlu.entities import EntityExtractor
 from nlu.language import detect_language
-from nlu.long_messages import read
+from nlu.long_messages import read, to_parse
 from nlu.normalize import Normalizer, looks_like_junk
-from nlu.training_data import ERROR, Problem, Source, TrainingData, TrainingDataError, validate
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, TrainingData, TrainingDataError
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +46,6 @@ RANKING_SIZE = 10
 #: Bump when SklearnModel or anything it pickles (Normalizer, EntityExtractor, ...) changes
 #: shape: older files are then refused and retrained instead of failing at parse time.
 MODEL_FORMAT = 3
-#: An intent needs this many examples to take part in confidence calibration (three folds).
-#: Fewer: it is still trained, but calibrated on the other intents only (see :func:`fit_model`).
-MIN_CALIBRATION_EXAMPLES = 3
 _ACTIVE = "ACTIVE"
 _SUFFIX = ".pkl"
 _KEEP_MODELS = 5
@@ -147,6 +138,19 @@ class SklearnModel:
     scorer: _FastScorer
     format: int = MODEL_FORMAT
 
+    @classmethod
+    def fitted(
+        cls,
+        info: ModelInfo,
+        normalizer: Normalizer,
+        features: FeatureUnion,
+        classifier: LinearSVC,
+        temperature: float,
+        entities: EntityExtractor,
+    ) -> SklearnModel:
+        """The model of fitted ``features`` and ``classifier``, with its fast scorer."""
+        return cls(info, normalizer, features, classifier, temperature, entities, _FastScorer(features, classifier))
+
     @property
     def classes(self) -> tuple[str, ...]:
         return tuple(str(c) for c in self.classifier.classes_)
@@ -154,7 +158,7 @@ class SklearnModel:
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Calibrated class probabilities, one row per text (columns: :attr:`classes`)."""
         scores = np.vstack([self.scorer.scores(self.normalizer.features(t[:MAX_CLASSIFY_CHARS])) for t in texts])
-        return _softmax(scores, self.temperature)
+        return softmax(scores, self.temperature)
 
     def rank(self, text: str) -> tuple[tuple[str, float], ...]:
         """The :data:`RANKING_SIZE` most probable intents for ``text``, best first."""
@@ -164,126 +168,11 @@ class SklearnModel:
         return tuple((classes[i], round(float(probs[i]), 4)) for i in order)
 
 
-def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     z = scores / temperature
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def _features() -> FeatureUnion:
-    return FeatureUnion(
-        [
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+")),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
-        ]
-    )
-
-
-def _classifier() -> LinearSVC:
-    # Balanced class weights as in notes/rasa-server.md; C=1 beat 0.3 and 0.1 on Warga's data by
-    # 0.5–2 points of CV accuracy (docs/BENCHMARKS.md).
-    return LinearSVC(C=1.0, class_weight="balanced", random_state=0)
-
-
-def _fit_temperature(scores: np.ndarray, y_idx: np.ndarray) -> float:
-    """The softmax temperature that minimises the negative log-likelihood of held-out scores."""
-
-    def nll(log_t: float) -> float:
-        p = _softmax(scores, float(np.exp(log_t)))
-        return float(-np.mean(np.log(p[np.arange(len(y_idx)), y_idx] + 1e-12)))
-
-    res = minimize_scalar(nll, bounds=(np.log(0.01), np.log(10.0)), method="bounded")
-    return float(np.exp(res.x))
-
-
-def _calibrated_temperature(texts: list[str], y: np.ndarray, classes: np.ndarray, rare: set[str]) -> float:
-    """The softmax temperature fitted on 3-fold cross-validated scores.
-
-    Intents in ``rare`` (too few examples to be held out) stay in the training part of every
-    fold and are never scored, so one tiny intent cannot switch calibration off for all the
-    others (before, one intent with one example left every answer uncalibrated and below the
-    threshold). With fewer than two intents to score, the temperature is 1.
-    """
-    scored = np.asarray([i for i, label in enumerate(y) if label not in rare], dtype=np.int64)
-    always = np.asarray([i for i, label in enumerate(y) if label in rare], dtype=np.int64)
-    if len(set(y[scored])) < 2:
-        return 1.0
-    folds = StratifiedKFold(n_splits=MIN_CALIBRATION_EXAMPLES, shuffle=True, random_state=0)
-    scores = np.zeros((len(scored), len(classes)))
-    for train_pos, test_pos in folds.split(scored, y[scored]):
-        train_idx = np.concatenate([scored[train_pos], always])
-        # Features are refit inside each fold so that held-out scores are honest.
-        fold_features = _features()
-        xf = fold_features.fit_transform([texts[i] for i in train_idx])
-        fold_clf = _classifier().fit(xf, y[train_idx])
-        scores[test_pos] = fold_clf.decision_function(fold_features.transform([texts[i] for i in scored[test_pos]]))
-    return _fit_temperature(scores, np.searchsorted(classes, y[scored]))
-
-
-def fit_model(data: TrainingData, *, ticket_prefix: str = "WRG", calibrate: bool = True) -> SklearnModel:
-    """Train a model in memory (no files): used by the engine and by cross-validation.
-
-    Args:
-        data: Training data (validate it first; this only needs two intents).
-        ticket_prefix: The ticket number prefix from config.
-        calibrate: Fit the softmax temperature on 3-fold cross-validated scores (three more fits,
-            still well under a second on Warga's data); False uses temperature 1. Intents with
-            fewer than :data:`MIN_CALIBRATION_EXAMPLES` examples are trained but not scored in
-            calibration; the model's ``info.notes`` names them.
-
-    Raises:
-        TrainingDataError: Fewer than two intents.
-    """
-    started = datetime.now(UTC)
-    t0 = _clock()
-    labels = data.labels()
-    if len(set(labels)) < 2:
-        raise TrainingDataError(
-            [
-                Problem(
-                    "schema",
-                    ERROR,
-                    "training needs examples of at least two intents",
-                    Source(", ".join(data.files) or "training data"),
-                )
-            ]
-        )
-    normalizer = Normalizer.from_synonyms((s.value, s.examples) for s in data.synonyms)
-    texts = [normalizer.features(t) for t in data.texts()]
-    features = _features()
-    x = features.fit_transform(texts)
-    y = np.asarray(labels)
-    classifier = _classifier().fit(x, y)
-    counts = Counter(labels)
-    rare = sorted(intent for intent, n in counts.items() if n < MIN_CALIBRATION_EXAMPLES)
-    notes: list[str] = []
-    if rare:
-        notes.append(
-            f"{len(rare)} intent(s) with fewer than {MIN_CALIBRATION_EXAMPLES} examples are trained but left out "
-            f"of confidence calibration (add examples): {', '.join(rare)}"
-        )
-        log.warning("sklearn training: %s", notes[-1])
-    temperature = _calibrated_temperature(texts, y, classifier.classes_, set(rare)) if calibrate else 1.0
-    entities = EntityExtractor(TicketExtractor(ticket_prefix), LocationExtractor.from_training_data(data))
-    digest = data.fingerprint()
-    info = ModelInfo(
-        version=f"{started:%Y%m%d-%H%M%S}-{digest}",
-        data_hash=digest,
-        trained_at=started.isoformat(timespec="seconds"),
-        examples=len(labels),
-        intents=tuple(str(c) for c in classifier.classes_),
-        sklearn_version=sklearn.__version__,
-        train_seconds=round(_clock() - t0, 3),
-        notes=tuple(notes),
-    )
-    return SklearnModel(
-        info, normalizer, features, classifier, temperature, entities, _FastScorer(features, classifier)
-    )
-
-
-def _clock() -> float:
-    return time.perf_counter()
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,6 +321,8 @@ class SklearnEngine:
             TrainingDataError: The data has validation errors; the active model is unchanged.
             TrainingError: Writing the model failed; the active model is unchanged.
         """
+        from nlu.sklearn_training import fit_model  # late: it builds this module's SklearnModel
+
         errors = [p for p in validate(data) if p.severity == ERROR]
         if errors:
             raise TrainingDataError(errors)
@@ -466,28 +357,13 @@ class SklearnEngine:
         language = detect_language(clean[:MAX_CLASSIFY_CHARS])
         entities = model.entities.extract(clean[:MAX_ENTITY_CHARS])
         tokens = model.normalizer.tokens(clean[:MAX_CLASSIFY_CHARS])
-        if not tokens or looks_like_junk(clean[:MAX_CLASSIFY_CHARS]) or _mostly_unknown(tokens, model):
-            # Nothing to understand (emoji, control characters, decoded binary): no guess.
-            return Parse(text, None, 0.0, (), entities, language, self.name, model.info.version)
-        head = clean[:MAX_CLASSIFY_CHARS]
-        reading = read(head, model.rank, threshold=self.threshold)
-        ranking = reading.ranking
-        top, confidence = ranking[0]
-        intent = top if confidence >= self.threshold else None
-        secondary = reading.secondary
-        return Parse(
-            text,
-            intent,
-            confidence,
-            ranking,
-            entities,
-            language,
-            self.name,
-            model.info.version,
-            secondary_intent=secondary[0] if secondary else None,
-            secondary_confidence=secondary[1] if secondary else 0.0,
-            parts=reading.parts,
-        )
+        reading = None
+        if tokens and not looks_like_junk(clean[:MAX_CLASSIFY_CHARS]) and not _mostly_unknown(tokens, model):
+            # Otherwise nothing to understand (emoji, control characters, decoded binary): no guess.
+            reading = read(clean[:MAX_CLASSIFY_CHARS], model.rank, threshold=self.threshold)
+        top, confidence = reading.ranking[0] if reading is not None else (None, 0.0)
+        return to_parse(text, reading, intent=top if confidence >= self.threshold else None, entities=entities,
+                        language=language, engine=self.name, model_version=model.info.version)
 
 
 def _mostly_unknown(tokens: list[str], model: SklearnModel) -> bool:
@@ -516,7 +392,6 @@ __all__ = [
     "SklearnEngine",
     "SklearnModel",
     "active_model_path",
-    "fit_model",
     "load_model",
     "save_model",
 ]

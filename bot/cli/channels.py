@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from bot.cli.support import settings_of
-from bot.runtime.channels import one_channel
 from channels.base import DeclaresWebhooks, ManagesWebhook, SendError
 
 _settings = settings_of
@@ -20,6 +19,10 @@ MANAGED = ["telegram"]
 
 
 def _admin(ctx: click.Context, name: str) -> ManagesWebhook:
+    # Late: the bot.runtime package imports the whole application (pipeline, dialogue, NLU), which
+    # every `warga` process would otherwise pay for at start-up.
+    from bot.runtime.channels import one_channel
+
     try:
         channel = one_channel(_settings(ctx), name)
     except ValueError as exc:

@@ -1,6 +1,8 @@
 """``warga nlu ...``: train, parse, evaluate, validate, serve.
 
 Each command reports failures as one line on stderr and exits with status 1; no traceback.
+scikit-learn is imported by the commands that train or score, never at import: every `warga`
+process imports this module.
 The configuration comes from ``ctx.obj`` when the caller put an :class:`~nlu.config.NluConfig`
 there (tests, or a parent group holding settings with an ``nlu`` attribute), otherwise from
 ``bot.settings.load_settings().nlu``.
@@ -15,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,16 +25,6 @@ from bot.settings import ConfigError
 from nlu.base import NluError, Parse
 from nlu.config import NluConfig, NluConfigError
 from nlu.datasets import CONLL_SUFFIXES, load_dataset
-from nlu.evaluate import (
-    EvaluationReport,
-    cross_validate_rasa,
-    cross_validate_sklearn,
-    evaluate_engine,
-    format_report,
-    save_confusion_png,
-    train_and_evaluate_rasa,
-    train_and_evaluate_sklearn,
-)
 from nlu.factory import (
     build_engine,
     build_rasa_engine,
@@ -41,16 +33,12 @@ from nlu.factory import (
     build_sklearn_engine,
 )
 from nlu.rasa_server import latest_model
-from nlu.sklearn_engine import SklearnEngine, active_model_path
-from nlu.training_data import (
-    ERROR,
-    WARNING,
-    TrainingData,
-    TrainingDataError,
-    load_and_validate,
-    load_training_data,
-    validate,
-)
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, WARNING, TrainingData, TrainingDataError, load_and_validate
+from nlu.training_reader import load_training_data
+
+if TYPE_CHECKING:
+    from nlu.scores import EvaluationReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,6 +140,8 @@ def train_cmd(ctx: click.Context, engine: str | None, data_path: Path | None, if
 
         train_from_db(ctx)
         return
+    from nlu.sklearn_engine import SklearnEngine, active_model_path  # scikit-learn: seconds to import
+
     config = _get_config(ctx)
     if config.external:
         if engine in ("rasa", "all"):
@@ -316,6 +306,16 @@ def evaluate_cmd(
     warga nlu evaluate --data FILE --test-file   the active model on FILE
     warga nlu evaluate --train A.yml --test B.yml   throw-away model on A, tested on B
     """
+    from nlu.evaluate import (  # scikit-learn: seconds to import
+        cross_validate_rasa,
+        cross_validate_sklearn,
+        evaluate_engine,
+        train_and_evaluate_rasa,
+        train_and_evaluate_sklearn,
+    )
+    from nlu.scores import format_report, save_confusion_png
+    from nlu.sklearn_engine import SklearnEngine
+
     config = _get_config(ctx)
     chosen = _engine_choice(config, engine)
     say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo

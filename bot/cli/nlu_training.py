@@ -15,7 +15,7 @@ from bot.settings import Settings
 from bot.store.engine import make_engine, make_session_factory
 from bot.training.registry import Registry
 from bot.training.store import Actor, TrainingInputError, TrainingStore, ensure_seeded
-from nlu.training_data import load_training_data
+from nlu.training_reader import load_training_data
 
 CLI = Actor("cli")
 

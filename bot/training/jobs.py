@@ -10,7 +10,7 @@ reason; the active model never changes here.
 With Warga's own Rasa server (``nlu.engine: rasa``) a version is a Rasa model plus its sklearn
 twin, trained on the same snapshot: the twin answers whenever Rasa cannot (down, slow, loading
 a model). Rasa is trained in a separate process (:class:`nlu.rasa_server.RasaTrainer`) and
-scored on the held-out split through a throw-away server (:class:`nlu.evaluate.ThrowawayRasa`);
+scored on the held-out split through a throw-away server (:class:`nlu.throwaway_rasa.ThrowawayRasa`);
 cross-validation is the twin's (Rasa's would be five more trainings), and the row's
 ``score_methods`` says which method each score came from.
 """
@@ -38,17 +38,15 @@ from bot.training.registry import ActiveModel, Registry, registry_dir
 from bot.training.store import HELDOUT, SYSTEM, TRAIN, Actor, TrainingStore, ensure_seeded
 from nlu.base import NluError
 from nlu.config import NluConfig
-from nlu.evaluate import (
-    EvaluationReport,
-    ThrowawayRasa,
-    cross_validate_sklearn,
-    evaluate_engine,
-    save_confusion_png,
-)
+from nlu.evaluate import cross_validate_sklearn, evaluate_engine
 from nlu.intents import ENTITIES
 from nlu.rasa_server import RasaTrainer
-from nlu.sklearn_engine import SklearnEngine, SklearnModel, fit_model, load_model
-from nlu.training_data import ERROR, TrainingData, TrainingDataError, validate
+from nlu.scores import EvaluationReport, save_confusion_png
+from nlu.sklearn_engine import SklearnEngine, SklearnModel, load_model
+from nlu.sklearn_training import fit_model
+from nlu.throwaway_rasa import ThrowawayRasa
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, TrainingData, TrainingDataError
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +311,7 @@ def _train_and_score_rasa(sessions: sessionmaker[Session], settings: Settings, m
         produced = trainer.train(train)
         target = directory / f"{version}.tar.gz"
         # The file's name is the version: Rasa reports it (GET /status), and every parse Rasa
-        # answers is stored with it (nlu.rasa_engine._version_of).
+        # answers is stored with it (nlu.rasa_answer.version_of).
         shutil.move(str(produced), target)
         _update(sessions, model_id, progress=65, line=f"Rasa trained in {time.monotonic() - started:.0f}s")
         if not heldout.examples:

@@ -24,7 +24,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +35,9 @@ from nlu.base import NluEngine, NluError, Parse
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
 from nlu.rasa_server import latest_model
-from nlu.sklearn_engine import SklearnEngine, load_model
+
+if TYPE_CHECKING:
+    from nlu.sklearn_engine import SklearnEngine
 
 log = logging.getLogger(__name__)
 CHANNEL = "warga:nlu-model"
@@ -218,6 +220,10 @@ class LiveNlu:
         return _Plan(local)
 
     def _local(self, path: str) -> SklearnEngine:
+        # Late: scikit-learn takes seconds to import, and `warga` commands that never load a
+        # model (channels, users) reach this module through bot.runtime.
+        from nlu.sklearn_engine import SklearnEngine, load_model
+
         config = self.settings.nlu
         return SklearnEngine(Path(config.sklearn_models_dir), threshold=config.threshold,
                              ticket_prefix=config.ticket_prefix, model=load_model(Path(path)))

@@ -28,6 +28,7 @@ from bot.store.models import (
     NluSynonym,
 )
 from nlu.intents import ENTITIES, INTENTS
+from nlu.training_checks import validate
 from nlu.training_data import (
     ERROR,
     EntitySpan,
@@ -39,9 +40,8 @@ from nlu.training_data import (
     Synonym,
     TrainingData,
     TrainingDataError,
-    load_training_data,
-    validate,
 )
+from nlu.training_reader import load_training_data
 
 TRAIN, HELDOUT = "train", "heldout"
 #: Share of each intent's examples set aside for scoring models, once it has enough of them.

@@ -16,7 +16,8 @@ import pytest
 from nlu.config import NluConfig
 from nlu.rasa_engine import RasaEngine
 from nlu.rasa_server import RasaServer, RasaTrainer, latest_model
-from nlu.training_data import TrainingData, load_training_data
+from nlu.training_data import TrainingData
+from nlu.training_reader import load_training_data
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,20 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from nlu.evaluate import (
-    EvaluationReport,
-    Prediction,
-    cross_validate_sklearn,
-    evaluate_engine,
-    folds_of,
-    format_report,
-    save_confusion_png,
-    score,
-    train_and_evaluate_sklearn,
-)
+from nlu.evaluate import cross_validate_sklearn, evaluate_engine, folds_of, train_and_evaluate_sklearn
 from nlu.rasa_engine import RasaEngine
-from nlu.sklearn_engine import SklearnEngine, fit_model
-from nlu.training_data import TrainingData, load_training_data
+from nlu.scores import EvaluationReport, Prediction, format_report, save_confusion_png, score
+from nlu.sklearn_engine import SklearnEngine
+from nlu.sklearn_training import fit_model
+from nlu.training_data import TrainingData
+from nlu.training_reader import load_training_data
 
 HELDOUT = Path(__file__).resolve().parents[2] / "nlu" / "data" / "test" / "heldout.yml"
 HELDOUT_LONG = HELDOUT.with_name("heldout_long.yml")

@@ -17,10 +17,12 @@ import bot.cli.nlu as nlu_cli
 from bot.cli.nlu import nlu_group
 from nlu.config import NluConfig
 from nlu.datasets import load_conll, load_dataset
-from nlu.evaluate import Prediction, score, train_and_evaluate_sklearn
+from nlu.evaluate import train_and_evaluate_sklearn
 from nlu.rasa_server import RasaServer
-from nlu.sklearn_engine import fit_model
-from nlu.training_data import TrainingData, load_training_data
+from nlu.scores import Prediction, score
+from nlu.sklearn_training import fit_model
+from nlu.training_data import TrainingData
+from nlu.training_reader import load_training_data
 from tests.nlu.conftest import HELDOUT, nlu_config
 from tests.support import wait_for
 

@@ -16,7 +16,8 @@ from nlu.base import NluError, Parse
 from nlu.fallback import FallbackEngine
 from nlu.rasa_engine import RasaEngine
 from nlu.rasa_server import RasaServer, latest_model
-from nlu.sklearn_engine import SklearnEngine, fit_model
+from nlu.sklearn_engine import SklearnEngine
+from nlu.sklearn_training import fit_model
 from nlu.training_data import TrainingData
 from tests.support import free_port
 

@@ -14,7 +14,8 @@ from bot.dialogue.types import Incoming
 from channels.twilio.channel import SMS_ABILITIES
 from nlu.base import Parse
 from nlu.long_messages import Ranking, clauses, read, read_long
-from nlu.sklearn_engine import SklearnEngine, fit_model
+from nlu.sklearn_engine import SklearnEngine
+from nlu.sklearn_training import fit_model
 from nlu.training_data import TrainingData
 from tests.dialogue.chat import Chat, key_of
 from tests.dialogue.memory_ports import NOW

@@ -18,8 +18,10 @@ import pytest
 
 from nlu.base import NluEngine, NluError, TrainingError
 from nlu.normalize import Normalizer
-from nlu.rasa_engine import RASA_NORMALIZER, RasaEngine, rasa_text, rasa_training_data
-from nlu.training_data import TrainingData, load_training_data
+from nlu.rasa_engine import RasaEngine
+from nlu.rasa_text import RASA_NORMALIZER, rasa_text, rasa_training_data
+from nlu.training_data import TrainingData
+from nlu.training_reader import load_training_data
 from tests.nlu.conftest import HELDOUT
 from tests.support import free_port
 

@@ -9,7 +9,8 @@ import json
 import httpx
 import pytest
 
-from nlu.rasa_engine import RasaEngine, rasa_text
+from nlu.rasa_engine import RasaEngine
+from nlu.rasa_text import rasa_text
 
 LONG = ("Selamat pagi bapak ibu. Sampah di TPS Jl. Kenari RT 05 sudah seminggu tidak diangkut, baunya "
         "sampai ke rumah warga. Sekalian mau tanya, bagaimana cara bayar PBB online? Terima kasih banyak.")

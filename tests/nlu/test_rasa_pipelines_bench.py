@@ -1,5 +1,5 @@
-"""bench/rasa_pipelines.py's pure parts: the candidate table as Rasa configs, the rule that
-chooses, the Markdown section. No Rasa training here (the benchmark itself does that)."""
+"""bench/rasa_pipelines.py's pure parts (its candidates and report modules): the candidate table
+as Rasa configs, the rule that chooses, the Markdown section. No Rasa training here (the benchmark itself does that)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nlu.evaluate import EvaluationReport, Prediction, score
+from nlu.scores import EvaluationReport, Prediction, score
 from tests.support import PROJECT
 
 # The bench scripts import each other as siblings (bench/ is not a package).
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from rasa_pipelines import (  # noqa: E402
+from rasa_pipelines_candidates import (  # noqa: E402
     CANDIDATES,
     CRF,
     DEFAULT,
@@ -23,14 +23,12 @@ from rasa_pipelines import (  # noqa: E402
     LEXICAL,
     LINEAR,
     PIPELINES_DIR,
-    Result,
     all_candidates,
-    best_linear,
-    choose,
     config_yaml,
-    replace_section,
     write_configs,
 )
+from rasa_pipelines_report import best_linear, choose, replace_section  # noqa: E402
+from rasa_pipelines_runs import Result  # noqa: E402
 
 
 def report(right: int, wrong: int, below: int = 0) -> EvaluationReport:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from nlu.base import NluEngine, NluError, Trainer
-from nlu.sklearn_engine import ModelLoadError, SklearnEngine, active_model_path, fit_model, load_model
+from nlu.sklearn_engine import ModelLoadError, SklearnEngine, active_model_path, load_model
+from nlu.sklearn_training import fit_model
 from nlu.training_data import Example, TrainingData, TrainingDataError
 
 

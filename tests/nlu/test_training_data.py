@@ -7,16 +7,9 @@ from pathlib import Path
 import pytest
 
 from nlu.intents import ENTITIES, INTENTS
-from nlu.training_data import (
-    ERROR,
-    WARNING,
-    TrainingData,
-    TrainingDataError,
-    load_and_validate,
-    load_training_data,
-    parse_training_yaml,
-    validate,
-)
+from nlu.training_checks import validate
+from nlu.training_data import ERROR, WARNING, TrainingData, TrainingDataError, load_and_validate
+from nlu.training_reader import load_training_data, parse_training_yaml
 
 GOOD = """\
 version: "3.1"

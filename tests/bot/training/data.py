@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nlu.training_data import TrainingData, load_training_data
+from nlu.training_data import TrainingData
+from nlu.training_reader import load_training_data
 from tests.support import PROJECT
 
 PASSWORD = "correct-horse-9"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nlu.training_data import load_training_data
+from nlu.training_reader import load_training_data
 from tests.bot.training.data import small_data, write_small_data
 from tests.support import PROJECT, WARGA
 

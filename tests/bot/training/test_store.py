@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import NluChange, NluExample
 from bot.training.store import HELDOUT, TRAIN, Actor, TrainingInputError, TrainingStore, ensure_seeded
-from nlu.training_data import TrainingDataError, parse_training_yaml
+from nlu.training_data import TrainingDataError
+from nlu.training_reader import parse_training_yaml
 from tests.bot.training.data import small_data, write_small_data
 from tests.conftest import migrate
 from tests.support import PROJECT
