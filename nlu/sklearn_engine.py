@@ -17,6 +17,7 @@ import os
 import pickle
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,15 @@ def active_model_path(directory: Path) -> Path | None:
     return models[-1] if models else None
 
 
+#: The models this process read last, by file identity. A saved model file is never rewritten
+#: (each save takes a new name), so reading the same file again (a roll-back to a version this
+#: process served before, every app a test run builds) reuses the object it gave; a model is
+#: only read from, so engines can share it. Two: the one serving and the one before it.
+_RECENT: OrderedDict[tuple[str, int, int, int], SklearnModel] = OrderedDict()
+_RECENT_SIZE = 2
+_RECENT_LOCK = threading.Lock()
+
+
 def load_model(path: Path) -> SklearnModel:
     """Read a model written by :func:`save_model`.
 
@@ -243,6 +253,12 @@ def load_model(path: Path) -> SklearnModel:
         ModelLoadError: Unreadable, not a Warga model, or written by another scikit-learn.
     """
     try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+        with _RECENT_LOCK:
+            if (known := _RECENT.get(key)) is not None:
+                _RECENT.move_to_end(key)
+                return known
         with path.open("rb") as fh:
             model = pickle.load(fh)  # noqa: S301 - our own file in our models directory
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
@@ -257,6 +273,10 @@ def load_model(path: Path) -> SklearnModel:
         raise ModelLoadError(
             f"{path} was written by scikit-learn {model.info.sklearn_version}, this is {sklearn.__version__}: retrain"
         )
+    with _RECENT_LOCK:
+        _RECENT[key] = model
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
     return model
 
 

@@ -172,3 +172,19 @@ def test_fit_model_is_deterministic(project_data: TrainingData) -> None:
     a, b = fit_model(small), fit_model(small)
     text = "sampah numpuk di jl. melati"
     assert np.allclose(a.probabilities([text]), b.probabilities([text]))
+
+
+def test_a_model_file_read_again_is_shared_and_another_file_is_read(trained: SklearnEngine, tmp_path: Path) -> None:
+    source = active_model_path(trained.models_dir)
+    assert source is not None
+    copy = tmp_path / source.name
+    copy.write_bytes(source.read_bytes())
+    first = load_model(copy)
+    assert load_model(copy) is first                  # the next app of a process shares it
+    other = tmp_path / "sklearn-other.pkl"
+    other.write_bytes(source.read_bytes())
+    again = load_model(other)
+    assert again is not first and again.info == first.info
+    copy.write_bytes(b"not a pickle any more")        # changed in place: read, and refused
+    with pytest.raises(ModelLoadError):
+        load_model(copy)
