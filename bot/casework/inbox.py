@@ -11,9 +11,8 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVarTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ARRAY,
@@ -33,7 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bot.casework import days
 from bot.casework.complaints import CLOSED
+from bot.casework.days import BadDay, day_range, day_span
 from bot.store import text_search
 from bot.store.models import Complaint, Contact, ContactAddress
 
@@ -116,22 +117,11 @@ def _one_of(args: Mapping[str, str], name: str, allowed: tuple[str, ...], label:
 
 
 def parse_day(value: str, name: str) -> date:
-    """A day written YYYY-MM-DD, between the years 1900 and 2999 (beyond them, converting the
-    day's midnight to UTC would overflow: a 400, not a 500)."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise FilterError(f"{name}: a date is written YYYY-MM-DD, not {value[:30]!r}.")
+    """A day of a filter (:func:`bot.casework.days.parse_day`), refused as a :class:`FilterError`."""
     try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise FilterError(f"{name}: {value!r} is not a date.") from None
-    if not 1900 <= day.year <= 2999:
-        raise FilterError(f"{name}: {value!r} is too far from today.")
-    return day
-
-
-def _day(args: Mapping[str, str], name: str) -> date | None:
-    value = (args.get(name) or "").strip()
-    return parse_day(value, name) if value else None
+        return days.parse_day(value, name)
+    except BadDay as exc:
+        raise FilterError(str(exc)) from None
 
 
 def parse_filter(args: Mapping[str, str], choices: Choices) -> InboxFilter:
@@ -146,9 +136,10 @@ def parse_filter(args: Mapping[str, str], choices: Choices) -> InboxFilter:
     q = (args.get("q") or "").strip()
     if len(q) > MAX_QUERY:
         raise FilterError(f"q: a search is at most {MAX_QUERY} characters.")
-    created_from, created_to = _day(args, "from"), _day(args, "to")
-    if created_from and created_to and created_from > created_to:
-        raise FilterError("from: the first day comes after the last day.")
+    try:
+        created_from, created_to = day_range(args)
+    except BadDay as exc:
+        raise FilterError(str(exc)) from None
     return InboxFilter(
         status=_one_of(args, "status", choices.statuses, "status"),
         category=_one_of(args, "category", choices.categories, "category"),
@@ -162,10 +153,6 @@ def parse_filter(args: Mapping[str, str], choices: Choices) -> InboxFilter:
 def visible(stmt: Select[*Ts], viewer: Viewer) -> Select[*Ts]:
     """Only the complaints this person may see."""
     return stmt if viewer.agency is None else stmt.where(Complaint.agency == viewer.agency)
-
-
-def _midnight(day: date, zone: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone))
 
 
 def _like(text: str) -> str:
@@ -237,10 +224,11 @@ def filtered(f: InboxFilter, viewer: Viewer, choices: Choices, now: datetime, zo
         stmt = stmt.where(Complaint.agency == f.agency)
     if f.channel:
         stmt = stmt.where(Complaint.channel == f.channel)
-    if f.created_from:
-        stmt = stmt.where(Complaint.created_at >= _midnight(f.created_from, zone))
-    if f.created_to:
-        stmt = stmt.where(Complaint.created_at < _midnight(f.created_to + timedelta(days=1), zone))
+    start, end = day_span(f.created_from, f.created_to, zone)
+    if start:
+        stmt = stmt.where(Complaint.created_at >= start)
+    if end:
+        stmt = stmt.where(Complaint.created_at < end)
     if f.overdue:
         stmt = stmt.where(overdue_clause(choices, now))
     if f.assigned == "me":

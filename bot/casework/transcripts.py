@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select
 
+from bot.casework.days import BadDay, day_range, day_span
 from bot.store.models import Contact, ContactAddress, Conversation, Message
 
 #: Intents that say the engine did not understand (besides a confidence under nlu.threshold).
@@ -46,20 +46,6 @@ class TranscriptFilter:
         return bool(self.text or self.date_from or self.date_to or self.intent or self.not_understood)
 
 
-def _date(args: Mapping[str, str], key: str) -> date | None:
-    raw = args.get(key, "").strip()
-    if not raw:
-        return None
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise BadFilter(f"{key}: tanggal harus berbentuk YYYY-MM-DD") from None
-    # Year 1 or 9999 would overflow when moved to UTC; no message is that old or new.
-    if not 1900 <= day.year <= 2999:
-        raise BadFilter(f"{key}: tahun 1900-2999")
-    return day
-
-
 def parse_filter(args: Mapping[str, str], channels: tuple[str, ...]) -> TranscriptFilter:
     """The filter from query arguments; :class:`BadFilter` for a value that cannot be used."""
     for key in ("q", "contact", "intent"):
@@ -74,13 +60,14 @@ def parse_filter(args: Mapping[str, str], channels: tuple[str, ...]) -> Transcri
     page_raw = args.get("page", "1") or "1"
     if not re.fullmatch(r"[0-9]{1,9}", page_raw):
         raise BadFilter("page: nomor halaman")
-    f = TranscriptFilter(text=args.get("q", "").strip(), contact=args.get("contact", "").strip(),
-                         channel=channel, date_from=_date(args, "from"), date_to=_date(args, "to"),
-                         intent=intent, not_understood=args.get("not_understood") == "1",
-                         page=max(int(page_raw), 1))
-    if f.date_from and f.date_to and f.date_from > f.date_to:
-        raise BadFilter("from: tanggal awal sesudah tanggal akhir")
-    return f
+    try:
+        date_from, date_to = day_range(args)
+    except BadDay as exc:
+        raise BadFilter(str(exc)) from None
+    return TranscriptFilter(text=args.get("q", "").strip(), contact=args.get("contact", "").strip(),
+                            channel=channel, date_from=date_from, date_to=date_to,
+                            intent=intent, not_understood=args.get("not_understood") == "1",
+                            page=max(int(page_raw), 1))
 
 
 def not_understood_clause(threshold: float) -> Any:
@@ -99,20 +86,16 @@ def is_not_understood(nlu: Mapping[str, Any] | None, threshold: float) -> bool:
     return intent is None or intent in FALLBACK_INTENTS or float(nlu["confidence"]) < threshold
 
 
-def _day_start(day: date, zone: str) -> datetime:
-    # The city's calendar day, as the UTC instant it starts.
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)).astimezone(UTC)
-
-
 def message_clause(f: TranscriptFilter, threshold: float, zone: str) -> Any:
     """A WHERE on Message: a citizen message matching every message-level filter."""
     conds: list[Any] = [Message.direction == "in"]
     if f.text:
         conds.append(Message.text.ilike(f"%{_escape_like(f.text)}%", escape="\\"))
-    if f.date_from:
-        conds.append(Message.created_at >= _day_start(f.date_from, zone))
-    if f.date_to:
-        conds.append(Message.created_at < _day_start(f.date_to + timedelta(days=1), zone))
+    start, end = day_span(f.date_from, f.date_to, zone)
+    if start:
+        conds.append(Message.created_at >= start)
+    if end:
+        conds.append(Message.created_at < end)
     if f.intent:
         conds.append(Message.nlu["intent"].as_string() == f.intent)
     if f.not_understood:

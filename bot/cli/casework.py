@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.casework.conversation_state import handover_of
 from bot.casework.local_time import local
-from bot.casework.staff import StaffError, StaffService, Woken
+from bot.casework.staff import StaffService
+from bot.casework.staff_types import StaffError, Woken
 from bot.cli.support import settings_of
 from bot.dialogue.texts import name_of
 from bot.store.models import Complaint

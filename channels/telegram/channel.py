@@ -23,7 +23,7 @@ class TelegramChannel:
 
     Besides :class:`~channels.base.Channel` it has the optional abilities
     ``DeclaresWebhooks``, ``FetchesMedia``, ``AnswersButtons``, ``Closeable``, ``Polls`` and
-    ``ManagesWebhook`` of channels/base.py.
+    ``ManagesWebhook`` of channels.base.
 
     Args:
         config: Token, secret and timeouts.

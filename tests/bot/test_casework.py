@@ -13,14 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.complaints import ComplaintService, NewComplaint
-from bot.casework.staff import (
-    ComplaintEdit,
-    Filed,
-    NotVisible,
-    StaffDraft,
-    StaffError,
-    StaffService,
-)
+from bot.casework.staff import StaffService
+from bot.casework.staff_types import ComplaintEdit, Filed, NotVisible, StaffDraft, StaffError
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import (
     Complaint,
