@@ -17,11 +17,7 @@ from bot.casework import duplicates
 from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED, ComplaintError, ComplaintService, NewComplaint
 from bot.casework.notifications import notify_followers, notify_status_change
-from bot.casework.staff_conversations import (
-    ConversationWork,
-    staff_reply_text,
-    visible_conversations,  # noqa: F401  (bot/web/console imports it from here)
-)
+from bot.casework.staff_conversations import ConversationWork, staff_reply_text
 from bot.casework.staff_types import (
     MAX_DESCRIPTION,
     MAX_LOCATION,

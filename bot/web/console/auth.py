@@ -19,7 +19,7 @@ from bot.web.limits import client_address
 LOGIN_SLOT_WAIT_SECONDS = 5.0
 
 
-# Keys into labels.py: the refusal reads in the language chosen on the sign-in page.
+# Keys into labels/: the refusal reads in the language chosen on the sign-in page.
 WRONG = "login.wrong"
 LOCKED = "login.locked"
 SLOW = "login.slow"

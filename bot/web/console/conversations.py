@@ -16,7 +16,8 @@ from bot.casework.canned_replies import canned_replies
 from bot.casework.complaint_page import button_titles
 from bot.casework.conversation_state import handover_of
 from bot.casework.queues import queue_rows, reason_in_words
-from bot.casework.staff import NotVisible, StaffService, visible_conversations
+from bot.casework.staff import NotVisible, StaffService
+from bot.casework.staff_conversations import visible_conversations
 from bot.casework.transcripts import is_not_understood
 from bot.store.models import Complaint, Conversation, Message
 from bot.web.console.blueprint import bp

@@ -8,7 +8,7 @@ from flask import abort, g, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from bot.casework.staff import visible_conversations
+from bot.casework.staff_conversations import visible_conversations
 from bot.casework.transcripts import BadFilter, conversations_matching, message_clause, parse_filter
 from bot.settings.schema import KNOWN_CHANNELS
 from bot.store.models import Conversation, Message

@@ -22,7 +22,7 @@
       var spans = field.value ? JSON.parse(field.value) : [];
       spans.push({ entity: "location", start: start, end: end });
       field.value = JSON.stringify(spans);
-      // The word comes from the page (labels.py) so it follows the console language.
+      // The word comes from the page (labels/) so it follows the console language.
       shown.textContent = (shown.dataset.label || "lokasi") + ": " + spans.map(function (s) {
         return source.textContent.slice(s.start, s.end);
       }).join(", ");
