@@ -61,7 +61,8 @@ class RasaSupervisor:
         config: The NLU settings (Warga's own server: never an external one).
         environment: Says whether Rasa's environment is installed (:class:`InstallProbe`; tests
             pass their own).
-        on_phase: Called on every change of phase, in the supervisor's thread.
+        on_phase: Called on every change of phase, in the supervisor's thread, after
+            :attr:`phase` changed and before :attr:`ready` is set.
         poll_seconds: How often to look at the environment while waiting for it.
     """
 
@@ -107,10 +108,10 @@ class RasaSupervisor:
             log.error("rasa server not started; the sklearn engine answers", extra={"reason": detail})
         else:
             log.info("rasa phase: %s", phase, extra={"phase": name, "detail": detail})
-        if name == READY:
-            self.ready.set()
         if self._on_phase is not None:
             self._on_phase(phase)
+        if name == READY:      # after on_phase: whoever waits for it finds Rasa answering
+            self.ready.set()
 
     def _wait_for_environment(self) -> bool:
         """Block until the environment is ready (True) or the supervisor stops (False)."""

@@ -219,7 +219,7 @@ def test_the_gateway_answers_with_sklearn_while_rasa_installs(make_gateway: Any,
     (tmp_path / "rasa-install.status").write_text(f"installing {os.getpid()}\n")
     supervisor, lines = start(gateway, tmp_path)
     try:
-        wait_for(lambda: supervisor.phase is not None, what="the first phase")
+        wait_for(lambda: lines, what="the first phase to be said")     # said after it is set
         assert supervisor.phase == RasaPhase(INSTALLING, f"log: {tmp_path / 'rasa-install.log'}")
         assert lines == [f"Rasa: answering with the in-process engine while Rasa installs "
                          f"(log: {tmp_path / 'rasa-install.log'})"]
@@ -234,7 +234,8 @@ def test_the_gateway_answers_with_sklearn_while_rasa_installs(make_gateway: Any,
         assert "the sklearn engine is answering" in body["checks"]["rasa"]
 
         (tmp_path / "rasa-install.status").write_text("failed 1\n")
-        wait_for(lambda: supervisor.phase is not None and supervisor.phase.name == FAILED, what="the failure")
+        wait_for(lambda: lines[-1].startswith("Rasa failed"), what="the failure to be said")
+        assert supervisor.phase is not None and supervisor.phase.name == FAILED
         code, body = readiness(gateway)
         assert code == 200 and body["nlu"]["rasa_phase"] == FAILED and "make rasa-venv" in body["nlu"]["rasa_detail"]
         assert lines[-1].startswith("Rasa failed: installing the Rasa environment failed (exit 1")
