@@ -171,16 +171,14 @@ class _PgStock:
 
         _disconnect_pg(name)
         with psycopg.connect(_pg_url(name).replace("+psycopg", ""), autocommit=True) as conn:
-            tables = [r[0] for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
-            if not tables and not _pg_has_objects(conn):
+            shape = _pg_schema_shape(conn)
+            if not shape and not _pg_has_objects(conn):
                 return "empty"
-            if "postgresql" in _TEMPLATES and tables == _pg_template_tables():
-                version = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-                if version == _pg_template_version():
-                    rows = ", ".join(f'"{t}"' for t in tables if t != "alembic_version")
-                    conn.execute(f"TRUNCATE {rows} RESTART IDENTITY CASCADE")
-                    return "migrated"
+            if "postgresql" in _TEMPLATES and shape == _pg_template_shape():
+                tables = [r[0] for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+                conn.execute("TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t}"' for t in tables)))
+                return "migrated"
         _drop_pg_database(name)
         return None
 
@@ -206,9 +204,18 @@ class _PgStock:
 _PG_STOCK = _PgStock()
 
 
+def _pid_namespace() -> int:
+    """This machine's (or container's) process-id space: the same pid elsewhere is another process."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
 def _new_pg_name() -> str:
-    """Names carry the test process's id: what a killed process leaves behind is found by it."""
-    return f"warga_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    """Names carry the test process's id and its pid namespace: what a killed process left
+    behind is found by it, and only by runs on the same machine."""
+    return f"warga_test_{_pid_namespace()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
 def _drop_orphan_pg_databases() -> None:
@@ -225,9 +232,10 @@ def _drop_orphan_pg_databases() -> None:
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'warga_test_%'")]
+    here = _pid_namespace()
     for name in names:
-        found = re.fullmatch(r"warga_test_(\d+)_[0-9a-f]+", name)
-        if found and not _process_alive(int(found.group(1))):
+        found = re.fullmatch(r"warga_test_(\d+)_(\d+)_[0-9a-f]+", name)
+        if found and int(found.group(1)) == here and not _process_alive(int(found.group(2))):
             _drop_pg_database(name)
 
 
@@ -262,23 +270,50 @@ def _pg_has_objects(conn: Any) -> bool:
     return bool(row and row[0])
 
 
-_PG_TEMPLATE_FACTS: dict[str, Any] = {}
+#: What a database's schema is made of, to tell a recycled database from one a test changed:
+#: every column (with type, default, nullability), index, constraint, trigger, view and
+#: function of ``public``, and the Alembic revision.
+_SCHEMA_SHAPE = """
+SELECT md5(string_agg(item, E'\\n' ORDER BY item)) FROM (
+  SELECT format('col %s.%s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                a.attnotnull, pg_get_expr(d.adbin, d.adrelid)) AS item
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL SELECT 'idx ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+  UNION ALL SELECT format('con %s %s', conrelid::regclass, pg_get_constraintdef(oid))
+    FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+  UNION ALL SELECT format('trg %s %s', tgrelid::regclass, tgname) FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal
+  UNION ALL SELECT format('rel %s %s', relname, relkind) FROM pg_class
+   WHERE relnamespace = 'public'::regnamespace
+  UNION ALL SELECT 'fn ' || proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+  UNION ALL SELECT 'rev ' || version_num FROM alembic_version
+) AS parts
+"""
 
 
-def _pg_template_tables() -> list[str]:
-    if "tables" not in _PG_TEMPLATE_FACTS:
+def _pg_schema_shape(conn: Any) -> str | None:
+    """A digest of the schema of ``public`` (None: no tables at all)."""
+    has_version = conn.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL").fetchone()[0]
+    if not has_version:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+        return None if not tables else "no alembic_version"
+    row = conn.execute(_SCHEMA_SHAPE).fetchone()
+    return str(row[0]) if row else ""
+
+
+_PG_TEMPLATE_SHAPE: list[str | None] = []
+
+
+def _pg_template_shape() -> str | None:
+    if not _PG_TEMPLATE_SHAPE:
         import psycopg
 
         with psycopg.connect(_pg_url(_TEMPLATES["postgresql"]).replace("+psycopg", "")) as conn:
-            _PG_TEMPLATE_FACTS["tables"] = [r[0] for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
-            _PG_TEMPLATE_FACTS["version"] = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-    return list(_PG_TEMPLATE_FACTS["tables"])
-
-
-def _pg_template_version() -> list[Any]:
-    _pg_template_tables()
-    return list(_PG_TEMPLATE_FACTS["version"])
+            _PG_TEMPLATE_SHAPE.append(_pg_schema_shape(conn))
+    return _PG_TEMPLATE_SHAPE[0]
 
 
 def _create_pg_database() -> tuple[str, str]:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.models import Message
-from tests.conftest import PG_ADMIN_URL, make_settings, migrate
+from tests.conftest import PG_ADMIN_URL, _create_pg_database, _release_pg_database, make_settings, migrate
 from tests.support import CuttableProxy, free_port
 
 
@@ -20,12 +20,9 @@ from tests.support import CuttableProxy, free_port
 def pg_behind_proxy(pg_reason: str | None) -> Iterator[tuple[str, CuttableProxy]]:
     if pg_reason:
         pytest.fail(pg_reason)   # these tests are about PostgreSQL: never pass without it
-    import psycopg
     from sqlalchemy.engine import make_url
 
-    name = f"warga_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name, _ = _create_pg_database()
     admin = make_url(PG_ADMIN_URL)
     proxy = CuttableProxy((admin.host or "127.0.0.1", admin.port or 5432))
     url = admin.set(drivername="postgresql+psycopg", port=proxy.port, database=name)
@@ -33,8 +30,7 @@ def pg_behind_proxy(pg_reason: str | None) -> Iterator[tuple[str, CuttableProxy]
         yield url.render_as_string(hide_password=False), proxy
     finally:
         proxy.close()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _release_pg_database(name)
 
 
 @pytest.fixture
