@@ -1,8 +1,8 @@
 """bench/nlu_bench.py's report: the table of both engines and its part of docs/BENCHMARKS.md.
 
 :func:`write_markdown` rewrites only the part between ``<!-- nlu:begin -->`` and
-``<!-- nlu:end -->`` (:func:`replace_marked_part`); the hand-written measurements it ends with
-are :mod:`nlu_bench_notes`. :func:`machine`, :func:`fmt` and :func:`location_f1` serve the
+``<!-- nlu:end -->`` (:mod:`marked_section`); the hand-written measurements it ends with are
+:mod:`nlu_bench_notes`. :func:`machine`, :func:`fmt` and :func:`location_f1` serve the
 other NLU benchmark's report too (bench/rasa_pipelines_report.py).
 """
 
@@ -14,6 +14,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
+from marked_section import write_marked_section
 from nlu_bench_notes import CHOICES, ISSUE_14
 from nlu_bench_runs import EngineResult, TestSets
 
@@ -21,6 +22,8 @@ from nlu.scores import EvaluationReport
 from nlu.training_data import TrainingData
 
 ROOT = Path(__file__).resolve().parents[1]
+BEGIN = "<!-- nlu:begin -->"
+END = "<!-- nlu:end -->"
 
 
 def machine() -> dict[str, str]:
@@ -246,29 +249,4 @@ Confusion matrices: {", ".join(f"`{p.relative_to(ROOT) if p.is_relative_to(ROOT)
 {ISSUE_14}
 {CHOICES}
 """
-    replace_marked_part(path, text)
-
-
-BEGIN = "<!-- nlu:begin -->"
-END = "<!-- nlu:end -->"
-
-
-def replace_marked_part(path: Path, part: str) -> None:
-    """Write ``part`` between the NLU markers of ``path``, leaving the rest of the file alone.
-
-    A file without the markers is from before they existed, when this script wrote all of
-    it: its text up to the first other section's marker (a line starting with ``<!--``) is
-    replaced; anything from that marker on is kept.
-    """
-    block = f"{BEGIN}\n{part.strip()}\n{END}\n"
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        new = head + block + ("\n" + tail if tail else "")
-    else:
-        lines = old.splitlines(keepends=True)
-        keep_from = next((i for i, line in enumerate(lines) if line.startswith("<!--")), len(lines))
-        tail = "".join(lines[keep_from:])
-        new = block + ("\n" + tail if tail else "")
-    path.write_text(new, encoding="utf-8")
+    write_marked_section(path, text, BEGIN, END)
