@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import resource
 import statistics
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from process_memory import tree_memory_mb
 
 from nlu.base import NluEngine
 from nlu.config import NluConfig
@@ -81,30 +81,6 @@ def concurrent_throughput(engine: NluEngine, texts: list[str], workers: int = 4)
     return len(texts) / (time.perf_counter() - t0)
 
 
-def vm_hwm_mb(pid: int) -> float:
-    """Peak resident memory of a running process (VmHWM)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def process_tree_hwm_mb(pid: int) -> float:
-    """Peak RSS of a process and its children (Rasa's server runs under a wrapper script)."""
-    pids = [pid]
-    try:
-        out = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
-        ).stdout
-        pids += [int(p) for p in out.split()]
-    except OSError:
-        pass
-    return max(vm_hwm_mb(p) for p in pids)
-
-
 @dataclass(frozen=True)
 class TestSets:
     """The held-out sets and the public comparison set."""
@@ -164,7 +140,7 @@ def run_rasa(
         res.p50_ms, res.p99_ms, res.throughput = latency(engine, texts)
         res.throughput_4 = concurrent_throughput(engine, texts)
         assert rasa.server is not None and rasa.server.pid is not None
-        server_peak = process_tree_hwm_mb(rasa.server.pid)
+        server_peak = tree_memory_mb(rasa.server.pid, "VmHWM")
         if sets.xsid_train is not None and sets.xsid_test is not None:
             say("rasa: xSID (train on id.valid, test on id.test)...")
             xmodel, xseconds = rasa.train(sets.xsid_train)
