@@ -16,10 +16,10 @@ from pathlib import Path
 
 from marked_section import write_marked_section
 from nlu_bench_notes import CHOICES, ISSUE_14
-from nlu_bench_runs import EngineResult, TestSets
+from nlu_bench_runs import EngineResult
+from nlu_bench_sets import BenchSets
 
 from nlu.scores import EvaluationReport
-from nlu.training_data import TrainingData
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- nlu:begin -->"
@@ -146,8 +146,7 @@ def write_markdown(
     path: Path,
     results: list[EngineResult],
     info: dict[str, str],
-    data: TrainingData,
-    sets: TestSets,
+    sets: BenchSets,
     args: argparse.Namespace,
     pngs: list[Path],
 ) -> None:
@@ -159,7 +158,7 @@ def write_markdown(
         cv_note = (f"sklearn {args.folds}-fold, Rasa {rasa.cv.method}, stratified, same seed"
                    " (the same folds when the counts match)")
     notes = "\n".join(f"- {r.engine}: {n}" for r in results for n in r.notes)
-    heldout = sets.heldout
+    data, heldout = sets.data, sets.heldout
     xsid_line = (
         f"- Public comparison: xSID Indonesian (`../shared/data/xsid-id`, CC BY-SA 4.0, van der Goot et al. 2021): "
         f"trained on id.valid ({len(sets.xsid_train.examples)} sentences, {len(sets.xsid_train.intents)} intents), "

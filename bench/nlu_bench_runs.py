@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from nlu_bench_sets import BenchSets
 from process_memory import tree_memory_mb
 
 from nlu.base import NluEngine
@@ -29,7 +30,6 @@ from nlu.scores import EvaluationReport
 from nlu.sklearn_engine import SklearnEngine
 from nlu.sklearn_training import fit_model
 from nlu.throwaway_rasa import ThrowawayRasa
-from nlu.training_data import TrainingData
 
 
 @dataclass
@@ -81,17 +81,8 @@ def concurrent_throughput(engine: NluEngine, texts: list[str], workers: int = 4)
     return len(texts) / (time.perf_counter() - t0)
 
 
-@dataclass(frozen=True)
-class TestSets:
-    """The held-out sets and the public comparison set."""
-
-    heldout: TrainingData
-    heldout_long: TrainingData
-    xsid_train: TrainingData | None
-    xsid_test: TrainingData | None
-
-
-def run_sklearn(data: TrainingData, sets: TestSets, texts: list[str], folds: int, threshold: float) -> EngineResult:
+def run_sklearn(sets: BenchSets, texts: list[str], folds: int, threshold: float) -> EngineResult:
+    data = sets.data
     res = EngineResult("sklearn")
     runs = []
     model = None
@@ -119,8 +110,9 @@ def run_sklearn(data: TrainingData, sets: TestSets, texts: list[str], folds: int
 
 
 def run_rasa(
-    data: TrainingData, sets: TestSets, texts: list[str], folds: int, config: NluConfig, say
+    sets: BenchSets, texts: list[str], folds: int, config: NluConfig, say
 ) -> EngineResult:
+    data = sets.data
     res = EngineResult("rasa")
     with ThrowawayRasa(config) as rasa:
         say("rasa: training on all data...")

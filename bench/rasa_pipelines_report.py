@@ -13,8 +13,9 @@ from pathlib import Path
 
 from marked_section import write_marked_section
 from nlu_bench_report import location_f1
+from nlu_bench_sets import BenchSets
 from rasa_pipelines_candidates import DEFAULT, Candidate
-from rasa_pipelines_runs import Result, Sets
+from rasa_pipelines_runs import Result
 
 from nlu.scores import EvaluationReport
 
@@ -104,7 +105,7 @@ FINDINGS = """What the run of 29 Nov 2026 showed:
 
 
 def markdown(results: Sequence[Result], candidates: Sequence[Candidate], info: dict[str, str],
-             loads: Sequence[float], sets: Sets, minutes: float, skipped: Sequence[str] = ()) -> str:
+             loads: Sequence[float], sets: BenchSets, minutes: float, skipped: Sequence[str] = ()) -> str:
     chosen = choose(results)
     about = "\n".join(f"- **{c.label}**: {c.about} Config: `nlu/rasa/pipelines/{c.file_name}`." for c in candidates)
     xsid = (f"xSID Indonesian (train id.valid, {len(sets.xsid_train.examples)} sentences; test id.test, "

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nlu_bench_sets import BenchSets
 from process_memory import tree_memory_mb
 from rasa_pipelines_candidates import ROOT, Candidate, config_yaml
 
@@ -66,16 +67,7 @@ class Result:
         return n / self.examples if self.examples else 0.0
 
 
-@dataclass(frozen=True)
-class Sets:
-    data: TrainingData
-    heldout: TrainingData
-    heldout_long: TrainingData
-    xsid_train: TrainingData | None
-    xsid_test: TrainingData | None
-
-
-def measure(candidate: Candidate, sets: Sets, config_dir: Path, say: Callable[[str], None], *,
+def measure(candidate: Candidate, sets: BenchSets, config_dir: Path, say: Callable[[str], None], *,
             xsid: bool = True, threshold: float = 0.5) -> Result:
     """Train ``candidate`` on the project data (and on xSID), serve it, score it."""
     path = config_dir / candidate.file_name
