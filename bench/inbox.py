@@ -37,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from marked_section import write_marked_section  # noqa: E402
 from sqlalchemy import Engine, event, insert, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
@@ -314,14 +315,7 @@ def table(rows: int, repeat: int, results: dict[str, tuple[float, list[Measured]
 
 def write_docs(section: str, doc: Path | None = None) -> None:
     """Replace the section between the inbox markers in docs/BENCHMARKS.md (appended if missing)."""
-    doc = doc or ROOT / "docs" / "BENCHMARKS.md"
-    body = doc.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{section}{END}"
-    if BEGIN in body and END in body:
-        body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, body, flags=re.S)
-    else:
-        body = body.rstrip("\n") + f"\n\n{block}\n"
-    doc.write_text(body, encoding="utf-8")
+    write_marked_section(doc or ROOT / "docs" / "BENCHMARKS.md", section, BEGIN, END)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,13 +34,11 @@ sys.path.insert(0, str(ROOT))
 from nlu_bench_report import machine, table, write_markdown  # noqa: E402
 
 # EngineResult too: results saved by the script before its split name it as __main__.EngineResult.
-from nlu_bench_runs import EngineResult, TestSets, run_rasa, run_sklearn  # noqa: E402,F401
+from nlu_bench_runs import EngineResult, run_rasa, run_sklearn  # noqa: E402,F401
+from nlu_bench_sets import load_sets  # noqa: E402
 
 from nlu.config import NluConfig  # noqa: E402
-from nlu.datasets import load_conll  # noqa: E402
 from nlu.scores import save_confusion_png  # noqa: E402
-from nlu.training_data import load_and_validate  # noqa: E402
-from nlu.training_reader import load_training_data  # noqa: E402
 
 
 def main() -> int:
@@ -65,22 +63,14 @@ def main() -> int:
     def say(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    data, _ = load_and_validate(args.data)
-    heldout = load_training_data(args.heldout)
-    xsid_valid, xsid_test = args.xsid / "id.valid.conll", args.xsid / "id.test.conll"
-    have_xsid = xsid_valid.is_file() and xsid_test.is_file()
-    sets = TestSets(
-        heldout,
-        load_training_data(args.heldout_long),
-        load_conll(xsid_valid) if have_xsid else None,
-        load_conll(xsid_test) if have_xsid else None,
-    )
-    if not have_xsid:
+    sets = load_sets(args.data, args.heldout, args.heldout_long, args.xsid)
+    data, heldout = sets.data, sets.heldout
+    if sets.xsid_test is None:
         say(f"xSID not found in {args.xsid}: skipped")
     texts = [ex.text for ex in heldout.examples] + [ex.text for ex in data.examples]
     info = machine()
     say("sklearn...")
-    results = [run_sklearn(data, sets, texts, args.folds, args.threshold)]
+    results = [run_sklearn(sets, texts, args.folds, args.threshold)]
     key = data.fingerprint() + heldout.fingerprint() + sets.heldout_long.fingerprint()
     saved = ROOT / "var" / "bench" / "rasa-result.pkl"
     if args.reuse_rasa:
@@ -93,7 +83,7 @@ def main() -> int:
         config = NluConfig(
             rasa_venv=ROOT / ".venv-rasa", rasa_config=ROOT / "nlu" / "rasa" / "config.yml", threshold=args.threshold
         )
-        rasa_result = run_rasa(data, sets, texts, args.rasa_folds, config, say)
+        rasa_result = run_rasa(sets, texts, args.rasa_folds, config, say)
         if rasa_result.cv is None and saved.is_file():
             # A quick rerun (--rasa-folds 0) keeps the last cross-validation of the same data.
             fingerprint, previous = pickle.loads(saved.read_bytes())
@@ -111,7 +101,7 @@ def main() -> int:
                 pngs.append(save_confusion_png(rep, args.png_dir / f"confusion-{r.engine}-{attr}.png"))
     print(table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_markdown(args.output, results, info, data, sets, args, pngs)
+    write_markdown(args.output, results, info, sets, args, pngs)
     say(f"wrote {args.output}")
     return 0
 

@@ -1,8 +1,8 @@
 """bench/nlu_bench.py's report: the table of both engines and its part of docs/BENCHMARKS.md.
 
 :func:`write_markdown` rewrites only the part between ``<!-- nlu:begin -->`` and
-``<!-- nlu:end -->`` (:func:`replace_marked_part`); the hand-written measurements it ends with
-are :mod:`nlu_bench_notes`. :func:`machine`, :func:`fmt` and :func:`location_f1` serve the
+``<!-- nlu:end -->`` (:mod:`marked_section`); the hand-written measurements it ends with are
+:mod:`nlu_bench_notes`. :func:`machine`, :func:`fmt` and :func:`location_f1` serve the
 other NLU benchmark's report too (bench/rasa_pipelines_report.py).
 """
 
@@ -14,13 +14,16 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
+from marked_section import write_marked_section
 from nlu_bench_notes import CHOICES, ISSUE_14
-from nlu_bench_runs import EngineResult, TestSets
+from nlu_bench_runs import EngineResult
+from nlu_bench_sets import BenchSets
 
 from nlu.scores import EvaluationReport
-from nlu.training_data import TrainingData
 
 ROOT = Path(__file__).resolve().parents[1]
+BEGIN = "<!-- nlu:begin -->"
+END = "<!-- nlu:end -->"
 
 
 def machine() -> dict[str, str]:
@@ -143,8 +146,7 @@ def write_markdown(
     path: Path,
     results: list[EngineResult],
     info: dict[str, str],
-    data: TrainingData,
-    sets: TestSets,
+    sets: BenchSets,
     args: argparse.Namespace,
     pngs: list[Path],
 ) -> None:
@@ -156,7 +158,7 @@ def write_markdown(
         cv_note = (f"sklearn {args.folds}-fold, Rasa {rasa.cv.method}, stratified, same seed"
                    " (the same folds when the counts match)")
     notes = "\n".join(f"- {r.engine}: {n}" for r in results for n in r.notes)
-    heldout = sets.heldout
+    data, heldout = sets.data, sets.heldout
     xsid_line = (
         f"- Public comparison: xSID Indonesian (`../shared/data/xsid-id`, CC BY-SA 4.0, van der Goot et al. 2021): "
         f"trained on id.valid ({len(sets.xsid_train.examples)} sentences, {len(sets.xsid_train.intents)} intents), "
@@ -246,29 +248,4 @@ Confusion matrices: {", ".join(f"`{p.relative_to(ROOT) if p.is_relative_to(ROOT)
 {ISSUE_14}
 {CHOICES}
 """
-    replace_marked_part(path, text)
-
-
-BEGIN = "<!-- nlu:begin -->"
-END = "<!-- nlu:end -->"
-
-
-def replace_marked_part(path: Path, part: str) -> None:
-    """Write ``part`` between the NLU markers of ``path``, leaving the rest of the file alone.
-
-    A file without the markers is from before they existed, when this script wrote all of
-    it: its text up to the first other section's marker (a line starting with ``<!--``) is
-    replaced; anything from that marker on is kept.
-    """
-    block = f"{BEGIN}\n{part.strip()}\n{END}\n"
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        new = head + block + ("\n" + tail if tail else "")
-    else:
-        lines = old.splitlines(keepends=True)
-        keep_from = next((i for i, line in enumerate(lines) if line.startswith("<!--")), len(lines))
-        tail = "".join(lines[keep_from:])
-        new = block + ("\n" + tail if tail else "")
-    path.write_text(new, encoding="utf-8")
+    write_marked_section(path, text, BEGIN, END)

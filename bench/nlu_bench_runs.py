@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import resource
 import statistics
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from nlu_bench_sets import BenchSets
+from process_memory import tree_memory_mb
 
 from nlu.base import NluEngine
 from nlu.config import NluConfig
@@ -29,7 +30,6 @@ from nlu.scores import EvaluationReport
 from nlu.sklearn_engine import SklearnEngine
 from nlu.sklearn_training import fit_model
 from nlu.throwaway_rasa import ThrowawayRasa
-from nlu.training_data import TrainingData
 
 
 @dataclass
@@ -81,41 +81,8 @@ def concurrent_throughput(engine: NluEngine, texts: list[str], workers: int = 4)
     return len(texts) / (time.perf_counter() - t0)
 
 
-def vm_hwm_mb(pid: int) -> float:
-    """Peak resident memory of a running process (VmHWM)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def process_tree_hwm_mb(pid: int) -> float:
-    """Peak RSS of a process and its children (Rasa's server runs under a wrapper script)."""
-    pids = [pid]
-    try:
-        out = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
-        ).stdout
-        pids += [int(p) for p in out.split()]
-    except OSError:
-        pass
-    return max(vm_hwm_mb(p) for p in pids)
-
-
-@dataclass(frozen=True)
-class TestSets:
-    """The held-out sets and the public comparison set."""
-
-    heldout: TrainingData
-    heldout_long: TrainingData
-    xsid_train: TrainingData | None
-    xsid_test: TrainingData | None
-
-
-def run_sklearn(data: TrainingData, sets: TestSets, texts: list[str], folds: int, threshold: float) -> EngineResult:
+def run_sklearn(sets: BenchSets, texts: list[str], folds: int, threshold: float) -> EngineResult:
+    data = sets.data
     res = EngineResult("sklearn")
     runs = []
     model = None
@@ -143,8 +110,9 @@ def run_sklearn(data: TrainingData, sets: TestSets, texts: list[str], folds: int
 
 
 def run_rasa(
-    data: TrainingData, sets: TestSets, texts: list[str], folds: int, config: NluConfig, say
+    sets: BenchSets, texts: list[str], folds: int, config: NluConfig, say
 ) -> EngineResult:
+    data = sets.data
     res = EngineResult("rasa")
     with ThrowawayRasa(config) as rasa:
         say("rasa: training on all data...")
@@ -164,7 +132,7 @@ def run_rasa(
         res.p50_ms, res.p99_ms, res.throughput = latency(engine, texts)
         res.throughput_4 = concurrent_throughput(engine, texts)
         assert rasa.server is not None and rasa.server.pid is not None
-        server_peak = process_tree_hwm_mb(rasa.server.pid)
+        server_peak = tree_memory_mb(rasa.server.pid, "VmHWM")
         if sets.xsid_train is not None and sets.xsid_test is not None:
             say("rasa: xSID (train on id.valid, test on id.test)...")
             xmodel, xseconds = rasa.train(sets.xsid_train)

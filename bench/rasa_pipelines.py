@@ -43,14 +43,12 @@ sys.path.insert(0, str(ROOT))
 # The siblings (bench/ is on the path); Candidate and Result also because runs saved before
 # the split name them as __main__.Candidate and __main__.Result.
 from nlu_bench_report import machine  # noqa: E402
+from nlu_bench_sets import load_sets  # noqa: E402
 from rasa_pipelines_candidates import Candidate, all_candidates, write_configs  # noqa: E402
 from rasa_pipelines_report import best_linear, choose, markdown, replace_section  # noqa: E402
-from rasa_pipelines_runs import Result, Sets, measure  # noqa: E402
+from rasa_pipelines_runs import Result, measure  # noqa: E402
 
 from nlu.base import NluError  # noqa: E402
-from nlu.datasets import load_conll  # noqa: E402
-from nlu.training_data import load_and_validate  # noqa: E402
-from nlu.training_reader import load_training_data  # noqa: E402
 
 
 @dataclass
@@ -82,11 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    data, _ = load_and_validate(args.data)
-    valid, test = args.xsid / "id.valid.conll", args.xsid / "id.test.conll"
-    have_xsid = valid.is_file() and test.is_file()
-    sets = Sets(data, load_training_data(args.heldout), load_training_data(args.heldout_long),
-                load_conll(valid) if have_xsid else None, load_conll(test) if have_xsid else None)
+    sets = load_sets(args.data, args.heldout, args.heldout_long, args.xsid)
     saved = ROOT / "var" / "bench" / "rasa-pipelines.pkl"
     if args.reuse:
         run: Run = pickle.loads(saved.read_bytes())

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from marked_section import write_marked_section
 from nlu_bench_report import location_f1
+from nlu_bench_sets import BenchSets
 from rasa_pipelines_candidates import DEFAULT, Candidate
-from rasa_pipelines_runs import Result, Sets
+from rasa_pipelines_runs import Result
 
 from nlu.scores import EvaluationReport
 
@@ -103,7 +105,7 @@ FINDINGS = """What the run of 29 Nov 2026 showed:
 
 
 def markdown(results: Sequence[Result], candidates: Sequence[Candidate], info: dict[str, str],
-             loads: Sequence[float], sets: Sets, minutes: float, skipped: Sequence[str] = ()) -> str:
+             loads: Sequence[float], sets: BenchSets, minutes: float, skipped: Sequence[str] = ()) -> str:
     chosen = choose(results)
     about = "\n".join(f"- **{c.label}**: {c.about} Config: `nlu/rasa/pipelines/{c.file_name}`." for c in candidates)
     xsid = (f"xSID Indonesian (train id.valid, {len(sets.xsid_train.examples)} sentences; test id.test, "
@@ -145,16 +147,5 @@ nothing there and is not shown (its accuracy scores the top-ranked intent, as ev
 
 
 def replace_section(path: Path, part: str) -> None:
-    """Write ``part`` between this script's markers, added after the NLU section when missing."""
-    block = f"{BEGIN}\n{part.strip()}\n{END}\n"
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-    elif AFTER in old:
-        head, tail = old.split(AFTER, 1)
-        head += AFTER + "\n\n"
-    else:
-        head, tail = old.rstrip("\n") + ("\n\n" if old.strip() else ""), ""
-    tail = tail.lstrip("\n")
-    path.write_text(head + block + ("\n" + tail if tail else ""), encoding="utf-8")
+    """Write ``part`` between this report's markers, added after the NLU section when missing."""
+    write_marked_section(path, part, BEGIN, END, after=AFTER)

@@ -7,13 +7,14 @@ one at a time; a :class:`Result` is what one candidate measured.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nlu_bench_sets import BenchSets
+from process_memory import tree_memory_mb
 from rasa_pipelines_candidates import ROOT, Candidate, config_yaml
 
 from nlu.config import NluConfig
@@ -66,32 +67,7 @@ class Result:
         return n / self.examples if self.examples else 0.0
 
 
-def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
-    """Resident memory of a process and its children, by /proc (``VmRSS`` now, ``VmHWM`` peak)."""
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    best = 0.0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith(field_name + ":"):
-                    best = max(best, int(line.split()[1]) / 1024)
-        except OSError:
-            continue
-    return best
-
-
-@dataclass(frozen=True)
-class Sets:
-    data: TrainingData
-    heldout: TrainingData
-    heldout_long: TrainingData
-    xsid_train: TrainingData | None
-    xsid_test: TrainingData | None
-
-
-def measure(candidate: Candidate, sets: Sets, config_dir: Path, say: Callable[[str], None], *,
+def measure(candidate: Candidate, sets: BenchSets, config_dir: Path, say: Callable[[str], None], *,
             xsid: bool = True, threshold: float = 0.5) -> Result:
     """Train ``candidate`` on the project data (and on xSID), serve it, score it."""
     path = config_dir / candidate.file_name
@@ -111,8 +87,8 @@ def measure(candidate: Candidate, sets: Sets, config_dir: Path, say: Callable[[s
         long = evaluate_engine(engine, sets.heldout_long, method="held-out, long messages", train_seconds=seconds)
         p50, p99 = held.parse_ms_p50, held.parse_ms_p99
         assert rasa.server is not None and rasa.server.pid is not None
-        serving = rss_mb(rasa.server.pid)
-        peak = rss_mb(rasa.server.pid, "VmHWM")
+        serving = tree_memory_mb(rasa.server.pid)
+        peak = tree_memory_mb(rasa.server.pid, "VmHWM")
         say(f"{candidate.label}: held-out {held.accuracy:.3f}, long {long.accuracy:.3f}, serving {serving:.0f} MB")
         xs, xcpu = None, 0.0
         if xsid and sets.xsid_train is not None and sets.xsid_test is not None:

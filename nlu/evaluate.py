@@ -21,7 +21,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from nlu.base import NluEngine, Parse
 from nlu.config import NluConfig
-from nlu.scores import NONE_LABEL, EvaluationReport, Prediction, score
+
+# Results saved before nlu/scores.py existed (var/bench/*.pkl, which bench/nlu_bench.py --reuse-rasa
+# and bench/rasa_pipelines.py --reuse/--only unpickle) name the report's classes under nlu.evaluate:
+# IntentScore and EntityScore stay importable from here for them.
+from nlu.scores import NONE_LABEL, EntityScore, EvaluationReport, IntentScore, Prediction, score  # noqa: F401
 from nlu.sklearn_engine import SklearnEngine
 from nlu.sklearn_training import fit_model
 from nlu.throwaway_rasa import ThrowawayRasa

@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session
 
 from bot.casework import days
 from bot.casework.complaints import CLOSED
-from bot.casework.days import BadDay, day_range, day_span
 from bot.store import text_search
 from bot.store.models import Complaint, Contact, ContactAddress
 
@@ -120,7 +119,7 @@ def parse_day(value: str, name: str) -> date:
     """A day of a filter (:func:`bot.casework.days.parse_day`), refused as a :class:`FilterError`."""
     try:
         return days.parse_day(value, name)
-    except BadDay as exc:
+    except days.BadDay as exc:
         raise FilterError(str(exc)) from None
 
 
@@ -137,8 +136,8 @@ def parse_filter(args: Mapping[str, str], choices: Choices) -> InboxFilter:
     if len(q) > MAX_QUERY:
         raise FilterError(f"q: a search is at most {MAX_QUERY} characters.")
     try:
-        created_from, created_to = day_range(args)
-    except BadDay as exc:
+        created_from, created_to = days.day_range(args)
+    except days.BadDay as exc:
         raise FilterError(str(exc)) from None
     return InboxFilter(
         status=_one_of(args, "status", choices.statuses, "status"),
@@ -224,7 +223,7 @@ def filtered(f: InboxFilter, viewer: Viewer, choices: Choices, now: datetime, zo
         stmt = stmt.where(Complaint.agency == f.agency)
     if f.channel:
         stmt = stmt.where(Complaint.channel == f.channel)
-    start, end = day_span(f.created_from, f.created_to, zone)
+    start, end = days.day_span(f.created_from, f.created_to, zone)
     if start:
         stmt = stmt.where(Complaint.created_at >= start)
     if end:
@@ -368,10 +367,10 @@ def late_by(due: datetime | None, now: datetime, lang: str = "id") -> str:
         return ""
     late, day, hour, minute = LATE_WORDS.get(lang, LATE_WORDS["id"])
     minutes = int((now - due).total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
+    whole_days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    if days:
-        parts = [day.format(n=days)] + ([hour.format(n=hours)] if hours else [])
+    if whole_days:
+        parts = [day.format(n=whole_days)] + ([hour.format(n=hours)] if hours else [])
     elif hours:
         parts = [hour.format(n=hours)] + ([minute.format(n=mins)] if mins else [])
     else:
