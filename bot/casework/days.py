@@ -3,8 +3,8 @@
 The inbox and the transcripts read the same two query arguments the same way
 (:func:`day_range`) and turn them into the instants a stored time is compared with
 (:func:`day_span`: from the first day's midnight in the city's zone up to, not including,
-the midnight after the last day). A value they cannot use is :class:`BadDay`; each page
-answers it as its own 400.
+the midnight after the last day). A value they cannot use is a
+:class:`~bot.casework.filter_refusal.FilterRefused`, worded by the page in the console's language.
 """
 
 from __future__ import annotations
@@ -14,24 +14,22 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.casework.filter_refusal import FilterRefused
+
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-class BadDay(ValueError):
-    """A day a filter cannot use; the message names the query argument and says why."""
 
 
 def parse_day(value: str, name: str) -> date:
     """A day written YYYY-MM-DD, between the years 1900 and 2999 (beyond them, converting the
     day's midnight to UTC would overflow: a 400, not a 500)."""
     if not _DAY.fullmatch(value):
-        raise BadDay(f"{name}: a date is written YYYY-MM-DD, not {value[:30]!r}.")
+        raise FilterRefused(name, "day_format", value=repr(value[:30]))
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise BadDay(f"{name}: {value!r} is not a date.") from None
+        raise FilterRefused(name, "not_a_day", value=repr(value)) from None
     if not 1900 <= day.year <= 2999:
-        raise BadDay(f"{name}: {value!r} is too far from today.")
+        raise FilterRefused(name, "day_too_far", value=repr(value))
     return day
 
 
@@ -43,7 +41,7 @@ def day_range(args: Mapping[str, str], first: str = "from", last: str = "to") ->
         days.append(parse_day(value, name) if value else None)
     start, end = days
     if start and end and start > end:
-        raise BadDay(f"{first}: the first day comes after the last day.")
+        raise FilterRefused(first, "days_reversed")
     return start, end
 
 

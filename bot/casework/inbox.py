@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from bot.casework import days
 from bot.casework.complaints import CLOSED
+from bot.casework.filter_refusal import FilterRefused
 from bot.store import text_search
 from bot.store.models import Complaint, Contact, ContactAddress
 
@@ -46,10 +47,6 @@ ASSIGNED: tuple[str, ...] = ("me", "none")
 WHOLE_TICKET = re.compile(r"[A-Za-z]{2,6}-\d{4}-\d{6}")
 MAX_PAGE = 1_000_000
 MAX_QUERY = 200
-
-
-class FilterError(ValueError):
-    """A query-string parameter the inbox cannot use; the message says which and why (a 400)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,45 +105,34 @@ class InboxFilter:
         return {k: v for k, v in self.query_args().items() if k != "page"}
 
 
-def _one_of(args: Mapping[str, str], name: str, allowed: tuple[str, ...], label: str) -> str:
+def _one_of(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
     value = (args.get(name) or "").strip()
     if value and value not in allowed:
-        raise FilterError(f"{name}: unknown {label} {value[:60]!r}.")
+        raise FilterRefused(name, "unknown_value", value=repr(value[:60]))
     return value
 
 
-def parse_day(value: str, name: str) -> date:
-    """A day of a filter (:func:`bot.casework.days.parse_day`), refused as a :class:`FilterError`."""
-    try:
-        return days.parse_day(value, name)
-    except days.BadDay as exc:
-        raise FilterError(str(exc)) from None
-
-
 def parse_filter(args: Mapping[str, str], choices: Choices) -> InboxFilter:
-    """Read the inbox's query string; raises FilterError for anything it cannot use."""
+    """Read the inbox's query string; raises FilterRefused for anything it cannot use."""
     page_raw = (args.get("page") or "1").strip()
     # ASCII digits only ("²".isdigit() is True) and bounded, so int() and OFFSET stay sane.
     if not re.fullmatch(r"[0-9]{1,7}", page_raw) or not 1 <= int(page_raw) <= MAX_PAGE:
-        raise FilterError("page: a page number from 1.")
+        raise FilterRefused("page", "page_number")
     overdue_raw = (args.get("overdue") or "").strip()
     if overdue_raw not in ("", "0", "1"):
-        raise FilterError("overdue: 1 or nothing.")
+        raise FilterRefused("overdue", "one_or_nothing")
     q = (args.get("q") or "").strip()
     if len(q) > MAX_QUERY:
-        raise FilterError(f"q: a search is at most {MAX_QUERY} characters.")
-    try:
-        created_from, created_to = days.day_range(args)
-    except days.BadDay as exc:
-        raise FilterError(str(exc)) from None
+        raise FilterRefused("q", "too_long", limit=MAX_QUERY)
+    created_from, created_to = days.day_range(args)
     return InboxFilter(
-        status=_one_of(args, "status", choices.statuses, "status"),
-        category=_one_of(args, "category", choices.categories, "category"),
-        agency=_one_of(args, "agency", choices.agencies, "agency"),
-        channel=_one_of(args, "channel", choices.channels, "channel"),
+        status=_one_of(args, "status", choices.statuses),
+        category=_one_of(args, "category", choices.categories),
+        agency=_one_of(args, "agency", choices.agencies),
+        channel=_one_of(args, "channel", choices.channels),
         created_from=created_from, created_to=created_to, overdue=overdue_raw == "1",
-        assigned=_one_of(args, "assigned", ASSIGNED, "choice"), q=q,
-        sort=_one_of(args, "sort", SORTS, "sort order") or "newest", page=int(page_raw))
+        assigned=_one_of(args, "assigned", ASSIGNED), q=q,
+        sort=_one_of(args, "sort", SORTS) or "newest", page=int(page_raw))
 
 
 def visible(stmt: Select[*Ts], viewer: Viewer) -> Select[*Ts]:

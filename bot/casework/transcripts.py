@@ -17,17 +17,14 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
 
-from bot.casework.days import BadDay, day_range, day_span
+from bot.casework.days import day_range, day_span
+from bot.casework.filter_refusal import FilterRefused
 from bot.store.models import Contact, ContactAddress, Conversation, Message
 
 #: Intents that say the engine did not understand (besides a confidence under nlu.threshold).
 FALLBACK_INTENTS = ("out_of_scope", "nlu_fallback")
 MAX_FILTER_CHARS = 200
 INTENT = re.compile(r"[a-z_]{1,60}")
-
-
-class BadFilter(ValueError):
-    """A filter value staff can correct; the message says which and how."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +44,20 @@ class TranscriptFilter:
 
 
 def parse_filter(args: Mapping[str, str], channels: tuple[str, ...]) -> TranscriptFilter:
-    """The filter from query arguments; :class:`BadFilter` for a value that cannot be used."""
+    """The filter from query arguments; :class:`FilterRefused` for a value that cannot be used."""
     for key in ("q", "contact", "intent"):
         if len(args.get(key, "")) > MAX_FILTER_CHARS:
-            raise BadFilter(f"{key}: paling banyak {MAX_FILTER_CHARS} karakter")
+            raise FilterRefused(key, "too_long", limit=MAX_FILTER_CHARS)
     channel = args.get("channel", "").strip()
     if channel and channel not in channels:
-        raise BadFilter(f"channel: salah satu dari {', '.join(channels)}")
+        raise FilterRefused("channel", "one_of", choices=", ".join(channels))
     intent = args.get("intent", "").strip()
     if intent and not INTENT.fullmatch(intent):
-        raise BadFilter("intent: huruf kecil dan _ saja (mis. report_road_damage)")
+        raise FilterRefused("intent", "intent_name")
     page_raw = args.get("page", "1") or "1"
     if not re.fullmatch(r"[0-9]{1,9}", page_raw):
-        raise BadFilter("page: nomor halaman")
-    try:
-        date_from, date_to = day_range(args)
-    except BadDay as exc:
-        raise BadFilter(str(exc)) from None
+        raise FilterRefused("page", "page_number")
+    date_from, date_to = day_range(args)
     return TranscriptFilter(text=args.get("q", "").strip(), contact=args.get("contact", "").strip(),
                             channel=channel, date_from=date_from, date_to=date_to,
                             intent=intent, not_understood=args.get("not_understood") == "1",

@@ -101,3 +101,21 @@ def test_history_sentences_default_to_indonesian_and_speak_english_on_request():
     assert describe(edit).startswith("dina mengubah") and "(kosong)" in describe(edit)
     assert describe(edit, "en").startswith("dina changed the") and "(empty)" in describe(edit, "en")
     assert describe(ComplaintEvent(kind="rating", actor="citizen", note="4"), "en") == "the citizen rated it 4/5"
+
+
+def test_a_refused_filter_reads_in_the_consoles_language_on_every_page(staffed, client):
+    login(client, "admin")
+    pages = ("/console/?from=31/12/2026", "/console/transcripts?from=31/12/2026",
+             "/console/dashboard?from=31/12/2026")
+    for path in pages:
+        r = client.get(path)
+        assert r.status_code == 400, path
+        text = r.get_data(as_text=True)
+        assert "from: tanggal ditulis TTTT-BB-HH" in text and "a date is written" not in text, path
+        assert "&#39;31/12/2026&#39;" in text or "&#x27;31/12/2026&#x27;" in text, path   # shown escaped
+    english(client)
+    for path in pages:
+        text = client.get(path).get_data(as_text=True)
+        assert "from: a date is written YYYY-MM-DD" in text and "tanggal ditulis" not in text, path
+    text = client.get("/console/transcripts?channel=fax").get_data(as_text=True)
+    assert "channel: one of " in text

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.casework.transcripts import BadFilter, is_not_understood, parse_filter
+from bot.casework.filter_refusal import FilterRefused
+from bot.casework.transcripts import is_not_understood, parse_filter
 from bot.store.models import Complaint, Contact, ContactAddress, Conversation, Message
 from tests.bot.staff_accounts import add_user, login
 
@@ -134,7 +135,7 @@ def test_bad_filters_are_400_with_a_message(talks, client):
 def test_filter_parsing_and_the_not_understood_rule():
     f = parse_filter({"q": " lampu ", "from": "2026-11-01", "not_understood": "1"}, CHANNELS)
     assert (f.text, f.date_from, f.not_understood, f.page) == ("lampu", date(2026, 11, 1), True, 1)
-    with pytest.raises(BadFilter, match="YYYY-MM-DD"):
+    with pytest.raises(FilterRefused, match="day_format"):
         parse_filter({"to": "31/12/2026"}, CHANNELS)
     assert is_not_understood(nlu("out_of_scope", 0.99), 0.5)
     assert is_not_understood(nlu("greet", 0.49), 0.5)

@@ -10,13 +10,14 @@ from flask import abort, render_template, request
 
 from bot.casework import dashboard as figures_of
 from bot.casework.complaints import CLOSED
-from bot.casework.inbox import FilterError, parse_day
+from bot.casework.days import parse_day
+from bot.casework.filter_refusal import FilterRefused
 from bot.dialogue.texts import name_of
 from bot.web.console import charts
 from bot.web.console.blueprint import bp
 from bot.web.console.common import console_now, current_runtime, login_required
 from bot.web.console.inbox import viewer
-from bot.web.console.labels import console_language, label
+from bot.web.console.labels import console_language, label, refusal
 
 DEFAULT_DAYS = 30
 
@@ -27,8 +28,8 @@ def _day(name: str, default: date) -> date:
         return default
     try:
         return parse_day(value, name)
-    except FilterError as exc:
-        abort(400, str(exc))
+    except FilterRefused as exc:
+        abort(400, refusal(exc))
 
 
 def hours_text(hours: float | None) -> str:

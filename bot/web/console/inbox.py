@@ -23,12 +23,13 @@ from sqlalchemy.orm import aliased
 from bot.casework import inbox, local_time
 from bot.casework.accounts import sees_every_agency
 from bot.casework.complaints import CLOSED
+from bot.casework.filter_refusal import FilterRefused
 from bot.casework.queues import served_queues
 from bot.settings.schema import KNOWN_CHANNELS
 from bot.store.models import Complaint, Contact, ContactAddress, Conversation, StaffUser
 from bot.web.console.blueprint import bp
 from bot.web.console.common import console_now, current_runtime, login_required
-from bot.web.console.labels import console_language
+from bot.web.console.labels import console_language, refusal
 
 audit_log = logging.getLogger("warga.audit")
 
@@ -59,8 +60,8 @@ def counts_cache() -> inbox.CountsCache:
 def requested_filter(known: inbox.Choices) -> inbox.InboxFilter:
     try:
         return inbox.parse_filter(request.args, known)
-    except inbox.FilterError as exc:
-        abort(400, str(exc))
+    except FilterRefused as exc:
+        abort(400, refusal(exc))
 
 
 @bp.get("/")

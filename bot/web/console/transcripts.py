@@ -8,12 +8,14 @@ from flask import abort, g, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from bot.casework.filter_refusal import FilterRefused
 from bot.casework.staff_conversations import visible_conversations
-from bot.casework.transcripts import BadFilter, conversations_matching, message_clause, parse_filter
+from bot.casework.transcripts import conversations_matching, message_clause, parse_filter
 from bot.settings.schema import KNOWN_CHANNELS
 from bot.store.models import Conversation, Message
 from bot.web.console.blueprint import bp
 from bot.web.console.common import PAGE, current_runtime, login_required
+from bot.web.console.labels import refusal
 from nlu.intents import INTENTS
 
 
@@ -24,8 +26,8 @@ def transcripts() -> Any:
     settings = rt.settings
     try:
         f = parse_filter(request.args, KNOWN_CHANNELS)
-    except BadFilter as exc:
-        abort(400, str(exc))
+    except FilterRefused as exc:
+        abort(400, refusal(exc))
     threshold, zone = settings.nlu.threshold, settings.timezone
     ids = conversations_matching(f, visible_conversations(g.user), threshold, zone)
     with rt.sessions() as s:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import abort, redirect, request, session, url_for
 
+from bot.casework.filter_refusal import FilterRefused
 from bot.web.console.blueprint import bp
 from bot.web.console.labels.en import WORDS as ENGLISH
 from bot.web.console.labels.id import WORDS as INDONESIAN
@@ -30,6 +31,11 @@ def label(key: str, **values: Any) -> str:
     """The fixed word ``key`` in the console's language (Indonesian when English lacks it)."""
     text = LABELS[console_language()].get(key) or LABELS["id"].get(key, key)
     return text.format(**values) if values else text
+
+
+def refusal(exc: FilterRefused) -> str:
+    """A refused filter value in the console's language: "from: a date is written ..."."""
+    return f"{exc.param}: {label('refused.' + exc.reason, **exc.values)}"
 
 
 @bp.app_context_processor

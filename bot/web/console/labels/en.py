@@ -351,4 +351,15 @@ WORDS: dict[str, str] = {
                      "Ask an admin to unlock it (warga users unlock)."),
     "login.slow": "Too many failed attempts. Try again in {seconds} seconds.",
     "login.busy": "The server is busy checking passwords. Try again in a moment.",
+    # A filter value a page refuses (bot/casework/filter_refusal.py); the parameter comes first.
+    "refused.day_format": "a date is written YYYY-MM-DD, not {value}.",
+    "refused.not_a_day": "{value} is not a date.",
+    "refused.day_too_far": "{value} is too far from today.",
+    "refused.days_reversed": "the first day comes after the last day.",
+    "refused.unknown_value": "unknown value {value}.",
+    "refused.page_number": "a page number from 1.",
+    "refused.one_or_nothing": "1 or nothing.",
+    "refused.too_long": "at most {limit} characters.",
+    "refused.one_of": "one of {choices}.",
+    "refused.intent_name": "lowercase letters and _ only (e.g. report_road_damage).",
 }

@@ -353,4 +353,15 @@ WORDS: dict[str, str] = {
                      "Minta admin membukanya (warga users unlock)."),
     "login.slow": "Terlalu banyak percobaan gagal. Coba lagi dalam {seconds} detik.",
     "login.busy": "Server sedang sibuk memeriksa kata sandi. Coba lagi sebentar lagi.",
+    # A filter value a page refuses (bot/casework/filter_refusal.py); the parameter comes first.
+    "refused.day_format": "tanggal ditulis TTTT-BB-HH (YYYY-MM-DD), bukan {value}.",
+    "refused.not_a_day": "{value} bukan tanggal.",
+    "refused.day_too_far": "{value} terlalu jauh dari hari ini.",
+    "refused.days_reversed": "hari pertama jatuh setelah hari terakhir.",
+    "refused.unknown_value": "nilai {value} tidak dikenal.",
+    "refused.page_number": "nomor halaman, mulai dari 1.",
+    "refused.one_or_nothing": "1 atau kosong.",
+    "refused.too_long": "paling banyak {limit} karakter.",
+    "refused.one_of": "salah satu dari {choices}.",
+    "refused.intent_name": "huruf kecil dan _ saja (mis. report_road_damage).",
 }
