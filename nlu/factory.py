@@ -10,6 +10,7 @@ that make an sklearn engine, so `warga` commands that only name these builders s
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nlu.base import NluEngine
@@ -79,8 +80,9 @@ def build_rasa_engine(config: NluConfig) -> RasaEngine:
     )
 
 
-def build_rasa_server(config: NluConfig) -> RasaServer:
-    """The configured Rasa server process (not started)."""
+def build_rasa_server(config: NluConfig, model: Path | None = None) -> RasaServer:
+    """The configured Rasa server process (not started): serving ``model``, else the newest
+    model in its models directory."""
     return RasaServer(
         config.rasa_venv,
         config.rasa_models_dir,
@@ -88,6 +90,7 @@ def build_rasa_server(config: NluConfig) -> RasaServer:
         host=config.rasa_host,
         port=config.rasa_port,
         token=config.rasa_token,
+        model=model,
     )
 
 

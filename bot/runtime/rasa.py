@@ -21,6 +21,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.runtime.rasa_env import (
     FAILED,
@@ -38,6 +39,7 @@ from bot.runtime.rasa_env import (
 )
 from bot.settings import Settings
 from bot.training.live import LiveNlu
+from bot.training.rasa_switch import active_rasa_model
 from nlu.base import NluEngine, NluError
 from nlu.config import NluConfig
 from nlu.factory import build_rasa_server, build_rasa_trainer
@@ -64,12 +66,16 @@ class RasaSupervisor:
         on_phase: Called on every change of phase, in the supervisor's thread, after
             :attr:`phase` changed and before :attr:`ready` is set.
         poll_seconds: How often to look at the environment while waiting for it.
+        first_model: The model file to start the server with (the active registry version's);
+            None, or a failure to say, starts it with the newest in the models directory.
     """
 
     def __init__(self, config: NluConfig, *, environment: Callable[[], Environment],
-                 on_phase: Callable[[RasaPhase], None] | None = None, poll_seconds: float = 2.0) -> None:
+                 on_phase: Callable[[RasaPhase], None] | None = None, poll_seconds: float = 2.0,
+                 first_model: Callable[[], Path | None] | None = None) -> None:
         self.config = config
         self.environment = environment
+        self.first_model = first_model
         self.poll_seconds = poll_seconds
         self.server: RasaServer | None = None
         self.ready = threading.Event()
@@ -132,7 +138,8 @@ class RasaSupervisor:
         if not self._wait_for_environment():
             return
         try:
-            if latest_model(self.config.rasa_models_dir) is None:
+            model = self._model_to_start_with()
+            if model is None and latest_model(self.config.rasa_models_dir) is None:
                 self._set(TRAINING)
                 data, _ = load_and_validate(self.config.data_dir)
                 build_rasa_trainer(self.config).train(data)
@@ -140,7 +147,7 @@ class RasaSupervisor:
             with self._lock:  # stop() either finds this server started or stops us before it exists
                 if self._stop.is_set():
                     return
-                server = self.server = build_rasa_server(self.config)
+                server = self.server = build_rasa_server(self.config, model)
                 server.start()
             server.wait_ready(self.config.rasa_start_timeout)
             if not self._stop.is_set():
@@ -148,6 +155,15 @@ class RasaSupervisor:
         except (NluError, TrainingDataError, OSError) as exc:
             if not self._stop.is_set():
                 self._set(FAILED, str(exc))
+
+    def _model_to_start_with(self) -> Path | None:
+        if self.first_model is None:
+            return None
+        try:
+            return self.first_model()
+        except Exception as exc:  # noqa: BLE001 - the database away: the newest model will do
+            log.warning("active rasa version unknown; starting with the newest model", extra={"reason": str(exc)})
+            return None
 
     def stop(self) -> None:
         self._stop.set()
@@ -186,6 +202,7 @@ def start_supervisor(settings: Settings, *, say: Callable[[str], None] | None = 
                 say(console_line(phase))
 
     probe = environment or InstallProbe(settings.nlu.rasa_venv, settings.var_dir)
-    supervisor = RasaSupervisor(settings.nlu, environment=probe, on_phase=on_phase, poll_seconds=poll_seconds)
+    supervisor = RasaSupervisor(settings.nlu, environment=probe, on_phase=on_phase, poll_seconds=poll_seconds,
+                                first_model=lambda: active_rasa_model(settings))
     supervisor.start()
     return supervisor

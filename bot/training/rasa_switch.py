@@ -18,6 +18,9 @@ import threading
 from pathlib import Path
 
 from bot.file_lock import exclusive
+from bot.settings import Settings
+from bot.store.engine import make_engine, make_session_factory
+from bot.training.registry import active_model
 from nlu.base import NluError, Parse
 from nlu.rasa_engine import RasaEngine
 
@@ -25,6 +28,22 @@ log = logging.getLogger(__name__)
 
 #: The lock file in the Rasa server's working directory (nlu.var_dir).
 LOCK_NAME = "rasa-model.lock"
+
+
+def active_rasa_model(settings: Settings) -> Path | None:
+    """The active version's Rasa model file, when a Rasa version is active and its file is
+    here: what Warga's own server starts with, so that a restart serves the active version at
+    once (not the newest file of models/rasa, replaced by a 15 s load moments later)."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            active = active_model(session)
+    finally:
+        engine.dispose()
+    if active is None or active.engine != "rasa" or not active.model_path:
+        return None
+    path = Path(active.model_path)
+    return path if path.is_file() else None
 
 
 def server_lock(var_dir: Path) -> contextlib.AbstractContextManager[None]:

@@ -9,6 +9,7 @@ a real Rasa server on an already trained small model, so the supervisor skips th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -133,6 +134,35 @@ def test_the_supervisor_reports_each_phase_and_waits_out_a_failed_install(tmp_pa
     finally:
         supervisor.stop()
     assert read_phase(phase_file(config.var_dir)) is None
+
+
+@pytest.mark.parametrize("active", [True, False], ids=["active-version", "none-active"])
+def test_the_server_starts_with_the_active_versions_model_else_the_newest(tmp_path: Path, active: bool) -> None:
+    # A stand-in for Rasa's executable that only notes what it was asked to serve.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    asked = tmp_path / "asked.txt"
+    (venv / "bin" / "rasa").write_text(f'#!/bin/sh\necho "$@" > {asked}.tmp && mv {asked}.tmp {asked}\nexec sleep 60\n')
+    (venv / "bin" / "rasa").chmod(0o755)
+    config = dataclasses.replace(config_without_rasa(tmp_path), rasa_venv=venv)
+    version = tmp_path / "models" / "registry" / "20261101-000000-rasa.tar.gz"
+    version.parent.mkdir(parents=True)
+    version.write_bytes(b"the active version")
+    if not active:
+        config.rasa_models_dir.mkdir(parents=True)
+        (config.rasa_models_dir / "rasa-20260101-000000-abc.tar.gz").write_bytes(b"the newest")
+    phases: list[RasaPhase] = []
+    supervisor = RasaSupervisor(config, environment=ScriptedEnvironment(Environment(True)),
+                                on_phase=phases.append, poll_seconds=0.01,
+                                first_model=lambda: version if active else None)
+    supervisor.start()
+    try:
+        wait_for(asked.exists, what="the server to be started")
+        served = version.resolve() if active else config.rasa_models_dir.resolve()
+        assert f" -m {served} " in asked.read_text()
+        assert phases[0].name == STARTING          # with a model to start with, nothing is trained
+    finally:
+        supervisor.stop()
 
 
 def test_stopping_while_waiting_for_the_environment_ends_the_wait(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import NluModel, StaffUser
 from bot.training.jobs import request_training, run_training
 from bot.training.live import LiveNlu
-from bot.training.rasa_switch import server_lock
+from bot.training.rasa_switch import active_rasa_model, server_lock
 from bot.training.registry import Registry, active_model
 from bot.training.store import Actor
 from nlu.fallback import FallbackEngine
@@ -176,6 +176,16 @@ def test_a_restarted_server_is_brought_back_to_the_active_version_and_a_roll_bac
     assert fake.puts == [f"{VERSION}.tar.gz", f"{VERSION}.tar.gz", INITIAL]
     assert answered_by(live) == ("rasa", "20261101-000000-initial")
     live.close()
+
+
+def test_warga_own_server_starts_with_the_active_rasa_versions_model(world):
+    settings = world[0]
+    assert active_rasa_model(settings) is None                   # nothing active: the newest file
+    activate(world, VERSION)
+    model = active_rasa_model(settings)
+    assert model == Path(settings.nlu.models_dir) / "registry" / f"{VERSION}.tar.gz"
+    model.unlink()                                                # its file gone: the newest file
+    assert active_rasa_model(settings) is None
 
 
 def test_a_process_that_finds_the_server_lock_held_waits_and_does_not_load_again(world):
