@@ -127,34 +127,32 @@ class _PgStock:
                     return
                 self._busy = True
             try:
-                go_on = self._do(*job)
+                self._do(*job)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-            if not go_on:
-                return
 
-    def _do(self, action: str, arg: str) -> bool:
-        """One job; False when the server refuses to make databases (tests make their own)."""
+    def _do(self, action: str, arg: str) -> None:
         if action == "make":
             try:
                 name, kind = self._make(arg), arg
-            except Exception:  # noqa: BLE001 - the server busy or away
-                return False
+            except Exception:  # noqa: BLE001 - the server busy or away: tests make their own,
+                with self._cond:   # and this thread goes on recycling what they give back
+                    self._active.discard(arg)
+                return
         else:
             try:
                 recycled = self._recycle(arg)
                 if recycled is None:
-                    return True
+                    return
                 name, kind = self._renamed(arg), recycled
             except Exception:  # noqa: BLE001 - not reusable: dropped
                 with contextlib.suppress(Exception):
                     _drop_pg_database(arg)
-                return True
+                return
         with self._cond:
             self._stock[kind].append(name)
-        return True
 
     def _make(self, kind: str) -> str:
         import psycopg
@@ -479,6 +477,8 @@ def _pg_template() -> str:
         atexit.register(_drop_pg_database, name)
         _run_migrations(url)
         _TEMPLATES["postgresql"] = name
+        # Read now, before any copy: CREATE DATABASE … TEMPLATE fails while anyone is connected.
+        _pg_template_shape()
     return _TEMPLATES["postgresql"]
 
 
