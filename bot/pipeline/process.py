@@ -27,11 +27,19 @@ from bot.dialogue.policy import dialogue_policy
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
-from bot.pipeline.outbox import queue_reply
+from bot.pipeline.outbox import deliver_on_store, queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
 from bot.store.models import Conversation, Message, utcnow
-from channels.base import Channel, CitizenAbilities, ContactEvent, DescribesCitizenAbilities, Location, Media
+from channels.base import (
+    Channel,
+    CitizenAbilities,
+    ContactEvent,
+    DeliversOnStore,
+    DescribesCitizenAbilities,
+    Location,
+    Media,
+)
 from nlu.base import NluEngine, NluError, Parse
 
 log = logging.getLogger(__name__)
@@ -155,6 +163,11 @@ class ConversationProcessor:
                         return handled
                     msg_id = msg.id
                     self._handle(session, conv, msg)
+                    channel = self.channels.get(conv.channel)
+                    if isinstance(channel, DeliversOnStore):
+                        # Stored is delivered (the web chat): committed delivered with the
+                        # processing, so the outbox has no transaction of its own to run.
+                        deliver_on_store(session, self.settings.outbox, channel, conv_id, utcnow())
                     # Asked before the commit, so the last message costs no extra transaction
                     # just to find nothing. A message stored after this check has queued its
                     # own job (the queue runs a conversation once more when woken mid-run).
