@@ -326,8 +326,13 @@ def warga_env(fake_tg: FakeTelegram, fake_tw: FakeTwilio, database_url: str, **e
         "WARGA_SECURITY_CHAT_PER_SENDER_PER_MINUTE": "100000",
         "WARGA_SECURITY_CHAT_PER_ADDRESS_PER_MINUTE": "100000",
         **extra,
+        **SETTINGS_OVERRIDES,
     })
     return env
+
+
+#: ``--set`` overrides for Warga's settings (e.g. WARGA_QUEUE_THREADS=8), to steer by measurement.
+SETTINGS_OVERRIDES: dict[str, str] = {}
 
 
 @contextmanager
@@ -633,7 +638,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--reply-timeout", type=float, default=10.0)
     p.add_argument("--write", action="store_true", help="write the table into docs/BENCHMARKS.md")
+    p.add_argument("--set", action="append", default=[], metavar="WARGA_X=VALUE",
+                   help="a setting for every Warga process of the run (repeatable; not with --write)")
     args = p.parse_args(argv)
+    if args.set and args.write:
+        p.error("--set measures a variant: the table in docs/BENCHMARKS.md is for the defaults")
+    for pair in args.set:
+        key, _, value = pair.partition("=")
+        if not key.startswith("WARGA_") or not value:
+            p.error(f"--set takes WARGA_NAME=VALUE, not {pair!r}")
+        SETTINGS_OVERRIDES[key] = value
     WORK.mkdir(parents=True, exist_ok=True)
     logdir = Path(tempfile.mkdtemp(prefix="load-", dir=WORK))
     deliveries = Deliveries()
