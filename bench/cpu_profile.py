@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         run(f"sqlite:///{tmp / 'profile.db'}", tmp, args)
         return 0
     sys.path.insert(0, str(Path(__file__).parent))
-    from load import postgres_database  # sibling script
+    from load_targets import postgres_database  # sibling module
 
     with postgres_database() as url:
         run(url, tmp, args)

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{tmp / 'profile.db'}"
         cleanup = None
     else:
-        from load import postgres_database  # sibling script
+        from load_targets import postgres_database  # sibling module
 
         cleanup = postgres_database()
         url = cleanup.__enter__()
