@@ -177,9 +177,10 @@ class ThreadQueue(_Sweeping):
         """Run the conversation's job in the calling thread (the web chat's request, which
         waits for the replies anyway: no hand-over to a worker, no wake-up), unless a worker
         runs it or has it waiting: then it is enqueued, and that worker's job (or the run it
-        owes afterwards) handles the new message, in order."""
+        owes afterwards) handles the new message, in order. A queue not started (an app built
+        with ``start_workers=False``) processes nothing here either: it only enqueues."""
         with self._lock:
-            free = conv_id not in self._running and conv_id not in self._pending
+            free = bool(self._workers) and conv_id not in self._running and conv_id not in self._pending
             if free:
                 self._running.add(conv_id)
         if free:

@@ -166,24 +166,41 @@ class GatedJob:
 
 def test_a_free_conversation_is_processed_in_the_calling_thread(sessions):
     job = GatedJob()
-    q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)   # no worker started
-    q.process_here(7)
+    q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)
+    q.start()
+    try:
+        q.process_here(7)
+    finally:
+        q.stop()
     assert job.runs == [(7, threading.current_thread().name)]
 
 
-def test_a_conversation_waiting_for_a_worker_is_left_to_that_worker(sessions):
+def test_a_queue_that_was_not_started_processes_nothing_in_the_calling_thread(sessions):
     job = GatedJob()
     q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)
-    q.enqueue(7)                 # waiting in the queue (no worker started yet)
-    q.process_here(7)            # the waiting job reads every unprocessed message: nothing to add
+    q.process_here(7)            # an app built without workers: the message waits, as with enqueue
     assert job.runs == []
+
+
+def test_a_conversation_waiting_for_a_worker_is_left_to_that_worker(sessions):
+    job = GatedJob(hold=True)
+    q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)
     q.start()
     try:
+        q.enqueue(1)             # the only worker is busy with another conversation...
         assert job.started.wait(10)
+        q.enqueue(7)             # ...so this one waits in the queue
+        q.process_here(7)        # the waiting job reads every unprocessed message: nothing to add
+        assert [conv for conv, _ in job.runs] == [1]
+        job.started.clear()
+        job.release.set()
+        while len(job.runs) < 2:
+            assert job.started.wait(10)
+            job.started.clear()
     finally:
         q.stop()
-    assert [conv for conv, _ in job.runs] == [7]
-    assert job.runs[0][1].startswith("warga-worker")
+    assert [conv for conv, _ in job.runs] == [1, 7]
+    assert all(thread.startswith("warga-worker") for _, thread in job.runs)
 
 
 def test_a_conversation_a_worker_is_processing_runs_once_more_in_the_worker_afterwards(sessions):
