@@ -117,6 +117,9 @@ class Citizen:
     n: int
     base_url: str
     deliveries: Deliveries
+    # Telegram and SMS: whether every reply to a stored message (channel, external id) was
+    # recorded sent, and how many there are; None when the target has no database to ask.
+    replies: ReplyCheck | None = None
     samples: list[Sample] = field(default_factory=list)
     http: requests.Session = field(default_factory=requests.Session)
 
@@ -159,7 +162,15 @@ class Citizen:
                 "X-Twilio-Signature": sign(AUTH_TOKEN, PUBLIC_URL + "/webhooks/twilio", pairs)}, timeout=10)
         if r.status_code != 200:
             return Sample(self.kind, started, None, r.status_code)
-        return Sample(self.kind, started, self.deliveries.wait_beyond(who, before, timeout), r.status_code)
+        answered = self.deliveries.wait_beyond(who, before, timeout)
+        if answered is not None and self.replies is not None:
+            # Read every reply before writing again, as a person does: the provider cannot tell
+            # which message a reply answers, so a later reply to this message would otherwise be
+            # taken for the answer to the next one, and the citizen would write faster than the
+            # bot answers (a backlog, not a latency). Only the first reply counts for latency.
+            external_id = f"{update_id}:{self._chat}:{seq}" if self.kind == "telegram" else sid
+            self.replies.wait_all_sent(self.kind, external_id, timeout)
+        return Sample(self.kind, started, answered, r.status_code)
 
     def run(self, stop: threading.Event, timeout: float) -> None:
         for i, text in enumerate(itertools.cycle(SCRIPT)):
@@ -171,14 +182,43 @@ class Citizen:
                 sample = Sample(self.kind, time.time(), None, 599)
             if i > 0:             # the first message of each citizen is the warm-up
                 self.samples.append(sample)
-            if sample.answered is not None and self.kind in ("telegram", "sms"):
+            if sample.answered is not None and self.kind in ("telegram", "sms") and self.replies is None:
                 # Let a second reply to the same message arrive before the next message.
                 time.sleep(0.01)
 
 
+class ReplyCheck:
+    """Asks the target's database whether every reply to a message was recorded sent: the one
+    thing a webhook citizen cannot see at the fake provider (one small indexed query per
+    message once its first reply has arrived; polled only while a reply is still going out)."""
+
+    POLL_SECONDS = 0.005
+
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        self.engine = create_engine(database_url, pool_size=16)
+        self.query = text(
+            "SELECT COUNT(*) FILTER (WHERE o.status IN ('pending', 'sending')), i.processed_at IS NOT NULL "
+            "FROM messages i LEFT JOIN messages o ON o.reply_to_id = i.id AND o.direction = 'out' "
+            "WHERE i.channel = :channel AND i.external_id = :external_id GROUP BY i.id, i.processed_at")
+
+    def wait_all_sent(self, channel: str, external_id: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                row = conn.execute(self.query, {"channel": channel, "external_id": external_id}).first()
+            if row is not None and row[1] and row[0] == 0:
+                return
+            time.sleep(self.POLL_SECONDS)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
 def drive(kinds: list[str], url: str, deliveries: Deliveries, seconds: float,
-          timeout: float) -> tuple[list[Sample], float]:
-    citizens = [Citizen(kind, n, url, deliveries) for n, kind in enumerate(kinds)]
+          timeout: float, replies: ReplyCheck | None = None) -> tuple[list[Sample], float]:
+    citizens = [Citizen(kind, n, url, deliveries, replies) for n, kind in enumerate(kinds)]
     stop = threading.Event()
     threads = [threading.Thread(target=c.run, args=(stop, timeout), daemon=True) for c in citizens]
     t0 = time.time()

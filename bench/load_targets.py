@@ -28,6 +28,7 @@ from load_citizens import (
     BenchTelegram,
     BenchTwilio,
     Deliveries,
+    ReplyCheck,
     drive,
     mixed,
 )
@@ -328,7 +329,12 @@ def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: arg
     watch = JobWatch() if watch_jobs else None
     try:
         cpu0 = servers.cpu_seconds()
-        samples, elapsed = drive(kinds, servers.url, deliveries, args.seconds, timeout)
+        replies = ReplyCheck(servers.database_url) if servers.database_url is not None else None
+        try:
+            samples, elapsed = drive(kinds, servers.url, deliveries, args.seconds, timeout, replies)
+        finally:
+            if replies is not None:
+                replies.close()
         cpu = servers.cpu_seconds() - cpu0
         memory = servers.memory_mib()
         stored: list[float] = []
