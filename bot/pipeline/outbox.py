@@ -183,9 +183,8 @@ class Outbox:
                 # Only a transaction that writes is told not to wait for the disk (a drain
                 # that finds nothing costs one read).
                 writes = sent is not None
-                if writes:
-                    no_disk_wait(session)
                 if sent is not None:
+                    no_disk_wait(session)
                     self._record_sent_in(session, *sent, now)
                     sent = None
                 while True:
@@ -366,19 +365,18 @@ def deliver_on_store(session: Session, settings: OutboxSettings, channel: Delive
         refusal = refusal_of(settings, claim, now)
         if refusal is not None:
             refused.append({"b_id": claim.id, "b_reason": refusal, "b_now": now})
+            metrics.message_out(claim.channel, "failed")
             continue
         result = channel.record_delivery(outbound_of(claim))
         pids = result.provider_message_ids
         delivered.append({"b_id": claim.id, "b_status": result.status.name, "b_now": now,
                           "b_sent_at": now if result.status != DeliveryStatus.held else None,
                           "b_note": result.note, "b_pid": pids[0] if pids else None})
+        metrics.message_out(claim.channel, "sent")
     if refused:
         conn.execute(_REFUSE, refused)
     if delivered:
         conn.execute(_DELIVERED_ON_STORE, delivered)
-    for outcome, n in (("failed", len(refused)), ("sent", len(delivered))):
-        for _ in range(n):
-            metrics.message_out(rows[0].channel, outcome)
     return len(rows)
 
 
