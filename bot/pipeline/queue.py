@@ -57,7 +57,8 @@ class ConversationJob:
 
     The outbox is drained whatever happened while processing: a message that failed (and is
     retried or dead-lettered) must never hold back replies already queued, staff replies
-    included.
+    included. The one exception: processing already recorded every open reply delivered on
+    store (:attr:`Processed.outbox_done`), so there is nothing to drain.
     """
 
     def __init__(self, processor: ConversationProcessor, outbox: Outbox,
@@ -67,10 +68,14 @@ class ConversationJob:
         self.media = media
 
     def __call__(self, conv_id: int) -> None:
+        processed = None
         try:
-            self.processor.process(conv_id)
+            processed = self.processor.process(conv_id)
         finally:
-            self.outbox.drain(conv_id)
+            # Skipped only when processing recorded every open reply delivered on store (the
+            # web chat): a reply queued later by anyone else comes with its own wake-up.
+            if processed is None or not processed.outbox_done:
+                self.outbox.drain(conv_id)
         if self.media is not None:
             # After the replies: a citizen waits for an answer, not for our download.
             self.media.fetch(conv_id)
