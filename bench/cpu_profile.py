@@ -230,6 +230,8 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
         print(f"  {channel:9s} mean {mean:6.2f} ms   median {values[len(values) // 2] * 1000:6.2f} ms   "
               f"min {values[0] * 1000:6.2f} ms   max {values[-1] * 1000:6.2f} ms")
     n = args.profile_rounds * len(MESSAGES) * len(channels)
+    if n == 0:
+        return
     stats = profiles.stats()
     total = sum(t[2] for t in stats.stats.values())     # type: ignore[attr-defined]
     print(f"\nProfile: {n} messages, {total / n * 1000:.2f} ms profiled CPU per message (the profiler's own "
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         run(f"sqlite:///{tmp / 'profile.db'}", tmp, args)
         return 0
     sys.path.insert(0, str(Path(__file__).parent))
-    from load import postgres_database  # sibling script
+    from load_targets import postgres_database  # sibling module
 
     with postgres_database() as url:
         run(url, tmp, args)

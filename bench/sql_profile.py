@@ -1,9 +1,11 @@
 """Count the SQL statements one citizen message costs, end to end, and show which they are.
 
-A SQLAlchemy event listener counts every statement the process sends (``before_cursor_execute``)
-and every commit, while one message at a time goes through the real app (Flask test client, the
-thread backend's workers, the outbox sending to a local fake Telegram): the web chat API (POST
-→ replies in the response) and a signed Telegram webhook (→ reply delivered). The first messages
+SQLAlchemy event listeners count every statement the process sends (``before_cursor_execute``),
+every BEGIN, COMMIT and ROLLBACK, every connection checkout and every test of an idle connection
+(``bot.store.engine.ping_idle_connections``): the round trips to the database. One message at a
+time goes through the real app (Flask test client, the thread backend's workers, the outbox
+sending to a local fake Telegram): the web chat API (POST → replies in the response) and a
+signed Telegram webhook (→ reply delivered). The first messages
 of a conversation are warm-up; the numbers are for messages in an ongoing conversation.
 
 Usage (from the repository root)::
@@ -50,9 +52,34 @@ class Statements:
         self.sql: list[str] = []
         self.commits = 0
         self.checkouts = 0
+        self.other = 0           # BEGIN, ROLLBACK and idle-connection pings: round trips too
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "commit", self._commit)
+        event.listen(Engine, "begin", self._round_trip)
+        event.listen(Engine, "rollback", self._round_trip)
         event.listen(Pool, "checkout", self._checkout)
+        event.listen(Pool, "reset", self._reset)
+        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+        ping = PGDialect_psycopg.do_ping
+
+        def counted_ping(dialect: Any, dbapi_conn: Any) -> bool:
+            self._round_trip()
+            return bool(ping(dialect, dbapi_conn))
+
+        PGDialect_psycopg.do_ping = counted_ping  # type: ignore[method-assign]
+
+    def _round_trip(self, *args: Any) -> None:
+        if self.on:
+            with self.lock:
+                self.other += 1
+
+    def _reset(self, dbapi_conn: Any, *args: Any) -> None:
+        # A connection returned inside a transaction (a read that never committed) is rolled
+        # back by the pool: a round trip on PostgreSQL, none when no transaction is open.
+        info = getattr(dbapi_conn, "info", None)
+        if info is not None and int(getattr(info, "transaction_status", 0)) != 0:
+            self._round_trip()
 
     def _checkout(self, *args: Any) -> None:
         if self.on:
@@ -71,12 +98,12 @@ class Statements:
 
     def start(self) -> None:
         with self.lock:
-            self.sql, self.commits, self.checkouts, self.on = [], 0, 0, True
+            self.sql, self.commits, self.checkouts, self.other, self.on = [], 0, 0, 0, True
 
-    def stop(self) -> tuple[list[str], int, int]:
+    def stop(self) -> tuple[list[str], int, int, int]:
         with self.lock:
             self.on = False
-            return list(self.sql), self.commits, self.checkouts
+            return list(self.sql), self.commits, self.checkouts, self.other
 
 
 def kind(sql: str) -> str:
@@ -104,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{tmp / 'profile.db'}"
         cleanup = None
     else:
-        from load import postgres_database  # sibling script
+        from load_targets import postgres_database  # sibling module
 
         cleanup = postgres_database()
         url = cleanup.__enter__()
@@ -132,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(client: Any, rt: Any, tg: FakeTelegram, stats: Statements, show: bool) -> None:
-    per: dict[str, list[tuple[int, int, int, float]]] = {"web": [], "telegram": []}
+    per: dict[str, list[tuple[int, int, int, int, float]]] = {"web": [], "telegram": []}
     last: dict[str, list[str]] = {}
     for round_ in range(3):
         for i, text in enumerate(MESSAGES):
@@ -143,9 +170,9 @@ def report(client: Any, rt: Any, tg: FakeTelegram, stats: Statements, show: bool
             elapsed = time.perf_counter() - t0
             assert r.status_code == 200, r.get_data(as_text=True)
             settle(rt)
-            sql, commits, checkouts = stats.stop()
+            sql, commits, checkouts, other = stats.stop()
             if round_ > 0:
-                per["web"].append((len(sql), commits, checkouts, elapsed))
+                per["web"].append((len(sql), commits, checkouts, other, elapsed))
             last["web"] = sql
             # Telegram: webhook → processed → sent to the fake Bot API.
             before = len(tg.calls("sendMessage"))
@@ -162,18 +189,20 @@ def report(client: Any, rt: Any, tg: FakeTelegram, stats: Statements, show: bool
                 time.sleep(0.001)
             elapsed = time.perf_counter() - t0
             settle(rt)
-            sql, commits, checkouts = stats.stop()
+            sql, commits, checkouts, other = stats.stop()
             if round_ > 0:
-                per["telegram"].append((len(sql), commits, checkouts, elapsed))
+                per["telegram"].append((len(sql), commits, checkouts, other, elapsed))
             last["telegram"] = sql
     for channel, rows in per.items():
         n = [r[0] for r in rows]
         c = [r[1] for r in rows]
         k = [r[2] for r in rows]
-        ms = sorted(r[3] * 1000 for r in rows)
+        trips = [r[0] + r[1] + r[3] for r in rows]
+        ms = sorted(r[4] * 1000 for r in rows)
         print(f"{channel}: {sum(n) / len(n):.1f} statements per message (min {min(n)}, max {max(n)}), "
-              f"{sum(c) / len(c):.1f} commits, {sum(k) / len(k):.1f} connection checkouts (each a pre-ping "
-              f"on PostgreSQL), median {ms[len(ms) // 2]:.1f} ms to the reply (one at a time)")
+              f"{sum(c) / len(c):.1f} commits, {sum(k) / len(k):.1f} connection checkouts, "
+              f"{sum(trips) / len(trips):.1f} round trips (statements, BEGIN, COMMIT, ROLLBACK, pings), "
+              f"median {ms[len(ms) // 2]:.1f} ms to the reply (one at a time)")
         print("   last message: " + ", ".join(f"{k} ×{v}" for k, v in Counter(map(kind, last[channel])).most_common()))
         if show:
             for s in last[channel]:

@@ -11,9 +11,10 @@ import logging
 import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Table, Text, bindparam, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Conversation, Message
@@ -22,6 +23,16 @@ from channels.base import Channel, FetchesMedia, SendError
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 CHANNEL_CACHE_SIZE = 100_000
+
+
+_m = cast(Table, Message.__table__)
+# Inbound messages of a conversation that carry media, built once (it runs after every job on a
+# channel that downloads). "Has media" is narrowed in SQL on the JSON text (an empty list is
+# stored as "[]") and decided in Python: PostgreSQL's json type has no "=" operator, so
+# `Message.media != []` raised there and failed every conversation job right after its replies.
+_WITH_MEDIA = select(_m.c.id, _m.c.channel, _m.c.media).where(
+    _m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "in",
+    _m.c.channel.in_(bindparam("b_channels", expanding=True)), sql_cast(_m.c.media, Text) != "[]")
 
 
 class MediaFetcher:
@@ -57,12 +68,7 @@ class MediaFetcher:
         if not fetching or not self._downloads(conv_id):
             return []
         with self.sessions() as s:
-            # "Has media" is narrowed in SQL on the JSON text (an empty list is stored as "[]")
-            # and decided here: PostgreSQL's json type has no "=" operator, so `Message.media
-            # != []` raised there and failed every conversation job right after its replies.
-            rows = s.execute(select(Message.id, Message.channel, Message.media).where(
-                Message.conversation_id == conv_id, Message.direction == "in",
-                Message.channel.in_(fetching), cast(Message.media, Text) != "[]")).all()
+            rows = s.connection().execute(_WITH_MEDIA, {"b_conv": conv_id, "b_channels": fetching}).all()
             return [(mid, channel, list(media)) for mid, channel, media in rows
                     if media and any(not item.get("stored") and item.get("attempts", 0) < MAX_ATTEMPTS
                                      for item in media)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, String, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.pipeline import metrics
@@ -68,6 +68,16 @@ class Claim:
     language: str
 
 
+def claim_of(row: Row[*tuple[Any, ...]]) -> Claim:
+    """The claim of a reply read by :data:`_OLDEST_OPEN` (or its like), as this attempt."""
+    return Claim(id=row.id, channel=row.channel, urn=row.urn, text=row.text, buttons=row.buttons or [],
+                 media=row.media or [], template=row.template, template_vars=row.template_vars,
+                 parts_sent=row.parts_sent, attempts=row.attempts + 1, deadline_at=row.deadline_at,
+                 error_reason=row.error_reason, last_inbound_at=row.last_inbound_at,
+                 opted_out_at=row.opted_out_at, unreachable_at=row.unreachable_at,
+                 language=row.language or "id")
+
+
 # The outbox's statements, built once: building a statement costs more CPU than running it.
 _m = cast(Table, Message.__table__)
 _a = cast(Table, ContactAddress.__table__)
@@ -97,6 +107,23 @@ _RECORD_SENT = (update(_m).where(_m.c.id == bindparam("b_id"), _m.c.status == "s
                         provider_message_id=func.coalesce(bindparam("b_pid", type_=String),
                                                           _m.c.provider_message_id)))
 _NOTE_PID = insert(cast(Table, ProviderMessageId.__table__))
+# Every open reply of a conversation not leased to a sender right now, oldest first: what a
+# channel that delivers on store records in one go.
+_OPEN_UNLEASED = (
+    select(*_OLDEST_OPEN.selected_columns)
+    .select_from(_m.outerjoin(_a, _a.c.urn == _m.c.urn).outerjoin(_c, _c.c.id == _m.c.conversation_id))
+    .where(_m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "out", _m.c.status.in_(OPEN),
+           or_(_m.c.lease_until.is_(None), _m.c.lease_until <= bindparam("b_now")))
+    .order_by(_m.c.id))
+# Claim and record in one statement, only while nobody else holds the reply (same check as _CLAIM;
+# no IN list: an executemany takes no expanding parameter).
+_DELIVERED_ON_STORE = (
+    update(_m).where(_m.c.id == bindparam("b_id"), or_(*(_m.c.status == s for s in OPEN)),
+                     or_(_m.c.lease_until.is_(None), _m.c.lease_until <= bindparam("b_now")))
+    .values(status=bindparam("b_status"), lease_until=None, attempts=_m.c.attempts + 1,
+            sent_at=bindparam("b_sent_at"), status_at=bindparam("b_now"), error_code=None,
+            error_reason=bindparam("b_note"),
+            provider_message_id=func.coalesce(bindparam("b_pid", type_=String), _m.c.provider_message_id)))
 _EARLY_RECEIPTS = (select(_r.c.id).where(_r.c.channel == bindparam("b_channel"),
                                          _r.c.provider_message_id.in_(bindparam("b_pids", expanding=True)),
                                          _r.c.applied_at.is_(None)))
@@ -137,12 +164,7 @@ class Outbox:
                                         "b_lease": lease_until}).rowcount
         if claimed != 1:
             return None
-        return Claim(id=row.id, channel=row.channel, urn=row.urn, text=row.text, buttons=row.buttons or [],
-                     media=row.media or [], template=row.template, template_vars=row.template_vars,
-                     parts_sent=row.parts_sent, attempts=row.attempts + 1, deadline_at=row.deadline_at,
-                     error_reason=row.error_reason, last_inbound_at=row.last_inbound_at,
-                     opted_out_at=row.opted_out_at, unreachable_at=row.unreachable_at,
-                     language=row.language or "id")
+        return claim_of(row)
 
     def drain(self, conv_id: int) -> int:
         """Send the conversation's pending replies in order; return how many left the outbox.
@@ -158,34 +180,32 @@ class Outbox:
         while True:
             now = self.clock()
             with self.sessions() as session, session.begin():
-                no_disk_wait(session)
+                # Only a transaction that writes is told not to wait for the disk (a drain
+                # that finds nothing costs one read).
+                writes = sent is not None
                 if sent is not None:
+                    no_disk_wait(session)
                     self._record_sent_in(session, *sent, now)
                     sent = None
                 while True:
                     claim = self._claim(session, conv_id, now)
                     if claim is None:
                         return done
+                    if not writes:
+                        no_disk_wait(session)
+                        writes = True
                     done += 1
-                    refusal = self._refusal(claim, now)
+                    refusal = refusal_of(self.settings, claim, now)
                     if refusal is not None:
                         session.connection().execute(_REFUSE, {"b_id": claim.id, "b_reason": refusal, "b_now": now})
                         metrics.message_out(claim.channel, "failed")
                         continue
-                    outbound = OutboundMessage(
-                        channel=claim.channel, recipient=claim.urn or "", text=claim.text,
-                        buttons=tuple(Button(b["title"], b["payload"]) for b in claim.buttons),
-                        media_urls=tuple(m["url"] for m in claim.media), template=claim.template,
-                        template_vars=tuple(sorted((claim.template_vars or {}).items())),
-                        last_inbound_at=claim.last_inbound_at,
-                        idempotency_key=str(claim.id), language=claim.language,
-                        # A reply split in parts resumes after the parts that already went out.
-                        resume_from=claim.parts_sent)
+                    outbound = outbound_of(claim)
                     msg_id, attempts, channel = claim.id, claim.attempts, self.channels.get(claim.channel)
                     if not isinstance(channel, DeliversOnStore):
                         break
                     self._record_sent_in(session, msg_id, claim.channel, attempts,
-                                         channel.record_delivery(outbound), now)
+                                         channel.record_delivery(outbound), now, receipts=False)
                     metrics.message_out(claim.channel, "sent")
             if channel is None:
                 self._record_error(msg_id, SendError(f"channel {outbound.channel} is off",
@@ -201,18 +221,11 @@ class Outbox:
             sent = (msg_id, outbound.channel, attempts, result)
             metrics.message_out(outbound.channel, "sent")
 
-    def _refusal(self, claim: Claim, now: datetime) -> str | None:
-        if claim.deadline_at and claim.deadline_at < now:
-            return (f"gave up: not sent within {self.settings.give_up_after_minutes:g} minutes "
-                    f"({claim.error_reason or 'no error recorded'})")
-        if claim.opted_out_at is not None and claim.template != "opt_out_confirmation":
-            return "not sent: the citizen opted out"
-        if claim.unreachable_at is not None:
-            return "not sent: the citizen cannot be reached on this channel (blocked or deactivated)"
-        return None
-
     def _record_sent_in(self, session: Session, msg_id: int, channel: str, attempts: int,
-                        result: SendResult, now: datetime) -> None:
+                        result: SendResult, now: datetime, *, receipts: bool = True) -> None:
+        """Record a send. ``receipts``: the channel's provider reports on its messages later,
+        so its ids are noted (and any report that came first is applied); a channel that
+        delivers on store has nobody reporting on it."""
         conn = session.connection()
         pids = result.provider_message_ids
         # Only while this claim still holds the reply (status sending, same attempt): the
@@ -225,6 +238,8 @@ class Outbox:
             msg = session.get(Message, msg_id)
             assert msg is not None
             self._superseded(msg, attempts)     # logs which attempt stands
+        if not receipts:
+            return
         # Recorded or superseded, the provider's ids are noted, so its delivery receipts find
         # the message.
         if pids:
@@ -303,6 +318,66 @@ class Outbox:
             metrics.message_out(msg.channel, "retry" if msg.status == "pending" else msg.status)
         log.warning("outbound send failed", extra={"message_id": msg_id, "code": exc.code,
                                                    "reason": exc.reason, "kind": exc.kind.value})
+
+
+def refusal_of(settings: OutboxSettings, claim: Claim, now: datetime) -> str | None:
+    """Why a claimed reply must not go out (recorded as failed), or None."""
+    if claim.deadline_at and claim.deadline_at < now:
+        return (f"gave up: not sent within {settings.give_up_after_minutes:g} minutes "
+                f"({claim.error_reason or 'no error recorded'})")
+    if claim.opted_out_at is not None and claim.template != "opt_out_confirmation":
+        return "not sent: the citizen opted out"
+    if claim.unreachable_at is not None:
+        return "not sent: the citizen cannot be reached on this channel (blocked or deactivated)"
+    return None
+
+
+def outbound_of(claim: Claim) -> OutboundMessage:
+    """What a connector is given to send for a claimed reply."""
+    return OutboundMessage(
+        channel=claim.channel, recipient=claim.urn or "", text=claim.text,
+        buttons=tuple(Button(b["title"], b["payload"]) for b in claim.buttons),
+        media_urls=tuple(m["url"] for m in claim.media), template=claim.template,
+        template_vars=tuple(sorted((claim.template_vars or {}).items())),
+        last_inbound_at=claim.last_inbound_at, idempotency_key=str(claim.id), language=claim.language,
+        # A reply split in parts resumes after the parts that already went out.
+        resume_from=claim.parts_sent)
+
+
+def deliver_on_store(session: Session, settings: OutboxSettings, channel: DeliversOnStore, conv_id: int,
+                     now: datetime) -> int:
+    """Record the conversation's open replies delivered, in the caller's transaction: for a
+    channel whose citizens read their replies from the store (the web chat), the processing
+    of a message commits its replies already delivered, and the outbox has nothing left to do.
+
+    The same rules as :meth:`Outbox.drain` (a reply past its deadline, or to a citizen who
+    opted out or cannot be reached, is refused; one another worker holds is left to it), in
+    two statements whatever the number of replies: one read, one batched update. Call it
+    after the replies were added (they are flushed first). Returns how many were recorded.
+    """
+    session.flush()
+    conn = session.connection()
+    rows = conn.execute(_OPEN_UNLEASED, {"b_conv": conv_id, "b_now": now}).all()
+    delivered: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    for row in rows:
+        claim = claim_of(row)
+        refusal = refusal_of(settings, claim, now)
+        if refusal is not None:
+            refused.append({"b_id": claim.id, "b_reason": refusal, "b_now": now})
+            metrics.message_out(claim.channel, "failed")
+            continue
+        result = channel.record_delivery(outbound_of(claim))
+        pids = result.provider_message_ids
+        delivered.append({"b_id": claim.id, "b_status": result.status.name, "b_now": now,
+                          "b_sent_at": now if result.status != DeliveryStatus.held else None,
+                          "b_note": result.note, "b_pid": pids[0] if pids else None})
+        metrics.message_out(claim.channel, "sent")
+    if refused:
+        conn.execute(_REFUSE, refused)
+    if delivered:
+        conn.execute(_DELIVERED_ON_STORE, delivered)
+    return len(rows)
 
 
 def no_disk_wait(session: Session) -> None:

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select
@@ -27,11 +28,19 @@ from bot.dialogue.policy import dialogue_policy
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
-from bot.pipeline.outbox import queue_reply
+from bot.pipeline.outbox import deliver_on_store, queue_reply
 from bot.pipeline.wakeup import LocalWakeups, Wakeups
 from bot.settings import Settings
 from bot.store.models import Conversation, Message, utcnow
-from channels.base import Channel, CitizenAbilities, ContactEvent, DescribesCitizenAbilities, Location, Media
+from channels.base import (
+    Channel,
+    CitizenAbilities,
+    ContactEvent,
+    DeliversOnStore,
+    DescribesCitizenAbilities,
+    Location,
+    Media,
+)
 from nlu.base import NluEngine, NluError, Parse
 
 log = logging.getLogger(__name__)
@@ -88,6 +97,20 @@ _NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), _
             .order_by(_m.c.id).limit(1))
 
 
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """What one run over a conversation did.
+
+    Attributes:
+        handled: Messages answered or dead-lettered.
+        outbox_done: The last transaction recorded every open reply delivered on store (the
+            web chat) and no message was left: the outbox has nothing to do for this run.
+    """
+
+    handled: int
+    outbox_done: bool = False
+
+
 class ConversationProcessor:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine, *,
                  wakeups: Wakeups | None = None, channels: Mapping[str, Channel] | None = None,
@@ -137,24 +160,32 @@ class ConversationProcessor:
         metrics.nlu_parsed(time.perf_counter() - started, parse)
         return parse
 
-    def process(self, conv_id: int) -> int:
-        """Handle every unprocessed inbound message of the conversation, in order; return how
-        many were handled (answered or dead-lettered)."""
+    def process(self, conv_id: int) -> Processed:
+        """Handle every unprocessed inbound message of the conversation, in order."""
         handled = 0
         more = True
+        outbox_done = False
         while more:
             msg_id: int | None = None
+            outbox_done = on_store = False
             started = time.perf_counter()
             try:
                 with self.sessions() as session, session.begin():
                     conv = self._lock(session, conv_id)
                     if conv is None:
-                        return handled
+                        return Processed(handled)
                     msg = self._next(session, conv_id)
                     if msg is None:
-                        return handled
+                        return Processed(handled)
                     msg_id = msg.id
                     self._handle(session, conv, msg)
+                    channel = self.channels.get(conv.channel)
+                    if isinstance(channel, DeliversOnStore):
+                        # Stored is delivered (the web chat): committed delivered with the
+                        # processing, with every other open reply of the conversation (a staff
+                        # reply, an earlier apology), so the outbox has nothing left to do.
+                        deliver_on_store(session, self.settings.outbox, channel, conv_id, utcnow())
+                        on_store = True
                     # Asked before the commit, so the last message costs no extra transaction
                     # just to find nothing. A message stored after this check has queued its
                     # own job (the queue runs a conversation once more when woken mid-run).
@@ -170,8 +201,9 @@ class ConversationProcessor:
                 # Committed: whoever waits for this message's replies (the web chat) wakes now.
                 self.wakeups.processed((msg_id,))
                 metrics.processed(time.perf_counter() - started)
+                outbox_done = on_store
             handled += 1
-        return handled
+        return Processed(handled, outbox_done)
 
     def _next(self, session: Session, conv_id: int) -> Message | None:
         return session.scalars(_NEXT, {"b_conv": conv_id}).first()

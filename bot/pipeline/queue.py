@@ -40,6 +40,10 @@ class JobQueue(Protocol):
     def enqueue(self, conv_id: int) -> None:
         """Make sure a job for ``conv_id`` runs soon (a duplicate wake-up is harmless)."""
 
+    def process_here(self, conv_id: int) -> None:
+        """Make sure a job for ``conv_id`` runs, in the calling thread when the backend can
+        (the conversation is free in this process), else as :meth:`enqueue` does."""
+
     def sweep(self, stall_seconds: float | None = None) -> int:
         """Enqueue every conversation with work left over; return how many."""
 
@@ -53,7 +57,8 @@ class ConversationJob:
 
     The outbox is drained whatever happened while processing: a message that failed (and is
     retried or dead-lettered) must never hold back replies already queued, staff replies
-    included.
+    included. The one exception: processing already recorded every open reply delivered on
+    store (:attr:`Processed.outbox_done`), so there is nothing to drain.
     """
 
     def __init__(self, processor: ConversationProcessor, outbox: Outbox,
@@ -63,10 +68,14 @@ class ConversationJob:
         self.media = media
 
     def __call__(self, conv_id: int) -> None:
+        processed = None
         try:
-            self.processor.process(conv_id)
+            processed = self.processor.process(conv_id)
         finally:
-            self.outbox.drain(conv_id)
+            # Skipped only when processing recorded every open reply delivered on store (the
+            # web chat): a reply queued later by anyone else comes with its own wake-up.
+            if processed is None or not processed.outbox_done:
+                self.outbox.drain(conv_id)
         if self.media is not None:
             # After the replies: a citizen waits for an answer, not for our download.
             self.media.fetch(conv_id)
@@ -98,6 +107,10 @@ class _Sweeping:
 
     def enqueue(self, conv_id: int) -> None:
         raise NotImplementedError
+
+    def process_here(self, conv_id: int) -> None:
+        """Backends whose jobs run elsewhere (Redis: ``warga worker``) or always here (inline)."""
+        self.enqueue(conv_id)
 
     def redrive(self, conv_id: int) -> None:
         """Queue a job for a conversation the sweeper found stalled."""
@@ -165,6 +178,21 @@ class ThreadQueue(_Sweeping):
             self._pending.add(conv_id)
         self._q.put(conv_id)
 
+    def process_here(self, conv_id: int) -> None:
+        """Run the conversation's job in the calling thread (the web chat's request, which
+        waits for the replies anyway: no hand-over to a worker, no wake-up), unless a worker
+        runs it or has it waiting: then it is enqueued, and that worker's job (or the run it
+        owes afterwards) handles the new message, in order. A queue not started (an app built
+        with ``start_workers=False``) processes nothing here either: it only enqueues."""
+        with self._lock:
+            free = bool(self._workers) and conv_id not in self._running and conv_id not in self._pending
+            if free:
+                self._running.add(conv_id)
+        if free:
+            self._run(conv_id)
+        else:
+            self.enqueue(conv_id)
+
     def _work(self) -> None:
         while True:
             conv_id = self._q.get()
@@ -173,17 +201,21 @@ class ThreadQueue(_Sweeping):
             with self._lock:
                 self._pending.discard(conv_id)
                 self._running.add(conv_id)
-            try:
-                self.job(conv_id)
-            except Exception:  # the edge of a job: log it, the sweeper will try again
-                log.exception("conversation job failed", extra={"conversation_id": conv_id})
-            finally:
-                with self._lock:
-                    self._running.discard(conv_id)
-                    again = conv_id in self._again
-                    self._again.discard(conv_id)
-                if again:
-                    self.enqueue(conv_id)
+            self._run(conv_id)
+
+    def _run(self, conv_id: int) -> None:
+        """Run a job this thread marked running; enqueue it again if it was woken meanwhile."""
+        try:
+            self.job(conv_id)
+        except Exception:  # the edge of a job: log it, the sweeper will try again
+            log.exception("conversation job failed", extra={"conversation_id": conv_id})
+        finally:
+            with self._lock:
+                self._running.discard(conv_id)
+                again = conv_id in self._again
+                self._again.discard(conv_id)
+            if again:
+                self.enqueue(conv_id)
 
     def start(self) -> None:
         if self._workers:

@@ -104,7 +104,8 @@ class Receiver:
         self.sessions = sessions
         self.queue = queue
 
-    def receive(self, channel: Channel, request: WebhookRequest, *, authenticated: bool = False) -> Received:
+    def receive(self, channel: Channel, request: WebhookRequest, *, authenticated: bool = False,
+                process_here: bool = False) -> Received:
         """Verify, parse, store and commit one request, then wake workers and acknowledge.
 
         Args:
@@ -112,6 +113,10 @@ class Receiver:
             request: The request as the connector sees it.
             authenticated: The request did not come from the network but from our own
                 authenticated call to the provider (Telegram ``getUpdates``): skip ``verify``.
+            process_here: Process the stored messages in this thread before returning when
+                their conversation is free (:meth:`JobQueue.process_here`): for a caller that
+                answers with the replies (the web chat). Processing starts only after the
+                commit, so a crash still leaves the message to the sweeper.
 
         Raises:
             WebhookRejected: The request is not authentic (nothing was stored).
@@ -140,7 +145,10 @@ class Receiver:
                                         [unstorable(channel.name, request, exc, "could not be stored")])
         metrics.message_in(channel.name, sum(1 for m in received.messages if not m.duplicate))
         for conv_id in received.conversations:
-            self.queue.enqueue(conv_id)
+            if process_here:
+                self.queue.process_here(conv_id)
+            else:
+                self.queue.enqueue(conv_id)
         if isinstance(channel, AnswersButtons):
             for callback_id in received.callbacks:
                 # Off the request path: a slow Bot API must not delay the provider's 200.

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+#: A pooled connection idle longer than this (seconds) is tested with a ``SELECT 1`` before it
+#: is handed out; one used more recently is handed out as it is.
+IDLE_PING_SECONDS = 10.0
 #: How much of a SQLite file is read through mmap; beyond it, ordinary reads (200,000 complaints
 #: with their search index are about 200 MB).
 MMAP_BYTES = 256 * 1024 * 1024
@@ -43,7 +49,37 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_size=10, max_overflow=10)
+    ping_idle_connections(engine, IDLE_PING_SECONDS)
+    return engine
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float,
+                          clock: Callable[[], float] = time.monotonic) -> None:
+    """Test a pooled connection before handing it out, but only when it sat idle in the pool for
+    more than ``idle_seconds``.
+
+    ``pool_pre_ping`` tests every checkout: a round trip per transaction, five per message on the
+    busy path, to catch what in practice happens to idle connections (the server restarted
+    overnight, a firewall dropped a quiet connection). A connection that broke while in steady
+    use fails its statement instead; SQLAlchemy then invalidates it and every older connection
+    of the pool, and the caller's edge handles the error as any database fault: a request
+    answers 503 and is retried by the provider or the page, a job is re-driven by the sweeper.
+    """
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = clock()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or clock() - since <= idle_seconds:
+            return          # new, or in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out another (up to three times).
+            raise DisconnectionError("idle connection failed its ping") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -130,7 +130,9 @@ def post_message() -> Any:
         if language is not None:
             return _json_error(400, "bad_request", language)
         try:
-            received = rt.receiver.receive(channel, req)
+            # Processed in this thread when no worker has the conversation: the request waits
+            # for the replies anyway, so a hand-over to a worker only adds a wake-up.
+            received = rt.receiver.receive(channel, req, process_here=True)
         except WebChatError as exc:
             return _json_error(400, "bad_request", str(exc))
         if not received.messages:
@@ -143,8 +145,9 @@ def post_message() -> Any:
         if upload is not None and not keep_upload:
             Path(upload.path).unlink(missing_ok=True)
     deadline = time.monotonic() + rt.settings.server.chat_reply_wait_seconds
-    # Woken when a worker commits the message's processing; the re-read every SAFETY_RECHECK
-    # seconds only covers a wake-up that never comes (another process's sweeper handled it).
+    # Usually processed above; otherwise (a worker had the conversation) woken when the worker
+    # commits the message's processing. The re-read every SAFETY_RECHECK seconds only covers a
+    # wake-up that never comes (another process's sweeper handled it).
     done = False
     replies: list[Row[Any, Any]] = []
     try:

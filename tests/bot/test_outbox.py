@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.pipeline.outbox import Outbox, queue_reply
+from bot.pipeline.outbox import Outbox, deliver_on_store, queue_reply
 from bot.settings import OutboxSettings
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Contact, ContactAddress, Conversation, Message
@@ -219,3 +219,43 @@ def test_replies_on_a_channel_that_delivers_on_store_are_recorded_delivered_in_o
         assert [m.provider_message_id for m in rows[1:]] == [f"web-{rows[1].id}", f"web-{rows[2].id}"]
         assert all(m.sent_at == clock() and m.lease_until is None for m in rows[1:])
     assert outbox.drain(conv_id) == 0            # nothing is recorded twice
+
+
+def test_replies_delivered_on_store_are_recorded_in_the_transaction_that_queued_them(sessions):
+    """The processing of a web chat message commits its replies already delivered: same rules
+    as the outbox (a reply past its deadline is refused; one another worker holds is left to it),
+    and the outbox finds nothing left to do."""
+    from channels.web import WebChannel
+
+    clock = Clock()
+    settings = OutboxSettings(give_up_after_minutes=1, first_retry_seconds=2, max_retry_seconds=300,
+                              lease_seconds=60)
+    conv_id = setup(sessions, settings, clock)
+    with sessions() as s, s.begin():
+        conv = s.get(Conversation, conv_id)
+        held = queue_reply(s, settings, conv, "Sedang dikirim", now=clock())
+        s.flush()
+        held.status, held.lease_until = "sending", clock.now + timedelta(seconds=600)   # a sender holds it
+    clock.at(120)                                 # the first reply's deadline has passed
+    with sessions() as s, s.begin():
+        conv = s.get(Conversation, conv_id)
+        queue_reply(s, settings, conv, "Kirim foto?", now=clock())
+        queue_reply(s, settings, conv, "Terima kasih.", now=clock())
+        assert deliver_on_store(s, settings, WebChannel(), conv_id, clock()) == 3
+        s.rollback()                              # nothing is kept unless the caller commits
+    with sessions() as s:
+        assert s.query(Message).filter(Message.text == "Kirim foto?").count() == 0
+    with sessions() as s, s.begin():
+        conv = s.get(Conversation, conv_id)
+        queue_reply(s, settings, conv, "Kirim foto?", now=clock())
+        queue_reply(s, settings, conv, "Terima kasih.", now=clock())
+        deliver_on_store(s, settings, WebChannel(), conv_id, clock())
+    with sessions() as s:
+        rows = s.query(Message).filter(Message.direction == "out").order_by(Message.id).all()
+        assert [(m.text, m.status, m.attempts) for m in rows] == [
+            ("Di mana lokasinya?", "failed", 0), ("Sedang dikirim", "sending", 0),
+            ("Kirim foto?", "delivered", 1), ("Terima kasih.", "delivered", 1)]
+        assert "gave up" in (rows[0].error_reason or "")
+        assert all(m.sent_at == clock() and m.lease_until is None for m in rows[2:])
+    outbox = Outbox(settings, sessions, {"web": WebChannel()}, clock=clock)
+    assert outbox.drain(conv_id) == 0             # the held one is still leased; nothing else is open

@@ -146,3 +146,76 @@ def test_every_backend_has_the_sweep_of_the_queue_protocol(sessions):
     for q in (InlineQueue(lambda c: None, sessions, 30),
               ThreadQueue(lambda c: None, sessions, threads=1, sweep_seconds=1, stall_seconds=30)):
         assert q.sweep(0) == 0
+
+
+class GatedJob:
+    """A job that records which thread ran it and can be held until released."""
+
+    def __init__(self, hold: bool = False) -> None:
+        self.runs: list[tuple[int, str]] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+
+    def __call__(self, conv_id: int) -> None:
+        self.runs.append((conv_id, threading.current_thread().name))
+        self.started.set()
+        assert self.release.wait(30)
+
+
+def test_a_free_conversation_is_processed_in_the_calling_thread(sessions):
+    job = GatedJob()
+    q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)
+    q.start()
+    try:
+        q.process_here(7)
+    finally:
+        q.stop()
+    assert job.runs == [(7, threading.current_thread().name)]
+
+
+def test_a_queue_that_was_not_started_processes_nothing_in_the_calling_thread(sessions):
+    job = GatedJob()
+    q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)
+    q.process_here(7)            # an app built without workers: the message waits, as with enqueue
+    assert job.runs == []
+
+
+def test_a_conversation_waiting_for_a_worker_is_left_to_that_worker(sessions):
+    job = GatedJob(hold=True)
+    q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)
+    q.start()
+    try:
+        q.enqueue(1)             # the only worker is busy with another conversation...
+        assert job.started.wait(10)
+        q.enqueue(7)             # ...so this one waits in the queue
+        q.process_here(7)        # the waiting job reads every unprocessed message: nothing to add
+        assert [conv for conv, _ in job.runs] == [1]
+        job.started.clear()
+        job.release.set()
+        while len(job.runs) < 2:
+            assert job.started.wait(10)
+            job.started.clear()
+    finally:
+        q.stop()
+    assert [conv for conv, _ in job.runs] == [1, 7]
+    assert all(thread.startswith("warga-worker") for _, thread in job.runs)
+
+
+def test_a_conversation_a_worker_is_processing_runs_once_more_in_the_worker_afterwards(sessions):
+    job = GatedJob(hold=True)
+    q = ThreadQueue(job, sessions, threads=1, sweep_seconds=60, stall_seconds=30)
+    q.start()
+    try:
+        q.enqueue(7)
+        assert job.started.wait(10)          # the worker is inside the conversation's job
+        q.process_here(7)                    # returns at once: never two runs of one conversation
+        assert len(job.runs) == 1
+        job.started.clear()
+        job.release.set()
+        assert job.started.wait(10)          # the run it owes for the new message
+    finally:
+        q.stop()
+    assert [conv for conv, _ in job.runs] == [7, 7]
+    assert all(thread.startswith("warga-worker") for _, thread in job.runs)

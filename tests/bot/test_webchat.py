@@ -58,6 +58,25 @@ def test_menu_reply_is_returned_and_both_messages_are_stored(app, client):
         assert msgs[1].reply_to_id == msgs[0].id
 
 
+def test_replies_are_delivered_with_the_processing_and_a_later_staff_reply_by_its_own_job(app, client):
+    """A web chat reply is recorded delivered in the transaction that processes the message; a
+    reply queued by anyone else (staff) is recorded delivered when the job it wakes runs."""
+    from bot.pipeline.outbox import queue_reply
+
+    assert post(client, text="menu").status_code == 200
+    rt = app.extensions["warga"]
+    with rt.sessions() as s:
+        assert [m.status for m in s.scalars(select(Message).where(Message.direction == "out"))] == ["delivered"]
+    with rt.sessions() as s, s.begin():
+        conv = s.scalars(select(Conversation)).one()
+        queue_reply(s, rt.settings.outbox, conv, "Petugas: halo")
+        conv_id = conv.id
+    rt.job(conv_id)           # what the console's wake-up runs
+    with rt.sessions() as s:
+        rows = s.scalars(select(Message).where(Message.direction == "out").order_by(Message.id)).all()
+        assert [(m.text[:8], m.status) for m in rows][1:] == [("Petugas:", "delivered")]
+
+
 def file_by_buttons(client, description: str) -> str:
     """Menu button, category button, the description, then answer whatever is still asked."""
     post(client, button="lapor")

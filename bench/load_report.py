@@ -1,0 +1,110 @@
+"""bench/load.py's results and the table it prints (and writes into docs/BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from load_citizens import SCRIPT, Sample
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- load:begin -->", "<!-- load:end -->"
+
+
+@dataclass
+class Result:
+    target: str
+    description: str
+    clients: int
+    seconds: float
+    samples: list[Sample]
+    stored_ms: list[float]
+    delivered_ms: list[float]
+    memory_mib: list[int]
+    left: str = ""
+    max_jobs_per_conversation: int | None = None
+    cpu_seconds: float = 0.0
+
+    def cpu_ms_per_message(self) -> float:
+        return self.cpu_seconds * 1000 / max(len(self.answered()), 1)
+
+    def answered(self) -> list[Sample]:
+        return [s for s in self.samples if s.answered is not None]
+
+    def rate(self) -> float:
+        return len(self.answered()) / self.seconds
+
+    def latencies(self, channels: tuple[str, ...]) -> list[float]:
+        return sorted((s.answered - s.started) * 1000 for s in self.answered()  # type: ignore[operator]
+                      if s.channel in channels)
+
+
+def pct(values: list[float], q: float) -> str:
+    if not values:
+        return "–"
+    v = sorted(values)
+    return f"{v[min(len(v) - 1, int(q * len(v)))]:.0f}"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.1f} GiB RAM; {platform.platform()}; "
+            f"Python {platform.python_version()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def table(results: list[Result], args: argparse.Namespace) -> str:
+    lines = [
+        "## Load (bench/load.py)", "",
+        f"Machine: {machine()}.  ",
+        f"{args.clients} citizens per target, each in a closed loop over a {len(SCRIPT)}-message script (greeting, "
+        "question, a three-turn complaint, question, thanks) for "
+        f"{args.seconds:g} s; Warga targets: half on the web chat API, a quarter each on the signed Telegram "
+        "and Twilio SMS webhooks with replies delivered to local fake providers. Ceiling and Rasa: web-shaped "
+        "clients only. Latencies in ms. *stored*: inbound row → first reply row; *delivered*: inbound row → "
+        "first reply accepted by the fake provider (Telegram, SMS; both on the database clock); *web*: POST → "
+        "response with the replies (client clock). *unanswered*: messages without a reply within "
+        f"{args.reply_timeout:g} s / messages sent (after one warm-up message per citizen).", "",
+        "| target | msg/s | stored p50 / p99 | delivered p50 / p99 | web p50 / p99 | unanswered | "
+        "server CPU ms / msg | memory per process (MiB) | left after the load |",
+        "|---|---:|---|---|---|---:|---:|---|---|",
+    ]
+    for r in results:
+        web = r.latencies(("web", "bare", "rasa"))
+        hooks = r.delivered_ms
+        left = r.left or "–"
+        if r.max_jobs_per_conversation is not None:
+            left += f"; most RQ jobs queued for one conversation: {r.max_jobs_per_conversation}"
+        lines.append(
+            f"| {r.description} | {r.rate():.0f} | {pct(r.stored_ms, .5)} / {pct(r.stored_ms, .99)} | "
+            f"{pct(hooks, .5)} / {pct(hooks, .99)} | {pct(web, .5)} / {pct(web, .99)} | "
+            f"{len(r.samples) - len(r.answered())} / {len(r.samples)} | {r.cpu_ms_per_message():.0f} | "
+            f"{', '.join(map(str, r.memory_mib)) or '–'} | {left} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLE_BEGIN, TABLE_END = "<!-- load:table:begin -->", "<!-- load:table:end -->"
+
+
+def write_docs(section: str) -> None:
+    """Replace the table in docs/BENCHMARKS.md (between the load:table markers, inside the
+    load section, whose other text is kept); create the section near the top if missing."""
+    doc = ROOT / "docs" / "BENCHMARKS.md"
+    text = doc.read_text()
+    table = f"{TABLE_BEGIN}\n{section}{TABLE_END}"
+    if TABLE_BEGIN in text and TABLE_END in text:
+        text = re.sub(re.escape(TABLE_BEGIN) + ".*?" + re.escape(TABLE_END), lambda m: table, text, flags=re.S)
+    else:
+        block = f"{BEGIN}\n{table}\n{END}\n\n"
+        head, sep, rest = text.partition("\n## ")
+        text = f"{head}\n{block}## {rest}" if sep else f"{text}\n{block}"
+    doc.write_text(text)

@@ -1,0 +1,349 @@
+"""bench/load.py's targets: the server processes of each set-up, started, measured and stopped,
+and what the database says about the run afterwards."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import requests
+from load_citizens import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    SECRET,
+    SMS_FROM,
+    TOKEN,
+    BenchTelegram,
+    BenchTwilio,
+    Deliveries,
+    ReplyCheck,
+    drive,
+    mixed,
+)
+from load_report import Result
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.fake_telegram import FakeTelegram  # noqa: E402
+from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
+from tests.support import free_port  # noqa: E402
+
+WARGA = str(ROOT / ".venv" / "bin" / "warga")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+WORK = ROOT / "var" / "bench"
+REDIS_URL = "redis://127.0.0.1:6379/13"      # db 13 belongs to benchmarks
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+@dataclass
+class Servers:
+    procs: list[subprocess.Popen[bytes]]
+    url: str
+    database_url: str | None = None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every server process so far."""
+        total = 0
+        for proc in self.procs:
+            for pid in process_tree(proc.pid):
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    total += int(fields[11]) + int(fields[12])
+                except (OSError, IndexError, ValueError):
+                    continue
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def memory_mib(self) -> list[int]:
+        pids = [p for proc in self.procs for p in process_tree(proc.pid)]
+        return sorted((rss_kib(p) // 1024 for p in pids if rss_kib(p) > 0), reverse=True)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+
+def spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        # Its own process group: stopping it stops gunicorn's workers and Rasa's children too.
+        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit(f"a server exited at start-up; see {log}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready after {timeout:g} s; see {log}")
+
+
+def sklearn_models() -> Path:
+    models = WORK / "models"
+    if not (models / "sklearn").exists() and not any(models.glob("*")):
+        from nlu.config import NluConfig
+        from nlu.factory import build_sklearn_engine
+
+        models.mkdir(parents=True, exist_ok=True)
+        build_sklearn_engine(NluConfig(engine="sklearn", data_dir=ROOT / "nlu" / "data", models_dir=models))
+    return models
+
+
+def warga_env(fake_tg: FakeTelegram, fake_tw: FakeTwilio, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WARGA_", "TELEGRAM_", "TWILIO_"))}
+    env.update({
+        "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_SMS_FROM": SMS_FROM,
+        "WARGA_PUBLIC_URL": PUBLIC_URL,
+        "WARGA_CHANNELS_TELEGRAM_API_URL": fake_tg.url, "WARGA_CHANNELS_TWILIO_API_URL": fake_tw.url,
+        "WARGA_CHANNELS_TWILIO_MEDIA_ORIGIN": fake_tw.url,
+        "WARGA_CHANNELS_ENABLED": "web,telegram,sms",
+        "WARGA_DATABASE_URL": database_url,
+        "WARGA_NLU_ENGINE": "sklearn", "WARGA_NLU_RASA_AUTOSTART": "false",
+        "WARGA_NLU_MODELS_DIR": str(sklearn_models()),
+        "WARGA_STORAGE_MEDIA_DIR": str(WORK / "media"),
+        # A bench citizen writes every half second, far faster than a person, and all of them
+        # from one address: the chat API's rate limits (30 a minute per sender) would refuse
+        # them and count as unanswered. The limits have their own tests.
+        "WARGA_SECURITY_CHAT_PER_SENDER_PER_MINUTE": "100000",
+        "WARGA_SECURITY_CHAT_PER_ADDRESS_PER_MINUTE": "100000",
+        **extra,
+        **SETTINGS_OVERRIDES,
+    })
+    return env
+
+
+#: ``--set`` overrides for Warga's settings (e.g. WARGA_QUEUE_THREADS=8), to steer by measurement.
+SETTINGS_OVERRIDES: dict[str, str] = {}
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+
+    name = f"warga_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def migrate(env: dict[str, str], log: Path) -> None:
+    with log.open("ab") as out:
+        subprocess.run([WARGA, "db", "upgrade"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
+
+
+# -- what the database says after a run ---------------------------------------------------
+
+
+def stored_latencies(database_url: str) -> tuple[list[float], list[float], str]:
+    """Per message (ms, database clock): inbound stored → first reply stored, and for the
+    webhook channels inbound stored → first reply accepted by the provider; what was left."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as c:
+            rows = c.execute(text(
+                "SELECT i.created_at, MIN(o.created_at), MIN(o.sent_at), i.channel FROM messages i "
+                "JOIN messages o ON o.reply_to_id = i.id WHERE i.direction = 'in' AND o.direction = 'out' "
+                "GROUP BY i.id, i.created_at, i.channel")).all()
+            unprocessed = c.execute(text(
+                "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND processed_at IS NULL")).scalar_one()
+            unsent = c.execute(text(
+                "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND channel <> 'web' "
+                "AND status IN ('pending', 'sending')")).scalar_one()
+            twice = c.execute(text(
+                "SELECT COUNT(*) FROM (SELECT reply_to_id, text FROM messages WHERE direction = 'out' "
+                "GROUP BY reply_to_id, text HAVING COUNT(*) > 1) d")).scalar_one()
+    finally:
+        engine.dispose()
+    stored = [(_dt(b) - _dt(a)).total_seconds() * 1000 for a, b, _, _ in rows]
+    delivered = [(_dt(s) - _dt(a)).total_seconds() * 1000 for a, _, s, ch in rows if ch != "web" and s is not None]
+    return stored, delivered, f"{unprocessed} unprocessed, {unsent} unsent, {twice} stored twice"
+
+
+def _dt(v: object) -> datetime:
+    return datetime.fromisoformat(v) if isinstance(v, str) else v  # type: ignore[return-value]
+
+
+def wait_drained(database_url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, _, left = stored_latencies(database_url)
+        if left.startswith("0 unprocessed, 0 unsent"):
+            return
+        time.sleep(0.5)
+
+
+class JobWatch:
+    """Samples the RQ queue: the most jobs ever queued at once for one conversation."""
+
+    def __init__(self) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.q = Queue("warga", connection=Redis.from_url(REDIS_URL))
+        self.most = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            counts: dict[object, int] = {}
+            for job in self.q.get_jobs():
+                if job is not None and job.args:
+                    counts[job.args[0]] = counts.get(job.args[0], 0) + 1
+            self.most = max([self.most, *counts.values()])
+            self.stop.wait(0.2)
+
+    def close(self) -> int:
+        self.stop.set()
+        self.thread.join(5)
+        return self.most
+
+
+# -- one run -----------------------------------------------------------------------------
+
+
+def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: BenchTwilio,
+               deliveries: Deliveries, logdir: Path) -> Result:
+    log = logdir / f"{name}.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    timeout = args.reply_timeout
+    if name == "bare-flask":
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        procs = [spawn([GUNICORN, "-w", "2", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
+                        "--access-logfile", "-", "bench.bare_app:app"], env, log)]
+        servers = Servers(procs, url)
+        wait_ready(url + "/healthz", procs, 30, log)
+        return _measure(name, "bare Flask endpoint, gunicorn 2 × gthread 8", servers, ["bare"] * args.clients,
+                        args, deliveries, timeout)
+    if name == "rasa-rest":
+        # A sibling script (bench/ is not a package): its folder is on sys.path when run.
+        from rasa_rest import WORK as RASA_WORK
+        from rasa_rest import rasa_env, serve_command, train
+
+        if not (RASA_WORK / "models" / "rest.tar.gz").exists():
+            train()
+        procs = [spawn(serve_command(port), rasa_env(), log, cwd=RASA_WORK)]
+        servers = Servers(procs, url)
+        wait_ready(url + "/status", procs, 180, log)
+        return _measure(name, "Rasa 3.6 REST channel, 1 process (sanic), same intents",
+                        servers, ["rasa"] * args.clients, args, deliveries, timeout)
+    if name == "run-sqlite":
+        db = WORK / f"load-{os.getpid()}.db"
+        db.unlink(missing_ok=True)
+        env = warga_env(tg, tw, f"sqlite:///{db}")
+        migrate(env, log)
+        procs = [spawn([WARGA, "run", "--port", str(port)], env, log)]
+        servers = Servers(procs, url, f"sqlite:///{db}")
+        wait_ready(url + "/healthz", procs, 60, log)
+        try:
+            return _measure(name, "`warga run` (1 process, 4 worker threads), SQLite", servers,
+                            mixed(args.clients), args, deliveries, timeout)
+        finally:
+            db.unlink(missing_ok=True)
+    with postgres_database() as database_url:
+        if name == "serve-pg":
+            env = warga_env(tg, tw, database_url)
+            migrate(env, log)
+            procs = [spawn([WARGA, "serve", "--port", str(port), "--workers", "2"], env, log)]
+            desc = "`warga serve` (2 × gthread 8, 4 worker threads each), PostgreSQL"
+        elif name == "serve-pg-redis":
+            from redis import Redis
+
+            Redis.from_url(REDIS_URL).flushdb()
+            env = warga_env(tg, tw, database_url, WARGA_QUEUE_BACKEND="redis", WARGA_QUEUE_REDIS_URL=REDIS_URL)
+            migrate(env, log)
+            procs = [spawn([WARGA, "serve", "--port", str(port), "--workers", "2"], env, log),
+                     spawn([WARGA, "worker"], env, log), spawn([WARGA, "worker"], env, log)]
+            desc = "`warga serve` (2 × gthread 8) + 2 `warga worker`, PostgreSQL + Redis"
+        else:
+            raise SystemExit(f"unknown target {name}")
+        servers = Servers(procs, url, database_url)
+        wait_ready(url + "/healthz", procs, 60, log)
+        return _measure(name, desc, servers, mixed(args.clients), args, deliveries, timeout,
+                        watch_jobs=name == "serve-pg-redis")
+
+
+def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: argparse.Namespace,
+             deliveries: Deliveries, timeout: float, watch_jobs: bool = False) -> Result:
+    watch = JobWatch() if watch_jobs else None
+    try:
+        cpu0 = servers.cpu_seconds()
+        replies = ReplyCheck(servers.database_url) if servers.database_url is not None else None
+        try:
+            samples, elapsed = drive(kinds, servers.url, deliveries, args.seconds, timeout, replies)
+        finally:
+            if replies is not None:
+                replies.close()
+        cpu = servers.cpu_seconds() - cpu0
+        memory = servers.memory_mib()
+        stored: list[float] = []
+        delivered: list[float] = []
+        left = ""
+        if servers.database_url is not None:
+            wait_drained(servers.database_url)
+            stored, delivered, left = stored_latencies(servers.database_url)
+        most = watch.close() if watch is not None else None
+    finally:
+        servers.stop()
+    return Result(name, desc, len(kinds), elapsed, samples, stored, delivered, memory, left, most, cpu)
