@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from load_citizens import SCRIPT, Sample
+from marked_section import write_marked_section
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- load:begin -->", "<!-- load:end -->"
@@ -96,15 +96,6 @@ TABLE_BEGIN, TABLE_END = "<!-- load:table:begin -->", "<!-- load:table:end -->"
 
 
 def write_docs(section: str) -> None:
-    """Replace the table in docs/BENCHMARKS.md (between the load:table markers, inside the
-    load section, whose other text is kept); create the section near the top if missing."""
-    doc = ROOT / "docs" / "BENCHMARKS.md"
-    text = doc.read_text()
-    table = f"{TABLE_BEGIN}\n{section}{TABLE_END}"
-    if TABLE_BEGIN in text and TABLE_END in text:
-        text = re.sub(re.escape(TABLE_BEGIN) + ".*?" + re.escape(TABLE_END), lambda m: table, text, flags=re.S)
-    else:
-        block = f"{BEGIN}\n{table}\n{END}\n\n"
-        head, sep, rest = text.partition("\n## ")
-        text = f"{head}\n{block}## {rest}" if sep else f"{text}\n{block}"
-    doc.write_text(text)
+    """Replace the table in docs/BENCHMARKS.md (between the load:table markers, inside the load
+    section, whose other text is kept); added after the load section's first marker if missing."""
+    write_marked_section(ROOT / "docs" / "BENCHMARKS.md", section, TABLE_BEGIN, TABLE_END, after=BEGIN)

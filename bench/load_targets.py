@@ -33,6 +33,7 @@ from load_citizens import (
     mixed,
 )
 from load_report import Result
+from process_memory import process_tree, status_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,32 +47,6 @@ GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 WORK = ROOT / "var" / "bench"
 REDIS_URL = "redis://127.0.0.1:6379/13"      # db 13 belongs to benchmarks
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def process_tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
 
 
 @dataclass
@@ -94,7 +69,7 @@ class Servers:
 
     def memory_mib(self) -> list[int]:
         pids = [p for proc in self.procs for p in process_tree(proc.pid)]
-        return sorted((rss_kib(p) // 1024 for p in pids if rss_kib(p) > 0), reverse=True)
+        return sorted((int(mb) for p in pids if (mb := status_mb(p, "VmRSS")) > 0), reverse=True)
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -1,7 +1,8 @@
-"""A process tree's memory, read from /proc: what the NLU benchmarks report for a Rasa server.
+"""A process tree's memory, read from /proc: what the benchmarks report for the servers they run.
 
-Rasa's server runs under a wrapper script, so a process's direct children count with it; the
-figure is the largest one of them (the server itself), not a sum.
+Rasa's server runs under a wrapper script, so for it a process's direct children count with it
+and the figure is the largest one of them (the server itself), not a sum; the load benchmark
+lists every process of a set-up (:func:`process_tree`) with its own figure.
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ def tree_memory_mb(pid: int, field_name: str = "VmRSS") -> float:
     """The largest ``field_name`` of ``pid`` and its children in MB: ``VmRSS`` now, ``VmHWM`` the peak
     (0 for a process that is gone)."""
     return max(status_mb(p, field_name) for p in [pid, *children(pid)])
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (a gunicorn arbiter, its workers and theirs)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(children(p))
+    return found
 
 
 def children(pid: int) -> list[int]:
