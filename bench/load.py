@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     for pair in args.set:
         key, _, value = pair.partition("=")
         if not key.startswith("WARGA_") or not value:
-            p.error(f"--set takes WARGA_NAME=VALUE, not {pair!r}")
+            p.error(f"--set takes WARGA_<SETTING>=VALUE, not {pair!r}")
         SETTINGS_OVERRIDES[key] = value
     WORK.mkdir(parents=True, exist_ok=True)
     logdir = Path(tempfile.mkdtemp(prefix="load-", dir=WORK))

@@ -25,21 +25,22 @@ def _run(ctx: click.Context, action: Callable[[StaffService], Any]) -> Any:
 
     settings = _settings(ctx)
     engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
     try:
-        with make_session_factory(engine)() as s, s.begin():
+        with sessions() as s, s.begin():
             result = action(StaffService(s, settings))
+        if isinstance(result, Woken) and settings.queue.backend == "redis":
+            # Thread-backend web processes pick new outbound messages up on their next sweep.
+            from bot.pipeline.queue import RedisQueue
+
+            q = RedisQueue(settings.queue.redis_url, sessions, settings.queue.stall_seconds)
+            for conv_id in result.conversation_ids:
+                q.enqueue(conv_id)
     except StaffError as exc:
         click.echo(f"warga: {exc}", err=True)
         sys.exit(1)
     finally:
         engine.dispose()
-    if isinstance(result, Woken) and settings.queue.backend == "redis":
-        # Thread-backend web processes pick new outbound messages up on their next sweep.
-        from bot.pipeline.queue import RedisQueue
-
-        q = RedisQueue(settings.queue.redis_url, None, 0)  # type: ignore[arg-type]
-        for conv_id in result.conversation_ids:
-            q.enqueue(conv_id)
     return result
 
 

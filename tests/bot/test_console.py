@@ -338,3 +338,28 @@ def test_console_pages_are_not_cached_and_cannot_be_framed(staffed, client):
         assert r.headers["Cache-Control"] == "no-store", path
         assert r.headers["X-Frame-Options"] == "DENY", path
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"], path
+
+
+def test_cli_reply_with_the_redis_backend_queues_the_conversations_job(staffed, client):
+    import redis
+    from click.testing import CliRunner
+
+    from bot.cli.main import cli
+    from bot.pipeline.queue import RedisQueue
+
+    url = "redis://127.0.0.1:6379/11"
+    r = redis.Redis.from_url(url)
+    r.flushdb()
+    _, ticket = file_complaint(client, "jalan berlubang besar di Jl. Salemba Raya")
+    conv_id = conversation_of(staffed, ticket)
+    env = {"WARGA_DATABASE_URL": staffed.extensions["warga"].settings.database_url,
+           "WARGA_QUEUE_BACKEND": "redis", "WARGA_QUEUE_REDIS_URL": url}
+    try:
+        done = CliRunner().invoke(cli, ["complaints", "reply", ticket, "Sudah kami cek.", "--by", "dina"], env=env)
+        assert done.exit_code == 0, done.output
+        # A `warga worker` sends the reply: the conversation's one job waits for it on Redis.
+        assert r.get(RedisQueue.marker(conv_id)) is not None
+        assert r.llen("rq:queue:warga") == 1
+    finally:
+        r.flushdb()
+        r.close()

@@ -60,6 +60,8 @@ def test_admin_teaches_the_bot_a_message_and_rolls_it_back(app, page):
         shot(page, "nlu-models")
         page.click(f"text={version}")
         page.wait_for_selector("img.confusion")
+        # Loaded (or failed to), then measured: a broken picture is complete with no width.
+        page.wait_for_function("() => document.querySelector('img.confusion').complete")
         assert page.locator("img.confusion").evaluate("img => img.naturalWidth") > 100
         page.go_back()
 
