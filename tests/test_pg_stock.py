@@ -1,5 +1,6 @@
-"""The test run's PostgreSQL databases (tests/conftest.py): a database a test gave back reaches
-the next test empty, exactly as the migrations made it, or not at all."""
+"""The test run's PostgreSQL databases (tests/conftest.py): a database a test gives back is
+recycled only into what the next test expects, a database as the migrations made it, or an
+empty one; anything else is dropped."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from tests.conftest import (
     _release_pg_database,
     migrate,
 )
-from tests.support import wait_for
 
 
 def connect(name: str) -> psycopg.Connection:
@@ -27,46 +27,35 @@ def exists(name: str) -> bool:
 
 
 @pytest.fixture
-def migrated_db(pg_reason: str | None) -> str:
+def fresh_db(pg_reason: str | None) -> str:
     if pg_reason:
         pytest.skip(pg_reason)
-    name, url = _create_pg_database()
-    migrate(url)
-    return name
+    return _create_pg_database()[0]
 
 
-def next_migrated(avoid: str) -> str:
-    """The next migrated database the stock hands out (given back ones first, once recycled)."""
-    name, url = _create_pg_database()
-    migrate(url)
-    assert name != avoid
-    return name
+def test_a_filled_database_is_emptied_with_its_counters_reset(fresh_db: str) -> None:
+    migrate(_pg_url(fresh_db))
+    with connect(fresh_db) as conn:
+        conn.execute("INSERT INTO contacts (created_at) VALUES (now()), (now())")
+    assert _PG_STOCK._recycle(fresh_db) == "migrated"
+    with connect(fresh_db) as conn:
+        assert conn.execute("SELECT count(*) FROM contacts").fetchone() == (0,)
+        assert conn.execute("INSERT INTO contacts (created_at) VALUES (now()) RETURNING id").fetchone() == (1,)
+    _release_pg_database(fresh_db)
 
 
-def test_a_filled_database_comes_back_empty_with_its_counters_reset(migrated_db: str) -> None:
-    with connect(migrated_db) as conn:
-        conn.execute("INSERT INTO contacts (created_at) VALUES (now())")
-        conn.execute("INSERT INTO contacts (created_at) VALUES (now())")
-    _release_pg_database(migrated_db)
-    wait_for(lambda: not exists(migrated_db), what="the database to leave under its old name")
-    for _ in range(_PG_STOCK.DEPTH + 2):          # whichever copy comes: each is empty
-        name = next_migrated(migrated_db)
-        with connect(name) as conn:
-            assert conn.execute("SELECT count(*) FROM contacts").fetchone() == (0,)
-            row = conn.execute("INSERT INTO contacts (created_at) VALUES (now()) RETURNING id").fetchone()
-            assert row == (1,)
-        _release_pg_database(name)
-
-
-def test_a_database_whose_schema_a_test_changed_is_never_handed_out_again(migrated_db: str) -> None:
-    with connect(migrated_db) as conn:
+def test_a_database_whose_schema_a_test_changed_is_dropped(fresh_db: str) -> None:
+    migrate(_pg_url(fresh_db))
+    with connect(fresh_db) as conn:
         conn.execute("ALTER TABLE contacts ADD COLUMN left_behind integer")
-    _release_pg_database(migrated_db)
-    wait_for(lambda: not exists(migrated_db), what="the changed database to be dropped or renamed")
-    for _ in range(_PG_STOCK.DEPTH + 2):
-        name = next_migrated(migrated_db)
-        with connect(name) as conn:
-            columns = {r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts'")}
-        assert "left_behind" not in columns
-        _release_pg_database(name)
+    assert _PG_STOCK._recycle(fresh_db) is None
+    assert not exists(fresh_db)
+
+
+def test_an_unused_database_stays_empty_and_one_half_migrated_is_dropped(fresh_db: str) -> None:
+    assert _PG_STOCK._recycle(fresh_db) == "empty"
+    with connect(fresh_db) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0001_initial_schema')")
+    assert _PG_STOCK._recycle(fresh_db) is None
+    assert not exists(fresh_db)
