@@ -43,7 +43,8 @@ from werkzeug.security import generate_password_hash  # noqa: E402
 
 from bot.store.engine import make_engine  # noqa: E402
 from bot.store.models import Complaint, Contact, StaffUser  # noqa: E402
-from tests.conftest import PG_ADMIN_URL, make_settings, migrate  # noqa: E402
+from tests.conftest import make_settings, migrate  # noqa: E402
+from tests.pg_databases import PG_ADMIN_URL  # noqa: E402
 
 PASSWORD = "bench-password-1"
 STAFF_AGENCY = "Dinas Bina Marga"

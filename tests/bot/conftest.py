@@ -21,9 +21,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.bot.world import World, WorldFactory, empty_database
-from tests.conftest import _create_pg_database, _release_pg_database, migrate
+from tests.conftest import migrate
 from tests.fakes.fake_telegram import FakeTelegram
 from tests.fakes.fake_twilio import FakeTwilio
+from tests.pg_databases import create_pg_database, release_pg_database
 from tests.providers import ACCOUNT_SID, AUTH_TOKEN, TOKEN, Fakes, provider_settings
 
 
@@ -69,13 +70,13 @@ def shared_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     else:
         if pg_reason:
             pytest.skip(pg_reason)
-        name, url = _create_pg_database()
+        name, url = create_pg_database()
     migrate(url)
     try:
         yield url
     finally:
         if name:
-            _release_pg_database(name)
+            release_pg_database(name)
 
 
 @pytest.fixture

@@ -25,8 +25,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Message
-from tests.conftest import _create_pg_database, _release_pg_database, trained_models_dir
+from tests.conftest import trained_models_dir
 from tests.fakes.fake_telegram import FakeTelegram
+from tests.pg_databases import create_pg_database, release_pg_database
 from tests.providers import SECRET, Fakes, provider_env
 from tests.support import PROJECT, WARGA, free_port, wait_for
 
@@ -40,11 +41,11 @@ def pg_url(pg_reason: str | None) -> Iterator[str]:
     """A PostgreSQL database of the test's own (for real processes), dropped afterwards."""
     if pg_reason:
         pytest.fail(f"PostgreSQL is needed: {pg_reason}")
-    name, url = _create_pg_database()
+    name, url = create_pg_database()
     try:
         yield url
     finally:
-        _release_pg_database(name)
+        release_pg_database(name)
 
 
 def process_env(fakes: Fakes, database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.models import Message
-from tests.conftest import PG_ADMIN_URL, _create_pg_database, _release_pg_database, make_settings, migrate
+from tests.conftest import make_settings, migrate
+from tests.pg_databases import PG_ADMIN_URL, create_pg_database, release_pg_database
 from tests.support import CuttableProxy, free_port
 
 
@@ -22,7 +23,7 @@ def pg_behind_proxy(pg_reason: str | None) -> Iterator[tuple[str, CuttableProxy]
         pytest.fail(pg_reason)   # these tests are about PostgreSQL: never pass without it
     from sqlalchemy.engine import make_url
 
-    name, _ = _create_pg_database()
+    name, _ = create_pg_database()
     admin = make_url(PG_ADMIN_URL)
     proxy = CuttableProxy((admin.host or "127.0.0.1", admin.port or 5432))
     url = admin.set(drivername="postgresql+psycopg", port=proxy.port, database=name)
@@ -30,7 +31,7 @@ def pg_behind_proxy(pg_reason: str | None) -> Iterator[tuple[str, CuttableProxy]
         yield url.render_as_string(hide_password=False), proxy
     finally:
         proxy.close()
-        _release_pg_database(name)
+        release_pg_database(name)
 
 
 @pytest.fixture

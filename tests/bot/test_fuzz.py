@@ -112,7 +112,7 @@ def query_string(pairs: list[tuple[str, str]]) -> str:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fuzz_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                 pg_reason: str | None) -> Iterator[Any]:
-    from tests.conftest import _create_pg_database, _release_pg_database
+    from tests.pg_databases import create_pg_database, release_pg_database
 
     tmp = tmp_path_factory.mktemp("fuzz")
     name = None
@@ -121,7 +121,7 @@ def fuzz_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     else:
         if pg_reason:
             pytest.skip(pg_reason)
-        name, url = _create_pg_database()
+        name, url = create_pg_database()
     telegram, twilio = FakeTelegram(token=TOKEN), FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
     telegram.start()
     twilio.start()
@@ -142,7 +142,7 @@ def fuzz_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         telegram.stop()
         twilio.stop()
         if name is not None:
-            _release_pg_database(name)
+            release_pg_database(name)
 
 
 def no_5xx(resp: Any, what: str) -> None:

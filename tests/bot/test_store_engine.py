@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from bot.store.engine import ping_idle_connections
-from tests.conftest import PG_ADMIN_URL
+from tests.pg_databases import PG_ADMIN_URL
 
 
 class Clock:
