@@ -10,15 +10,7 @@ from sqlalchemy import select
 
 from bot.store.models import Complaint, ComplaintEvent, Conversation, Message, StaffUser
 from tests.bot.citizen import WebCitizen, file_complaint
-from tests.bot.staff_accounts import stored_hash
-
-PASSWORD = "correct-horse-9"
-
-
-def add_user(app: Any, username: str, role: str, agency: str | None) -> None:
-    with app.extensions["warga"].sessions() as s, s.begin():
-        s.add(StaffUser(username=username, name=username.title(), role=role, agency=agency,
-                        password_hash=stored_hash(PASSWORD)))
+from tests.bot.staff_accounts import PASSWORD, add_user
 
 
 def login_form(client: Any) -> str:
