@@ -142,6 +142,40 @@ def test_concurrent_filing_gives_distinct_consecutive_numbers(sessions, settings
         assert s.scalar(select(func.count(func.distinct(Complaint.ticket)))) == threads_n * per_thread
 
 
+def test_a_filing_in_progress_does_not_hold_up_the_next_ones_ticket(sessions, settings):
+    """On PostgreSQL the number is taken in a transaction of its own: a filing whose turn is
+    still running does not make every other filing in the city wait for it, and a filing
+    rolled back leaves its number unused (skipped, never given twice). On SQLite the number
+    stays in the filing's transaction (one writer at a time there anyway)."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL allocates tickets outside the filing's transaction")
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+    first = sessions()
+    first.begin()
+    held = _service(first, settings).file(_new(contact_id, conv_id)).ticket
+    done: list[str] = []
+
+    def other() -> None:
+        with sessions() as s, s.begin():
+            done.append(_service(s, settings).file(_new(contact_id, conv_id)).ticket)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(timeout=30)          # with the number in the first transaction: waits for ever
+    try:
+        assert not thread.is_alive(), "the second filing waited for the first one's transaction"
+        assert [serial(held), serial(done[0])] == [1, 2]
+    finally:
+        first.rollback()
+        first.close()
+        thread.join()
+    with sessions() as s, s.begin():
+        assert serial(_service(s, settings).file(_new(contact_id, conv_id)).ticket) == 3
+    with sessions() as s:
+        assert sorted(serial(t) for t in s.scalars(select(Complaint.ticket))) == [2, 3]
+
+
 # -- idempotent filing ---------------------------------------------------------------------
 def _inbound(s: Any, external_id: str = "m-1") -> int:
     stored = store_inbound(s, InboundMessage(
