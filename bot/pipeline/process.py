@@ -29,7 +29,7 @@ from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
 from bot.pipeline.outbox import deliver_on_store, queue_reply
-from bot.pipeline.wakeup import LocalWakeups, Wakeups
+from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
 from bot.store.models import Conversation, Message, utcnow
 from channels.base import (
@@ -168,6 +168,7 @@ class ConversationProcessor:
         while more:
             msg_id: int | None = None
             outbox_done = on_store = False
+            answers: dict[int, tuple[StoredReply, ...]] = {}
             started = time.perf_counter()
             try:
                 with self.sessions() as session, session.begin():
@@ -178,7 +179,7 @@ class ConversationProcessor:
                     if msg is None:
                         return Processed(handled)
                     msg_id = msg.id
-                    self._handle(session, conv, msg)
+                    replies = self._handle(session, conv, msg)
                     channel = self.channels.get(conv.channel)
                     if isinstance(channel, DeliversOnStore):
                         # Stored is delivered (the web chat): committed delivered with the
@@ -186,6 +187,9 @@ class ConversationProcessor:
                         # reply, an earlier apology), so the outbox has nothing left to do.
                         deliver_on_store(session, self.settings.outbox, channel, conv_id, utcnow())
                         on_store = True
+                        # Flushed, so with their ids: the waiting request needs no read-back.
+                        answers[msg_id] = tuple(StoredReply(r.id, r.text, r.buttons, r.created_at)
+                                                for r in replies)
                     # Asked before the commit, so the last message costs no extra transaction
                     # just to find nothing. A message stored after this check has queued its
                     # own job (the queue runs a conversation once more when woken mid-run).
@@ -199,7 +203,7 @@ class ConversationProcessor:
                 more = True
             else:
                 # Committed: whoever waits for this message's replies (the web chat) wakes now.
-                self.wakeups.processed((msg_id,))
+                self.wakeups.processed((msg_id,), answers)
                 metrics.processed(time.perf_counter() - started)
                 outbox_done = on_store
             handled += 1
@@ -280,7 +284,8 @@ class ConversationProcessor:
         # SMS): a second answer costs the citizen an SMS, and after STOP it is refused (21610).
         return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang)
 
-    def _handle(self, session: Session, conv: Conversation, msg: Message) -> Turn:
+    def _handle(self, session: Session, conv: Conversation, msg: Message) -> list[Message]:
+        """Answer one message; returns the replies queued for it."""
         keyword_turn = self._keyword_turn(session, conv, msg)
         if keyword_turn is not None:
             return self._store_turn(session, conv, msg, keyword_turn, template="opt_out_confirmation"
@@ -306,15 +311,15 @@ class ConversationProcessor:
         return self._store_turn(session, conv, msg, turn)
 
     def _store_turn(self, session: Session, conv: Conversation, msg: Message, turn: Turn,
-                    template: str | None = None) -> Turn:
+                    template: str | None = None) -> list[Message]:
         now = utcnow()
-        for reply in turn.replies:
-            queue_reply(session, self.settings.outbox, conv, reply.text, buttons=reply.buttons,
-                        reply_to_id=msg.id, template=template, now=now)
+        replies = [queue_reply(session, self.settings.outbox, conv, reply.text, buttons=reply.buttons,
+                               reply_to_id=msg.id, template=template, now=now)
+                   for reply in turn.replies]
         save_routed(session, self.settings.complaints, conv, turn.state)
         conv.language = turn.language
         conv.contact.language = turn.language
         msg.processed_at = now
         msg.status = "processed"
         msg.error_reason = None
-        return turn
+        return replies

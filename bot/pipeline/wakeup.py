@@ -9,6 +9,10 @@ transaction commits, and the waiting request wakes at once.
   processes, waiting requests in the web processes), over Redis pub/sub. The subscriber thread
   starts on the first wait, so nothing exists before a server forks its workers.
 
+Who processed a message on the web chat's channel also leaves its replies here
+(:meth:`LocalWakeups.answered`), so a request in the same process answers without reading them
+back (three round trips); any other request reads them from the database.
+
 A wake-up can be missed (a web process restarted, the sweeper of another process handled the
 message); waiters therefore re-read the database at a slow safety interval and at their
 deadline. The database stays the source of truth.
@@ -18,12 +22,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 CHANNEL = "warga:processed"
+#: Replies kept for requests of this process that have not taken them yet (a request that gave
+#: up, or one in another process, never does: the oldest go first).
+ANSWERS_KEPT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReply:
+    """A reply as committed, what the web chat's answer shows of it."""
+
+    id: int
+    text: str | None
+    buttons: list[dict[str, Any]]
+    created_at: datetime
 
 
 class Watch:
@@ -40,8 +60,14 @@ class Watch:
 class Wakeups(Protocol):
     """Announce processed messages; let requests wait for theirs."""
 
-    def processed(self, message_ids: Iterable[int]) -> None:
-        """Announce messages whose processing was committed."""
+    def processed(self, message_ids: Iterable[int],
+                  answers: Mapping[int, tuple[StoredReply, ...]] | None = None) -> None:
+        """Announce messages whose processing was committed; ``answers``: the replies each
+        got, when they were committed delivered (the web chat), for :meth:`answered`."""
+
+    def answered(self, message_id: int) -> tuple[StoredReply, ...] | None:
+        """Take the replies this process committed delivered for ``message_id`` (each once),
+        or None: then read them from the database."""
 
     def watch(self, message_id: int) -> AbstractContextManager[Watch]:
         """Register interest (before checking the database), then wait on the watch."""
@@ -55,6 +81,7 @@ class LocalWakeups:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._watches: dict[int, list[Watch]] = {}
+        self._answers: OrderedDict[int, tuple[StoredReply, ...]] = OrderedDict()
 
     @contextmanager
     def watch(self, message_id: int) -> Iterator[Watch]:
@@ -71,8 +98,22 @@ class LocalWakeups:
                 if not waiting:
                     self._watches.pop(message_id, None)
 
-    def processed(self, message_ids: Iterable[int]) -> None:
+    def processed(self, message_ids: Iterable[int],
+                  answers: Mapping[int, tuple[StoredReply, ...]] | None = None) -> None:
+        self._keep(answers)
         self._wake(message_ids)
+
+    def _keep(self, answers: Mapping[int, tuple[StoredReply, ...]] | None) -> None:
+        if not answers:
+            return
+        with self._lock:
+            self._answers.update(answers)
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+
+    def answered(self, message_id: int) -> tuple[StoredReply, ...] | None:
+        with self._lock:
+            return self._answers.pop(message_id, None)
 
     def _wake(self, message_ids: Iterable[int]) -> None:
         with self._lock:
@@ -104,8 +145,10 @@ class RedisWakeups(LocalWakeups):
             self._publisher = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
         return self._publisher
 
-    def processed(self, message_ids: Iterable[int]) -> None:
+    def processed(self, message_ids: Iterable[int],
+                  answers: Mapping[int, tuple[StoredReply, ...]] | None = None) -> None:
         ids = list(message_ids)
+        self._keep(answers)
         self._wake(ids)
         if not ids:
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.casework.conversation_state import load_state
 from bot.dialogue.engine import rating_button
+from bot.pipeline.wakeup import StoredReply
 from bot.store.models import ContactAddress, Conversation, Message
 from bot.web.uploads import IMAGE_TYPES, UploadRefused, save_photo
 from channels.base import UploadedFile, WebhookRequest
@@ -40,7 +42,7 @@ def _json_error(status: int, error: str, message: str) -> Any:
     return jsonify(error=error, message=message), status
 
 
-def _out(m: Message | Row[Any, Any]) -> dict[str, Any]:
+def _out(m: Message | Row[Any, Any] | StoredReply) -> dict[str, Any]:
     return {"id": m.id, "text": m.text, "buttons": m.buttons or [],
             "created_at": m.created_at.isoformat()}
 
@@ -55,7 +57,11 @@ _MESSAGE_AND_REPLIES = (
     .order_by(_m.c.id))
 
 
-def _replies_if_processed(rt: Any, message_id: int) -> tuple[bool, list[Row[Any, Any]]]:
+def _replies_if_processed(rt: Any, message_id: int) -> tuple[bool, Sequence[Row[Any, Any] | StoredReply]]:
+    # Processed in this process (usually by this very request): the replies are in hand.
+    answered = rt.wakeups.answered(message_id)
+    if answered is not None:
+        return True, answered
     with rt.engine.connect() as conn:
         rows = conn.execute(_MESSAGE_AND_REPLIES, {"b_id": message_id}).all()
     msg = next((m for m in rows if m.id == message_id), None)
@@ -149,7 +155,7 @@ def post_message() -> Any:
     # commits the message's processing. The re-read every SAFETY_RECHECK seconds only covers a
     # wake-up that never comes (another process's sweeper handled it).
     done = False
-    replies: list[Row[Any, Any]] = []
+    replies: Sequence[Row[Any, Any] | StoredReply] = []
     try:
         with rt.wakeups.watch(stored.message_id) as watch:
             while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from redis import Redis
 from rq import Queue
 
 from bot.pipeline.queue import InlineQueue, RedisQueue, ThreadQueue, sweep_forever
-from bot.pipeline.wakeup import LocalWakeups, RedisWakeups
+from bot.pipeline.wakeup import ANSWERS_KEPT, LocalWakeups, RedisWakeups, StoredReply
 from bot.store.engine import make_engine, make_session_factory
 
 # Database 14: test_restart.py uses 15 for its worker processes.
@@ -120,6 +121,19 @@ def test_a_local_wakeup_wakes_only_the_waiters_of_that_message():
         assert not two.wait(0)
     with wakeups.watch(1) as again:   # a finished wait leaves nothing behind
         assert not again.wait(0)
+
+
+def test_replies_left_with_a_wakeup_are_taken_once_and_only_the_latest_are_kept():
+    wakeups = LocalWakeups()
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    reply = StoredReply(7, "Halo", [{"title": "Menu", "payload": "menu"}], at)
+    wakeups.processed([1], {1: (reply,)})
+    assert wakeups.answered(2) is None
+    assert wakeups.answered(1) == (reply,)
+    assert wakeups.answered(1) is None          # taken: a second reader asks the database
+    for mid in range(10, 10 + ANSWERS_KEPT + 1):  # nobody took them (a request that gave up)
+        wakeups.processed([mid], {mid: ()})
+    assert wakeups.answered(10) is None and wakeups.answered(10 + ANSWERS_KEPT) == ()
 
 
 class CountingQueue(InlineQueue):

@@ -126,6 +126,36 @@ def test_retried_post_with_same_client_id_is_stored_once(app, client):
     assert count(app, Message) == 2
 
 
+def test_the_request_that_processed_its_message_answers_without_reading_the_replies_back(app, client):
+    """The replies come from the transaction that stored them (three round trips fewer), and
+    they are what the database holds: ids, texts, buttons, times. A retry reads them back."""
+    from sqlalchemy import event
+
+    rt = app.extensions["warga"]
+    post(client, text="halo")                       # the conversation exists
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(rt.engine, "before_cursor_execute", seen)
+    try:
+        first = post(client, text="menu", id="msg-000000002")
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", seen)
+    assert first.status_code == 200
+    assert not [s for s in statements if s.lstrip().startswith("SELECT") and "reply_to_id =" in s]
+    body = first.get_json()
+    with rt.sessions() as s:
+        stored = s.scalars(select(Message).where(Message.reply_to_id == body["message_id"])
+                           .order_by(Message.id)).all()
+        assert body["replies"] == [{"id": m.id, "text": m.text, "buttons": m.buttons,
+                                    "created_at": m.created_at.isoformat()} for m in stored]
+    assert len(body["replies"]) == 1 and body["replies"][0]["buttons"]
+    again = post(client, text="menu", id="msg-000000002").get_json()
+    assert again["duplicate"] is True and again["replies"] == body["replies"]
+
+
 def test_poll_returns_later_messages_only(app, client):
     r1 = post(client, text="menu").get_json()["replies"][0]["id"]
     post(client, text="batal")
