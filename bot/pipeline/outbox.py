@@ -166,7 +166,15 @@ class Outbox:
             return None
         return claim_of(row)
 
-    def drain(self, conv_id: int) -> int:
+    def claim_in(self, session: Session, conv_id: int, now: datetime) -> Claim | None:
+        """Claim the conversation's next reply inside the caller's transaction (the one that
+        processed a message and queued the reply): the send that follows its commit needs no
+        transaction of its own to claim it. Pass it to :meth:`drain`. Like any claim, it
+        holds a lease: should the process die before sending, the reply goes out when the
+        lease has expired."""
+        return self._claim(session, conv_id, now)
+
+    def drain(self, conv_id: int, claimed: Claim | None = None) -> int:
         """Send the conversation's pending replies in order; return how many left the outbox.
 
         The record of one send and the claim of the next reply share a transaction: one commit
@@ -174,39 +182,51 @@ class Outbox:
         reply on a channel whose citizens read it from the store (:class:`DeliversOnStore`,
         the web chat) is claimed and recorded in one go, and the next claim follows in the same
         transaction: nothing leaves the process, so there is nothing to wait for.
+        ``claimed``: the reply :meth:`claim_in` claimed in a transaction already committed,
+        sent first.
         """
         done = 0
         sent: tuple[int, str, int, SendResult] | None = None
         while True:
             now = self.clock()
-            with self.sessions() as session, session.begin():
-                # Only a transaction that writes is told not to wait for the disk (a drain
-                # that finds nothing costs one read).
-                writes = sent is not None
-                if sent is not None:
-                    no_disk_wait(session)
-                    self._record_sent_in(session, *sent, now)
-                    sent = None
-                while True:
-                    claim = self._claim(session, conv_id, now)
-                    if claim is None:
-                        return done
-                    if not writes:
+            channel = self.channels.get(claimed.channel) if claimed is not None else None
+            if (claimed is not None and channel is not None and not isinstance(channel, DeliversOnStore)
+                    and refusal_of(self.settings, claimed, now) is None):
+                # Claimed with the processing: straight to the send.
+                outbound = outbound_of(claimed)
+                msg_id, attempts = claimed.id, claimed.attempts
+                claimed = None
+                done += 1
+            else:
+                with self.sessions() as session, session.begin():
+                    # Only a transaction that writes is told not to wait for the disk (a drain
+                    # that finds nothing costs one read).
+                    writes = sent is not None
+                    if sent is not None:
                         no_disk_wait(session)
-                        writes = True
-                    done += 1
-                    refusal = refusal_of(self.settings, claim, now)
-                    if refusal is not None:
-                        session.connection().execute(_REFUSE, {"b_id": claim.id, "b_reason": refusal, "b_now": now})
-                        metrics.message_out(claim.channel, "failed")
-                        continue
-                    outbound = outbound_of(claim)
-                    msg_id, attempts, channel = claim.id, claim.attempts, self.channels.get(claim.channel)
-                    if not isinstance(channel, DeliversOnStore):
-                        break
-                    self._record_sent_in(session, msg_id, claim.channel, attempts,
-                                         channel.record_delivery(outbound), now, receipts=False)
-                    metrics.message_out(claim.channel, "sent")
+                        self._record_sent_in(session, *sent, now)
+                        sent = None
+                    while True:
+                        claim, claimed = claimed or self._claim(session, conv_id, now), None
+                        if claim is None:
+                            return done
+                        if not writes:
+                            no_disk_wait(session)
+                            writes = True
+                        done += 1
+                        refusal = refusal_of(self.settings, claim, now)
+                        if refusal is not None:
+                            session.connection().execute(_REFUSE, {"b_id": claim.id, "b_reason": refusal,
+                                                                   "b_now": now})
+                            metrics.message_out(claim.channel, "failed")
+                            continue
+                        outbound = outbound_of(claim)
+                        msg_id, attempts, channel = claim.id, claim.attempts, self.channels.get(claim.channel)
+                        if not isinstance(channel, DeliversOnStore):
+                            break
+                        self._record_sent_in(session, msg_id, claim.channel, attempts,
+                                             channel.record_delivery(outbound), now, receipts=False)
+                        metrics.message_out(claim.channel, "sent")
             if channel is None:
                 self._record_error(msg_id, SendError(f"channel {outbound.channel} is off",
                                                      kind=SendFailure.permanent), attempts)

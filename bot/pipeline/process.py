@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select
@@ -28,7 +29,7 @@ from bot.dialogue.policy import dialogue_policy
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
-from bot.pipeline.outbox import deliver_on_store, queue_reply
+from bot.pipeline.outbox import Claim, deliver_on_store, queue_reply
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
 from bot.store.models import Conversation, Message, utcnow
@@ -105,17 +106,24 @@ class Processed:
         handled: Messages answered or dead-lettered.
         outbox_done: The last transaction recorded every open reply delivered on store (the
             web chat) and no message was left: the outbox has nothing to do for this run.
+        claimed: The reply the last transaction claimed for sending (a channel that sends),
+            for :meth:`Outbox.drain`: its send needs no transaction of its own to claim it.
     """
 
     handled: int
     outbox_done: bool = False
+    claimed: Claim | None = None
 
 
 class ConversationProcessor:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine, *,
                  wakeups: Wakeups | None = None, channels: Mapping[str, Channel] | None = None,
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3,
+                 claim_next: Callable[[Session, int, datetime], Claim | None] | None = None) -> None:
         self.settings = settings
+        # The outbox's claim (Outbox.claim_in), made in the transaction of the conversation's
+        # last message: one transaction fewer per message on the channels that send.
+        self.claim_next = claim_next
         self.channels = channels or {}
         self.wakeups = wakeups or LocalWakeups()
         # Attempts before a message whose processing raises is dead-lettered: a retry rescues a
@@ -165,6 +173,7 @@ class ConversationProcessor:
         handled = 0
         more = True
         outbox_done = False
+        claimed: Claim | None = None
         while more:
             msg_id: int | None = None
             outbox_done = on_store = False
@@ -195,6 +204,9 @@ class ConversationProcessor:
                     # own job (the queue runs a conversation once more when woken mid-run).
                     more = session.connection().execute(
                         _NEXT_ID, {"b_conv": conv_id, "b_after": msg_id}).first() is not None
+                    if not more and not on_store and self.claim_next is not None:
+                        session.flush()          # the replies, for the Core statements
+                        claimed = self.claim_next(session, conv_id, utcnow())
             except Exception as exc:  # the edge of one message: its transaction is rolled back
                 if msg_id is None or infrastructure_fault(exc) or not self._record_failure(conv_id, msg_id, exc):
                     # The database (or Redis) went away, or nothing could be recorded: not the
@@ -207,7 +219,7 @@ class ConversationProcessor:
                 metrics.processed(time.perf_counter() - started)
                 outbox_done = on_store
             handled += 1
-        return Processed(handled, outbox_done)
+        return Processed(handled, outbox_done, claimed)
 
     def _next(self, session: Session, conv_id: int) -> Message | None:
         return session.scalars(_NEXT, {"b_conv": conv_id}).first()

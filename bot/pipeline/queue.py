@@ -75,7 +75,7 @@ class ConversationJob:
             # Skipped only when processing recorded every open reply delivered on store (the
             # web chat): a reply queued later by anyone else comes with its own wake-up.
             if processed is None or not processed.outbox_done:
-                self.outbox.drain(conv_id)
+                self.outbox.drain(conv_id, processed.claimed if processed is not None else None)
         if self.media is not None:
             # After the replies: a citizen waits for an answer, not for our download.
             self.media.fetch(conv_id)

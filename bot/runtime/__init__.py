@@ -80,7 +80,8 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     redis = settings.queue.backend == "redis" and not inline
     wakeups: Wakeups = RedisWakeups(settings.queue.redis_url) if redis else LocalWakeups()
     processor = ConversationProcessor(settings, sessions, nlu, wakeups=wakeups, channels=channels,
-                                      max_attempts=settings.queue.process_attempts)
+                                      max_attempts=settings.queue.process_attempts,
+                                      claim_next=outbox.claim_in)
     job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
     q: InlineQueue | RedisQueue | ThreadQueue
     if inline:

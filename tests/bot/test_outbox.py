@@ -259,3 +259,57 @@ def test_replies_delivered_on_store_are_recorded_in_the_transaction_that_queued_
         assert all(m.sent_at == clock() and m.lease_until is None for m in rows[2:])
     outbox = Outbox(settings, sessions, {"web": WebChannel()}, clock=clock)
     assert outbox.drain(conv_id) == 0             # the held one is still leased; nothing else is open
+
+
+def test_a_reply_claimed_with_the_processing_is_sent_first_and_only_once(sessions):
+    """The transaction that queued the replies claims the first (:meth:`Outbox.claim_in`):
+    the drain after its commit sends it without claiming it again, then the rest in order.
+    A claim that was rolled back with its transaction claims nothing; one whose sender died
+    is sent again only once its lease has expired."""
+    from sqlalchemy import event
+
+    clock = Clock()
+    channel = ScriptedChannel([])
+    outbox = Outbox(SETTINGS, sessions, {"web": channel}, clock=clock)
+    conv_id = setup(sessions, SETTINGS, clock)
+    with sessions() as s, s.begin():
+        queue_reply(s, SETTINGS, s.get(Conversation, conv_id), "Terima kasih.", now=clock())
+        s.flush()
+        claimed = outbox.claim_in(s, conv_id, clock())
+    assert claimed is not None and claimed.text == "Di mana lokasinya?" and claimed.attempts == 1
+    commits: list[int] = []
+
+    def committed(conn: Any) -> None:
+        commits.append(1)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "commit", committed)
+    try:
+        assert outbox.drain(conv_id, claimed) == 2
+    finally:
+        event.remove(engine, "commit", committed)
+    assert [m.text for m in channel.sent] == ["Di mana lokasinya?", "Terima kasih."]
+    # Two transactions for two replies: each records a send and claims the next.
+    assert len(commits) == 2
+    with sessions() as s:
+        rows = s.query(Message).filter(Message.direction == "out").order_by(Message.id).all()
+        assert [(m.status, m.attempts, m.lease_until) for m in rows] == [("sent", 1, None), ("sent", 1, None)]
+
+    # A claim rolled back with its transaction holds nothing: the drain claims the reply itself.
+    with sessions() as s, s.begin():
+        queue_reply(s, SETTINGS, s.get(Conversation, conv_id), "Ada lagi?", now=clock())
+    with sessions() as s, s.begin():
+        assert outbox.claim_in(s, conv_id, clock()) is not None
+        s.rollback()
+    assert outbox.drain(conv_id) == 1 and channel.sent[-1].text == "Ada lagi?"
+
+    # Claimed and committed, then the process died before sending: nobody sends it while the
+    # lease holds; after it, the drain sends it once.
+    with sessions() as s, s.begin():
+        queue_reply(s, SETTINGS, s.get(Conversation, conv_id), "Sampai jumpa.", now=clock())
+        s.flush()
+        assert outbox.claim_in(s, conv_id, clock()) is not None
+    assert outbox.drain(conv_id) == 0
+    clock.at(SETTINGS.lease_seconds + 1)
+    assert outbox.drain(conv_id) == 1
+    assert [m.text for m in channel.sent].count("Sampai jumpa.") == 1
