@@ -25,6 +25,7 @@ from channels.base import (
     Channel,
     DeliversOnStore,
     DeliveryStatus,
+    NoDeliveryReports,
     OutboundMessage,
     SendError,
     SendFailure,
@@ -204,7 +205,8 @@ class Outbox:
                     writes = sent is not None
                     if sent is not None:
                         no_disk_wait(session)
-                        self._record_sent_in(session, *sent, now)
+                        self._record_sent_in(session, *sent, now, early_receipts=not isinstance(
+                            self.channels.get(sent[1]), NoDeliveryReports))
                         sent = None
                     while True:
                         claim, claimed = claimed or self._claim(session, conv_id, now), None
@@ -242,10 +244,12 @@ class Outbox:
             metrics.message_out(outbound.channel, "sent")
 
     def _record_sent_in(self, session: Session, msg_id: int, channel: str, attempts: int,
-                        result: SendResult, now: datetime, *, receipts: bool = True) -> None:
-        """Record a send. ``receipts``: the channel's provider reports on its messages later,
-        so its ids are noted (and any report that came first is applied); a channel that
-        delivers on store has nobody reporting on it."""
+                        result: SendResult, now: datetime, *, receipts: bool = True,
+                        early_receipts: bool = True) -> None:
+        """Record a send. ``receipts``: the provider's ids are noted, so its reports find
+        the message (a channel that delivers on store has nobody reporting on it);
+        ``early_receipts``: a report that came before this record is looked for and applied
+        (pointless where the provider never reports: :class:`NoDeliveryReports`)."""
         conn = session.connection()
         pids = result.provider_message_ids
         # Only while this claim still holds the reply (status sending, same attempt): the
@@ -265,7 +269,7 @@ class Outbox:
         if pids:
             conn.execute(_NOTE_PID, [{"channel": channel, "provider_message_id": pid, "message_id": msg_id}
                                      for pid in pids])
-        if not recorded:
+        if not recorded or not early_receipts:
             return
         # A status callback may have arrived before we stored the id: apply it now (rare,
         # so only then is the message loaded as an object).

@@ -35,6 +35,7 @@ from channels.base.protocols import (
     DescribesCitizenAbilities,
     FetchesMedia,
     ManagesWebhook,
+    NoDeliveryReports,
     Polls,
     WebhookInfo,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Location",
     "ManagesWebhook",
     "Media",
+    "NoDeliveryReports",
     "OutboundMessage",
     "Polls",
     "SendError",

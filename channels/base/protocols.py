@@ -86,6 +86,16 @@ class DeliversOnStore(Protocol):
 
 
 @runtime_checkable
+class NoDeliveryReports(Protocol):
+    """A connector whose provider never reports on what was sent (Telegram's Bot API has no
+    delivery callbacks): the outbox does not look for reports that came before it recorded
+    a send (a statement per reply)."""
+
+    #: Always False; present only on such connectors.
+    reports_delivery: bool
+
+
+@runtime_checkable
 class AnswersButtons(Protocol):
     """A connector whose button presses must be acknowledged (``InboundMessage.callback_id``)."""
 

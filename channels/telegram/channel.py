@@ -23,7 +23,8 @@ class TelegramChannel:
 
     Besides :class:`~channels.base.Channel` it has the optional abilities
     ``DeclaresWebhooks``, ``FetchesMedia``, ``AnswersButtons``, ``Closeable``, ``Polls`` and
-    ``ManagesWebhook`` of channels.base.
+    ``ManagesWebhook`` of channels.base, and ``NoDeliveryReports``: the Bot API never reports
+    on a message it accepted.
 
     Args:
         config: Token, secret and timeouts.
@@ -31,6 +32,7 @@ class TelegramChannel:
     """
 
     name = NAME
+    reports_delivery = False
 
     def __init__(self, config: TelegramConfig, *, clock: Callable[[], datetime] | None = None) -> None:
         self.config = config

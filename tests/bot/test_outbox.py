@@ -313,3 +313,33 @@ def test_a_reply_claimed_with_the_processing_is_sent_first_and_only_once(session
     clock.at(SETTINGS.lease_seconds + 1)
     assert outbox.drain(conv_id) == 1
     assert [m.text for m in channel.sent].count("Sampai jumpa.") == 1
+
+
+class SilentProviderChannel(ScriptedChannel):
+    """A provider that never reports on what it was sent (as Telegram's Bot API)."""
+
+    reports_delivery = False
+
+
+@pytest.mark.parametrize(("channel", "looks"), [(ScriptedChannel([]), True), (SilentProviderChannel([]), False)])
+def test_reports_that_came_early_are_looked_for_only_where_a_provider_reports(sessions, channel, looks):
+    from sqlalchemy import event
+
+    clock = Clock()
+    outbox = Outbox(SETTINGS, sessions, {"web": channel}, clock=clock)
+    conv_id = setup(sessions, SETTINGS, clock)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert outbox.drain(conv_id) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert any("FROM delivery_receipts" in s for s in statements) is looks
+    # Either way the provider's id is kept with the message.
+    assert any("INSERT INTO provider_message_ids" in s for s in statements)
+    assert reply(sessions).status == "sent"
