@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.pipeline import metrics
 from bot.settings import OutboxSettings
-from bot.store.models import ContactAddress, Conversation, DeliveryReceipt, Message, ProviderMessageId, utcnow
+from bot.store.models import (
+    ContactAddress,
+    Conversation,
+    DeliveryReceipt,
+    Message,
+    ProviderMessageId,
+    open_replies,
+    utcnow,
+)
 from channels.base import (
     Button,
     Channel,
@@ -90,7 +98,7 @@ _OLDEST_OPEN = (
            _m.c.deadline_at, _m.c.error_reason, _a.c.last_inbound_at, _a.c.opted_out_at, _a.c.unreachable_at,
            _c.c.language)
     .select_from(_m.outerjoin(_a, _a.c.urn == _m.c.urn).outerjoin(_c, _c.c.id == _m.c.conversation_id))
-    .where(_m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "out", _m.c.status.in_(OPEN))
+    .where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c))
     .order_by(_m.c.id).limit(1))
 _CLAIM = (update(_m).where(_m.c.id == bindparam("b_id"), _m.c.status == bindparam("b_status"),
                            or_(_m.c.lease_until.is_(None), _m.c.lease_until <= bindparam("b_now")))
@@ -113,7 +121,7 @@ _NOTE_PID = insert(cast(Table, ProviderMessageId.__table__))
 _OPEN_UNLEASED = (
     select(*_OLDEST_OPEN.selected_columns)
     .select_from(_m.outerjoin(_a, _a.c.urn == _m.c.urn).outerjoin(_c, _c.c.id == _m.c.conversation_id))
-    .where(_m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "out", _m.c.status.in_(OPEN),
+    .where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c),
            or_(_m.c.lease_until.is_(None), _m.c.lease_until <= bindparam("b_now")))
     .order_by(_m.c.id))
 # Claim and record in one statement, only while nobody else holds the reply (same check as _CLAIM;

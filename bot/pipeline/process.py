@@ -32,7 +32,7 @@ from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, deliver_on_store, queue_reply
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
-from bot.store.models import Conversation, Message, utcnow
+from bot.store.models import Conversation, Message, unprocessed, utcnow
 from channels.base import (
     Channel,
     CitizenAbilities,
@@ -87,14 +87,14 @@ def parse_to_json(p: Parse) -> dict[str, object]:
 
 # The conversation's row lock, its oldest unprocessed message, and whether another one follows:
 # built once (building a statement costs more CPU than running it); the last reads only the id.
-_NEXT = (select(Message).where(Message.conversation_id == bindparam("b_conv"), Message.direction == "in",
-                               Message.processed_at.is_(None)).order_by(Message.id).limit(1))
+_NEXT = (select(Message).where(Message.conversation_id == bindparam("b_conv"), unprocessed(Message))
+         .order_by(Message.id).limit(1))
 _m = cast(Table, Message.__table__)
 _LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
          .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
          .with_for_update(of=Conversation))
-_NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "in",
-                                  _m.c.id > bindparam("b_after"), _m.c.processed_at.is_(None))
+_NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
+                                  _m.c.id > bindparam("b_after"))
             .order_by(_m.c.id).limit(1))
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.pipeline.media import MediaFetcher
 from bot.pipeline.outbox import Outbox
 from bot.pipeline.process import ConversationProcessor
-from bot.store.models import Message, utcnow
+from bot.store.models import Message, unprocessed, utcnow
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -86,14 +86,14 @@ def stalled_conversations(sessions: sessionmaker[Session], stall_seconds: float,
     """Conversations with inbound messages left unprocessed or replies due for sending."""
     now = utcnow()
     with sessions() as session:
-        unprocessed = session.scalars(select(Message.conversation_id).where(
-            Message.direction == "in", Message.processed_at.is_(None),
+        waiting = session.scalars(select(Message.conversation_id).where(
+            unprocessed(Message),
             Message.conversation_id.is_not(None),
             Message.created_at <= now - timedelta(seconds=stall_seconds)).distinct().limit(limit)).all()
         due = session.scalars(select(Message.conversation_id).where(
             Message.direction == "out", Message.status.in_(("pending", "sending")),
             Message.next_attempt_at <= now).distinct().limit(limit)).all()
-    return sorted({c for c in [*unprocessed, *due] if c is not None})
+    return sorted({c for c in [*waiting, *due] if c is not None})
 
 
 class _Sweeping:

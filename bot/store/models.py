@@ -16,15 +16,39 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     false,
+    literal_column,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.store.column_types import UtcDateTime
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: The inbound messages a conversation still has to answer, and the replies it still has to
+#: send: the predicates of two partial indexes (see Message).
+UNPROCESSED_PREDICATE = "direction = 'in' AND processed_at IS NULL"
+OPEN_REPLIES_PREDICATE = "direction = 'out' AND status IN ('pending', 'sending')"
+
+
+def unprocessed(m: Any) -> ColumnElement[bool]:
+    """:data:`UNPROCESSED_PREDICATE` on ``m`` (``Message`` or its table's columns), in words
+    that let PostgreSQL use its partial index in a prepared statement's plan."""
+    return and_(m.direction == literal_column("'in'"), m.processed_at.is_(None))
+
+
+def open_replies(m: Any) -> ColumnElement[bool]:
+    """:data:`OPEN_REPLIES_PREDICATE` on ``m``, likewise."""
+    return and_(m.direction == literal_column("'out'"),
+                m.status.in_([literal_column("'pending'"), literal_column("'sending'")]))
 
 
 # BigInteger ids on PostgreSQL, plain INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
@@ -141,6 +165,13 @@ class Message(Base):
         UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),
         Index("ix_messages_outbox", "direction", "status", "next_attempt_at"),
         Index("ix_messages_conversation", "conversation_id", "id"),
+        # What a conversation still has to do, however long its history (migration 0013). The
+        # statements that use them name 'in' / 'out' and the statuses as literals (pipeline/
+        # process.py, outbox.py): a bound value would not prove a prepared plan may use them.
+        Index("ix_messages_unprocessed", "conversation_id", "id",
+              postgresql_where=sql_text(UNPROCESSED_PREDICATE), sqlite_where=sql_text(UNPROCESSED_PREDICATE)),
+        Index("ix_messages_open_replies", "conversation_id", "id",
+              postgresql_where=sql_text(OPEN_REPLIES_PREDICATE), sqlite_where=sql_text(OPEN_REPLIES_PREDICATE)),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
