@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, bindparam, select
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import Conversation, Message
+from bot.store.models import Conversation, Message, with_media
 from channels.base import Channel, FetchesMedia, SendError
 
 log = logging.getLogger(__name__)
@@ -31,8 +30,8 @@ _m = cast(Table, Message.__table__)
 # stored as "[]") and decided in Python: PostgreSQL's json type has no "=" operator, so
 # `Message.media != []` raised there and failed every conversation job right after its replies.
 _WITH_MEDIA = select(_m.c.id, _m.c.channel, _m.c.media).where(
-    _m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "in",
-    _m.c.channel.in_(bindparam("b_channels", expanding=True)), sql_cast(_m.c.media, Text) != "[]")
+    _m.c.conversation_id == bindparam("b_conv"), with_media(_m.c),
+    _m.c.channel.in_(bindparam("b_channels", expanding=True)))
 
 
 class MediaFetcher:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    cast,
     false,
     literal_column,
 )
@@ -37,6 +38,8 @@ def utcnow() -> datetime:
 #: send: the predicates of two partial indexes (see Message).
 UNPROCESSED_PREDICATE = "direction = 'in' AND processed_at IS NULL"
 OPEN_REPLIES_PREDICATE = "direction = 'out' AND status IN ('pending', 'sending')"
+#: Inbound messages with attachments (an empty list is stored as the JSON text "[]").
+WITH_MEDIA_PREDICATE = "direction = 'in' AND CAST(media AS TEXT) <> '[]'"
 
 
 def unprocessed(m: Any) -> ColumnElement[bool]:
@@ -49,6 +52,11 @@ def open_replies(m: Any) -> ColumnElement[bool]:
     """:data:`OPEN_REPLIES_PREDICATE` on ``m``, likewise."""
     return and_(m.direction == literal_column("'out'"),
                 m.status.in_([literal_column("'pending'"), literal_column("'sending'")]))
+
+
+def with_media(m: Any) -> ColumnElement[bool]:
+    """:data:`WITH_MEDIA_PREDICATE` on ``m``, likewise."""
+    return and_(m.direction == literal_column("'in'"), cast(m.media, Text) != literal_column("'[]'"))
 
 
 # BigInteger ids on PostgreSQL, plain INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
@@ -172,6 +180,8 @@ class Message(Base):
               postgresql_where=sql_text(UNPROCESSED_PREDICATE), sqlite_where=sql_text(UNPROCESSED_PREDICATE)),
         Index("ix_messages_open_replies", "conversation_id", "id",
               postgresql_where=sql_text(OPEN_REPLIES_PREDICATE), sqlite_where=sql_text(OPEN_REPLIES_PREDICATE)),
+        Index("ix_messages_with_media", "conversation_id", "id",
+              postgresql_where=sql_text(WITH_MEDIA_PREDICATE), sqlite_where=sql_text(WITH_MEDIA_PREDICATE)),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

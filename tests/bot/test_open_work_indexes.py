@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 
-from bot.pipeline import outbox, process
+from bot.pipeline import media, outbox, process
 from bot.store.engine import make_engine
 from bot.store.models import Contact, ContactAddress, Conversation, Message, utcnow
 from tests.conftest import migrate
 
 CASES = [("the next message to answer", process._NEXT, "ix_messages_unprocessed"),
          ("whether another message follows", process._NEXT_ID, "ix_messages_unprocessed"),
-         ("the next reply to send", outbox._OLDEST_OPEN, "ix_messages_open_replies")]
+         ("the next reply to send", outbox._OLDEST_OPEN, "ix_messages_open_replies"),
+         ("attachments to download", media._WITH_MEDIA, "ix_messages_with_media")]
 
 
 def _city(conn: Any, long_history: int, citizens: int) -> None:
@@ -41,6 +42,9 @@ def _city(conn: Any, long_history: int, citizens: int) -> None:
 
 def _plan(conn: Any, stmt: Any) -> str:
     sql = str(stmt.compile(dialect=conn.dialect))
+    # An IN list of bound values (the channels that download media) is given one value.
+    one = "?" if conn.dialect.name == "sqlite" else "%(b_channels)s"
+    sql = sql.replace("__[POSTCOMPILE_b_channels]", f"({one})")
     if conn.dialect.name == "sqlite":
         marks = re.findall(r":(\w+)|\?", sql)
         rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(1 for _ in marks) or None).all()

@@ -1,5 +1,5 @@
-"""open work indexes: a conversation's unprocessed messages and open replies, found without
-walking its whole history
+"""open work indexes: a conversation's unprocessed messages, open replies and attachments,
+found without walking its whole history
 
 Revision ID: 0013_open_work_indexes
 Revises: 0012_rasa_registry
@@ -15,6 +15,7 @@ depends_on = None
 
 UNPROCESSED = "direction = 'in' AND processed_at IS NULL"
 OPEN_REPLIES = "direction = 'out' AND status IN ('pending', 'sending')"
+WITH_MEDIA = "direction = 'in' AND CAST(media AS TEXT) <> '[]'"
 
 
 def upgrade() -> None:
@@ -24,8 +25,11 @@ def upgrade() -> None:
                     postgresql_where=sa.text(UNPROCESSED), sqlite_where=sa.text(UNPROCESSED))
     op.create_index('ix_messages_open_replies', 'messages', ['conversation_id', 'id'],
                     postgresql_where=sa.text(OPEN_REPLIES), sqlite_where=sa.text(OPEN_REPLIES))
+    op.create_index('ix_messages_with_media', 'messages', ['conversation_id', 'id'],
+                    postgresql_where=sa.text(WITH_MEDIA), sqlite_where=sa.text(WITH_MEDIA))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_messages_with_media', table_name='messages')
     op.drop_index('ix_messages_open_replies', table_name='messages')
     op.drop_index('ix_messages_unprocessed', table_name='messages')
