@@ -7,8 +7,9 @@ conversations JOIN contact_addresses``), so nothing is read first. On PostgreSQL
 statement also moves the address's last inbound time, fills the contact's empty name and
 reports a provider's retry (WITH ins AS (INSERT … ON CONFLICT DO NOTHING RETURNING …), UPDATEs
 that run only when ``ins`` holds the new row, then the new row or the one already stored): one
-round trip, which on its own is a whole transaction. SQLite has no data-modifying CTE: its
-INSERT … RETURNING is followed by the UPDATEs (in-process calls, not round trips).
+round trip, and in autocommit mode (``receive.store_and_commit``) a whole transaction. SQLite
+has no data-modifying CTE: its INSERT … RETURNING is followed by the UPDATEs (in-process calls,
+not round trips).
 
 A first message from a new citizen, or a retry racing the first delivery (the row it
 conflicts with was committed after this statement's snapshot, so it is not visible) stores
