@@ -55,8 +55,8 @@ class Statements:
         self.other = 0           # BEGIN, ROLLBACK and idle-connection pings: round trips too
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "commit", self._commit)
-        event.listen(Engine, "begin", self._round_trip)
-        event.listen(Engine, "rollback", self._round_trip)
+        event.listen(Engine, "begin", self._edge)
+        event.listen(Engine, "rollback", self._edge)
         event.listen(Pool, "checkout", self._checkout)
         event.listen(Pool, "reset", self._reset)
         from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
@@ -73,6 +73,12 @@ class Statements:
         if self.on:
             with self.lock:
                 self.other += 1
+
+    def _edge(self, conn: Any) -> None:
+        # In autocommit mode (one statement that commits itself) SQLAlchemy still reports a
+        # BEGIN and a ROLLBACK, but the driver sends neither.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            self._round_trip()
 
     def _reset(self, dbapi_conn: Any, *args: Any) -> None:
         # A connection returned inside a transaction (a read that never committed) is rolled
@@ -92,7 +98,7 @@ class Statements:
                 self.sql.append(" ".join(statement.split()))
 
     def _commit(self, conn: Any) -> None:
-        if self.on:
+        if self.on and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             with self.lock:
                 self.commits += 1
 

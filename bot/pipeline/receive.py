@@ -17,20 +17,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Engine, Row, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.contacts import ContactRepository
 from bot.pipeline import metrics
+from bot.pipeline.inbound_sql import EXISTING, INSERT_ONCE, Known, store_known
 from bot.pipeline.outbox import NEEDS_TEMPLATE, mark_unreachable, opt_out, record_status
 from bot.store.models import (
-    Contact,
-    ContactAddress,
-    Conversation,
     DeliveryReceipt,
     Message,
     ProviderMessageId,
@@ -188,17 +186,26 @@ SQLITE_BUSY_ATTEMPTS = 5
 def store_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> Received:
     """Store ``items`` in one transaction and commit it.
 
-    On SQLite the transaction is restarted when it hits "database is locked". A SAVEPOINT
-    (``begin_nested``, e.g. creating a new contact) opens a *deferred* transaction; when a
-    worker commits between its first read and its first write, SQLite refuses the upgrade
-    at once (SQLITE_BUSY_SNAPSHOT: the busy timeout does not apply) and only a restart can
-    succeed. Without this, a second citizen writing while a worker saved a reply got a 500,
-    and Twilio does not retry a failed message webhook: the message was lost.
+    A request's only message, from a citizen who wrote before, is on PostgreSQL one statement
+    that commits itself (:func:`_store_alone`). On SQLite the transaction is restarted when it
+    hits "database is locked". A SAVEPOINT (``begin_nested``, e.g. creating a new contact) opens a
+    *deferred* transaction; when a worker commits between its first read and its first write,
+    SQLite refuses the upgrade at once (SQLITE_BUSY_SNAPSHOT: the busy timeout does not apply)
+    and only a restart can succeed. Without this, a second citizen writing while a worker saved
+    a reply got a 500, and Twilio does not retry a failed message webhook: the message was lost.
     """
+    only = items[0] if len(items) == 1 and isinstance(items[0], InboundMessage) else None
+    tried = False
+    # A contact event (STOP, blocked...) marks the address in the same transaction: not alone.
+    if only is not None and only.event is None and (engine := _autocommits(sessions)) is not None:
+        received = _store_alone(engine, only)
+        if received is not None:
+            return received
+        tried = True
     for attempt in range(1, SQLITE_BUSY_ATTEMPTS + 1):
         try:
             with sessions() as session, session.begin():
-                return store_items(session, items)
+                return store_items(session, items, try_known=not tried)
         except OperationalError as exc:
             if not (isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)) \
                     or attempt == SQLITE_BUSY_ATTEMPTS:
@@ -207,15 +214,39 @@ def store_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> R
     raise AssertionError("unreachable")
 
 
-def store_items(session: Session, items: list[Inbound]) -> Received:
-    """Store what one request carried (the caller commits)."""
+def _autocommits(sessions: sessionmaker[Session]) -> Engine | None:
+    """The engine when it is PostgreSQL, where one statement in autocommit mode is a whole
+    transaction that costs one round trip (BEGIN and COMMIT are two more)."""
+    engine = sessions.kw.get("bind")
+    return engine if isinstance(engine, Engine) and engine.dialect.name == "postgresql" else None
+
+
+def _store_alone(engine: Engine, msg: InboundMessage) -> Received | None:
+    """Store a request's only message in one statement, committed when it returns: a known
+    citizen's new message, or a provider's retry. None when that statement stored nothing and
+    found nothing (a new citizen, or a retry racing the first delivery): a transaction decides."""
+    msg = _cleaned(msg)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        known = store_known(conn, _inbound_values(msg))
+    if known is None:
+        return None
+    stored = _stored(msg, known)
+    new = not stored.duplicate
+    conversations = (stored.conversation_id,) if stored.needs_processing and stored.conversation_id is not None else ()
+    callbacks = (msg.callback_id,) if msg.callback_id and new else ()
+    return Received(conversations, callbacks, int(new), (stored,))
+
+
+def store_items(session: Session, items: list[Inbound], *, try_known: bool = True) -> Received:
+    """Store what one request carried (the caller commits). ``try_known``: see
+    :func:`store_inbound`."""
     conversations: list[int] = []
     callbacks: list[str] = []
     messages: list[Stored] = []
     stored = 0
     for item in items:
         if isinstance(item, InboundMessage):
-            result = store_inbound(session, item)
+            result = store_inbound(session, item, try_known=try_known)
             messages.append(result)
             if item.callback_id and not result.duplicate:
                 callbacks.append(item.callback_id)
@@ -328,80 +359,12 @@ def clean(value: str | None) -> str | None:
     return _LONE_SURROGATE.sub("\ufffd", value)
 
 
-# The statements of the message path, built once (building costs more CPU than running them).
-_m = cast(Table, Message.__table__)
-_a = cast(Table, ContactAddress.__table__)
-_ct = cast(Table, Contact.__table__)
-_cv = cast(Table, Conversation.__table__)
-_EXISTING = (select(_m.c.id, _m.c.conversation_id)
-             .where(_m.c.channel == bindparam("b_channel"), _m.c.external_id == bindparam("b_external_id")).limit(1))
-# A citizen who wrote before: the address, the contact's name and the conversation in one read.
-_KNOWN_ADDRESS = (select(_a.c.id, _a.c.last_inbound_at, _a.c.contact_id, _ct.c.name, _cv.c.id.label("conversation_id"))
-                  .select_from(_a.join(_ct, _ct.c.id == _a.c.contact_id).join(_cv, _cv.c.address_id == _a.c.id))
-                  .where(_a.c.urn == bindparam("b_urn")).limit(1))
-_SET_LAST_INBOUND = update(_a).where(_a.c.id == bindparam("b_id")).values(last_inbound_at=bindparam("b_at"))
-_SET_NAME = update(_ct).where(_ct.c.id == bindparam("b_id")).values(name=bindparam("b_name"))
-# The columns an inbound message is stored with; the rest take their defaults.
-_INBOUND_COLUMNS = ("conversation_id", "direction", "channel", "kind", "external_id", "urn", "text", "media",
-                    "latitude", "longitude", "address_text", "button_payload", "raw", "received_at", "status",
-                    "processed_at", "shared_phone", "contact_event", "provider_answered")
-
-
-def _insert_once(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (channel, external_id) DO NOTHING RETURNING id: a provider's retry
-    racing the first delivery returns nothing instead of raising, so no SAVEPOINT is needed."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (make(_m).values({c: bindparam(f"b_{c}") for c in _INBOUND_COLUMNS})
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"]).returning(_m.c.id))
-
-
-_INSERT_ONCE = {name: _insert_once(name) for name in ("postgresql", "sqlite")}
-
-
-def _existing(session: Session, channel: str, external_id: str) -> Row[Any, Any] | None:
-    """The (id, conversation_id) of the message already stored under this provider id."""
-    return session.connection().execute(_EXISTING, {"b_channel": channel, "b_external_id": external_id}).first()
-
-
-def _address_and_conversation(session: Session, msg: InboundMessage, at: datetime | None) -> int:
-    """The conversation of ``msg``'s sender (created with the contact on first contact), with
-    the address's last inbound time moved to ``at`` (None: not a message to answer)."""
-    name = clean(msg.sender_name)
-    # Core statements below do not flush the ORM: anything an earlier item of this request
-    # changed through it is written first, so nothing stale is written over them later.
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    conn = session.connection()
-    known = conn.execute(_KNOWN_ADDRESS, {"b_urn": msg.sender}).first()
-    if known is None:
-        contacts = ContactRepository(session)
-        address = contacts.get_or_create_address(msg.sender, msg.channel, name)
-        conversation = contacts.conversation_for(address)
-        if at is not None:
-            address.last_inbound_at = max(filter(None, [address.last_inbound_at, at]))
-        session.flush()
-        return conversation.id
-    if name and not known.name:
-        conn.execute(_SET_NAME, {"b_id": known.contact_id, "b_name": name[:200]})
-    if at is not None and (known.last_inbound_at is None or at > known.last_inbound_at):
-        conn.execute(_SET_LAST_INBOUND, {"b_id": known.id, "b_at": at})
-    return int(known.conversation_id)
-
-
-def store_inbound(session: Session, msg: InboundMessage) -> Stored:
-    """Store ``msg`` once; a second delivery of the same provider id is reported as duplicate."""
-    # The ids come from the request too (a Twilio "From", a client's message id).
-    msg = replace(msg, external_id=clean(msg.external_id) or "", sender=clean(msg.sender) or "")
-    old = _existing(session, msg.channel, msg.external_id)
-    if old is not None:
-        return Stored(old.id, old.conversation_id, True, False)
+def _inbound_values(msg: InboundMessage) -> dict[str, Any]:
+    """The binds of :mod:`bot.pipeline.inbound_sql` for ``msg`` (already cleaned of its ids)."""
     processable = msg.kind == "message"
-    conversation_id = _address_and_conversation(session, msg, msg.received_at if processable else None)
-    conn = session.connection()
-    row_id = conn.execute(_INSERT_ONCE[conn.dialect.name], {
-        "b_conversation_id": conversation_id, "b_direction": "in", "b_channel": msg.channel, "b_kind": msg.kind,
+    name = clean(msg.sender_name)
+    return {
+        "b_direction": "in", "b_channel": msg.channel, "b_kind": msg.kind,
         "b_external_id": msg.external_id, "b_urn": msg.sender, "b_text": clean(msg.text) or "",
         "b_media": [media_item(m) for m in msg.media],
         "b_latitude": msg.location.lat if msg.location else None,
@@ -413,13 +376,70 @@ def store_inbound(session: Session, msg: InboundMessage) -> Stored:
         "b_processed_at": None if processable else utcnow(),
         "b_shared_phone": clean(msg.phone),
         "b_contact_event": msg.event.value if msg.event is not None else None,
-        "b_provider_answered": msg.provider_answered}).scalar()
+        "b_provider_answered": msg.provider_answered,
+        "b_buttons": [], "b_attempts": 0, "b_parts_sent": 0, "b_created_at": utcnow(),
+        # Only a message to answer moves the address's last inbound time.
+        "b_at": msg.received_at if processable else None,
+        "b_name": name[:200] if name else None,
+    }
+
+
+def _cleaned(msg: InboundMessage) -> InboundMessage:
+    # The ids come from the request too (a Twilio "From", a client's message id).
+    return replace(msg, external_id=clean(msg.external_id) or "", sender=clean(msg.sender) or "")
+
+
+def _existing(session: Session, channel: str, external_id: str) -> Row[Any, Any] | None:
+    """The (id, conversation_id) of the message already stored under this provider id."""
+    return session.connection().execute(EXISTING, {"b_channel": channel, "b_external_id": external_id}).first()
+
+
+def _stored(msg: InboundMessage, known: Known) -> Stored:
+    return Stored(known.message_id, known.conversation_id, known.duplicate,
+                  not known.duplicate and msg.kind == "message")
+
+
+def store_inbound(session: Session, msg: InboundMessage, *, try_known: bool = True) -> Stored:
+    """Store ``msg`` once; a second delivery of the same provider id is reported as duplicate.
+
+    ``try_known=False``: the caller already tried :func:`inbound_sql.store_known` for it.
+    """
+    msg = _cleaned(msg)
+    values = _inbound_values(msg)
+    # Core statements do not flush the ORM: anything an earlier item of this request (or the
+    # caller) changed through it is written first, so they see it and nothing stale is
+    # written over them later.
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    if try_known:
+        known = store_known(session.connection(), values)
+        if known is not None:
+            return _stored(msg, known)
+    # A new citizen (or one without a conversation), or a retry racing the first delivery.
+    old = _existing(session, msg.channel, msg.external_id)
+    if old is not None:
+        return Stored(old.id, old.conversation_id, True, False)
+    conversation_id = _new_conversation(session, msg, values["b_at"])
+    conn = session.connection()
+    row_id = conn.execute(INSERT_ONCE[conn.dialect.name], {**values, "b_conversation_id": conversation_id}).scalar()
     if row_id is None:
         # Same update delivered twice at the same moment: the other request stored it.
         old = _existing(session, msg.channel, msg.external_id)
         assert old is not None
         return Stored(old.id, old.conversation_id, True, False)
-    return Stored(row_id, conversation_id, False, processable)
+    return Stored(row_id, conversation_id, False, msg.kind == "message")
+
+
+def _new_conversation(session: Session, msg: InboundMessage, at: datetime | None) -> int:
+    """The conversation of ``msg``'s sender, created with the contact and address as needed,
+    with the address's last inbound time moved to ``at`` (None: not a message to answer)."""
+    contacts = ContactRepository(session)
+    address = contacts.get_or_create_address(msg.sender, msg.channel, clean(msg.sender_name))
+    conversation = contacts.conversation_for(address)
+    if at is not None:
+        address.last_inbound_at = max(filter(None, [address.last_inbound_at, at]))
+    session.flush()
+    return conversation.id
 
 
 def media_item(m: Media) -> dict[str, Any]:

@@ -140,6 +140,24 @@ def test_telegram_update_the_database_refuses_is_200_and_kept(app: Any, client: 
     assert '"halo"' in (row.raw or "")
 
 
+def test_a_known_citizens_update_the_database_refuses_is_200_and_kept(app: Any, client: Any) -> None:
+    # A message id that makes the provider id longer than its column, from a citizen who wrote
+    # before (stored by the one statement for a known citizen): PostgreSQL refuses it, and
+    # the raw update is kept instead.
+    assert client.post("/webhooks/telegram", data=tg_text(3, "halo"), headers=TG_HEADERS).status_code == 200
+    update = json.loads(tg_text(4, "lampu mati"))
+    update["message"]["message_id"] = int("9" * 300)
+    resp = client.post("/webhooks/telegram", data=json.dumps(update).encode(), headers=TG_HEADERS)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    first, second = rows(app, channel="telegram")
+    assert first.kind == "message"
+    if app.extensions["warga"].settings.database_url.startswith("postgresql"):
+        assert second.kind == "unparseable" and "could not be stored" in (second.error_reason or "")
+    else:
+        assert (second.kind, second.conversation_id) == ("message", first.conversation_id)
+    assert '"lampu mati"' in (second.raw or "")
+
+
 def test_twilio_body_with_nul_is_200_and_stored_stripped(app: Any, client: Any) -> None:
     sid = "SM" + "1" * 32
     pairs = [("MessageSid", sid), ("SmsSid", sid), ("SmsStatus", "received"), ("AccountSid", ACCOUNT_SID),
