@@ -57,15 +57,7 @@ class Servers:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of every server process so far."""
-        total = 0
-        for proc in self.procs:
-            for pid in process_tree(proc.pid):
-                try:
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    total += int(fields[11]) + int(fields[12])
-                except (OSError, IndexError, ValueError):
-                    continue
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_seconds(pid) for proc in self.procs for pid in process_tree(proc.pid))
 
     def memory_mib(self) -> list[int]:
         pids = [p for proc in self.procs for p in process_tree(proc.pid)]
@@ -81,6 +73,31 @@ class Servers:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+
+
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """User + system CPU time of ``pid`` so far (0 for a process that is gone); with ``reaped``,
+    plus that of its children that exited and were waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine so far. A backend's time would be
+    lost when its connection closes, were it not added to the postmaster's once it is reaped."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head = stat.read_text()
+        except OSError:
+            continue
+        if head[head.find("(") + 1:head.rfind(")")] == "postgres":
+            total += cpu_seconds(int(stat.parent.name), reaped=True)
+    return total
 
 
 def spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
@@ -303,14 +320,16 @@ def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: arg
              deliveries: Deliveries, timeout: float, watch_jobs: bool = False) -> Result:
     watch = JobWatch() if watch_jobs else None
     try:
-        cpu0 = servers.cpu_seconds()
         replies = ReplyCheck(servers.database_url) if servers.database_url is not None else None
+        cpu0 = servers.cpu_seconds(), cpu_seconds(os.getpid()), postgres_cpu_seconds()
         try:
             samples, elapsed = drive(kinds, servers.url, deliveries, args.seconds, timeout, replies)
         finally:
             if replies is not None:
                 replies.close()
-        cpu = servers.cpu_seconds() - cpu0
+        cpu = servers.cpu_seconds() - cpu0[0]
+        generator_cpu = cpu_seconds(os.getpid()) - cpu0[1]
+        postgres_cpu = postgres_cpu_seconds() - cpu0[2]
         memory = servers.memory_mib()
         stored: list[float] = []
         delivered: list[float] = []
@@ -321,4 +340,6 @@ def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: arg
         most = watch.close() if watch is not None else None
     finally:
         servers.stop()
-    return Result(name, desc, len(kinds), elapsed, samples, stored, delivered, memory, left, most, cpu)
+    uses_postgres = (servers.database_url or "").startswith("postgresql")
+    return Result(name, desc, len(kinds), elapsed, samples, stored, delivered, memory, left, most, cpu,
+                  generator_cpu, postgres_cpu if uses_postgres else None)
