@@ -260,7 +260,8 @@ class ReplyCheck:
         if self.url.startswith("sqlite"):
             import sqlite3
 
-            return sqlite3.connect(self.url.split(":///", 1)[1], isolation_level=None)
+            # Closed by close(), from the thread that ran the load.
+            return sqlite3.connect(self.url.split(":///", 1)[1], isolation_level=None, check_same_thread=False)
         import psycopg
 
         return psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
