@@ -125,9 +125,9 @@ def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float, l
                 and (not rq_workers or registered_rq_workers() >= rq_workers)):
             return
         time.sleep(0.2)
-    raise SystemExit(f"{url} not ready after {timeout:g} s (answered: {answered}, worker processes serving: "
-                     f"{len(serving_pids(log, procs))} of {serving}, the 'worker serving' lines at log level "
-                     f"INFO; RQ workers: {registered_rq_workers() if rq_workers else 0} of {rq_workers}); see {log}")
+    raise SystemExit(f"{url} not ready after {timeout:g} s (answered: {answered}; worker processes that "
+                     f"logged 'worker serving', at INFO: {len(serving_pids(log, procs))} of {serving}; RQ workers: "
+                     f"{registered_rq_workers() if rq_workers else 0} of {rq_workers}); see {log}")
 
 
 def serving_pids(log: Path, procs: list[subprocess.Popen[bytes]]) -> set[int]:
