@@ -15,7 +15,10 @@ at the local fake provider, tests/fakes). Targets, all in one sitting:
 Reported per target: messages answered per second; p50/p99 of request → first reply stored (from
 the database: inbound ``created_at`` → first reply's ``created_at``), of request → reply in hand
 (web chat: the POST's response; webhooks: the send reaching the fake provider); resident memory
-of every server process at the end; what was left unanswered or unsent once the load stopped.
+of every server process at the end; CPU time per message of the server's processes, and of the
+load generator (this process) and PostgreSQL, which share the cores; what was left unanswered or
+unsent once the load stopped. The load starts once every worker process of a `warga serve` takes
+connections (each logs "worker serving"), not at the first answer from /healthz.
 The web-only targets (bare Flask, Rasa) are driven by web-chat-shaped citizens only.
 
 Its parts, beside it in bench/: ``load_citizens.py`` (the simulated citizens and the fake
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_target(name.strip(), args, tg, tw, deliveries, logdir))
             r = results[-1]
             print(f"   {r.rate():.0f} msg/s, {len(r.answered())}/{len(r.samples)} answered, "
-                  f"{r.cpu_ms_per_message():.0f} ms CPU per message, {r.left}",
+                  f"{r.cpu_ms_per_message():.0f} ms server CPU per message "
+                  f"(generator / PostgreSQL: {r.beside_server()}), {r.left}",
                   file=sys.stderr, flush=True)
     finally:
         tg.stop()

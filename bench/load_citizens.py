@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
@@ -169,7 +170,7 @@ class Citizen:
             # taken for the answer to the next one, and the citizen would write faster than the
             # bot answers (a backlog, not a latency). Only the first reply counts for latency.
             external_id = f"{update_id}:{self._chat}:{seq}" if self.kind == "telegram" else sid
-            self.replies.wait_all_sent(self.kind, external_id, timeout)
+            self.replies.wait_all_sent(self.kind, external_id, who, before, timeout)
         return Sample(self.kind, started, answered, r.status_code)
 
     def run(self, stop: threading.Event, timeout: float) -> None:
@@ -188,32 +189,88 @@ class Citizen:
 
 
 class ReplyCheck:
-    """Asks the target's database whether every reply to a message was recorded sent: the one
-    thing a webhook citizen cannot see at the fake provider (one small indexed query per
-    message once its first reply has arrived; polled only while a reply is still going out)."""
+    """Asks the target's database whether every reply to a message was recorded sent or failed:
+    the one thing a webhook citizen cannot see at the fake provider.
 
-    POLL_SECONDS = 0.005
+    The load generator shares the server's cores, and so does the database, so it asks seldom:
+    each citizen thread over its own plain connection with the query prepared, and only when the
+    answer can have changed. The database tells how many replies a message has; until as many
+    have reached the fake provider there is no need to ask (a failed send reaches none: after
+    :data:`DELIVERY_WAIT_SECONDS` it asks anyway). A send is recorded a few ms after the provider
+    sees it: it asks once no delivery came for :data:`SETTLE_SECONDS`, then after pauses that
+    double up to :data:`MAX_WAIT_SECONDS`.
+    """
 
-    def __init__(self, database_url: str) -> None:
-        from sqlalchemy import create_engine, text
+    SETTLE_SECONDS = 0.01
+    MAX_WAIT_SECONDS = 0.2
+    DELIVERY_WAIT_SECONDS = 1.0
+    QUERY = ("SELECT COUNT(o.id), COUNT(*) FILTER (WHERE o.status IN ('pending', 'sending')), "
+             "i.processed_at IS NOT NULL "
+             "FROM messages i LEFT JOIN messages o ON o.reply_to_id = i.id AND o.direction = 'out' "
+             "WHERE i.channel = {p} AND i.external_id = {p} GROUP BY i.id, i.processed_at")
 
-        self.engine = create_engine(database_url, pool_size=16)
-        self.query = text(
-            "SELECT COUNT(*) FILTER (WHERE o.status IN ('pending', 'sending')), i.processed_at IS NOT NULL "
-            "FROM messages i LEFT JOIN messages o ON o.reply_to_id = i.id AND o.direction = 'out' "
-            "WHERE i.channel = :channel AND i.external_id = :external_id GROUP BY i.id, i.processed_at")
+    def __init__(self, database_url: str, deliveries: Deliveries) -> None:
+        self.url = database_url
+        self.deliveries = deliveries
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[Any] = []
+        self.asks = 0                    # queries sent, and messages checked: the cost per message
+        self.messages = 0
 
-    def wait_all_sent(self, channel: str, external_id: str, timeout: float) -> None:
+    def wait_all_sent(self, channel: str, external_id: str, who: str, before: int, timeout: float) -> None:
+        """Once a reply to the message reached the provider for ``who`` (``before`` deliveries to
+        ``who`` came earlier): until every reply to it is recorded sent or failed, or ``timeout``."""
+        with self._lock:
+            self.messages += 1
         deadline = time.monotonic() + timeout
+        replies, pause = 1, self.SETTLE_SECONDS
         while time.monotonic() < deadline:
-            with self.engine.connect() as conn:
-                row = conn.execute(self.query, {"channel": channel, "external_id": external_id}).first()
-            if row is not None and row[1] and row[0] == 0:
+            while self.deliveries.count(who) - before < replies and time.monotonic() < deadline:
+                pause = self.SETTLE_SECONDS
+                if self.deliveries.wait_beyond(who, self.deliveries.count(who), self.DELIVERY_WAIT_SECONDS) is None:
+                    break
+            self._quiet(who, pause)
+            replies, pending, processed = self._ask(channel, external_id)
+            if processed and pending == 0:
                 return
-            time.sleep(self.POLL_SECONDS)
+            pause = min(pause * 2, self.MAX_WAIT_SECONDS)
+
+    def _quiet(self, who: str, pause: float) -> None:
+        """Until no delivery to ``who`` came for ``pause`` (after one: :data:`SETTLE_SECONDS`)."""
+        while self.deliveries.wait_beyond(who, self.deliveries.count(who), pause) is not None:
+            pause = self.SETTLE_SECONDS
+
+    def _ask(self, channel: str, external_id: str) -> tuple[int, int, bool]:
+        """The message's replies, how many of them are still going out, whether it was processed."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            with self._lock:
+                self._connections.append(conn)
+        if self.url.startswith("sqlite"):
+            row = conn.execute(self.QUERY.format(p="?"), (channel, external_id)).fetchone()
+        else:
+            row = conn.execute(self.QUERY.format(p="%s"), (channel, external_id), prepare=True).fetchone()
+        with self._lock:
+            self.asks += 1
+        return (int(row[0]), int(row[1]), bool(row[2])) if row is not None else (0, 0, False)
+
+    def _connect(self) -> Any:
+        if self.url.startswith("sqlite"):
+            import sqlite3
+
+            # Closed by close(), from the thread that ran the load.
+            return sqlite3.connect(self.url.split(":///", 1)[1], isolation_level=None, check_same_thread=False)
+        import psycopg
+
+        return psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
 
     def close(self) -> None:
-        self.engine.dispose()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
 
 
 def drive(kinds: list[str], url: str, deliveries: Deliveries, seconds: float,

@@ -29,9 +29,21 @@ class Result:
     left: str = ""
     max_jobs_per_conversation: int | None = None
     cpu_seconds: float = 0.0
+    #: The bench process itself (citizens, fake providers, reply checks) over the same window.
+    generator_cpu_seconds: float = 0.0
+    #: Every PostgreSQL process of the machine; None for a target without PostgreSQL.
+    postgres_cpu_seconds: float | None = None
 
-    def cpu_ms_per_message(self) -> float:
-        return self.cpu_seconds * 1000 / max(len(self.answered()), 1)
+    def cpu_ms_per_message(self, seconds: float | None = None) -> float:
+        """Server CPU (or ``seconds`` of some other process) in ms per message answered."""
+        spent = self.cpu_seconds if seconds is None else seconds
+        return spent * 1000 / max(len(self.answered()), 1)
+
+    def beside_server(self) -> str:
+        """CPU ms per message of the load generator and of PostgreSQL, which share the machine."""
+        pg = self.postgres_cpu_seconds
+        return (f"{self.cpu_ms_per_message(self.generator_cpu_seconds):.0f} / "
+                + (f"{self.cpu_ms_per_message(pg):.0f}" if pg is not None else "–"))
 
     def answered(self) -> list[Sample]:
         return [s for s in self.samples if s.answered is not None]
@@ -73,10 +85,13 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         "clients only. Latencies in ms. *stored*: inbound row → first reply row; *delivered*: inbound row → "
         "first reply accepted by the fake provider (Telegram, SMS; both on the database clock); *web*: POST → "
         "response with the replies (client clock). *unanswered*: messages without a reply within "
-        f"{args.reply_timeout:g} s / messages sent (after one warm-up message per citizen).", "",
+        f"{args.reply_timeout:g} s / messages sent (after one warm-up message per citizen). *CPU ms / msg*: "
+        "CPU time per message answered of the server's processes, and beside them on the same cores of the "
+        "load generator (citizens, fake providers, reply checks) and of PostgreSQL.", "",
         "| target | msg/s | stored p50 / p99 | delivered p50 / p99 | web p50 / p99 | unanswered | "
-        "server CPU ms / msg | memory per process (MiB) | left after the load |",
-        "|---|---:|---|---|---|---:|---:|---|---|",
+        "server CPU ms / msg | generator / PostgreSQL CPU ms / msg | memory per process (MiB) | "
+        "left after the load |",
+        "|---|---:|---|---|---|---:|---:|---:|---|---|",
     ]
     for r in results:
         web = r.latencies(("web", "bare", "rasa"))
@@ -88,6 +103,7 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
             f"| {r.description} | {r.rate():.0f} | {pct(r.stored_ms, .5)} / {pct(r.stored_ms, .99)} | "
             f"{pct(hooks, .5)} / {pct(hooks, .99)} | {pct(web, .5)} / {pct(web, .99)} | "
             f"{len(r.samples) - len(r.answered())} / {len(r.samples)} | {r.cpu_ms_per_message():.0f} | "
+            f"{r.beside_server()} | "
             f"{', '.join(map(str, r.memory_mib)) or '–'} | {left} |")
     return "\n".join(lines) + "\n"
 

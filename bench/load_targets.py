@@ -4,6 +4,7 @@ and what the database says about the run afterwards."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,15 +58,7 @@ class Servers:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of every server process so far."""
-        total = 0
-        for proc in self.procs:
-            for pid in process_tree(proc.pid):
-                try:
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    total += int(fields[11]) + int(fields[12])
-                except (OSError, IndexError, ValueError):
-                    continue
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_seconds(pid) for proc in self.procs for pid in process_tree(proc.pid))
 
     def memory_mib(self) -> list[int]:
         pids = [p for proc in self.procs for p in process_tree(proc.pid)]
@@ -83,24 +76,82 @@ class Servers:
                 proc.wait(5)
 
 
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """User + system CPU time of ``pid`` so far (0 for a process that is gone); with ``reaped``,
+    plus that of its children that exited and were waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine so far. A backend's time would be
+    lost when its connection closes, were it not added to the postmaster's once it is reaped."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head = stat.read_text()
+        except OSError:
+            continue
+        if head[head.find("(") + 1:head.rfind(")")] == "postgres":
+            total += cpu_seconds(int(stat.parent.name), reaped=True)
+    return total
+
+
 def spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         # Its own process group: stopping it stops gunicorn's workers and Rasa's children too.
         return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float, log: Path) -> None:
+def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float, log: Path,
+               serving: int = 0, rq_workers: int = 0) -> None:
+    """Until ``url`` answers 200, ``serving`` worker processes of `warga serve` have logged that
+    they take connections, and ``rq_workers`` RQ workers have registered. The first 200 comes from
+    the first worker to build its app: keep-alive citizens that connected then would all stay on
+    it for the whole run, and a server in a city does not get its load in its first second."""
     deadline = time.monotonic() + timeout
+    answered = False
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
             raise SystemExit(f"a server exited at start-up; see {log}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
+        if not answered:
+            with suppress(requests.RequestException):
+                answered = requests.get(url, timeout=1).status_code == 200
+        if (answered and len(serving_pids(log, procs)) >= serving
+                and (not rq_workers or registered_rq_workers() >= rq_workers)):
+            return
         time.sleep(0.2)
-    raise SystemExit(f"{url} not ready after {timeout:g} s; see {log}")
+    raise SystemExit(f"{url} not ready after {timeout:g} s (answered: {answered}; worker processes that "
+                     f"logged 'worker serving', at INFO: {len(serving_pids(log, procs))} of {serving}; RQ workers: "
+                     f"{registered_rq_workers() if rq_workers else 0} of {rq_workers}); see {log}")
+
+
+def serving_pids(log: Path, procs: list[subprocess.Popen[bytes]]) -> set[int]:
+    """The live processes of ``procs`` that logged "worker serving" (bot/web/server.py) in ``log``;
+    a worker that died and was replaced counts once its successor logs it."""
+    alive = {pid for proc in procs for pid in process_tree(proc.pid)}
+    found = set()
+    for line in log.read_text(errors="replace").splitlines():
+        if '"worker serving"' not in line or not line.startswith("{"):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("logger") == "bot.web.server" and entry.get("msg") == "worker serving":
+            found.add(entry.get("pid"))
+    return found & alive
+
+
+def registered_rq_workers() -> int:
+    from redis import Redis
+    from rq import Worker
+
+    return int(Worker.count(connection=Redis.from_url(REDIS_URL)))
 
 
 def sklearn_models() -> Path:
@@ -294,7 +345,7 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
         else:
             raise SystemExit(f"unknown target {name}")
         servers = Servers(procs, url, database_url)
-        wait_ready(url + "/healthz", procs, 60, log)
+        wait_ready(url + "/healthz", procs, 60, log, serving=2, rq_workers=2 if name == "serve-pg-redis" else 0)
         return _measure(name, desc, servers, mixed(args.clients), args, deliveries, timeout,
                         watch_jobs=name == "serve-pg-redis")
 
@@ -303,14 +354,18 @@ def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: arg
              deliveries: Deliveries, timeout: float, watch_jobs: bool = False) -> Result:
     watch = JobWatch() if watch_jobs else None
     try:
-        cpu0 = servers.cpu_seconds()
-        replies = ReplyCheck(servers.database_url) if servers.database_url is not None else None
+        replies = ReplyCheck(servers.database_url, deliveries) if servers.database_url is not None else None
+        cpu0 = servers.cpu_seconds(), cpu_seconds(os.getpid()), postgres_cpu_seconds()
         try:
             samples, elapsed = drive(kinds, servers.url, deliveries, args.seconds, timeout, replies)
         finally:
             if replies is not None:
                 replies.close()
-        cpu = servers.cpu_seconds() - cpu0
+                print(f"   reply checks: {replies.asks} queries for {replies.messages} webhook messages",
+                      file=sys.stderr, flush=True)
+        cpu = servers.cpu_seconds() - cpu0[0]
+        generator_cpu = cpu_seconds(os.getpid()) - cpu0[1]
+        postgres_cpu = postgres_cpu_seconds() - cpu0[2]
         memory = servers.memory_mib()
         stored: list[float] = []
         delivered: list[float] = []
@@ -321,4 +376,6 @@ def _measure(name: str, desc: str, servers: Servers, kinds: list[str], args: arg
         most = watch.close() if watch is not None else None
     finally:
         servers.stop()
-    return Result(name, desc, len(kinds), elapsed, samples, stored, delivered, memory, left, most, cpu)
+    uses_postgres = (servers.database_url or "").startswith("postgresql")
+    return Result(name, desc, len(kinds), elapsed, samples, stored, delivered, memory, left, most, cpu,
+                  generator_cpu, postgres_cpu if uses_postgres else None)

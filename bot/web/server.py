@@ -61,6 +61,8 @@ class WaitressWorker(Worker):
         # One socket gives a TcpWSGIServer (its map is ``_map``), several a MultiSocketServer.
         sockets_map = getattr(server, "map", None) or server._map
         parent = os.getppid()
+        # The app is built (gunicorn loads it before run): from here this process takes connections.
+        log.info("worker serving", extra={"pid": self.pid})
         try:
             while self.alive:
                 self.notify()
