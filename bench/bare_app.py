@@ -1,15 +1,34 @@
 """The ceiling of bench/load.py: a bare Flask endpoint shaped like the chat API, no database.
 
-Served by the same gunicorn set-up as `warga serve` (gthread, 8 threads per worker)::
+Served by the same server as `warga serve`: gunicorn's processes with Warga's waitress worker
+(bot/web/server.py), 8 request threads each::
 
-    .venv/bin/gunicorn -w 2 -k gthread --threads 8 bench.bare_app:app
+    .venv/bin/gunicorn -w 2 -k bot.web.server.WaitressWorker --threads 8 bench.bare_app:app
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from typing import Any
 
 from flask import Flask, jsonify, request
+
+
+class _JsonLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"logger": record.name, "msg": record.getMessage(),
+                           "pid": getattr(record, "pid", os.getpid())})
+
+
+# The worker's "worker serving" line, as `warga serve` writes it: bench/load.py starts the load
+# once every worker process has said it.
+_handler = logging.StreamHandler()
+_handler.setFormatter(_JsonLine())
+_server_log = logging.getLogger("bot.web.server")
+_server_log.addHandler(_handler)
+_server_log.setLevel(logging.INFO)
 
 app = Flask(__name__)
 

@@ -296,12 +296,13 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
     timeout = args.reply_timeout
     if name == "bare-flask":
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        procs = [spawn([GUNICORN, "-w", "2", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
-                        "--access-logfile", "-", "bench.bare_app:app"], env, log)]
+        # The same server as `warga serve`: gunicorn with Warga's waitress worker, 8 threads.
+        procs = [spawn([GUNICORN, "-w", "2", "-k", "bot.web.server.WaitressWorker", "--threads", "8",
+                        "-b", f"127.0.0.1:{port}", "bench.bare_app:app"], env, log)]
         servers = Servers(procs, url)
-        wait_ready(url + "/healthz", procs, 30, log)
-        return _measure(name, "bare Flask endpoint, gunicorn 2 × gthread 8", servers, ["bare"] * args.clients,
-                        args, deliveries, timeout)
+        wait_ready(url + "/healthz", procs, 30, log, serving=2)
+        return _measure(name, "bare Flask endpoint, same server (2 processes × 8 request threads)", servers,
+                        ["bare"] * args.clients, args, deliveries, timeout)
     if name == "rasa-rest":
         # A sibling script (bench/ is not a package): its folder is on sys.path when run.
         from rasa_rest import WORK as RASA_WORK
@@ -332,7 +333,7 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
             env = warga_env(tg, tw, database_url)
             migrate(env, log)
             procs = [spawn([WARGA, "serve", "--port", str(port), "--workers", "2"], env, log)]
-            desc = "`warga serve` (2 × gthread 8, 4 worker threads each), PostgreSQL"
+            desc = "`warga serve` (2 processes × 8 request threads + 4 worker threads), PostgreSQL"
         elif name == "serve-pg-redis":
             from redis import Redis
 
@@ -341,7 +342,7 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
             migrate(env, log)
             procs = [spawn([WARGA, "serve", "--port", str(port), "--workers", "2"], env, log),
                      spawn([WARGA, "worker"], env, log), spawn([WARGA, "worker"], env, log)]
-            desc = "`warga serve` (2 × gthread 8) + 2 `warga worker`, PostgreSQL + Redis"
+            desc = "`warga serve` (2 processes × 8 request threads) + 2 `warga worker`, PostgreSQL + Redis"
         else:
             raise SystemExit(f"unknown target {name}")
         servers = Servers(procs, url, database_url)
