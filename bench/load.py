@@ -7,6 +7,7 @@ at the local fake provider, tests/fakes). Targets, all in one sitting:
 
 * ``run-sqlite``: `warga run` on SQLite (thread backend);
 * ``serve-pg``: `warga serve` (2 gunicorn workers) on PostgreSQL (thread backend);
+* ``serve-pg-web``: the same, driven by web chat citizens only (like for like with the next two);
 * ``serve-pg-redis``: `warga serve` + 2 `warga worker` on PostgreSQL + Redis (db 13);
 * ``bare-flask``: a bare Flask endpoint under the same gunicorn set-up (the ceiling);
 * ``rasa-rest``: Rasa's own REST channel from .venv-rasa serving the same intents
@@ -44,7 +45,7 @@ from load_citizens import BenchTelegram, BenchTwilio, Deliveries
 from load_report import table, write_docs
 from load_targets import SETTINGS_OVERRIDES, WORK, run_target
 
-TARGETS = ("run-sqlite", "serve-pg", "serve-pg-redis", "bare-flask", "rasa-rest")
+TARGETS = ("run-sqlite", "serve-pg", "serve-pg-web", "serve-pg-redis", "bare-flask", "rasa-rest")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -329,11 +329,16 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
         finally:
             db.unlink(missing_ok=True)
     with postgres_database() as database_url:
-        if name == "serve-pg":
+        kinds = mixed(args.clients)
+        if name in ("serve-pg", "serve-pg-web"):
             env = warga_env(tg, tw, database_url)
             migrate(env, log)
             procs = [spawn([WARGA, "serve", "--port", str(port), "--workers", "2"], env, log)]
             desc = "`warga serve` (2 processes × 8 request threads + 4 worker threads), PostgreSQL"
+            if name == "serve-pg-web":
+                # Like for like with the ceiling and Rasa: the same web-chat-shaped citizens only.
+                kinds = ["web"] * args.clients
+                desc += ", web chat citizens only"
         elif name == "serve-pg-redis":
             from redis import Redis
 
@@ -347,7 +352,7 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
             raise SystemExit(f"unknown target {name}")
         servers = Servers(procs, url, database_url)
         wait_ready(url + "/healthz", procs, 60, log, serving=2, rq_workers=2 if name == "serve-pg-redis" else 0)
-        return _measure(name, desc, servers, mixed(args.clients), args, deliveries, timeout,
+        return _measure(name, desc, servers, kinds, args, deliveries, timeout,
                         watch_jobs=name == "serve-pg-redis")
 
 
