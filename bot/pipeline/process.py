@@ -92,7 +92,7 @@ _NEXT = (select(Message).where(Message.conversation_id == bindparam("b_conv"), u
 _m = cast(Table, Message.__table__)
 _LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
          .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
-         .with_for_update(of=Conversation))
+         .with_for_update(of=Conversation, key_share=True))
 _NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
                                   _m.c.id > bindparam("b_after"))
             .order_by(_m.c.id).limit(1))
@@ -134,9 +134,12 @@ class ConversationProcessor:
         self.knowledge = KnowledgeBase(settings.knowledge_dir)
 
     def _lock(self, session: Session, conv_id: int) -> Conversation | None:
-        # FOR UPDATE serialises workers on PostgreSQL; SQLite has one writer anyway. The contact
-        # and address every message needs come in the same round trip (inner joins: both are
-        # required columns), and only the conversation's row is locked.
+        # FOR NO KEY UPDATE serialises workers on PostgreSQL (as FOR UPDATE would) but lets the
+        # new messages of the conversation be stored meanwhile: their foreign key takes a KEY
+        # SHARE lock on this row, which FOR UPDATE blocks until the whole turn has committed.
+        # SQLite has one writer anyway. The contact and address every message needs come in
+        # the same round trip (inner joins: both are required columns), and only the
+        # conversation's row is locked.
         return session.scalars(_LOCK, {"b_conv": conv_id}).first()
 
     def _button_from_digit(self, session: Session, conv_id: int, msg: Message) -> str | None:
