@@ -17,6 +17,7 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.casework.contacts import ContactRepository
@@ -65,8 +66,12 @@ def infrastructure_fault(exc: BaseException) -> bool:
 
     PostgreSQL's operational errors (connection lost or refused, server shutting down,
     deadlock, out of memory) are all passing by nature; SQLite reports a wrong schema as an
-    operational error too, so there only a dropped connection counts as a fault.
+    operational error too, so there only a dropped connection counts as a fault. No pooled
+    connection within the pool's timeout (every one busy: a filing takes its ticket number on
+    a second one) is a fault too.
     """
+    if isinstance(exc, PoolTimeout):
+        return True
     if not isinstance(exc, DBAPIError):
         return False
     if exc.connection_invalidated:
