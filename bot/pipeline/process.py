@@ -17,6 +17,7 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.casework.contacts import ContactRepository
@@ -65,8 +66,12 @@ def infrastructure_fault(exc: BaseException) -> bool:
 
     PostgreSQL's operational errors (connection lost or refused, server shutting down,
     deadlock, out of memory) are all passing by nature; SQLite reports a wrong schema as an
-    operational error too, so there only a dropped connection counts as a fault.
+    operational error too, so there only a dropped connection counts as a fault. No pooled
+    connection within the pool's timeout (every one busy: a filing takes its ticket number on
+    a second one) is a fault too.
     """
+    if isinstance(exc, PoolTimeout):
+        return True
     if not isinstance(exc, DBAPIError):
         return False
     if exc.connection_invalidated:
@@ -92,7 +97,7 @@ _NEXT = (select(Message).where(Message.conversation_id == bindparam("b_conv"), u
 _m = cast(Table, Message.__table__)
 _LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
          .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
-         .with_for_update(of=Conversation))
+         .with_for_update(of=Conversation, key_share=True))
 _NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
                                   _m.c.id > bindparam("b_after"))
             .order_by(_m.c.id).limit(1))
@@ -134,9 +139,12 @@ class ConversationProcessor:
         self.knowledge = KnowledgeBase(settings.knowledge_dir)
 
     def _lock(self, session: Session, conv_id: int) -> Conversation | None:
-        # FOR UPDATE serialises workers on PostgreSQL; SQLite has one writer anyway. The contact
-        # and address every message needs come in the same round trip (inner joins: both are
-        # required columns), and only the conversation's row is locked.
+        # FOR NO KEY UPDATE serialises workers on PostgreSQL (as FOR UPDATE would) but lets the
+        # new messages of the conversation be stored meanwhile: their foreign key takes a KEY
+        # SHARE lock on this row, which FOR UPDATE blocks until the whole turn has committed.
+        # SQLite has one writer anyway. The contact and address every message needs come in
+        # the same round trip (inner joins: both are required columns), and only the
+        # conversation's row is locked.
         return session.scalars(_LOCK, {"b_conv": conv_id}).first()
 
     def _button_from_digit(self, session: Session, conv_id: int, msg: Message) -> str | None:

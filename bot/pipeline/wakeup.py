@@ -11,7 +11,8 @@ transaction commits, and the waiting request wakes at once.
 
 Who processed a message on the web chat's channel also leaves its replies here
 (:meth:`LocalWakeups.answered`), so a request in the same process answers without reading them
-back (three round trips); any other request reads them from the database.
+back (three round trips); any other request reads them from the database, as every request
+does on the redis backend (its jobs run in other processes).
 
 A wake-up can be missed (a web process restarted, the sweeper of another process handled the
 message); waiters therefore re-read the database at a slow safety interval and at their
@@ -147,8 +148,9 @@ class RedisWakeups(LocalWakeups):
 
     def processed(self, message_ids: Iterable[int],
                   answers: Mapping[int, tuple[StoredReply, ...]] | None = None) -> None:
+        # ``answers`` are not kept: on this backend jobs run in `warga worker` and the web
+        # chat's requests wait in the web processes, so nobody here would ever take them.
         ids = list(message_ids)
-        self._keep(answers)
         self._wake(ids)
         if not ids:
             return

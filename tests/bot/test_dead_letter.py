@@ -146,3 +146,42 @@ def test_a_passing_fault_is_retried_and_the_message_answered(settings):
             assert msg.status == "processed" and msg.attempts == 1 and msg.error_reason is None
     finally:
         app.extensions["warga"].close()
+
+
+def test_a_connection_pool_that_gives_none_in_time_costs_the_message_no_attempt(settings):
+    """Every pooled connection busy past the pool's timeout (a burst of filings, each taking its
+    ticket number on a second connection) is the database's fault, as a dropped connection is:
+    the sweeper re-drives the message, and it is never dead-lettered for it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from bot.pipeline.receive import store_and_commit
+    from channels.base import InboundMessage
+
+    migrate(settings.database_url)
+
+    class ExhaustedPool:
+        name = "exhausted"
+
+        def parse(self, text: str) -> Parse:
+            raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+
+        def ready(self) -> bool:
+            return True
+
+    rt = build_runtime(settings, nlu=ExhaustedPool())
+    try:
+        stored = store_and_commit(rt.sessions, [InboundMessage(
+            channel="web", external_id="pool-1", sender=f"web:{SENDER}", text="halo",
+            received_at=datetime.now(UTC))]).messages[0]
+        assert stored.conversation_id is not None
+        for _ in range(rt.processor.max_attempts):
+            with pytest.raises(PoolTimeout):
+                rt.processor.process(stored.conversation_id)
+        with rt.sessions() as s:
+            msg = s.get(Message, stored.message_id)
+            assert msg is not None
+            assert (msg.status, msg.attempts, msg.processed_at) == ("received", 0, None)
+    finally:
+        rt.close()

@@ -136,6 +136,23 @@ def test_replies_left_with_a_wakeup_are_taken_once_and_only_the_latest_are_kept(
     assert wakeups.answered(10) is None and wakeups.answered(10 + ANSWERS_KEPT) == ()
 
 
+def test_a_redis_backend_worker_keeps_no_replies_for_the_web_chat(redis_db):
+    """On the redis backend jobs run in `warga worker` and the web chat's requests wait in the
+    web processes: replies left with a worker's wake-up would never be taken (each worker
+    process would hold its last ANSWERS_KEPT citizens' replies for nothing). The web process
+    reads them from the database."""
+    web, worker = RedisWakeups(REDIS_URL), RedisWakeups(REDIS_URL)   # as in two processes
+    reply = StoredReply(7, "Halo", [], datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
+    try:
+        with web.watch(43) as watch:
+            worker.processed([43], {43: (reply,)})
+            assert watch.wait(10)
+        assert web.answered(43) is None and worker.answered(43) is None
+    finally:
+        web.close()
+        worker.close()
+
+
 class CountingQueue(InlineQueue):
     def __init__(self, sessions: Any, stop: threading.Event) -> None:
         super().__init__(lambda conv_id: None, sessions, stall_seconds=30)

@@ -251,3 +251,24 @@ def test_on_postgresql_a_known_citizens_message_is_one_statement_that_commits_it
     # Committed: another connection sees it.
     assert stored_count(pg_sessions, "2") == 1
     assert address(pg_sessions).last_inbound_at == T0 + timedelta(minutes=1)
+
+
+def test_on_postgresql_a_message_is_stored_while_its_conversation_is_being_processed(pg_sessions):
+    """The worker's lock on the conversation (process._LOCK) serialises the workers, not the
+    webhooks: the new message's reference to its conversation must not wait for the processing
+    of the one before it (NLU, dialogue, replies) to commit."""
+    from sqlalchemy import create_engine
+
+    from bot.pipeline import process
+
+    first = store_and_commit(pg_sessions, [message("1", T0)])
+    conv_id = first.messages[0].conversation_id
+    # A lock wait ends in an error instead of a hang, should the storing wait after all.
+    engine = create_engine(pg_sessions.kw["bind"].url, connect_args={"options": "-c lock_timeout=10000"})
+    try:
+        with pg_sessions() as worker, worker.begin():
+            assert worker.scalars(process._LOCK, {"b_conv": conv_id}).first() is not None
+            new = store_and_commit(make_session_factory(engine), [message("2", T0 + timedelta(minutes=1))])
+            assert new.stored == 1 and new.conversations == (conv_id,)
+    finally:
+        engine.dispose()
