@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, bindparam, select
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.settings import Category, ComplaintSettings
+from bot.store.engine import IDLE_PING_SECONDS, ping_idle_connections
 from bot.store.models import Complaint, ComplaintEvent, TicketCounter, utcnow
+
+#: Connections a process keeps at most for taking ticket numbers (README "Sizing").
+NUMBERING_CONNECTIONS = 4
 
 #: Statuses with no clock running.
 CLOSED = ("selesai", "ditolak")
@@ -54,13 +60,17 @@ def next_ticket(session: Session, prefix: str, now: datetime | None = None,
     reuses its number after a crash. SQLite has one writer at a time anyway, and a second
     connection would wait for the filing's own write lock, so there it stays in the
     transaction; so does a session bound to one connection (nothing else to use).
+
+    The number's connection comes from a small pool of its own: taken from the process's
+    pool, a burst of filings (one per worker thread) could hold every pooled connection while
+    each waited for a second one.
     """
     # The year on the ticket is the city's year (1 January 03:00 WIB is already the new year).
     year = (now or utcnow()).astimezone(ZoneInfo(timezone)).year
     bind = session.get_bind()
     params = {"b_prefix": prefix, "b_year": year}
     if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-        with bind.connect() as conn:
+        with _numbering_engine(bind).connect() as conn:
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             value = conn.execute(_NEXT_PG, params).scalar_one()
             conn.commit()
@@ -68,6 +78,24 @@ def next_ticket(session: Session, prefix: str, now: datetime | None = None,
         value = session.execute(_NEXT_PG if bind.dialect.name == "postgresql" else _NEXT_SQLITE,
                                 params).scalar_one()
     return f"{prefix}-{year}-{value:06d}"
+
+
+#: Each engine's own small pool for ticket numbers (disposed with it).
+_NUMBERING: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_NUMBERING_LOCK = threading.Lock()
+
+
+def _numbering_engine(bind: Engine) -> Engine:
+    """A pool of at most :data:`NUMBERING_CONNECTIONS` connections to ``bind``'s database for
+    ticket numbers only: its transactions wait for nothing else, so they always end."""
+    with _NUMBERING_LOCK:
+        numbering = _NUMBERING.get(bind)
+        if numbering is None:
+            numbering = create_engine(bind.url, pool_size=1, max_overflow=NUMBERING_CONNECTIONS - 1)
+            ping_idle_connections(numbering, IDLE_PING_SECONDS)
+            _NUMBERING[bind] = numbering
+            event.listen(bind, "engine_disposed", lambda _engine: numbering.dispose())
+        return numbering
 
 
 def _next_value(insert: Callable[..., Any]) -> Any:

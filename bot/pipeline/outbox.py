@@ -213,8 +213,8 @@ class Outbox:
                     writes = sent is not None
                     if sent is not None:
                         no_disk_wait(session)
-                        self._record_sent_in(session, *sent, now, early_receipts=not isinstance(
-                            self.channels.get(sent[1]), NoDeliveryReports))
+                        self._record_sent_in(session, *sent, now,
+                                             early_receipts=reports_delivery(self.channels.get(sent[1])))
                         sent = None
                     while True:
                         claim, claimed = claimed or self._claim(session, conv_id, now), None
@@ -410,6 +410,12 @@ def deliver_on_store(session: Session, settings: OutboxSettings, channel: Delive
     if delivered:
         conn.execute(_DELIVERED_ON_STORE, delivered)
     return len(rows)
+
+
+def reports_delivery(channel: Channel | None) -> bool:
+    """Whether the channel's provider may report on what was sent (all do but those that say
+    otherwise: :class:`NoDeliveryReports` with ``reports_delivery`` False)."""
+    return not (isinstance(channel, NoDeliveryReports) and channel.reports_delivery is False)
 
 
 def no_disk_wait(session: Session) -> None:

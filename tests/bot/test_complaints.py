@@ -182,6 +182,26 @@ def test_a_filing_in_progress_does_not_hold_up_the_next_ones_ticket(sessions, se
         assert sorted(serial(t) for t in s.scalars(select(Complaint.ticket))) == [2, 3]
 
 
+def test_a_filing_gets_its_number_when_every_pooled_connection_is_taken(sessions, settings):
+    """The number's own connection does not come from the process's pool: a burst of filings,
+    each holding a pooled connection, must not wait for a second one (with the pool's size in
+    filings at once, every one of them would)."""
+    from sqlalchemy import create_engine
+
+    from bot.store.engine import make_session_factory
+
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+    tight = create_engine(settings.database_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    try:
+        with make_session_factory(tight)() as s, s.begin():
+            s.execute(select(1))                 # the filing holds the pool's only connection
+            ticket = _service(s, settings).file(_new(contact_id, conv_id)).ticket
+        assert serial(ticket) == 1
+    finally:
+        tight.dispose()
+
+
 # -- idempotent filing ---------------------------------------------------------------------
 def _inbound(s: Any, external_id: str = "m-1") -> int:
     stored = store_inbound(s, InboundMessage(

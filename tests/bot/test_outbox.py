@@ -321,7 +321,12 @@ class SilentProviderChannel(ScriptedChannel):
     reports_delivery = False
 
 
-@pytest.mark.parametrize(("channel", "looks"), [(ScriptedChannel([]), True), (SilentProviderChannel([]), False)])
+class SayingItReportsChannel(ScriptedChannel):
+    reports_delivery = True
+
+
+@pytest.mark.parametrize(("channel", "looks"), [(ScriptedChannel([]), True), (SilentProviderChannel([]), False),
+                                                (SayingItReportsChannel([]), True)])
 def test_reports_that_came_early_are_looked_for_only_where_a_provider_reports(sessions, channel, looks):
     from sqlalchemy import event
 
