@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.contacts import ContactRepository
 from bot.pipeline import metrics
+from bot.pipeline.delivery_reports import NEEDS_TEMPLATE, mark_unreachable, opt_out, record_status
 from bot.pipeline.inbound_sql import EXISTING, INSERT_ONCE, Known, store_known
-from bot.pipeline.outbox import NEEDS_TEMPLATE, mark_unreachable, opt_out, record_status
 from bot.store.models import (
     DeliveryReceipt,
     Message,
