@@ -210,6 +210,9 @@ def test_on_postgresql_a_retry_racing_the_first_delivery_waits_for_it_and_change
                     " AND wait_event_type = 'Lock'"))
                 if waiting:
                     break
+                # pg_stat_activity is read once per transaction: a new one sees the retry's
+                # session even if it connected after the first look.
+                watcher.rollback()
                 threading.Event().wait(0.01)
             assert waiting, "the retry never waited for the first delivery"
     retry.join(timeout=30)
