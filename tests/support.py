@@ -9,6 +9,7 @@ state is reached.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -59,6 +60,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own session (``start_new_session=True``): SIGTERM to its
+    whole group (gunicorn's arbiter and its workers), SIGKILL if it is still there after 30 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 class WargaProcess:

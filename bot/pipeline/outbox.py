@@ -149,11 +149,16 @@ class Outbox:
         self.channels = channels
         self.clock = clock
 
-    def _claim(self, session: Session, conv_id: int, now: datetime) -> Claim | None:
-        """Claim the conversation's oldest open reply with a lease: two round trips (the reply
-        with its address and language, then the conditional UPDATE that claims it), both
-        prebuilt Core statements on the columns the send needs (the ORM's statement building
-        and object loading were most of the outbox's CPU)."""
+    def claim(self, session: Session, conv_id: int, now: datetime) -> Claim | None:
+        """Claim the conversation's oldest open reply with a lease, in ``session``'s transaction:
+        two round trips (the reply with its address and language, then the conditional UPDATE
+        that claims it), both prebuilt Core statements on the columns the send needs (the ORM's
+        statement building and object loading were most of the outbox's CPU).
+
+        The drain claims this way, and so does the transaction that processed a message and
+        queued the reply: the send after its commit then needs no transaction of its own to
+        claim it (pass the claim to :meth:`drain`). Should the process die before sending, the
+        reply goes out when the lease has expired."""
         conn = session.connection()
         row = conn.execute(_OLDEST_OPEN, {"b_conv": conv_id}).first()
         if row is None:
@@ -169,14 +174,6 @@ class Outbox:
             return None
         return claim_of(row)
 
-    def claim_in(self, session: Session, conv_id: int, now: datetime) -> Claim | None:
-        """Claim the conversation's next reply inside the caller's transaction (the one that
-        processed a message and queued the reply): the send that follows its commit needs no
-        transaction of its own to claim it. Pass it to :meth:`drain`. Like any claim, it
-        holds a lease: should the process die before sending, the reply goes out when the
-        lease has expired."""
-        return self._claim(session, conv_id, now)
-
     def drain(self, conv_id: int, claimed: Claim | None = None) -> int:
         """Send the conversation's pending replies in order; return how many left the outbox.
 
@@ -185,7 +182,7 @@ class Outbox:
         reply on a channel whose citizens read it from the store (:class:`DeliversOnStore`,
         the web chat) is claimed and recorded in one go, and the next claim follows in the same
         transaction: nothing leaves the process, so there is nothing to wait for.
-        ``claimed``: the reply :meth:`claim_in` claimed in a transaction already committed,
+        ``claimed``: the reply :meth:`claim` claimed in a transaction already committed,
         sent first.
         """
         done = 0
@@ -211,7 +208,7 @@ class Outbox:
                                              early_receipts=reports_delivery(self.channels.get(sent[1])))
                         sent = None
                     while True:
-                        claim, claimed = claimed or self._claim(session, conv_id, now), None
+                        claim, claimed = claimed or self.claim(session, conv_id, now), None
                         if claim is None:
                             return done
                         if not writes:

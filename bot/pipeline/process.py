@@ -126,7 +126,7 @@ class ConversationProcessor:
                  max_attempts: int = 3,
                  claim_next: Callable[[Session, int, datetime], Claim | None] | None = None) -> None:
         self.settings = settings
-        # The outbox's claim (Outbox.claim_in), made in the transaction of the conversation's
+        # The outbox's claim (Outbox.claim), made in the transaction of the conversation's
         # last message: one transaction fewer per message on the channels that send.
         self.claim_next = claim_next
         self.channels = channels or {}
@@ -185,6 +185,9 @@ class ConversationProcessor:
         while more:
             msg_id: int | None = None
             outbox_done = on_store = False
+            # Only the claim of the transaction that ends the run is handed on: one whose
+            # commit failed is gone with it.
+            claimed = None
             answers: dict[int, tuple[StoredReply, ...]] = {}
             started = time.perf_counter()
             try:

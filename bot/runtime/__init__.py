@@ -81,7 +81,7 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     wakeups: Wakeups = RedisWakeups(settings.queue.redis_url) if redis else LocalWakeups()
     processor = ConversationProcessor(settings, sessions, nlu, wakeups=wakeups, channels=channels,
                                       max_attempts=settings.queue.process_attempts,
-                                      claim_next=outbox.claim_in)
+                                      claim_next=outbox.claim)
     job = ConversationJob(processor, outbox, MediaFetcher(sessions, channels, settings.media_dir))
     q: InlineQueue | RedisQueue | ThreadQueue
     if inline:

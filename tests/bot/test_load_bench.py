@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 
 from tests.conftest import migrate, trained_models_dir
 from tests.pg_databases import create_pg_database, release_pg_database
-from tests.support import PROJECT, WARGA, free_port
+from tests.support import PROJECT, WARGA, free_port, stop_process_group
 
 # The bench scripts import each other as siblings (bench/ is not a package).
 sys.path.insert(0, str(PROJECT / "bench"))
@@ -135,12 +134,7 @@ def pg_serve(tmp_path: Path, pg_reason: str | None) -> Iterator[tuple[str, subpr
     try:
         yield f"http://127.0.0.1:{port}", proc, log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)      # gunicorn's arbiter and its workers
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_process_group(proc)
         release_pg_database(name)
 
 

@@ -262,7 +262,7 @@ def test_replies_delivered_on_store_are_recorded_in_the_transaction_that_queued_
 
 
 def test_a_reply_claimed_with_the_processing_is_sent_first_and_only_once(sessions):
-    """The transaction that queued the replies claims the first (:meth:`Outbox.claim_in`):
+    """The transaction that queued the replies claims the first (:meth:`Outbox.claim`):
     the drain after its commit sends it without claiming it again, then the rest in order.
     A claim that was rolled back with its transaction claims nothing; one whose sender died
     is sent again only once its lease has expired."""
@@ -275,7 +275,7 @@ def test_a_reply_claimed_with_the_processing_is_sent_first_and_only_once(session
     with sessions() as s, s.begin():
         queue_reply(s, SETTINGS, s.get(Conversation, conv_id), "Terima kasih.", now=clock())
         s.flush()
-        claimed = outbox.claim_in(s, conv_id, clock())
+        claimed = outbox.claim(s, conv_id, clock())
     assert claimed is not None and claimed.text == "Di mana lokasinya?" and claimed.attempts == 1
     commits: list[int] = []
 
@@ -299,7 +299,7 @@ def test_a_reply_claimed_with_the_processing_is_sent_first_and_only_once(session
     with sessions() as s, s.begin():
         queue_reply(s, SETTINGS, s.get(Conversation, conv_id), "Ada lagi?", now=clock())
     with sessions() as s, s.begin():
-        assert outbox.claim_in(s, conv_id, clock()) is not None
+        assert outbox.claim(s, conv_id, clock()) is not None
         s.rollback()
     assert outbox.drain(conv_id) == 1 and channel.sent[-1].text == "Ada lagi?"
 
@@ -308,7 +308,7 @@ def test_a_reply_claimed_with_the_processing_is_sent_first_and_only_once(session
     with sessions() as s, s.begin():
         queue_reply(s, SETTINGS, s.get(Conversation, conv_id), "Sampai jumpa.", now=clock())
         s.flush()
-        assert outbox.claim_in(s, conv_id, clock()) is not None
+        assert outbox.claim(s, conv_id, clock()) is not None
     assert outbox.drain(conv_id) == 0
     clock.at(SETTINGS.lease_seconds + 1)
     assert outbox.drain(conv_id) == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import urllib.request
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import migrate, trained_models_dir
-from tests.support import PROJECT, WARGA, free_port, wait_for
+from tests.support import PROJECT, WARGA, free_port, stop_process_group, wait_for
 
 SLOW_CLIENTS = 200
 ANSWER_TIMEOUT = 30.0
@@ -53,12 +52,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         wait_for(healthy, 60, "`warga serve` to answer /healthz", interval=0.1)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)      # gunicorn's arbiter and its workers
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_process_group(proc)
         log.close()
 
 
