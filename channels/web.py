@@ -145,8 +145,9 @@ class WebChannel:
         return self.record_delivery(message)
 
     def record_delivery(self, message: OutboundMessage) -> SendResult:
-        """Stored is delivered: the client reads it (channels.base.DeliversOnStore)."""
-        return SendResult((f"web-{message.idempotency_key}",), DeliveryStatus.delivered)
+        """Stored is delivered: the client reads it (channels.base.DeliversOnStore). There is no
+        provider id: the reply's own id is what the client knows it by."""
+        return SendResult((), DeliveryStatus.delivered)
 
 
 def buttons_json(buttons: tuple[Button, ...]) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, exists, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -33,7 +33,7 @@ from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, deliver_on_store, queue_reply
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
-from bot.store.models import Conversation, Message, unprocessed, utcnow
+from bot.store.models import Conversation, Message, open_replies, unprocessed, utcnow
 from channels.base import (
     Channel,
     CitizenAbilities,
@@ -101,6 +101,12 @@ _LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
 _NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
                                   _m.c.id > bindparam("b_after"))
             .order_by(_m.c.id).limit(1))
+# For a channel whose replies are stored delivered (the web chat): the same question, and whether
+# the conversation still has an open reply (a staff reply, an apology) in one round trip. None
+# has, usually: the turn's own replies were stored delivered.
+_NEXT_ID_AND_OPEN = select(
+    _NEXT_ID.scalar_subquery().label("next_id"),
+    exists().where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c)).label("open"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,22 +205,30 @@ class ConversationProcessor:
                     if msg is None:
                         return Processed(handled)
                     msg_id = msg.id
-                    replies = self._handle(session, conv, msg)
                     channel = self.channels.get(conv.channel)
-                    if isinstance(channel, DeliversOnStore):
-                        # Stored is delivered (the web chat): committed delivered with the
-                        # processing, with every other open reply of the conversation (a staff
-                        # reply, an earlier apology), so the outbox has nothing left to do.
-                        deliver_on_store(session, self.settings.outbox, channel, conv_id, utcnow())
-                        on_store = True
-                        # Flushed, so with their ids: the waiting request needs no read-back.
-                        answers[msg_id] = tuple(StoredReply(r.id, r.text, r.buttons, r.created_at)
-                                                for r in replies)
+                    delivered_by = channel if isinstance(channel, DeliversOnStore) else None
+                    on_store = delivered_by is not None
+                    replies = self._handle(session, conv, msg, delivered_by)
                     # Asked before the commit, so the last message costs no extra transaction
                     # just to find nothing. A message stored after this check has queued its
                     # own job (the queue runs a conversation once more when woken mid-run).
-                    more = session.connection().execute(
-                        _NEXT_ID, {"b_conv": conv_id, "b_after": msg_id}).first() is not None
+                    if delivered_by is not None:
+                        # Stored is delivered (the web chat): the turn's replies were stored
+                        # delivered; any other open reply of the conversation (a staff reply,
+                        # an earlier apology) is recorded in this transaction too, so the
+                        # outbox has nothing left to do.
+                        session.flush()
+                        found = session.connection().execute(
+                            _NEXT_ID_AND_OPEN, {"b_conv": conv_id, "b_after": msg_id}).one()
+                        more = found.next_id is not None
+                        if found.open:
+                            deliver_on_store(session, self.settings.outbox, delivered_by, conv_id, utcnow())
+                        # Flushed, so with their ids: the waiting request needs no read-back.
+                        answers[msg_id] = tuple(StoredReply(r.id, r.text, r.buttons, r.created_at)
+                                                for r in replies)
+                    else:
+                        more = session.connection().execute(
+                            _NEXT_ID, {"b_conv": conv_id, "b_after": msg_id}).first() is not None
                     if not more and not on_store and self.claim_next is not None:
                         session.flush()          # the replies, for the Core statements
                         claimed = self.claim_next(session, conv_id, utcnow())
@@ -307,11 +321,14 @@ class ConversationProcessor:
         # SMS): a second answer costs the citizen an SMS, and after STOP it is refused (21610).
         return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang)
 
-    def _handle(self, session: Session, conv: Conversation, msg: Message) -> list[Message]:
-        """Answer one message; returns the replies queued for it."""
+    def _handle(self, session: Session, conv: Conversation, msg: Message,
+                delivered_by: DeliversOnStore | None) -> list[Message]:
+        """Answer one message; returns the replies queued for it (stored delivered when the
+        channel ``delivered_by`` delivers on store)."""
         keyword_turn = self._keyword_turn(session, conv, msg)
         if keyword_turn is not None:
-            return self._store_turn(session, conv, msg, keyword_turn, template="opt_out_confirmation"
+            return self._store_turn(session, conv, msg, keyword_turn, delivered_by,
+                                    template="opt_out_confirmation"
                                     if conv.address.opted_out_at is not None else None)
         button = self._button_from_digit(session, conv.id, msg)
         parse = self._parse(button or msg.text)
@@ -331,13 +348,13 @@ class ConversationProcessor:
         turn = dialogue.step(load_state(conv), incoming, parse)
         if turn.handover:
             log.info("conversation handed over", extra={"conversation_id": conv.id, "reason": turn.handover})
-        return self._store_turn(session, conv, msg, turn)
+        return self._store_turn(session, conv, msg, turn, delivered_by)
 
     def _store_turn(self, session: Session, conv: Conversation, msg: Message, turn: Turn,
-                    template: str | None = None) -> list[Message]:
+                    delivered_by: DeliversOnStore | None, template: str | None = None) -> list[Message]:
         now = utcnow()
         replies = [queue_reply(session, self.settings.outbox, conv, reply.text, buttons=reply.buttons,
-                               reply_to_id=msg.id, template=template, now=now)
+                               reply_to_id=msg.id, template=template, now=now, delivered_by=delivered_by)
                    for reply in turn.replies]
         save_routed(session, self.settings.complaints, conv, turn.state)
         conv.language = turn.language

@@ -82,7 +82,8 @@ class DeliversOnStore(Protocol):
 
     def record_delivery(self, message: OutboundMessage) -> SendResult:
         """What storing ``message`` amounts to (no I/O, never raises: it runs inside the
-        outbox's transaction)."""
+        transaction that stores or claims the reply). A reply of the dialogue is recorded as it
+        is queued, before it has an id: its ``idempotency_key`` is then empty."""
 
 
 @runtime_checkable

@@ -216,7 +216,7 @@ def test_replies_on_a_channel_that_delivers_on_store_are_recorded_delivered_in_o
         assert [(m.text, m.status, m.attempts) for m in rows] == [
             ("Di mana lokasinya?", "failed", 1), ("Kirim foto?", "delivered", 1), ("Terima kasih.", "delivered", 1)]
         assert "gave up" in (rows[0].error_reason or "")
-        assert [m.provider_message_id for m in rows[1:]] == [f"web-{rows[1].id}", f"web-{rows[2].id}"]
+        assert [m.provider_message_id for m in rows[1:]] == [None, None]     # no provider between
         assert all(m.sent_at == clock() and m.lease_until is None for m in rows[1:])
     assert outbox.drain(conv_id) == 0            # nothing is recorded twice
 
@@ -259,6 +259,32 @@ def test_replies_delivered_on_store_are_recorded_in_the_transaction_that_queued_
         assert all(m.sent_at == clock() and m.lease_until is None for m in rows[2:])
     outbox = Outbox(settings, sessions, {"web": WebChannel()}, clock=clock)
     assert outbox.drain(conv_id) == 0             # the held one is still leased; nothing else is open
+
+
+def test_a_reply_queued_for_a_channel_that_delivers_on_store_is_stored_delivered(sessions):
+    """The dialogue's replies to a web chat citizen are stored delivered as they are queued (no
+    read and update afterwards), by the outbox's own rules: to a citizen who opted out the
+    reply stays open, and :func:`deliver_on_store` then refuses it with the reason."""
+    from channels.web import WebChannel
+
+    clock = Clock()
+    conv_id = setup(sessions, SETTINGS, clock)
+    with sessions() as s, s.begin():
+        conv = s.get(Conversation, conv_id)
+        born = queue_reply(s, SETTINGS, conv, "Terima kasih.", now=clock(), delivered_by=WebChannel())
+        s.flush()
+        assert (born.status, born.attempts, born.sent_at, born.status_at, born.lease_until) == (
+            "delivered", 1, clock(), clock(), None)
+        conv.address.opted_out_at = clock()
+        refused = queue_reply(s, SETTINGS, conv, "Ada lagi?", now=clock(), delivered_by=WebChannel())
+        s.flush()
+        assert refused.status == "pending"
+        assert deliver_on_store(s, SETTINGS, WebChannel(), conv_id, clock()) == 2
+    with sessions() as s:
+        rows = s.query(Message).filter(Message.direction == "out").order_by(Message.id).all()
+        assert [(m.text, m.status) for m in rows] == [
+            ("Di mana lokasinya?", "failed"), ("Terima kasih.", "delivered"), ("Ada lagi?", "failed")]
+        assert rows[2].error_reason == "not sent: the citizen opted out"
 
 
 def test_a_reply_claimed_with_the_processing_is_sent_first_and_only_once(sessions):

@@ -77,6 +77,44 @@ def test_replies_are_delivered_with_the_processing_and_a_later_staff_reply_by_it
         assert [(m.text[:8], m.status) for m in rows][1:] == [("Petugas:", "delivered")]
 
 
+def test_a_turns_replies_are_stored_delivered_and_an_open_reply_goes_with_them(app, client):
+    """The dialogue's replies are inserted already delivered: no statement records them
+    afterwards. A reply still open in the conversation (a staff reply whose job has not run
+    yet) is recorded delivered in the same transaction, so the outbox has nothing left."""
+    from sqlalchemy import event
+
+    from bot.pipeline.outbox import queue_reply
+
+    rt = app.extensions["warga"]
+    post(client, text="halo")
+    with rt.sessions() as s, s.begin():
+        conv = s.scalars(select(Conversation)).one()
+        queue_reply(s, rt.settings.outbox, conv, "Petugas: halo")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def recorded_sends() -> list[str]:
+        return [s for s in statements if s.lstrip().startswith("UPDATE messages") and "sent_at" in s]
+
+    event.listen(rt.engine, "before_cursor_execute", seen)
+    try:
+        assert post(client, text="menu").status_code == 200
+        assert len(recorded_sends()) == 1            # the staff reply's, in one batched update
+        statements.clear()
+        assert post(client, text="menu").status_code == 200
+        assert recorded_sends() == []                 # nothing was open: no update at all
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", seen)
+    with rt.sessions() as s:
+        rows = s.scalars(select(Message).where(Message.direction == "out").order_by(Message.id)).all()
+        assert len(rows) >= 4 and {m.status for m in rows} == {"delivered"}
+        assert "Petugas: halo" in [m.text for m in rows]
+        assert all(m.sent_at is not None and m.attempts == 1 for m in rows)
+    assert rt.outbox.drain(conv.id) == 0
+
+
 def file_by_buttons(client, description: str) -> str:
     """Menu button, category button, the description, then answer whatever is still asked."""
     post(client, button="lapor")
