@@ -24,10 +24,11 @@ from sqlalchemy import (
 from sqlalchemy import (
     text as sql_text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.store.column_types import UtcDateTime
+from bot.store.places import normal_place
 
 
 def utcnow() -> datetime:
@@ -282,6 +283,8 @@ class Complaint(Base):
         Index("ix_complaints_updated_at", "updated_at"),   # the inbox's counts cache: max() is a look-up
         # Category + channel, sorted by due time: the count reads the index alone (migration 0010).
         Index("ix_complaints_category_channel_due_at", "category", "channel", "due_at"),
+        # An open complaint at the same address: one look-up (bot/casework/duplicates.py).
+        Index("ix_complaints_category_location_key", "category", "location_key"),
         # Word search: FTS5 (SQLite) and trigram (PostgreSQL) indexes that a model cannot
         # describe are made by migration 0010 and listed in bot/store/text_search.py.
     )
@@ -296,6 +299,8 @@ class Complaint(Base):
     agency: Mapped[str] = mapped_column(String(200), index=True)
     description: Mapped[str] = mapped_column(Text)
     location_text: Mapped[str | None] = mapped_column(Text)
+    #: ``location_text`` as complaints are compared (bot/store/places.py), kept by the model.
+    location_key: Mapped[str | None] = mapped_column(Text)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     media: Mapped[list[Any]] = mapped_column(default=list)
@@ -312,6 +317,12 @@ class Complaint(Base):
 
     events: Mapped[list[ComplaintEvent]] = relationship(
         back_populates="complaint", order_by="ComplaintEvent.id")
+
+    @validates("location_text")
+    def _keep_location_key(self, _key: str, value: str | None) -> str | None:
+        # Whoever sets the address (filing, a staff correction) sets its key with it.
+        self.location_key = normal_place(value) or None
+        return value
 
 
 class ComplaintFollower(Base):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.casework.duplicates import Place, find_duplicate
 from bot.store.engine import make_engine, make_session_factory
@@ -83,3 +84,63 @@ def test_other_category_old_or_closed_complaints_are_not_duplicates(world, chang
     with sessions() as s, s.begin():
         add(s, "WRG-2026-000001", text="Jl. Salemba Raya", point=SALEMBA, owner=2, **change)
         assert find_duplicate(s, settings, "road_damage", Place("Jl. Salemba Raya", *SALEMBA), contact_id=1) is None
+
+
+def test_the_citizens_own_complaint_is_found_however_many_others_share_the_street(world):
+    """A flood morning: hundreds of open complaints at one address. The search is one indexed
+    look-up of the stored key, so the citizen's own complaint, older than all of them, is
+    still the one offered (a scan of the newest few hundred would have missed it)."""
+    sessions, settings = world
+    with sessions() as s, s.begin():
+        add(s, "WRG-2026-000001", text="Jl. Salemba Raya No. 5", owner=1, days_ago=2)
+        s.add_all(Complaint(ticket=f"WRG-2026-{n:06d}", contact_id=2, channel="web", category="road_damage",
+                            agency="Dinas Bina Marga", description="banjir", location_text="jalan salemba raya no 5",
+                            status="menunggu", created_at=utcnow() - timedelta(hours=1))
+                  for n in range(2, 603))
+    with sessions() as s:
+        found = find_duplicate(s, settings, "road_damage", Place("JL SALEMBA RAYA NO.5"), contact_id=1)
+        assert found is not None and (found[0].ticket, found[1]) == ("WRG-2026-000001", True)
+        found = find_duplicate(s, settings, "road_damage", Place("JL SALEMBA RAYA NO.5"), contact_id=3)
+        assert found is not None and (found[0].ticket, found[1]) == ("WRG-2026-000602", False)
+
+
+def test_a_corrected_address_is_searched_by_its_new_spelling(world):
+    sessions, settings = world
+    with sessions() as s, s.begin():
+        c = add(s, "WRG-2026-000001", text="Jl. Salemba Raya", owner=2)
+        assert c.location_key == "jl salemba raya"
+        c.location_text = "Gang Mawar 3"                  # staff corrected it
+    with sessions() as s:
+        assert find_duplicate(s, settings, "road_damage", Place("Jl. Salemba Raya"), contact_id=1) is None
+        found = find_duplicate(s, settings, "road_damage", Place("gg. mawar 3"), contact_id=1)
+        assert found is not None and found[0].ticket == "WRG-2026-000001"
+
+
+def test_complaints_filed_before_the_key_existed_are_found_after_the_upgrade(db_url, tmp_path):
+    from sqlalchemy import text
+
+    from bot.store.migrate import upgrade
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0013_open_work_indexes")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO contacts (id, name, created_at) VALUES (1, 'warga', :now)"),
+                         {"now": utcnow()})
+            conn.execute(text(
+                "INSERT INTO complaints (ticket, contact_id, channel, category, agency, description, "
+                "location_text, media, language, status, created_at, updated_at) VALUES "
+                "(:t, 1, 'web', 'road_damage', 'Dinas Bina Marga', 'jalan berlubang', :loc, '[]', 'id', "
+                "'menunggu', :now, :now)"),
+                [{"t": "WRG-2026-000001", "loc": "Jalan Salemba Raya", "now": utcnow()},
+                 {"t": "WRG-2026-000002", "loc": None, "now": utcnow()}])
+        upgrade(engine)
+        sessions = make_session_factory(engine)
+        with sessions() as s:
+            assert dict(s.execute(select(Complaint.ticket, Complaint.location_key)).all()) == {
+                "WRG-2026-000001": "jl salemba raya", "WRG-2026-000002": None}
+            found = find_duplicate(s, make_settings(db_url, tmp_path).complaints, "road_damage",
+                                   Place("jl. salemba raya"), contact_id=2)
+            assert found is not None and found[0].ticket == "WRG-2026-000001"
+    finally:
+        engine.dispose()
