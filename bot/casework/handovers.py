@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.conversation_state import load_state, save_state
 from bot.dialogue.texts import render
-from bot.pipeline.outbox import queue_reply
+from bot.pipeline.replies import queue_reply
 from bot.settings import Settings
 from bot.store.models import Conversation, utcnow
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from bot.casework.conversation_state import load_state, save_state
 from bot.casework.duplicates import follower_conversations
 from bot.dialogue.texts import name_of, render
-from bot.pipeline.outbox import queue_reply
+from bot.pipeline.replies import queue_reply
 from bot.settings import Settings
 from bot.store.models import Complaint, ComplaintEvent, Conversation
 from channels.base import Button

@@ -34,7 +34,7 @@ from bot.casework.staff_types import (
     place_text,
 )
 from bot.dialogue.texts import name_of, render
-from bot.pipeline.outbox import queue_reply
+from bot.pipeline.replies import queue_reply
 from bot.settings import Settings
 from bot.store.models import (
     Complaint,

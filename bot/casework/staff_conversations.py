@@ -19,7 +19,7 @@ from bot.casework.conversation_state import load_state, save_state
 from bot.casework.queues import save_routed, served_queues
 from bot.casework.staff_types import NotVisible, StaffError, Woken
 from bot.dialogue.texts import render
-from bot.pipeline.outbox import queue_reply
+from bot.pipeline.replies import queue_reply
 from bot.settings import Settings
 from bot.store.models import (
     Complaint,

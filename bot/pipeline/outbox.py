@@ -9,8 +9,8 @@ The claims and send records are committed without waiting for the disk (:func:`n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -422,59 +422,3 @@ def no_disk_wait(session: Session) -> None:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-
-
-def queue_reply(session: Session, settings: OutboxSettings, conversation: Conversation, text: str, *,
-                buttons: Sequence[Button] = (), reply_to_id: int | None = None,
-                template: str | None = None, template_vars: Mapping[str, str] | None = None,
-                kind: str = "message", now: datetime | None = None,
-                delivered_by: DeliversOnStore | None = None) -> Message:
-    """Put one message for the citizen in the conversation's outbox (the only way in).
-
-    The dialogue's replies, status notifications and staff messages all come through here, so
-    they share one order, one deadline rule and one sender (:meth:`Outbox.drain`). The caller
-    commits, then wakes the conversation's worker.
-
-    Args:
-        template: The notification kind a channel may need an approved template for (WhatsApp
-            outside its 24-hour window); ``template_vars`` fill it.
-        reply_to_id: The inbound message this answers (the web chat returns replies by it).
-        delivered_by: The conversation's channel when its citizens read replies from the store
-            (the web chat): the reply is stored already delivered, as :func:`deliver_on_store`
-            would record it, saving that function's read and update. A reply the outbox would
-            refuse (the citizen opted out or cannot be reached) is queued open instead, for
-            :func:`deliver_on_store` to refuse with its reason.
-    """
-    now = now or utcnow()
-    msg = Message(
-        conversation_id=conversation.id, direction="out", channel=conversation.channel, kind=kind,
-        urn=conversation.address.urn, text=text,
-        buttons=[{"title": b.title, "payload": b.payload} for b in buttons],
-        reply_to_id=reply_to_id, template=template,
-        template_vars=dict(template_vars) if template_vars is not None else None,
-        status="pending", next_attempt_at=now, created_at=now,
-        deadline_at=now + timedelta(minutes=settings.give_up_after_minutes))
-    if delivered_by is not None:
-        _record_on_store(settings, msg, delivered_by, conversation, now)
-    session.add(msg)
-    return msg
-
-
-def _record_on_store(settings: OutboxSettings, msg: Message, channel: DeliversOnStore,
-                     conversation: Conversation, now: datetime) -> None:
-    address = conversation.address
-    claim = Claim(id=0, channel=msg.channel, urn=msg.urn, text=msg.text or "", buttons=msg.buttons,
-                  media=[], template=msg.template, template_vars=msg.template_vars, parts_sent=0,
-                  attempts=1, deadline_at=msg.deadline_at, error_reason=None,
-                  last_inbound_at=address.last_inbound_at, opted_out_at=address.opted_out_at,
-                  unreachable_at=address.unreachable_at, language=conversation.language or "id")
-    if refusal_of(settings, claim, now) is not None:
-        return
-    result = channel.record_delivery(replace(outbound_of(claim), idempotency_key=""))
-    msg.status = result.status.name
-    msg.attempts = 1
-    msg.sent_at = now if result.status != DeliveryStatus.held else None
-    msg.status_at = now
-    msg.error_reason = result.note
-    msg.provider_message_id = result.provider_message_ids[0] if result.provider_message_ids else None
-    metrics.message_out(msg.channel, "sent")

@@ -11,11 +11,11 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, select
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -30,7 +30,8 @@ from bot.dialogue.policy import dialogue_policy
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
-from bot.pipeline.outbox import Claim, deliver_on_store, queue_reply
+from bot.pipeline.outbox import Claim, deliver_on_store
+from bot.pipeline.replies import insert_replies, queue_reply, reply_values
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
 from bot.store.models import Conversation, Message, open_replies, unprocessed, utcnow
@@ -90,11 +91,36 @@ def parse_to_json(p: Parse) -> dict[str, object]:
             **({"source_intent": p.source_intent} if p.source_intent else {})}
 
 
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """The message a turn answers, as :data:`_NEXT` reads it: a row, not an ORM entity, so the
+    turn records it processed with one prebuilt UPDATE and the session's flush has less to do."""
+
+    id: int
+    channel: str
+    text: str
+    button_payload: str | None
+    media: list[dict[str, Any]]
+    latitude: float | None
+    longitude: float | None
+    address_text: str | None
+    shared_phone: str | None
+    contact_event: str | None
+    provider_answered: bool
+    nlu: dict[str, Any] | None
+    received_at: datetime | None
+    created_at: datetime
+
+
 # The conversation's row lock, its oldest unprocessed message, and whether another one follows:
 # built once (building a statement costs more CPU than running it); the last reads only the id.
-_NEXT = (select(Message).where(Message.conversation_id == bindparam("b_conv"), unprocessed(Message))
-         .order_by(Message.id).limit(1))
 _m = cast(Table, Message.__table__)
+_NEXT = (select(*(_m.c[f.name] for f in fields(Inbound)))
+         .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
+# Two, because a JSON column given None stores JSON null: without a parse the column is left alone.
+_PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"))
+              .values(status="processed", processed_at=bindparam("b_now"), error_reason=None))
+_PROCESSED_WITH_NLU = _PROCESSED.values(nlu=bindparam("b_nlu"))
 _LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
          .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
          .with_for_update(of=Conversation, key_share=True))
@@ -153,7 +179,7 @@ class ConversationProcessor:
         # conversation's row is locked.
         return session.scalars(_LOCK, {"b_conv": conv_id}).first()
 
-    def _button_from_digit(self, session: Session, conv_id: int, msg: Message) -> str | None:
+    def _button_from_digit(self, session: Session, conv_id: int, msg: Inbound) -> str | None:
         """On channels without buttons the choices were numbered; "1" picks the first."""
         if msg.button_payload or not msg.text:
             return msg.button_payload
@@ -217,20 +243,18 @@ class ConversationProcessor:
                         # delivered; any other open reply of the conversation (a staff reply,
                         # an earlier apology) is recorded in this transaction too, so the
                         # outbox has nothing left to do.
-                        session.flush()
                         found = session.connection().execute(
                             _NEXT_ID_AND_OPEN, {"b_conv": conv_id, "b_after": msg_id}).one()
                         more = found.next_id is not None
                         if found.open:
                             deliver_on_store(session, self.settings.outbox, delivered_by, conv_id, utcnow())
-                        # Flushed, so with their ids: the waiting request needs no read-back.
-                        answers[msg_id] = tuple(StoredReply(r.id, r.text, r.buttons, r.created_at)
-                                                for r in replies)
+                        # With their ids: the waiting request needs no read-back.
+                        answers[msg_id] = replies
                     else:
                         more = session.connection().execute(
                             _NEXT_ID, {"b_conv": conv_id, "b_after": msg_id}).first() is not None
                     if not more and not on_store and self.claim_next is not None:
-                        session.flush()          # the replies, for the Core statements
+                        session.flush()          # the conversation's state, before the claim
                         claimed = self.claim_next(session, conv_id, utcnow())
             except Exception as exc:  # the edge of one message: its transaction is rolled back
                 if msg_id is None or infrastructure_fault(exc) or not self._record_failure(conv_id, msg_id, exc):
@@ -246,8 +270,9 @@ class ConversationProcessor:
             handled += 1
         return Processed(handled, outbox_done, claimed)
 
-    def _next(self, session: Session, conv_id: int) -> Message | None:
-        return session.scalars(_NEXT, {"b_conv": conv_id}).first()
+    def _next(self, session: Session, conv_id: int) -> Inbound | None:
+        row = session.connection().execute(_NEXT, {"b_conv": conv_id}).first()
+        return Inbound(*row) if row is not None else None
 
     def _record_failure(self, conv_id: int, msg_id: int, exc: Exception) -> bool:
         """Count a failed attempt on the message; after the last one, dead-letter it.
@@ -305,7 +330,7 @@ class ConversationProcessor:
         return channel.citizen_abilities if isinstance(channel, DescribesCitizenAbilities) \
             else CitizenAbilities()
 
-    def _keyword_turn(self, session: Session, conv: Conversation, msg: Message) -> Turn | None:
+    def _keyword_turn(self, session: Session, conv: Conversation, msg: Inbound) -> Turn | None:
         """Channel-level facts answered before the dialogue: a shared phone number, and the
         opt-out / opt-in / help keywords the connector recognised (``msg.contact_event``)."""
         lang = conv.language or self.settings.default_language
@@ -321,19 +346,18 @@ class ConversationProcessor:
         # SMS): a second answer costs the citizen an SMS, and after STOP it is refused (21610).
         return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang)
 
-    def _handle(self, session: Session, conv: Conversation, msg: Message,
-                delivered_by: DeliversOnStore | None) -> list[Message]:
-        """Answer one message; returns the replies queued for it (stored delivered when the
-        channel ``delivered_by`` delivers on store)."""
+    def _handle(self, session: Session, conv: Conversation, msg: Inbound,
+                delivered_by: DeliversOnStore | None) -> tuple[StoredReply, ...]:
+        """Answer one message and record it processed; returns the replies queued for it
+        (stored delivered when the channel ``delivered_by`` delivers on store)."""
         keyword_turn = self._keyword_turn(session, conv, msg)
         if keyword_turn is not None:
-            return self._store_turn(session, conv, msg, keyword_turn, delivered_by,
+            return self._store_turn(session, conv, msg, keyword_turn, delivered_by, None,
                                     template="opt_out_confirmation"
                                     if conv.address.opted_out_at is not None else None)
         button = self._button_from_digit(session, conv.id, msg)
         parse = self._parse(button or msg.text)
-        if parse is not None:
-            msg.nlu = {**(msg.nlu or {}), **parse_to_json(parse)}
+        nlu = {**(msg.nlu or {}), **parse_to_json(parse)} if parse is not None else None
         incoming = Incoming(
             text=msg.text or "", channel=msg.channel, received_at=msg.received_at or msg.created_at,
             button=button,
@@ -348,18 +372,22 @@ class ConversationProcessor:
         turn = dialogue.step(load_state(conv), incoming, parse)
         if turn.handover:
             log.info("conversation handed over", extra={"conversation_id": conv.id, "reason": turn.handover})
-        return self._store_turn(session, conv, msg, turn, delivered_by)
+        return self._store_turn(session, conv, msg, turn, delivered_by, nlu)
 
-    def _store_turn(self, session: Session, conv: Conversation, msg: Message, turn: Turn,
-                    delivered_by: DeliversOnStore | None, template: str | None = None) -> list[Message]:
+    def _store_turn(self, session: Session, conv: Conversation, msg: Inbound, turn: Turn,
+                    delivered_by: DeliversOnStore | None, nlu: dict[str, Any] | None,
+                    template: str | None = None) -> tuple[StoredReply, ...]:
+        """The replies inserted and the message recorded processed by prebuilt statements; the
+        conversation's state and language go with the session's flush."""
         now = utcnow()
-        replies = [queue_reply(session, self.settings.outbox, conv, reply.text, buttons=reply.buttons,
-                               reply_to_id=msg.id, template=template, now=now, delivered_by=delivered_by)
+        replies = [reply_values(self.settings.outbox, conv, reply.text, buttons=reply.buttons,
+                                reply_to_id=msg.id, template=template, now=now, delivered_by=delivered_by)
                    for reply in turn.replies]
+        conn = session.connection()
+        ids = insert_replies(conn, replies)
+        conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU,
+                     {"b_id": msg.id, "b_now": now, "b_nlu": nlu})
         save_routed(session, self.settings.complaints, conv, turn.state)
         conv.language = turn.language
         conv.contact.language = turn.language
-        msg.processed_at = now
-        msg.status = "processed"
-        msg.error_reason = None
-        return replies
+        return tuple(StoredReply(i, r["text"], r["buttons"], now) for i, r in zip(ids, replies, strict=True))

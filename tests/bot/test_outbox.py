@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.pipeline.outbox import Outbox, deliver_on_store, queue_reply
+from bot.pipeline.outbox import Outbox, deliver_on_store
+from bot.pipeline.replies import queue_reply
 from bot.settings import OutboxSettings
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Contact, ContactAddress, Conversation, Message

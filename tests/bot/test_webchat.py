@@ -61,7 +61,7 @@ def test_menu_reply_is_returned_and_both_messages_are_stored(app, client):
 def test_replies_are_delivered_with_the_processing_and_a_later_staff_reply_by_its_own_job(app, client):
     """A web chat reply is recorded delivered in the transaction that processes the message; a
     reply queued by anyone else (staff) is recorded delivered when the job it wakes runs."""
-    from bot.pipeline.outbox import queue_reply
+    from bot.pipeline.replies import queue_reply
 
     assert post(client, text="menu").status_code == 200
     rt = app.extensions["warga"]
@@ -83,7 +83,7 @@ def test_a_turns_replies_are_stored_delivered_and_an_open_reply_goes_with_them(a
     yet) is recorded delivered in the same transaction, so the outbox has nothing left."""
     from sqlalchemy import event
 
-    from bot.pipeline.outbox import queue_reply
+    from bot.pipeline.replies import queue_reply
 
     rt = app.extensions["warga"]
     post(client, text="halo")
@@ -251,6 +251,20 @@ def test_location_only_message_is_stored_with_coordinates(app, client):
     with app.extensions["warga"].sessions() as s:
         m = s.scalars(select(Message).where(Message.direction == "in")).one()
         assert (m.latitude, m.longitude) == (-6.2, 106.8)
+
+
+def test_what_was_understood_is_stored_with_the_message_and_nothing_for_a_bare_location(app, client):
+    """Staff read the intent beside each message; a message without words is not parsed, and
+    stores no understanding (SQL NULL, not a JSON null that reads back the same in Python)."""
+    words = post(client, text="jalan rusak parah di depan rumah saya").get_json()["message_id"]
+    point = post(client, location={"lat": -6.2, "lon": 106.8}).get_json()["message_id"]
+    with app.extensions["warga"].sessions() as s:
+        understood = s.get(Message, words)
+        assert understood is not None and understood.nlu is not None
+        assert understood.nlu["intent"] == "report_road_damage" and understood.nlu["engine"] == "sklearn"
+        assert understood.status == "processed" and understood.processed_at is not None
+        assert s.scalar(select(func.count()).select_from(Message).where(
+            Message.id == point, Message.nlu.is_(None), Message.processed_at.is_not(None))) == 1
 
 
 def test_chat_page_and_console_placeholder_are_served(client):

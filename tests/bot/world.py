@@ -134,7 +134,7 @@ class World:
     def notify(self, urn: str, text: str) -> Message:
         """Staff notify the citizen at ``urn`` (a status change); return the message once the
         outbox is done with it (sent, queued, held or failed)."""
-        from bot.pipeline.outbox import queue_reply
+        from bot.pipeline.replies import queue_reply
 
         conv_id = self.conversation_of(urn)
         with self.session() as s, s.begin():
