@@ -8,6 +8,8 @@ derives it from the state, so the two cannot disagree.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.dialogue.state import DialogueState, Handover
 from bot.store.models import Conversation
 
@@ -27,14 +29,18 @@ def save_state(conversation: Conversation, state: DialogueState, queue: str | No
     ``queue`` is the agency whose queue a handover that starts now waits in (None: the intake
     queue; bot/casework/queues.py decides it); a handover keeps its queue until it ends.
     """
+    for column, value in state_columns(conversation, state, queue).items():
+        setattr(conversation, column, value)
+
+
+def state_columns(conversation: Conversation, state: DialogueState, queue: str | None = None) -> dict[str, Any]:
+    """The columns :func:`save_state` writes, for a caller that writes them with one prebuilt
+    statement (the processing of a message): the state, the handover flag and its queue."""
     started = state.handover is not None and not conversation.handover
+    # A handover keeps the queue it started in; none has none.
+    agency = None if state.handover is None else queue if started else conversation.handover_agency
     # A new dict every time: the ORM sees the change (the JSON column is not change-tracked).
-    conversation.state = state.to_json()
-    conversation.handover = state.handover is not None
-    if state.handover is None:
-        conversation.handover_agency = None
-    elif started:
-        conversation.handover_agency = queue
+    return {"state": state.to_json(), "handover": state.handover is not None, "handover_agency": agency}
 
 
 def handover_of(conversation: Conversation) -> Handover | None:

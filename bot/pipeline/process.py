@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from bot.casework.contacts import ContactRepository
 from bot.casework.conversation_state import load_state
 from bot.casework.dialogue_ports import DbDialoguePorts
-from bot.casework.queues import save_routed
+from bot.casework.queues import routed_state
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.policy import dialogue_policy
@@ -121,6 +121,12 @@ _NEXT = (select(*(_m.c[f.name] for f in fields(Inbound)))
 _PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"))
               .values(status="processed", processed_at=bindparam("b_now"), error_reason=None))
 _PROCESSED_WITH_NLU = _PROCESSED.values(nlu=bindparam("b_nlu"))
+_c = cast(Table, Conversation.__table__)
+# The conversation's side of a turn (bot/casework/queues.routed_state), written the same way.
+_TURN_STATE = (update(_c).where(_c.c.id == bindparam("b_conv"))
+               .values(state=bindparam("b_state"), handover=bindparam("b_handover"),
+                       handover_agency=bindparam("b_agency"), language=bindparam("b_lang"),
+                       updated_at=bindparam("b_now")))
 _LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
          .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
          .with_for_update(of=Conversation, key_share=True))
@@ -254,7 +260,7 @@ class ConversationProcessor:
                         more = session.connection().execute(
                             _NEXT_ID, {"b_conv": conv_id, "b_after": msg_id}).first() is not None
                     if not more and not on_store and self.claim_next is not None:
-                        session.flush()          # the conversation's state, before the claim
+                        session.flush()          # what the turn changed through the ORM, before the claim
                         claimed = self.claim_next(session, conv_id, utcnow())
             except Exception as exc:  # the edge of one message: its transaction is rolled back
                 if msg_id is None or infrastructure_fault(exc) or not self._record_failure(conv_id, msg_id, exc):
@@ -377,8 +383,9 @@ class ConversationProcessor:
     def _store_turn(self, session: Session, conv: Conversation, msg: Inbound, turn: Turn,
                     delivered_by: DeliversOnStore | None, nlu: dict[str, Any] | None,
                     template: str | None = None) -> tuple[StoredReply, ...]:
-        """The replies inserted and the message recorded processed by prebuilt statements; the
-        conversation's state and language go with the session's flush."""
+        """The replies inserted, the message recorded processed and the conversation's state
+        saved by prebuilt statements: no ORM flush (the conversation's loaded object is not
+        changed, and the transaction ends with this turn)."""
         now = utcnow()
         replies = [reply_values(self.settings.outbox, conv, reply.text, buttons=reply.buttons,
                                 reply_to_id=msg.id, template=template, now=now, delivered_by=delivered_by)
@@ -387,7 +394,9 @@ class ConversationProcessor:
         ids = insert_replies(conn, replies)
         conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU,
                      {"b_id": msg.id, "b_now": now, "b_nlu": nlu})
-        save_routed(session, self.settings.complaints, conv, turn.state)
-        conv.language = turn.language
-        conv.contact.language = turn.language
+        routed = routed_state(session, self.settings.complaints, conv, turn.state)
+        conn.execute(_TURN_STATE, {"b_conv": conv.id, "b_state": routed["state"], "b_handover": routed["handover"],
+                                   "b_agency": routed["handover_agency"], "b_lang": turn.language, "b_now": now})
+        if conv.contact.language != turn.language:
+            conv.contact.language = turn.language
         return tuple(StoredReply(i, r["text"], r["buttons"], now) for i, r in zip(ids, replies, strict=True))
