@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_target(name.strip(), args, tg, tw, deliveries, logdir))
             r = results[-1]
             print(f"   {r.rate():.0f} msg/s, {len(r.answered())}/{len(r.samples)} answered, "
-                  f"{r.cpu_ms_per_message():.0f} ms server CPU per message "
+                  f"{r.cpu_ms_per_message():.1f} ms server CPU per message "
                   f"(generator / PostgreSQL: {r.beside_server()}), {r.left}",
                   file=sys.stderr, flush=True)
     finally:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Table, Update, bindparam, exists, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -115,30 +115,51 @@ class Inbound:
 # The conversation's row lock, its oldest unprocessed message, and whether another one follows:
 # built once (building a statement costs more CPU than running it); the last reads only the id.
 _m = cast(Table, Message.__table__)
+_c = cast(Table, Conversation.__table__)
+_LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
+         .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
+         .with_for_update(of=Conversation, key_share=True))
 _NEXT = (select(*(_m.c[f.name] for f in fields(Inbound)))
          .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
-# Two, because a JSON column given None stores JSON null: without a parse the column is left alone.
+_NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
+                                  _m.c.id > bindparam("b_after"))
+            .order_by(_m.c.id).limit(1))
+# The same question, and whether the conversation still has an open reply (a staff reply, an
+# apology; usually none: a web chat turn's own replies were stored delivered), in one round trip.
+_NEXT_ID_AND_OPEN = select(
+    _NEXT_ID.scalar_subquery().label("next_id"),
+    exists().where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c)).label("open"))
+# The end of a turn. Two of each, because a JSON column given None stores JSON null: without a
+# parse the column is left alone.
 _PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"))
               .values(status="processed", processed_at=bindparam("b_now"), error_reason=None))
 _PROCESSED_WITH_NLU = _PROCESSED.values(nlu=bindparam("b_nlu"))
-_c = cast(Table, Conversation.__table__)
 # The conversation's side of a turn (bot/casework/queues.routed_state), written the same way.
 _TURN_STATE = (update(_c).where(_c.c.id == bindparam("b_conv"))
                .values(state=bindparam("b_state"), handover=bindparam("b_handover"),
                        handover_agency=bindparam("b_agency"), language=bindparam("b_lang"),
                        updated_at=bindparam("b_now")))
-_LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
-         .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
-         .with_for_update(of=Conversation, key_share=True))
-_NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
-                                  _m.c.id > bindparam("b_after"))
-            .order_by(_m.c.id).limit(1))
-# For a channel whose replies are stored delivered (the web chat): the same question, and whether
-# the conversation still has an open reply (a staff reply, an apology) in one round trip. None
-# has, usually: the turn's own replies were stored delivered.
-_NEXT_ID_AND_OPEN = select(
-    _NEXT_ID.scalar_subquery().label("next_id"),
-    exists().where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c)).label("open"))
+
+
+def _turn_end(processed: Update) -> Update:
+    # PostgreSQL: the message's "processed", the conversation's state and the question of what
+    # comes next in one statement (the questions see the snapshot before it, like a statement
+    # of their own would: the next message is looked for after this one, and the turn's
+    # replies were inserted by an earlier statement).
+    return _TURN_STATE.add_cte(processed.cte("processed")).returning(*_NEXT_ID_AND_OPEN.selected_columns)
+
+
+_TURN_END = _turn_end(_PROCESSED)
+_TURN_END_WITH_NLU = _turn_end(_PROCESSED_WITH_NLU)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What a turn stored, and what its last statement found."""
+
+    replies: tuple[StoredReply, ...]
+    next_id: int | None             # the conversation's next unprocessed message
+    open_replies: bool              # the conversation still has an open reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,25 +261,21 @@ class ConversationProcessor:
                     channel = self.channels.get(conv.channel)
                     delivered_by = channel if isinstance(channel, DeliversOnStore) else None
                     on_store = delivered_by is not None
-                    replies = self._handle(session, conv, msg, delivered_by)
-                    # Asked before the commit, so the last message costs no extra transaction
-                    # just to find nothing. A message stored after this check has queued its
-                    # own job (the queue runs a conversation once more when woken mid-run).
+                    stored = self._handle(session, conv, msg, delivered_by)
+                    # Asked before the commit (by the turn's last statement), so the last
+                    # message costs no extra transaction just to find nothing. A message stored
+                    # after this check has queued its own job (the queue runs a conversation
+                    # once more when woken mid-run).
+                    more = stored.next_id is not None
                     if delivered_by is not None:
                         # Stored is delivered (the web chat): the turn's replies were stored
                         # delivered; any other open reply of the conversation (a staff reply,
                         # an earlier apology) is recorded in this transaction too, so the
                         # outbox has nothing left to do.
-                        found = session.connection().execute(
-                            _NEXT_ID_AND_OPEN, {"b_conv": conv_id, "b_after": msg_id}).one()
-                        more = found.next_id is not None
-                        if found.open:
+                        if stored.open_replies:
                             deliver_on_store(session, self.settings.outbox, delivered_by, conv_id, utcnow())
                         # With their ids: the waiting request needs no read-back.
-                        answers[msg_id] = replies
-                    else:
-                        more = session.connection().execute(
-                            _NEXT_ID, {"b_conv": conv_id, "b_after": msg_id}).first() is not None
+                        answers[msg_id] = stored.replies
                     if not more and not on_store and self.claim_next is not None:
                         session.flush()          # what the turn changed through the ORM, before the claim
                         claimed = self.claim_next(session, conv_id, utcnow())
@@ -353,7 +370,7 @@ class ConversationProcessor:
         return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang)
 
     def _handle(self, session: Session, conv: Conversation, msg: Inbound,
-                delivered_by: DeliversOnStore | None) -> tuple[StoredReply, ...]:
+                delivered_by: DeliversOnStore | None) -> _Stored:
         """Answer one message and record it processed; returns the replies queued for it
         (stored delivered when the channel ``delivered_by`` delivers on store)."""
         keyword_turn = self._keyword_turn(session, conv, msg)
@@ -382,7 +399,7 @@ class ConversationProcessor:
 
     def _store_turn(self, session: Session, conv: Conversation, msg: Inbound, turn: Turn,
                     delivered_by: DeliversOnStore | None, nlu: dict[str, Any] | None,
-                    template: str | None = None) -> tuple[StoredReply, ...]:
+                    template: str | None = None) -> _Stored:
         """The replies inserted, the message recorded processed and the conversation's state
         saved by prebuilt statements: no ORM flush (the conversation's loaded object is not
         changed, and the transaction ends with this turn)."""
@@ -392,11 +409,17 @@ class ConversationProcessor:
                    for reply in turn.replies]
         conn = session.connection()
         ids = insert_replies(conn, replies)
-        conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU,
-                     {"b_id": msg.id, "b_now": now, "b_nlu": nlu})
         routed = routed_state(session, self.settings.complaints, conv, turn.state)
-        conn.execute(_TURN_STATE, {"b_conv": conv.id, "b_state": routed["state"], "b_handover": routed["handover"],
-                                   "b_agency": routed["handover_agency"], "b_lang": turn.language, "b_now": now})
+        params = {"b_id": msg.id, "b_now": now, "b_nlu": nlu, "b_conv": conv.id, "b_after": msg.id,
+                  "b_state": routed["state"], "b_handover": routed["handover"],
+                  "b_agency": routed["handover_agency"], "b_lang": turn.language}
+        if conn.dialect.name == "postgresql":
+            found = conn.execute(_TURN_END if nlu is None else _TURN_END_WITH_NLU, params).one()
+        else:
+            conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU, params)
+            conn.execute(_TURN_STATE, params)
+            found = conn.execute(_NEXT_ID_AND_OPEN, params).one()
         if conv.contact.language != turn.language:
             conv.contact.language = turn.language
-        return tuple(StoredReply(i, r["text"], r["buttons"], now) for i, r in zip(ids, replies, strict=True))
+        return _Stored(tuple(StoredReply(i, r["text"], r["buttons"], now) for i, r in zip(ids, replies, strict=True)),
+                       found.next_id, bool(found.open))

@@ -78,9 +78,9 @@ def queue_reply(session: Session, settings: OutboxSettings, conversation: Conver
 def insert_replies(conn: Connection, replies: Sequence[dict[str, Any]]) -> list[int]:
     """Insert replies built by :func:`reply_values`, in order, in the caller's transaction;
     returns their ids in the same order."""
-    if not replies:
-        return []
-    return list(conn.execute(_INSERT, list(replies)).scalars())
+    if len(replies) == 1:      # most turns: a plain INSERT … RETURNING, no batch to keep in order
+        return [conn.execute(_INSERT, replies[0]).scalar_one()]
+    return list(conn.execute(_INSERT, list(replies)).scalars()) if replies else []
 
 
 def _delivered_on_store(settings: OutboxSettings, values: Mapping[str, Any], channel: DeliversOnStore,

@@ -8,9 +8,7 @@ storage is unreachable requests are let through: a rate limit must not take the 
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, request
 from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -31,10 +29,6 @@ def _sender_key() -> str:
     return f"nosender:{client_address()}"
 
 
-def _security() -> Any:
-    return current_app.extensions["warga"].settings.security
-
-
 def _not_the_api() -> bool:
     return not request.path.startswith("/api/")
 
@@ -51,8 +45,11 @@ def install_rate_limits(app: Flask, settings: Settings, chat: Blueprint) -> Limi
     storage = settings.queue.redis_url if settings.queue.backend == "redis" else "memory://"
     limiter = Limiter(key_func=client_address, app=app, storage_uri=storage, strategy="moving-window",
                       headers_enabled=True, swallow_errors=True, key_prefix="warga-limits")
-    limiter.limit(lambda: f"{_security().chat_per_sender_per_minute}/minute", key_func=_sender_key,
+    # Fixed strings, parsed once: a process's settings do not change while it runs (a callable
+    # here was parsed again for every request).
+    security = settings.security
+    limiter.limit(f"{security.chat_per_sender_per_minute}/minute", key_func=_sender_key,
                   exempt_when=_not_the_api, per_method=False)(chat)
-    limiter.limit(lambda: f"{_security().chat_per_address_per_minute}/minute", key_func=client_address,
+    limiter.limit(f"{security.chat_per_address_per_minute}/minute", key_func=client_address,
                   exempt_when=_not_the_api)(chat)
     return limiter
