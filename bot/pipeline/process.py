@@ -407,6 +407,11 @@ class ConversationProcessor:
         replies = [reply_values(self.settings.outbox, conv, reply.text, buttons=reply.buttons,
                                 reply_to_id=msg.id, template=template, now=now, delivered_by=delivered_by)
                    for reply in turn.replies]
+        if session.new:
+            # Rows the dialogue added through the ORM (a follower's notification queued by a
+            # reopened complaint may be for this very conversation) go first, in their order,
+            # and the turn's last statement must see them among the open replies.
+            session.flush()
         conn = session.connection()
         ids = insert_replies(conn, replies)
         routed = routed_state(session, self.settings.complaints, conv, turn.state)

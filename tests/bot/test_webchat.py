@@ -115,6 +115,32 @@ def test_a_turns_replies_are_stored_delivered_and_an_open_reply_goes_with_them(a
     assert rt.outbox.drain(conv.id) == 0
 
 
+def test_a_reply_the_turn_queues_through_the_orm_goes_out_first_and_delivered(app, client, monkeypatch):
+    """A reply the dialogue's casework queues to this same conversation during the turn (a
+    follower's notification when the citizen reopens a complaint they follow) is stored before
+    the turn's own replies and recorded delivered in the same transaction: the outbox has
+    nothing left, so nothing waits for the sweeper."""
+    from bot.casework.dialogue_ports import DbDialoguePorts
+    from bot.pipeline.replies import queue_reply
+
+    rt = app.extensions["warga"]
+    post(client, text="halo")
+    real_init = DbDialoguePorts.__init__
+
+    def queuing(self, session, settings, conversation, message_id):
+        real_init(self, session, settings, conversation, message_id)
+        queue_reply(session, settings.outbox, conversation, "Laporan yang Anda ikuti dibuka kembali.")
+
+    monkeypatch.setattr(DbDialoguePorts, "__init__", queuing)
+    body = post(client, text="menu").get_json()
+    with rt.sessions() as s:
+        note = s.scalars(select(Message).where(Message.text == "Laporan yang Anda ikuti dibuka kembali.")).one()
+        assert note.status == "delivered"
+        assert all(note.id < r["id"] for r in body["replies"])
+        conv_id = note.conversation_id
+    assert rt.outbox.drain(conv_id) == 0
+
+
 def file_by_buttons(client, description: str) -> str:
     """Menu button, category button, the description, then answer whatever is still asked."""
     post(client, button="lapor")
