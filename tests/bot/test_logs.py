@@ -112,3 +112,48 @@ def test_configure_logging_writes_json_lines_to_stderr_once(restore_root_logger,
     err = capsys.readouterr().err
     objs = [json.loads(line) for line in err.splitlines()]
     assert [(o["msg"], o["port"]) for o in objs] == [("ready", 8080)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_warning_that_repeats_is_written_once_a_minute_with_how_many_were_held_back(logger):
+    from bot.runtime.logs import OncePerInterval
+
+    log, buf = logger
+    clock = Clock()
+    log.addFilter(OncePerInterval(60, clock=clock))
+    for depth in range(1, 6):                      # a burst: every request thread busy
+        clock.now = depth
+        log.warning("Task queue depth is %d", depth)
+    clock.now = 61                                  # a minute after the first line
+    log.warning("Task queue depth is %d", 9)
+    clock.now = 200
+    log.warning("Task queue depth is %d", 2)
+    assert [(o["msg"], o.get("held_back")) for o in lines(buf)] == [
+        ("Task queue depth is 1", None), ("Task queue depth is 9", 4), ("Task queue depth is 2", None)]
+
+
+def test_configure_logging_throttles_waitress_queue_warnings(restore_root_logger, capsys):
+    from bot.runtime.logs import OncePerInterval
+
+    queue_log = logging.getLogger("waitress.queue")
+    kept = queue_log.filters[:]
+    queue_log.filters[:] = [f for f in kept if not isinstance(f, OncePerInterval)]
+    try:
+        configure_logging("INFO")
+        throttle = next(f for f in queue_log.filters if isinstance(f, OncePerInterval))
+        throttle.clock = Clock()                    # a burst within one instant: no wall clock
+        for depth in range(100):
+            queue_log.warning("Task queue depth is %d", depth)
+        logging.getLogger("warga.cfg").warning("other warnings pass")
+        objs = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert [o["msg"] for o in objs] == ["Task queue depth is 0", "other warnings pass"]
+        assert sum(isinstance(f, OncePerInterval) for f in queue_log.filters) == 1
+    finally:
+        queue_log.filters[:] = kept
