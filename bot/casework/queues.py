@@ -17,7 +17,7 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.casework.accounts import sees_every_agency
-from bot.casework.conversation_state import handover_of, state_columns
+from bot.casework.conversation_state import handover_of, save_state
 from bot.dialogue.state import DialogueState
 from bot.settings.values import ComplaintSettings
 from bot.store.models import Complaint, Conversation, Message, StaffUser
@@ -54,17 +54,15 @@ def queue_for(session: Session, complaints: ComplaintSettings, conversation: Con
 def save_routed(session: Session, complaints: ComplaintSettings, conversation: Conversation,
                 state: DialogueState) -> None:
     """:func:`save_state`, choosing the queue when this state starts a handover."""
-    for column, value in routed_state(session, complaints, conversation, state).items():
-        setattr(conversation, column, value)
+    save_state(conversation, state, routed_queue(session, complaints, conversation, state))
 
 
-def routed_state(session: Session, complaints: ComplaintSettings, conversation: Conversation,
-                 state: DialogueState) -> dict[str, Any]:
-    """The columns :func:`save_routed` writes, for a caller that writes them itself (the
-    processing of a message, with one prebuilt statement)."""
+def routed_queue(session: Session, complaints: ComplaintSettings, conversation: Conversation,
+                 state: DialogueState) -> str | None:
+    """The queue for :func:`save_state` (or ``state_columns``): chosen only when this state
+    starts a handover."""
     starting = state.handover is not None and not conversation.handover
-    queue = queue_for(session, complaints, conversation, state) if starting else None
-    return state_columns(conversation, state, queue)
+    return queue_for(session, complaints, conversation, state) if starting else None
 
 
 def served_queues(user: StaffUser) -> Any:

@@ -21,9 +21,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.casework.contacts import ContactRepository
-from bot.casework.conversation_state import load_state
+from bot.casework.conversation_state import load_state, state_columns
 from bot.casework.dialogue_ports import DbDialoguePorts
-from bot.casework.queues import routed_state
+from bot.casework.queues import routed_queue
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.policy import dialogue_policy
@@ -134,10 +134,11 @@ _NEXT_ID_AND_OPEN = select(
 _PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"))
               .values(status="processed", processed_at=bindparam("b_now"), error_reason=None))
 _PROCESSED_WITH_NLU = _PROCESSED.values(nlu=bindparam("b_nlu"))
-# The conversation's side of a turn (bot/casework/queues.routed_state), written the same way.
+# The conversation's side of a turn: the columns save_state would set (state_columns), each as
+# "b_<column>", with the language and time.
 _TURN_STATE = (update(_c).where(_c.c.id == bindparam("b_conv"))
                .values(state=bindparam("b_state"), handover=bindparam("b_handover"),
-                       handover_agency=bindparam("b_agency"), language=bindparam("b_lang"),
+                       handover_agency=bindparam("b_handover_agency"), language=bindparam("b_lang"),
                        updated_at=bindparam("b_now")))
 
 
@@ -414,10 +415,10 @@ class ConversationProcessor:
             session.flush()
         conn = session.connection()
         ids = insert_replies(conn, replies)
-        routed = routed_state(session, self.settings.complaints, conv, turn.state)
+        columns = state_columns(conv, turn.state,
+                                routed_queue(session, self.settings.complaints, conv, turn.state))
         params = {"b_id": msg.id, "b_now": now, "b_nlu": nlu, "b_conv": conv.id, "b_after": msg.id,
-                  "b_state": routed["state"], "b_handover": routed["handover"],
-                  "b_agency": routed["handover_agency"], "b_lang": turn.language}
+                  "b_lang": turn.language, **{f"b_{column}": value for column, value in columns.items()}}
         if conn.dialect.name == "postgresql":
             found = conn.execute(_TURN_END if nlu is None else _TURN_END_WITH_NLU, params).one()
         else:
