@@ -24,7 +24,7 @@ from tests.support import PROJECT, WARGA, free_port, stop_process_group
 # The bench scripts import each other as siblings (bench/ is not a package).
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from load_citizens import Deliveries, ReplyCheck  # noqa: E402
+from load_citizens import Deliveries, Post, ReplyCheck  # noqa: E402
 from load_targets import serving_pids, wait_ready  # noqa: E402
 from process_memory import children  # noqa: E402
 
@@ -98,6 +98,41 @@ def test_a_reply_recorded_failed_ends_the_wait_too(sqlite_url: str) -> None:
 class _Proc:
     def __init__(self, pid: int) -> None:
         self.pid = pid
+
+
+def test_a_citizen_whose_idle_connection_was_closed_by_the_server_sends_on_a_new_one() -> None:
+    """The server may close a keep-alive connection between two messages (waitress does after
+    its channel timeout): the next message goes out on a new connection instead of being
+    counted unanswered."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    bodies: list[bytes] = []
+
+    def serve_each_connection_once() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                    data += conn.recv(4096)
+                bodies.append(data.split(b"\r\n\r\n", 1)[1])
+                # Answered as keep-alive, then closed without a word: the client learns it only
+                # when it sends again.
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
+
+    server = threading.Thread(target=serve_each_connection_once, daemon=True)
+    server.start()
+    post = Post(f"http://127.0.0.1:{port}", timeout=10)
+    try:
+        assert post("/api/v1/chat/messages", b'{"text": "halo"}', "application/json") == (200, b"{}")
+        assert post("/api/v1/chat/messages", b'{"text": "lagi"}', "application/json") == (200, b"{}")
+    finally:
+        post.close()
+        listener.close()
+    server.join(10)
+    assert bodies == [b'{"text": "halo"}', b'{"text": "lagi"}']
 
 
 def test_serving_counts_the_live_worker_processes_that_said_so(tmp_path: Path) -> None:
