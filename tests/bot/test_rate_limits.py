@@ -1,6 +1,6 @@
 """The public chat API is rate limited per sender id and per client address (issue 9, item 4).
 
-The limiter's clock is injected (the storage's and flask-limiter's ``time``), so the test
+The limiter's clock is injected (the storage's and the Retry-After's ``time``), so the test
 decides when a minute has passed instead of waiting for one.
 """
 
@@ -33,12 +33,13 @@ class FakeClock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    import flask_limiter._extension
     import limits.storage.memory
+
+    import bot.web.limits
 
     fake = FakeClock()
     monkeypatch.setattr(limits.storage.memory, "time", fake)
-    monkeypatch.setattr(flask_limiter._extension, "time", fake)
+    monkeypatch.setattr(bot.web.limits, "time", fake)
     return fake
 
 
@@ -99,3 +100,48 @@ def test_the_chat_page_and_the_console_are_not_limited_by_the_chat_api(limited_a
     for _ in range(10):
         assert client.get("/", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 200
     assert post(client, uuid.uuid4().hex, 0).status_code == 202
+
+
+def limited_api(settings: Any) -> Any:
+    """A chat API route under the limiter alone (the counting, without the rest of the app)."""
+    from flask import Blueprint, Flask
+
+    from bot.web.limits import install_rate_limits
+
+    app = Flask(__name__)
+    chat = Blueprint("webchat", __name__)
+
+    @chat.post("/api/v1/chat/messages")
+    def post_message() -> str:
+        return "stored"
+
+    install_rate_limits(app, settings, chat)
+    app.register_blueprint(chat)
+    return app.test_client()
+
+
+def redis_settings(sqlite_url: str, tmp_path: Path, redis_url: str) -> Any:
+    return make_settings(sqlite_url, tmp_path, overrides={
+        "queue.backend": "redis", "queue.redis_url": redis_url,
+        "security.chat_per_sender_per_minute": 3, "security.chat_per_address_per_minute": 100})
+
+
+def test_every_process_counts_against_the_same_limits_in_redis(sqlite_url: str, tmp_path: Path) -> None:
+    settings = redis_settings(sqlite_url, tmp_path, "redis://127.0.0.1:6379/11")
+    first, second = limited_api(settings), limited_api(settings)    # two processes' limiters
+    sender = uuid.uuid4().hex
+    codes = [client.post("/api/v1/chat/messages", json={"sender": sender, "text": "halo"}).status_code
+             for client in (first, second, first, second)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_requests_are_let_through_while_the_counters_cannot_be_reached(sqlite_url: str, tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from tests.support import free_port
+
+    client = limited_api(redis_settings(sqlite_url, tmp_path, f"redis://127.0.0.1:{free_port()}/0"))
+    sender = uuid.uuid4().hex
+    codes = [client.post("/api/v1/chat/messages", json={"sender": sender, "text": "halo"}).status_code
+             for _ in range(5)]
+    assert codes == [200] * 5
+    assert "rate limit storage unreachable" in caplog.text
