@@ -1,9 +1,9 @@
 """The ceiling of bench/load.py: a bare Flask endpoint shaped like the chat API, no database.
 
 Served by the same server as `warga serve`: gunicorn's processes with Warga's waitress worker
-(bot/web/server.py), 8 request threads each::
+(bot/web/server.py), as many request threads each (server.threads, default 2)::
 
-    .venv/bin/gunicorn -w 2 -k bot.web.server.WaitressWorker --threads 8 bench.bare_app:app
+    .venv/bin/gunicorn -w 2 -k bot.web.server.WaitressWorker --threads 2 bench.bare_app:app
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from process_memory import process_tree, status_mb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.settings.schema import QueueSettings, ServerSettings  # noqa: E402
 from tests.fakes.fake_telegram import FakeTelegram  # noqa: E402
 from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -48,6 +49,11 @@ GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 WORK = ROOT / "var" / "bench"
 REDIS_URL = "redis://127.0.0.1:6379/13"      # db 13 belongs to benchmarks
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# What `warga serve` runs with by default (server.threads, queue.threads): the ceiling runs
+# under the same server with the same request threads.
+REQUEST_THREADS = ServerSettings().threads
+WORKER_THREADS = QueueSettings().threads
+SERVE = f"2 processes × {REQUEST_THREADS} request threads"
 
 
 @dataclass
@@ -296,12 +302,12 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
     timeout = args.reply_timeout
     if name == "bare-flask":
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        # The same server as `warga serve`: gunicorn with Warga's waitress worker, 8 threads.
-        procs = [spawn([GUNICORN, "-w", "2", "-k", "bot.web.server.WaitressWorker", "--threads", "8",
+        # The same server as `warga serve`: gunicorn with Warga's waitress worker, its threads.
+        procs = [spawn([GUNICORN, "-w", "2", "-k", "bot.web.server.WaitressWorker", "--threads", str(REQUEST_THREADS),
                         "-b", f"127.0.0.1:{port}", "bench.bare_app:app"], env, log)]
         servers = Servers(procs, url)
         wait_ready(url + "/healthz", procs, 30, log, serving=2)
-        return _measure(name, "bare Flask endpoint, same server (2 processes × 8 request threads)", servers,
+        return _measure(name, f"bare Flask endpoint, same server ({SERVE})", servers,
                         ["bare"] * args.clients, args, deliveries, timeout)
     if name == "rasa-rest":
         # A sibling script (bench/ is not a package): its folder is on sys.path when run.
@@ -334,7 +340,7 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
             env = warga_env(tg, tw, database_url)
             migrate(env, log)
             procs = [spawn([WARGA, "serve", "--port", str(port), "--workers", "2"], env, log)]
-            desc = "`warga serve` (2 processes × 8 request threads + 4 worker threads), PostgreSQL"
+            desc = f"`warga serve` ({SERVE} + {WORKER_THREADS} worker threads), PostgreSQL"
             if name == "serve-pg-web":
                 # Like for like with the ceiling and Rasa: the same web-chat-shaped citizens only.
                 kinds = ["web"] * args.clients
@@ -347,7 +353,7 @@ def run_target(name: str, args: argparse.Namespace, tg: BenchTelegram, tw: Bench
             migrate(env, log)
             procs = [spawn([WARGA, "serve", "--port", str(port), "--workers", "2"], env, log),
                      spawn([WARGA, "worker"], env, log), spawn([WARGA, "worker"], env, log)]
-            desc = "`warga serve` (2 processes × 8 request threads) + 2 `warga worker`, PostgreSQL + Redis"
+            desc = f"`warga serve` ({SERVE}) + 2 `warga worker`, PostgreSQL + Redis"
         else:
             raise SystemExit(f"unknown target {name}")
         servers = Servers(procs, url, database_url)

@@ -167,7 +167,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             # waitress reads whole requests before a thread sees them: slow clients cannot
             # hold the threads (bot/web/server.py); access lines come from it, without queries.
             self.cfg.set("worker_class", _Worker)
-            self.cfg.set("threads", 8)
+            self.cfg.set("threads", settings.server.threads)
             self.cfg.set("timeout", 60)
 
         def load(self) -> Any:
