@@ -22,7 +22,9 @@ from typing import Any
 
 from gunicorn.workers.base import Worker
 from waitress import wasyncore
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, create_server
+
+from bot.web.fair_accept import ConnectionTable, FairAccept
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ CHANNEL_TIMEOUT = 30
 CONNECTION_LIMIT = 1000
 #: How often (seconds) the event loop wakes to tell gunicorn's arbiter this worker is alive.
 HEARTBEAT = 1.0
+
+#: Made at import, in gunicorn's arbiter, before it forks the workers that share it.
+CONNECTIONS = ConnectionTable()
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -60,6 +65,11 @@ class WaitressWorker(Worker):
             ident="warga", clear_untrusted_proxy_headers=False, expose_tracebacks=False)
         # One socket gives a TcpWSGIServer (its map is ``_map``), several a MultiSocketServer.
         sockets_map = getattr(server, "map", None) or server._map
+        # New connections go to the process holding the fewest (bot/web/fair_accept.py).
+        listeners = [d for d in sockets_map.values() if isinstance(d, BaseWSGIServer)]
+        fair = FairAccept(CONNECTIONS, lambda: sum(len(one.active_channels) for one in listeners))
+        for listener in listeners:
+            listener.readable = _and(listener.readable, fair.may_accept)
         parent = os.getppid()
         # The app is built (gunicorn loads it before run): from here this process takes connections.
         log.info("worker serving", extra={"pid": self.pid})
@@ -72,8 +82,14 @@ class WaitressWorker(Worker):
                 # Serve for about HEARTBEAT seconds, then report to the arbiter again.
                 wasyncore.loop(timeout=HEARTBEAT / 4, map=sockets_map, use_poll=True, count=4)
         finally:
+            fair.close()
             server.task_dispatcher.shutdown()
             wasyncore.close_all(sockets_map)
+
+
+def _and(first: Callable[[], bool], then: Callable[[], bool]) -> Callable[[], bool]:
+    # waitress's own answer first (its connection limit, its idle-connection clean-up).
+    return lambda: first() and then()
 
 
 def access_logged(app: WsgiApp) -> WsgiApp:

@@ -1,0 +1,121 @@
+"""Keep-alive connections spread evenly over `warga serve`'s processes.
+
+gunicorn's processes share one listening socket, and whichever wakes first accepts a new
+connection. A client that keeps its connection (a reverse proxy's upstream pool, the load
+benchmark's citizens, a city's own app) stays with that process for good: 16 connections
+opened at once were seen split 14 to 2, so the 14 clients shared one process while the 2 had
+the other; their replies took seven times longer.
+
+Each process publishes how many connections it holds, with a heartbeat, in a small table of
+shared memory created before gunicorn forks; a process takes new connections only while it
+holds no more than the least loaded of the others. The one with fewest always may, so
+connections never wait for long (at most one turn of the event loop). A process that stopped
+publishing (killed, hung) is ignored after :data:`STALE_SECONDS`, and a process that found no
+free row in the table accepts as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: A process whose heartbeat is older than this is left out of the comparison.
+STALE_SECONDS = 2.0
+#: Rows of the table: the processes of one `warga serve` and their replacements.
+ROWS = 64
+_PID, _CONNECTIONS, _BEAT_MS = 0, 1, 2
+_WIDTH = 3
+
+
+class ConnectionTable:
+    """Each serving process's open connections, shared by the processes forked after it was made.
+
+    Made once in the arbiter (at import of bot/web/server.py, before the fork); a row per
+    process: its pid, its connections and when it last wrote them (ms of the system-wide
+    monotonic clock).
+    """
+
+    def __init__(self, rows: int = ROWS) -> None:
+        self.rows = rows
+        self._cells: Any = multiprocessing.RawArray(ctypes.c_longlong, rows * _WIDTH)
+        self._claiming = multiprocessing.Lock()
+
+    def claim(self, pid: int, now_ms: int) -> int | None:
+        """A free row for ``pid`` (never used, released, or stale), or None when none is."""
+        if not self._claiming.acquire(True, 1.0):
+            return None
+        try:
+            for row in range(self.rows):
+                at = row * _WIDTH
+                if self._cells[at + _PID] == 0 or now_ms - self._cells[at + _BEAT_MS] > STALE_SECONDS * 1000:
+                    self._cells[at + _PID] = pid
+                    self._cells[at + _CONNECTIONS] = 0
+                    self._cells[at + _BEAT_MS] = now_ms
+                    return row
+            return None
+        finally:
+            self._claiming.release()
+
+    def publish(self, row: int, connections: int, now_ms: int) -> None:
+        at = row * _WIDTH
+        self._cells[at + _CONNECTIONS] = connections
+        self._cells[at + _BEAT_MS] = now_ms
+
+    def release(self, row: int) -> None:
+        self._cells[row * _WIDTH + _PID] = 0
+
+    def fewest_elsewhere(self, row: int, now_ms: int) -> int | None:
+        """The fewest connections a live process other than ``row``'s holds (None: no other)."""
+        fewest: int | None = None
+        stale_before = now_ms - STALE_SECONDS * 1000
+        for other in range(self.rows):
+            at = other * _WIDTH
+            if other == row or self._cells[at + _PID] == 0 or self._cells[at + _BEAT_MS] < stale_before:
+                continue
+            count = int(self._cells[at + _CONNECTIONS])
+            fewest = count if fewest is None else min(fewest, count)
+        return fewest
+
+
+def monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+class FairAccept:
+    """Whether this process may accept a connection now (see the module's docstring).
+
+    Args:
+        table: The table shared with the other processes.
+        connections: This process's open connections now.
+        clock: Milliseconds of a clock every process shares (the system's monotonic clock).
+    """
+
+    def __init__(self, table: ConnectionTable, connections: Callable[[], int],
+                 clock: Callable[[], int] = monotonic_ms, pid: int | None = None) -> None:
+        self.table = table
+        self.connections = connections
+        self.clock = clock
+        self.row = table.claim(pid or os.getpid(), clock())
+
+    def may_accept(self) -> bool:
+        if self.row is None:
+            return True
+        now = self.clock()
+        mine = self.connections()
+        self.table.publish(self.row, mine, now)
+        fewest = self.table.fewest_elsewhere(self.row, now)
+        return fewest is None or mine <= fewest
+
+    def beat(self) -> None:
+        """Publish without asking (a process that does not poll its listener still counts)."""
+        if self.row is not None:
+            self.table.publish(self.row, self.connections(), self.clock())
+
+    def close(self) -> None:
+        if self.row is not None:
+            self.table.release(self.row)
+            self.row = None
