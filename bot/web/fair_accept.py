@@ -9,9 +9,9 @@ the other; their replies took seven times longer.
 Each process publishes how many connections it holds, with a heartbeat, in a small table of
 shared memory created before gunicorn forks; a process takes new connections only while it
 holds no more than the least loaded of the others. The one with fewest always may, so
-connections never wait for long (at most one turn of the event loop). A process that stopped
-publishing (killed, hung) is ignored after :data:`STALE_SECONDS`, and a process that found no
-free row in the table accepts as before.
+connections never wait for long (at most one turn of the event loop). A process that is gone is
+left out at once, one that stopped publishing (hung) after :data:`STALE_SECONDS`, and a process
+that found no free row in the table accepts as before.
 """
 
 from __future__ import annotations
@@ -74,11 +74,24 @@ class ConnectionTable:
         stale_before = now_ms - STALE_SECONDS * 1000
         for other in range(self.rows):
             at = other * _WIDTH
-            if other == row or self._cells[at + _PID] == 0 or self._cells[at + _BEAT_MS] < stale_before:
+            pid = int(self._cells[at + _PID])
+            if other == row or pid == 0 or self._cells[at + _BEAT_MS] < stale_before or not _alive(pid):
                 continue
             count = int(self._cells[at + _CONNECTIONS])
             fewest = count if fewest is None else min(fewest, count)
         return fewest
+
+
+def _alive(pid: int) -> bool:
+    # A process killed a moment ago still has a fresh heartbeat: without this, the others would
+    # hold back new connections for STALE_SECONDS after a crash, measuring against its count.
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True          # someone else's process under a reused pid: counts as alive
+    return True
 
 
 def monotonic_ms() -> int:

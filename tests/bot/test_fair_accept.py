@@ -7,6 +7,7 @@ process holds each.
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from tests.bot.test_load_bench import children, pg_serve, wait_ready  # noqa: F4
 
 
 class Process:
-    """One serving process's view: its connection count and the shared clock."""
+    """One serving process's view: its connection count and the shared clock. Its pid must be
+    a live process (this test's or its parent's): the table leaves out pids that are gone."""
 
     def __init__(self, table: ConnectionTable, pid: int, clock: list[int]) -> None:
         self.open = 0
@@ -26,7 +28,7 @@ class Process:
 def test_only_a_process_holding_no_more_than_the_others_takes_new_connections() -> None:
     clock = [1_000_000]
     table = ConnectionTable(rows=4)
-    a, b = Process(table, 101, clock), Process(table, 102, clock)
+    a, b = Process(table, os.getpid(), clock), Process(table, os.getppid(), clock)
     assert a.fair.may_accept() and b.fair.may_accept()       # 0 and 0
     a.open = 1
     assert not a.fair.may_accept()                           # 1 against 0
@@ -39,7 +41,7 @@ def test_only_a_process_holding_no_more_than_the_others_takes_new_connections() 
 def test_connections_arriving_at_once_end_up_split_evenly() -> None:
     clock = [5_000]
     table = ConnectionTable(rows=4)
-    first, second = Process(table, 201, clock), Process(table, 202, clock)
+    first, second = Process(table, os.getpid(), clock), Process(table, os.getppid(), clock)
     for n in range(16):
         # Each turn of their event loops both ask; the one that wakes first (alternating here,
         # and the same one four times running below) accepts when it may.
@@ -52,19 +54,30 @@ def test_connections_arriving_at_once_end_up_split_evenly() -> None:
 def test_a_process_that_stopped_publishing_is_left_out() -> None:
     clock = [10_000]
     table = ConnectionTable(rows=4)
-    live, dead = Process(table, 301, clock), Process(table, 302, clock)
+    # Both pids exist (this test's own process and its parent): only the heartbeat tells.
+    live, hung = Process(table, os.getpid(), clock), Process(table, os.getppid(), clock)
     live.open = 5
-    dead.open = 0
-    dead.fair.beat()
+    hung.open = 0
+    hung.fair.beat()
     assert not live.fair.may_accept()                        # the other holds fewer, for now
-    clock[0] += int(STALE_SECONDS * 1000) + 1                # killed: it publishes no more
+    clock[0] += int(STALE_SECONDS * 1000) + 1                # hung: it publishes no more
+    assert live.fair.may_accept()
+
+
+def test_a_process_that_is_gone_is_left_out_at_once() -> None:
+    clock = [10_000]
+    table = ConnectionTable(rows=4)
+    gone_pid = 2 ** 22 + 1                                   # past pid_max's default: no such process
+    live, gone = Process(table, os.getpid(), clock), Process(table, gone_pid, clock)
+    live.open = 5
+    gone.fair.beat()                                         # its heartbeat is still fresh
     assert live.fair.may_accept()
 
 
 def test_a_process_that_closed_its_row_is_left_out_and_its_row_reused() -> None:
     clock = [10_000]
     table = ConnectionTable(rows=2)
-    live, leaving = Process(table, 401, clock), Process(table, 402, clock)
+    live, leaving = Process(table, os.getpid(), clock), Process(table, os.getppid(), clock)
     live.open = 3
     leaving.fair.close()
     assert live.fair.may_accept()
