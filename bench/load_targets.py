@@ -39,7 +39,8 @@ from process_memory import process_tree, status_mb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.settings.schema import QueueSettings, ServerSettings  # noqa: E402
+from bot.settings.schema import QueueSettings  # noqa: E402
+from bot.web.server import DEFAULT_THREADS  # noqa: E402
 from tests.fakes.fake_telegram import FakeTelegram  # noqa: E402
 from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -49,9 +50,9 @@ GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 WORK = ROOT / "var" / "bench"
 REDIS_URL = "redis://127.0.0.1:6379/13"      # db 13 belongs to benchmarks
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-# What `warga serve` runs with by default (server.threads, queue.threads): the ceiling runs
-# under the same server with the same request threads.
-REQUEST_THREADS = ServerSettings().threads
+# What `warga serve` runs with by default with the bench's sklearn engine (server.threads,
+# queue.threads): the ceiling runs under the same server with the same request threads.
+REQUEST_THREADS = DEFAULT_THREADS["sklearn"]
 WORKER_THREADS = QueueSettings().threads
 SERVE = f"2 processes × {REQUEST_THREADS} request threads"
 

@@ -153,7 +153,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         click.echo("warga: SQLite database: serving with 1 process (use PostgreSQL for more)", err=True)
         n = 1
 
-    from bot.web.server import WaitressWorker
+    from bot.web.server import WaitressWorker, request_threads
 
     class _Worker(WaitressWorker):
         # waitress refuses (413) bodies past twice the app's largest limit (a web chat photo
@@ -167,7 +167,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             # waitress reads whole requests before a thread sees them: slow clients cannot
             # hold the threads (bot/web/server.py); access lines come from it, without queries.
             self.cfg.set("worker_class", _Worker)
-            self.cfg.set("threads", settings.server.threads)
+            self.cfg.set("threads", request_threads(settings))
             self.cfg.set("timeout", 60)
 
         def load(self) -> Any:

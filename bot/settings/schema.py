@@ -105,9 +105,10 @@ class ServerSettings(Section):
     host: Text = setting("127.0.0.1", "Bind address of `warga run` / `warga serve`.")
     port: Int = setting(8080, "Port of `warga run` / `warga serve`.", ge=1, le=65535)
     workers: Int = setting(2, "gunicorn worker processes for `warga serve`.", ge=1, le=64)
-    threads: Int = setting(
-        2, "Request threads of each `warga serve` process; web chat messages are processed in them "
-        "(README: Running at scale).", ge=1, le=64)
+    threads: int | None = setting(
+        None, "Request threads of each `warga serve` process; web chat messages are processed in them. "
+        "Unset: 2 with nlu.engine sklearn (its parse runs on the CPU), 8 with rasa (each parse waits "
+        "on the Rasa server). README: Running at scale.", ge=1, le=64, example=4)
     max_request_kb: Int = setting(256, "Larger request bodies are refused with 413.", ge=1)
     max_photo_kb: Int = setting(
         5120, "A larger photo uploaded on the web chat is refused with 413 (only that upload may "

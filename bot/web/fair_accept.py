@@ -45,13 +45,16 @@ class ConnectionTable:
         self._claiming = multiprocessing.Lock()
 
     def claim(self, pid: int, now_ms: int) -> int | None:
-        """A free row for ``pid`` (never used, released, or stale), or None when none is."""
+        """A free row for ``pid`` (never used, released, or left by a process that is gone), or
+        None when there is none. A silent row whose process is alive (hung, or past its
+        connection limit) is not taken: it would speak again in a row now shared."""
         if not self._claiming.acquire(True, 1.0):
             return None
         try:
             for row in range(self.rows):
                 at = row * _WIDTH
-                if self._cells[at + _PID] == 0 or now_ms - self._cells[at + _BEAT_MS] > STALE_SECONDS * 1000:
+                owner = int(self._cells[at + _PID])
+                if owner == 0 or not _alive(owner):
                     self._cells[at + _PID] = pid
                     self._cells[at + _CONNECTIONS] = 0
                     self._cells[at + _BEAT_MS] = now_ms
@@ -60,13 +63,19 @@ class ConnectionTable:
         finally:
             self._claiming.release()
 
-    def publish(self, row: int, connections: int, now_ms: int) -> None:
+    def publish(self, row: int, pid: int, connections: int, now_ms: int) -> bool:
+        """Write ``pid``'s count in its row; False when the row is no longer ``pid``'s."""
         at = row * _WIDTH
+        if self._cells[at + _PID] != pid:
+            return False
         self._cells[at + _CONNECTIONS] = connections
         self._cells[at + _BEAT_MS] = now_ms
+        return True
 
-    def release(self, row: int) -> None:
-        self._cells[row * _WIDTH + _PID] = 0
+    def release(self, row: int, pid: int) -> None:
+        at = row * _WIDTH
+        if self._cells[at + _PID] == pid:
+            self._cells[at + _PID] = 0
 
     def fewest_elsewhere(self, row: int, now_ms: int) -> int | None:
         """The fewest connections a live process other than ``row``'s holds (None: no other)."""
@@ -112,23 +121,32 @@ class FairAccept:
         self.table = table
         self.connections = connections
         self.clock = clock
-        self.row = table.claim(pid or os.getpid(), clock())
+        self.pid = pid or os.getpid()
+        self.row = table.claim(self.pid, clock())
+        #: The last answer was no: the caller polls more often, so the moment the others catch
+        #: up this process takes connections again instead of after a whole poll timeout.
+        self.holding_back = False
 
     def may_accept(self) -> bool:
-        if self.row is None:
-            return True
         now = self.clock()
         mine = self.connections()
-        self.table.publish(self.row, mine, now)
+        if self.row is not None and not self.table.publish(self.row, self.pid, mine, now):
+            self.row = self.table.claim(self.pid, now)      # lost (taken as a dead one's): again
+            if self.row is not None:
+                self.table.publish(self.row, self.pid, mine, now)
+        if self.row is None:
+            self.holding_back = False
+            return True
         fewest = self.table.fewest_elsewhere(self.row, now)
-        return fewest is None or mine <= fewest
+        self.holding_back = fewest is not None and mine > fewest
+        return not self.holding_back
 
-    def beat(self) -> None:
-        """Publish without asking (a process that does not poll its listener still counts)."""
+    def publish(self) -> None:
+        """Write this process's count as :meth:`may_accept` does, without asking."""
         if self.row is not None:
-            self.table.publish(self.row, self.connections(), self.clock())
+            self.table.publish(self.row, self.pid, self.connections(), self.clock())
 
     def close(self) -> None:
         if self.row is not None:
-            self.table.release(self.row)
+            self.table.release(self.row, self.pid)
             self.row = None

@@ -24,6 +24,7 @@ from gunicorn.workers.base import Worker
 from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
+from bot.settings import Settings
 from bot.web.fair_accept import ConnectionTable, FairAccept
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,20 @@ CHANNEL_TIMEOUT = 30
 CONNECTION_LIMIT = 1000
 #: How often (seconds) the event loop wakes to tell gunicorn's arbiter this worker is alive.
 HEARTBEAT = 1.0
+#: The event loop's poll timeout (seconds) while the process holds back new connections.
+HOLDING_BACK_POLL = 0.01
+
+#: Request threads per process when ``server.threads`` is not set, by NLU engine: the sklearn
+#: engine parses on the CPU, where more threads of one process only take turns (2 answered 8-13%
+#: more web chat messages a second than 8 on the benchmark machine); a Rasa parse is a wait on
+#: the Rasa server, which other threads fill.
+DEFAULT_THREADS = {"sklearn": 2, "rasa": 8}
+
+
+def request_threads(settings: Settings) -> int:
+    """The request threads of each `warga serve` process."""
+    return settings.server.threads or DEFAULT_THREADS.get(settings.nlu.engine, max(DEFAULT_THREADS.values()))
+
 
 #: Made at import, in gunicorn's arbiter, before it forks the workers that share it.
 CONNECTIONS = ConnectionTable()
@@ -79,8 +94,13 @@ class WaitressWorker(Worker):
                 if os.getppid() != parent:
                     log.info("gunicorn arbiter gone: worker %s stops", self.pid)
                     break
-                # Serve for about HEARTBEAT seconds, then report to the arbiter again.
-                wasyncore.loop(timeout=HEARTBEAT / 4, map=sockets_map, use_poll=True, count=4)
+                # Serve for about HEARTBEAT seconds, then report to the arbiter again. While
+                # holding back new connections, poll briefly: the moment the others catch up
+                # this process must take them, not a quarter of a second later.
+                until = time.monotonic() + HEARTBEAT
+                while time.monotonic() < until and self.alive:
+                    wasyncore.loop(timeout=HOLDING_BACK_POLL if fair.holding_back else HEARTBEAT / 4,
+                                   map=sockets_map, use_poll=True, count=1)
         finally:
             fair.close()
             server.task_dispatcher.shutdown()

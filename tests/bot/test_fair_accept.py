@@ -58,7 +58,7 @@ def test_a_process_that_stopped_publishing_is_left_out() -> None:
     live, hung = Process(table, os.getpid(), clock), Process(table, os.getppid(), clock)
     live.open = 5
     hung.open = 0
-    hung.fair.beat()
+    hung.fair.publish()
     assert not live.fair.may_accept()                        # the other holds fewer, for now
     clock[0] += int(STALE_SECONDS * 1000) + 1                # hung: it publishes no more
     assert live.fair.may_accept()
@@ -70,8 +70,29 @@ def test_a_process_that_is_gone_is_left_out_at_once() -> None:
     gone_pid = 2 ** 22 + 1                                   # past pid_max's default: no such process
     live, gone = Process(table, os.getpid(), clock), Process(table, gone_pid, clock)
     live.open = 5
-    gone.fair.beat()                                         # its heartbeat is still fresh
+    gone.fair.publish()                                         # its heartbeat is still fresh
     assert live.fair.may_accept()
+
+
+def test_the_row_of_a_silent_but_living_process_is_not_taken() -> None:
+    clock = [10_000]
+    table = ConnectionTable(rows=1)
+    silent = Process(table, os.getppid(), clock)
+    clock[0] += int(STALE_SECONDS * 1000) + 1          # past its connection limit: it polls no more
+    newcomer = Process(table, os.getpid(), clock)
+    assert newcomer.fair.row is None and silent.fair.row == 0
+    assert silent.fair.may_accept()                     # its row is still its own
+
+
+def test_a_process_whose_row_was_taken_claims_another() -> None:
+    clock = [10_000]
+    table = ConnectionTable(rows=2)
+    first = Process(table, os.getpid(), clock)
+    table.release(first.fair.row or 0, os.getpid())
+    other = Process(table, os.getppid(), clock)          # takes the released row
+    assert other.fair.row == 0
+    assert first.fair.may_accept()
+    assert first.fair.row == 1
 
 
 def test_a_process_that_closed_its_row_is_left_out_and_its_row_reused() -> None:
@@ -87,7 +108,7 @@ def test_a_process_that_closed_its_row_is_left_out_and_its_row_reused() -> None:
 def test_a_process_finding_no_free_row_accepts_as_if_alone() -> None:
     clock = [10_000]
     table = ConnectionTable(rows=1)
-    first, extra = Process(table, 501, clock), Process(table, 502, clock)
+    first, extra = Process(table, os.getppid(), clock), Process(table, os.getpid(), clock)
     first.open, extra.open = 0, 7
     assert extra.fair.row is None
     assert extra.fair.may_accept()
