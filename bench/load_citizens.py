@@ -170,7 +170,8 @@ class Citizen:
         self._phone = f"+62811{self.n:07d}"
         self._seq = itertools.count(1)
 
-    def send(self, text: str, timeout: float) -> Sample:
+    def send(self, text: str) -> Sample:
+        timeout = self.timeout
         started = time.time()
         if self.kind in ("web", "bare"):
             status, data = self.post("/api/v1/chat/messages", json.dumps({"sender": self._s, "text": text}).encode(),
@@ -212,13 +213,13 @@ class Citizen:
             self.replies.wait_all_sent(self.kind, external_id, who, before, timeout)
         return Sample(self.kind, started, answered, status)
 
-    def run(self, stop: threading.Event, timeout: float) -> None:
+    def run(self, stop: threading.Event) -> None:
         for i, text in enumerate(itertools.cycle(SCRIPT)):
             if stop.is_set():
                 self.post.close()
                 return
             try:
-                sample = self.send(text, timeout)
+                sample = self.send(text)
             except (OSError, http.client.HTTPException, ValueError):
                 # Refused, reset, timed out or not JSON: counted unanswered, never fatal.
                 sample = Sample(self.kind, time.time(), None, 599)
@@ -318,7 +319,7 @@ def drive(kinds: list[str], url: str, deliveries: Deliveries, seconds: float,
           timeout: float, replies: ReplyCheck | None = None) -> tuple[list[Sample], float]:
     citizens = [Citizen(kind, n, url, deliveries, replies, timeout=timeout) for n, kind in enumerate(kinds)]
     stop = threading.Event()
-    threads = [threading.Thread(target=c.run, args=(stop, timeout), daemon=True) for c in citizens]
+    threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in citizens]
     t0 = time.time()
     for t in threads:
         t.start()

@@ -11,6 +11,8 @@ import os
 import uuid
 from typing import Any
 
+from bot.process_alive import process_alive
+
 PG_ADMIN_URL = os.environ.get("WARGA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 #: The database this process migrated once (``"postgresql"``), copied by CREATE DATABASE … TEMPLATE
 #: for every test that wants a migrated database: a fraction of a second instead of a second.
@@ -228,18 +230,8 @@ def drop_orphan_pg_databases() -> None:
     here = _pid_namespace()
     for name in names:
         found = re.fullmatch(r"warga_test_(\d+)_(\d+)_[0-9a-f]+", name)
-        if found and int(found.group(1)) == here and not _process_alive(int(found.group(2))):
+        if found and int(found.group(1)) == here and not process_alive(int(found.group(2))):
             _drop_pg_database(name)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _disconnect_pg(name: str) -> None:

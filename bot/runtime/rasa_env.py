@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.process_alive import process_alive
+
 INSTALLING = "installing environment"
 TRAINING = "training"
 STARTING = "starting"
@@ -39,16 +41,6 @@ class Environment:
     ready: bool
     failed: str | None = None
     detail: str = ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 class InstallProbe:
@@ -78,7 +70,7 @@ class InstallProbe:
         if (self.venv / ".installed").is_file():
             return Environment(True)
         state, number = self._status()
-        if state == "installing" and number is not None and _alive(number):
+        if state == "installing" and number is not None and process_alive(number):
             return Environment(False, detail=f"log: {self.log}")
         if state == "installing":
             return Environment(False, failed=f"the Rasa install stopped before it finished (log: {self.log}); "
@@ -140,7 +132,7 @@ def read_phase(path: Path) -> RasaPhase | None:
         pid, name, detail = int(data["pid"]), str(data["phase"]), str(data.get("detail", ""))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if name not in PHASES or not _alive(pid):
+    if name not in PHASES or not process_alive(pid):
         return None
     return RasaPhase(name, detail)
 

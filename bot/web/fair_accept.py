@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.process_alive import process_alive
+
 #: A process whose heartbeat is older than this is left out of the comparison.
 STALE_SECONDS = 2.0
 #: Rows of the table: the processes of one `warga serve` and their replacements.
@@ -54,7 +56,7 @@ class ConnectionTable:
             for row in range(self.rows):
                 at = row * _WIDTH
                 owner = int(self._cells[at + _PID])
-                if owner == 0 or not _alive(owner):
+                if owner == 0 or not process_alive(owner):
                     self._cells[at + _PID] = pid
                     self._cells[at + _CONNECTIONS] = 0
                     self._cells[at + _BEAT_MS] = now_ms
@@ -84,23 +86,13 @@ class ConnectionTable:
         for other in range(self.rows):
             at = other * _WIDTH
             pid = int(self._cells[at + _PID])
-            if other == row or pid == 0 or self._cells[at + _BEAT_MS] < stale_before or not _alive(pid):
+            # A process killed a moment ago still has a fresh heartbeat: without the pid's check
+            # the others would hold back for STALE_SECONDS after a crash, against its count.
+            if other == row or pid == 0 or self._cells[at + _BEAT_MS] < stale_before or not process_alive(pid):
                 continue
             count = int(self._cells[at + _CONNECTIONS])
             fewest = count if fewest is None else min(fewest, count)
         return fewest
-
-
-def _alive(pid: int) -> bool:
-    # A process killed a moment ago still has a fresh heartbeat: without this, the others would
-    # hold back new connections for STALE_SECONDS after a crash, measuring against its count.
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True          # someone else's process under a reused pid: counts as alive
-    return True
 
 
 def monotonic_ms() -> int:
@@ -140,11 +132,6 @@ class FairAccept:
         fewest = self.table.fewest_elsewhere(self.row, now)
         self.holding_back = fewest is not None and mine > fewest
         return not self.holding_back
-
-    def publish(self) -> None:
-        """Write this process's count as :meth:`may_accept` does, without asking."""
-        if self.row is not None:
-            self.table.publish(self.row, self.pid, self.connections(), self.clock())
 
     def close(self) -> None:
         if self.row is not None:

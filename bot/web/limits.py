@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from limits import RateLimitItem, RateLimitItemPerMinute
@@ -48,25 +47,17 @@ def _sender_key() -> str:
     return f"nosender:{client_address()}"
 
 
-@dataclass(frozen=True, slots=True)
-class ChatLimits:
-    """The two limits every chat API request is counted against, in this order."""
-
-    per_sender: RateLimitItem
-    per_address: RateLimitItem
-
-
 class ChatRateLimiter:
     """Counts chat API requests and refuses those over a limit (see the module's docstring)."""
 
     def __init__(self, settings: Settings, blueprint: str) -> None:
         self.blueprint = blueprint
         security = settings.security
-        self.limits = ChatLimits(RateLimitItemPerMinute(security.chat_per_sender_per_minute),
-                                 RateLimitItemPerMinute(security.chat_per_address_per_minute))
+        self.per_sender = RateLimitItemPerMinute(security.chat_per_sender_per_minute)
+        self.per_address = RateLimitItemPerMinute(security.chat_per_address_per_minute)
         uri = settings.queue.redis_url if settings.queue.backend == "redis" else "memory://"
-        self.storage = storage_from_string(uri, wrap_exceptions=True, key_prefix=KEY_PREFIX)
-        self.window = MovingWindowRateLimiter(self.storage)
+        self.window = MovingWindowRateLimiter(
+            storage_from_string(uri, wrap_exceptions=True, key_prefix=KEY_PREFIX))
 
     def refusal(self) -> Response | None:
         """None when the request is within both limits (each counted), else the 429 to answer.
@@ -77,7 +68,7 @@ class ChatRateLimiter:
         if request.blueprint != self.blueprint or not request.path.startswith("/api/"):
             return None           # not the chat API (the chat page and its assets included)
         endpoint = request.endpoint or request.path
-        for item, key in ((self.limits.per_sender, _sender_key()), (self.limits.per_address, client_address())):
+        for item, key in ((self.per_sender, _sender_key()), (self.per_address, client_address())):
             try:
                 if self.window.hit(item, endpoint, key):
                     continue
@@ -105,6 +96,7 @@ def install_rate_limits(app: Flask, settings: Settings, chat: Blueprint) -> Chat
     Call before ``chat`` is registered on ``app``.
     """
     if settings.security.trusted_proxies:
+        # Only then is X-Forwarded-For believed: otherwise any client could name any address.
         n = settings.security.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     limiter = ChatRateLimiter(settings, chat.name)
