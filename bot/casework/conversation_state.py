@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialogue.state import DialogueState, Handover
+from bot.store.conversation_rows import ConversationView
 from bot.store.models import Conversation
 
 
-def load_state(conversation: Conversation) -> DialogueState:
+def load_state(conversation: ConversationView) -> DialogueState:
     """The conversation's dialogue state, from whatever shape is stored."""
     state = DialogueState.from_json(conversation.state)
     if conversation.handover and state.handover is None:
@@ -33,7 +34,7 @@ def save_state(conversation: Conversation, state: DialogueState, queue: str | No
         setattr(conversation, column, value)
 
 
-def state_columns(conversation: Conversation, state: DialogueState, queue: str | None = None) -> dict[str, Any]:
+def state_columns(conversation: ConversationView, state: DialogueState, queue: str | None = None) -> dict[str, Any]:
     """The columns :func:`save_state` writes, for a caller that writes them with one prebuilt
     statement (the processing of a message): the state, the handover flag and its queue."""
     started = state.handover is not None and not conversation.handover
@@ -43,6 +44,6 @@ def state_columns(conversation: Conversation, state: DialogueState, queue: str |
     return {"state": state.to_json(), "handover": state.handover is not None, "handover_agency": agency}
 
 
-def handover_of(conversation: Conversation) -> Handover | None:
+def handover_of(conversation: ConversationView) -> Handover | None:
     """Who has the conversation and why; None while the bot handles it."""
     return load_state(conversation).handover

@@ -10,7 +10,8 @@ from bot.casework.complaints import CLOSED, ComplaintService, NewComplaint
 from bot.casework.notifications import notify_followers
 from bot.dialogue.types import ComplaintDraft, ComplaintView, Duplicate
 from bot.settings import Settings
-from bot.store.models import Complaint, ComplaintEvent, Conversation, utcnow
+from bot.store.conversation_rows import ConversationView
+from bot.store.models import Complaint, ComplaintEvent, utcnow
 
 
 def view_of(c: Complaint, service: ComplaintService | None = None) -> ComplaintView:
@@ -22,7 +23,7 @@ def view_of(c: Complaint, service: ComplaintService | None = None) -> ComplaintV
 class DbDialoguePorts:
     """Dialogue ports for the conversation ``conversation`` while handling ``message_id``."""
 
-    def __init__(self, session: Session, settings: Settings, conversation: Conversation,
+    def __init__(self, session: Session, settings: Settings, conversation: ConversationView,
                  message_id: int | None) -> None:
         self.s = session
         self.settings = settings

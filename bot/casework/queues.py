@@ -20,6 +20,7 @@ from bot.casework.accounts import sees_every_agency
 from bot.casework.conversation_state import handover_of, save_state
 from bot.dialogue.state import DialogueState
 from bot.settings.values import ComplaintSettings
+from bot.store.conversation_rows import ConversationView
 from bot.store.models import Complaint, Conversation, Message, StaffUser
 
 #: Why a conversation waits, in the words staff read (Handover.reason -> Indonesian, English).
@@ -39,7 +40,7 @@ def reason_in_words(reason: str | None, language: str = "id") -> str:
     return words[1] if language == "en" else words[0]
 
 
-def queue_for(session: Session, complaints: ComplaintSettings, conversation: Conversation,
+def queue_for(session: Session, complaints: ComplaintSettings, conversation: ConversationView,
               state: DialogueState) -> str | None:
     """The agency whose queue a handover of ``conversation`` waits in; None: intake."""
     category = state.filing.draft.category if state.filing is not None else None
@@ -57,7 +58,7 @@ def save_routed(session: Session, complaints: ComplaintSettings, conversation: C
     save_state(conversation, state, routed_queue(session, complaints, conversation, state))
 
 
-def routed_queue(session: Session, complaints: ComplaintSettings, conversation: Conversation,
+def routed_queue(session: Session, complaints: ComplaintSettings, conversation: ConversationView,
                  state: DialogueState) -> str | None:
     """The queue for :func:`save_state` (or ``state_columns``): chosen only when this state
     starts a handover."""

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Connection, String, Table, bindparam, exists, false, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.store.driver_sql import DriverStatement
 from bot.store.models import Contact, ContactAddress, Conversation, Message
 
 
@@ -85,7 +86,7 @@ def _postgresql_statement() -> Any:
     return new.union_all(already).add_cte(last_inbound, name)
 
 
-_STORE_KNOWN_PG = _postgresql_statement()
+_STORE_KNOWN_PG = DriverStatement(_postgresql_statement())
 _INSERT_KNOWN_SQLITE = _insert(sqlite.insert).returning(
     _m.c.id, _m.c.conversation_id,
     select(_ct.c.name).where(_ct.c.id == _CONTACT_OF_URN).scalar_subquery().label("contact_name"))
@@ -110,7 +111,7 @@ def store_known(conn: Connection, values: dict[str, Any]) -> Known | None:
     whenever nothing was stored).
     """
     if conn.dialect.name == "postgresql":
-        row = conn.execute(_STORE_KNOWN_PG, values).first()
+        row = _STORE_KNOWN_PG.first(conn, values)
         return None if row is None else Known(row[0], row[1], bool(row[2]))
     stored = conn.execute(_INSERT_KNOWN_SQLITE, values).first()
     if stored is None:

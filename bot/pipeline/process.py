@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, bindparam, exists, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework.contacts import ContactRepository
 from bot.casework.conversation_state import load_state, state_columns
@@ -34,7 +34,9 @@ from bot.pipeline.outbox import Claim, deliver_on_store
 from bot.pipeline.replies import insert_replies, queue_reply, reply_values
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
-from bot.store.models import Conversation, Message, open_replies, unprocessed, utcnow
+from bot.store.conversation_rows import ConversationRow, lock_conversation, set_contact_language
+from bot.store.driver_sql import DriverStatement
+from bot.store.models import ContactAddress, Conversation, Message, open_replies, unprocessed, utcnow
 from channels.base import (
     Channel,
     CitizenAbilities,
@@ -112,14 +114,11 @@ class Inbound:
     created_at: datetime
 
 
-# The conversation's row lock, its oldest unprocessed message, and whether another one follows:
-# built once (building a statement costs more CPU than running it); the last reads only the id.
+# The conversation's oldest unprocessed message, and whether another one follows: built once
+# (building a statement costs more CPU than running it); the last reads only the id.
 _m = cast(Table, Message.__table__)
 _c = cast(Table, Conversation.__table__)
-_LOCK = (select(Conversation).where(Conversation.id == bindparam("b_conv"))
-         .options(joinedload(Conversation.contact, innerjoin=True), joinedload(Conversation.address, innerjoin=True))
-         .with_for_update(of=Conversation, key_share=True))
-_NEXT = (select(*(_m.c[f.name] for f in fields(Inbound)))
+_NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
          .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
 _NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
                                   _m.c.id > bindparam("b_after"))
@@ -150,8 +149,8 @@ def _turn_end(processed: Update) -> Update:
     return _TURN_STATE.add_cte(processed.cte("processed")).returning(*_NEXT_ID_AND_OPEN.selected_columns)
 
 
-_TURN_END = _turn_end(_PROCESSED)
-_TURN_END_WITH_NLU = _turn_end(_PROCESSED_WITH_NLU)
+_TURN_END = DriverStatement(_turn_end(_PROCESSED))
+_TURN_END_WITH_NLU = DriverStatement(_turn_end(_PROCESSED_WITH_NLU))
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +197,14 @@ class ConversationProcessor:
         self.nlu = nlu
         self.knowledge = KnowledgeBase(settings.knowledge_dir)
 
-    def _lock(self, session: Session, conv_id: int) -> Conversation | None:
+    def _lock(self, session: Session, conv_id: int) -> ConversationRow | None:
         # FOR NO KEY UPDATE serialises workers on PostgreSQL (as FOR UPDATE would) but lets the
         # new messages of the conversation be stored meanwhile: their foreign key takes a KEY
         # SHARE lock on this row, which FOR UPDATE blocks until the whole turn has committed.
         # SQLite has one writer anyway. The contact and address every message needs come in
         # the same round trip (inner joins: both are required columns), and only the
         # conversation's row is locked.
-        return session.scalars(_LOCK, {"b_conv": conv_id}).first()
+        return lock_conversation(session.connection(), conv_id)
 
     def _button_from_digit(self, session: Session, conv_id: int, msg: Inbound) -> str | None:
         """On channels without buttons the choices were numbered; "1" picks the first."""
@@ -295,7 +294,7 @@ class ConversationProcessor:
         return Processed(handled, outbox_done, claimed)
 
     def _next(self, session: Session, conv_id: int) -> Inbound | None:
-        row = session.connection().execute(_NEXT, {"b_conv": conv_id}).first()
+        row = _NEXT.first(session.connection(), {"b_conv": conv_id})
         return Inbound(*row) if row is not None else None
 
     def _record_failure(self, conv_id: int, msg_id: int, exc: Exception) -> bool:
@@ -354,28 +353,32 @@ class ConversationProcessor:
         return channel.citizen_abilities if isinstance(channel, DescribesCitizenAbilities) \
             else CitizenAbilities()
 
-    def _keyword_turn(self, session: Session, conv: Conversation, msg: Inbound) -> Turn | None:
+    def _keyword_turn(self, session: Session, conv: ConversationRow,
+                      msg: Inbound) -> tuple[Turn, ConversationRow] | None:
         """Channel-level facts answered before the dialogue: a shared phone number, and the
-        opt-out / opt-in / help keywords the connector recognised (``msg.contact_event``)."""
+        opt-out / opt-in / help keywords the connector recognised (``msg.contact_event``).
+        With the conversation as it is after them (a shared phone may merge its contact)."""
         lang = conv.language or self.settings.default_language
         state = load_state(conv)
         if msg.shared_phone:
-            contact = ContactRepository(session).link_phone(conv.address, msg.shared_phone)
-            session.refresh(conv)
-            return Turn((Reply(render("phone_linked", lang, phone=contact.phone)),), state, lang)
+            address = session.get_one(ContactAddress, conv.address.id)
+            contact = ContactRepository(session).link_phone(address, msg.shared_phone)
+            conv = lock_conversation(session.connection(), conv.id) or conv
+            return Turn((Reply(render("phone_linked", lang, phone=contact.phone)),), state, lang), conv
         text = KEYWORD_REPLIES.get(msg.contact_event or "")
         if text is None:
             return None
         # The provider may have answered the keyword itself (Twilio's Advanced Opt-Out on
         # SMS): a second answer costs the citizen an SMS, and after STOP it is refused (21610).
-        return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang)
+        return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang), conv
 
-    def _handle(self, session: Session, conv: Conversation, msg: Inbound,
+    def _handle(self, session: Session, conv: ConversationRow, msg: Inbound,
                 delivered_by: DeliversOnStore | None) -> _Stored:
         """Answer one message and record it processed; returns the replies queued for it
         (stored delivered when the channel ``delivered_by`` delivers on store)."""
-        keyword_turn = self._keyword_turn(session, conv, msg)
-        if keyword_turn is not None:
+        keyword = self._keyword_turn(session, conv, msg)
+        if keyword is not None:
+            keyword_turn, conv = keyword
             return self._store_turn(session, conv, msg, keyword_turn, delivered_by, None,
                                     template="opt_out_confirmation"
                                     if conv.address.opted_out_at is not None else None)
@@ -398,7 +401,7 @@ class ConversationProcessor:
             log.info("conversation handed over", extra={"conversation_id": conv.id, "reason": turn.handover})
         return self._store_turn(session, conv, msg, turn, delivered_by, nlu)
 
-    def _store_turn(self, session: Session, conv: Conversation, msg: Inbound, turn: Turn,
+    def _store_turn(self, session: Session, conv: ConversationRow, msg: Inbound, turn: Turn,
                     delivered_by: DeliversOnStore | None, nlu: dict[str, Any] | None,
                     template: str | None = None) -> _Stored:
         """The replies inserted, the message recorded processed and the conversation's state
@@ -420,12 +423,12 @@ class ConversationProcessor:
         params = {"b_id": msg.id, "b_now": now, "b_nlu": nlu, "b_conv": conv.id, "b_after": msg.id,
                   "b_lang": turn.language, **{f"b_{column}": value for column, value in columns.items()}}
         if conn.dialect.name == "postgresql":
-            found = conn.execute(_TURN_END if nlu is None else _TURN_END_WITH_NLU, params).one()
+            next_id, open_ = (_TURN_END if nlu is None else _TURN_END_WITH_NLU).rows(conn, params)[0]
         else:
             conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU, params)
             conn.execute(_TURN_STATE, params)
-            found = conn.execute(_NEXT_ID_AND_OPEN, params).one()
+            next_id, open_ = conn.execute(_NEXT_ID_AND_OPEN, params).one()
         if conv.contact.language != turn.language:
-            conv.contact.language = turn.language
+            set_contact_language(conn, conv.contact.id, turn.language)
         return _Stored(tuple(StoredReply(i, r["text"], r["buttons"], now) for i, r in zip(ids, replies, strict=True)),
-                       found.next_id, bool(found.open))
+                       next_id, bool(open_))

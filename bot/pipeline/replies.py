@@ -9,6 +9,7 @@ no unit-of-work bookkeeping (the largest share of a turn's CPU was the ORM's flu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session
 from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, outbound_of, refusal_of
 from bot.settings import OutboxSettings
+from bot.store.conversation_rows import ConversationView
+from bot.store.driver_sql import DriverStatement
 from bot.store.models import Conversation, Message, utcnow
 from channels.base import Button, DeliversOnStore, DeliveryStatus
 
@@ -27,7 +30,7 @@ _m = cast(Table, Message.__table__)
 _INSERT = insert(_m).returning(_m.c.id, sort_by_parameter_order=True)
 
 
-def reply_values(settings: OutboxSettings, conversation: Conversation, text: str, *,
+def reply_values(settings: OutboxSettings, conversation: ConversationView, text: str, *,
                  buttons: Sequence[Button] = (), reply_to_id: int | None = None,
                  template: str | None = None, template_vars: Mapping[str, str] | None = None,
                  kind: str = "message", now: datetime | None = None,
@@ -78,13 +81,22 @@ def queue_reply(session: Session, settings: OutboxSettings, conversation: Conver
 def insert_replies(conn: Connection, replies: Sequence[dict[str, Any]]) -> list[int]:
     """Insert replies built by :func:`reply_values`, in order, in the caller's transaction;
     returns their ids in the same order."""
-    if len(replies) == 1:      # most turns: a plain INSERT … RETURNING, no batch to keep in order
-        return [conn.execute(_INSERT, replies[0]).scalar_one()]
-    return list(conn.execute(_INSERT, list(replies)).scalars()) if replies else []
+    if not replies:
+        return []
+    statement = _insert_of(tuple(replies[0]))
+    if len(replies) == 1:      # most turns: a plain INSERT … RETURNING
+        return [statement.rows(conn, replies[0])[0][0]]
+    return [row[0] for row in statement.many(conn, replies)]
+
+
+@functools.cache
+def _insert_of(columns: tuple[str, ...]) -> DriverStatement:
+    # reply_values gives every reply the same columns: one statement, compiled once.
+    return DriverStatement(_INSERT, columns)
 
 
 def _delivered_on_store(settings: OutboxSettings, values: Mapping[str, Any], channel: DeliversOnStore,
-                        conversation: Conversation, now: datetime) -> dict[str, Any]:
+                        conversation: ConversationView, now: datetime) -> dict[str, Any]:
     address = conversation.address
     claim = Claim(id=0, channel=values["channel"], urn=values["urn"], text=values["text"],
                   buttons=values["buttons"], media=[], template=values["template"],

@@ -17,7 +17,7 @@ from bot.store.engine import make_engine
 from bot.store.models import Contact, ContactAddress, Conversation, Message, utcnow
 from tests.conftest import migrate
 
-CASES = [("the next message to answer", process._NEXT, "ix_messages_unprocessed"),
+CASES = [("the next message to answer", process._NEXT.statement, "ix_messages_unprocessed"),
          ("whether another message follows", process._NEXT_ID, "ix_messages_unprocessed"),
          ("the next reply to send", outbox._OLDEST_OPEN, "ix_messages_open_replies"),
          ("attachments to download", media._WITH_MEDIA, "ix_messages_with_media")]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.casework.contacts import ContactRepository
 from bot.pipeline import receive
 from bot.pipeline.receive import Stored, store_and_commit, store_inbound
+from bot.store.conversation_rows import lock_conversation
 from bot.store.engine import make_engine, make_session_factory
 from bot.store.models import Contact, ContactAddress, Conversation, Message
 from channels.base import ContactEvent, InboundMessage, Location, Media
@@ -257,20 +258,19 @@ def test_on_postgresql_a_known_citizens_message_is_one_statement_that_commits_it
 
 
 def test_on_postgresql_a_message_is_stored_while_its_conversation_is_being_processed(pg_sessions):
-    """The worker's lock on the conversation (process._LOCK) serialises the workers, not the
+    """The worker's lock on the conversation (conversation_rows.lock_conversation) serialises the workers, not the
     webhooks: the new message's reference to its conversation must not wait for the processing
     of the one before it (NLU, dialogue, replies) to commit."""
     from sqlalchemy import create_engine
 
-    from bot.pipeline import process
-
     first = store_and_commit(pg_sessions, [message("1", T0)])
     conv_id = first.messages[0].conversation_id
+    assert conv_id is not None
     # A lock wait ends in an error instead of a hang, should the storing wait after all.
     engine = create_engine(pg_sessions.kw["bind"].url, connect_args={"options": "-c lock_timeout=10000"})
     try:
         with pg_sessions() as worker, worker.begin():
-            assert worker.scalars(process._LOCK, {"b_conv": conv_id}).first() is not None
+            assert lock_conversation(worker.connection(), conv_id) is not None
             new = store_and_commit(make_session_factory(engine), [message("2", T0 + timedelta(minutes=1))])
             assert new.stored == 1 and new.conversations == (conv_id,)
     finally:

@@ -1,0 +1,132 @@
+"""A conversation, its contact and its address as one message's turn reads them: plain rows.
+
+Processing a message locks its conversation and reads what the turn needs of it, its contact
+and its address in one statement. Loading them as ORM objects (identity map, instance state,
+two joined relationships) cost more CPU than the statement itself, and the turn changes none
+of them through the ORM: its end is one prebuilt UPDATE (bot/pipeline/process.py). So they
+come back as frozen rows, and what reads a conversation accepts either shape
+(:class:`ConversationView`: the ORM's ``Conversation`` is one too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Connection, Table, bindparam, select, update
+
+from bot.store.driver_sql import DriverStatement
+from bot.store.models import Contact, ContactAddress, Conversation
+
+
+class AddressView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def urn(self) -> str: ...
+    @property
+    def last_inbound_at(self) -> datetime | None: ...
+    @property
+    def opted_out_at(self) -> datetime | None: ...
+    @property
+    def unreachable_at(self) -> datetime | None: ...
+
+
+class ContactView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
+
+
+class ConversationView(Protocol):
+    """What reading a conversation needs (its state, queue, channel, who and where)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def contact_id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def state(self) -> dict[str, Any]: ...
+    @property
+    def handover(self) -> bool: ...
+    @property
+    def handover_agency(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def contact(self) -> ContactView: ...
+    @property
+    def address(self) -> AddressView: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRow:
+    id: int
+    urn: str
+    last_inbound_at: datetime | None
+    opted_out_at: datetime | None
+    unreachable_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    id: int
+    name: str | None
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: int
+    contact_id: int
+    channel: str
+    language: str | None
+    state: dict[str, Any]
+    handover: bool
+    handover_agency: str | None
+    updated_at: datetime
+    contact: ContactRow
+    address: AddressRow
+
+
+_c = cast(Table, Conversation.__table__)
+_ct = cast(Table, Contact.__table__)
+_a = cast(Table, ContactAddress.__table__)
+_OWN = [f.name for f in fields(ConversationRow) if f.name not in ("contact", "address")]
+_CONTACT = [f.name for f in fields(ContactRow)]
+_ADDRESS = [f.name for f in fields(AddressRow)]
+# FOR NO KEY UPDATE OF conversations: see ConversationProcessor._lock.
+_LOCK = DriverStatement(
+    select(*(_c.c[n] for n in _OWN), *(_ct.c[n] for n in _CONTACT), *(_a.c[n] for n in _ADDRESS))
+    .select_from(_c.join(_ct, _ct.c.id == _c.c.contact_id).join(_a, _a.c.id == _c.c.address_id))
+    .where(_c.c.id == bindparam("b_conv"))
+    .with_for_update(of=_c, key_share=True))
+
+
+_SET_CONTACT_LANGUAGE = DriverStatement(
+    update(_ct).where(_ct.c.id == bindparam("b_contact")).values(language=bindparam("b_lang")))
+
+
+def set_contact_language(conn: Connection, contact_id: int, language: str) -> None:
+    """Record the language the citizen was last answered in on their contact (kept when
+    contacts merge: bot/casework/contacts.py)."""
+    _SET_CONTACT_LANGUAGE.rows(conn, {"b_contact": contact_id, "b_lang": language})
+
+
+def lock_conversation(conn: Connection, conversation_id: int) -> ConversationRow | None:
+    """Lock the conversation's row for this transaction (not its contact's or address's) and
+    read it with its contact and address; None when there is no such conversation."""
+    row = _LOCK.first(conn, {"b_conv": conversation_id})
+    if row is None:
+        return None
+    own, contact, address = len(_OWN), len(_OWN) + len(_CONTACT), len(_OWN) + len(_CONTACT) + len(_ADDRESS)
+    return ConversationRow(**dict(zip(_OWN, row[:own], strict=True)), contact=ContactRow(*row[own:contact]),
+                           address=AddressRow(*row[contact:address]))
