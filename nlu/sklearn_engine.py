@@ -50,6 +50,8 @@ MODEL_FORMAT = 3
 _ACTIVE = "ACTIVE"
 _SUFFIX = ".pkl"
 _KEEP_MODELS = 5
+#: Words whose character n-grams a model keeps looked up (a few MB at most).
+WORD_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,19 +101,47 @@ class _FastScorer:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_analyzers"] = None  # closures over the vectorizers: rebuilt after loading
+        state.pop("_word_grams", None)
         return state
+
+    def _grams_of_words(self, i: int) -> dict[str, tuple[int, ...]] | None:
+        """Vectorizer ``i``'s known n-grams of each word seen, when its n-grams never cross a
+        word (``char_wb``: a text's n-grams are those of its words, one after the other). Words
+        repeat from message to message, so each is cut into n-grams and looked up once."""
+        caches: list[dict[str, tuple[int, ...]] | None] | None = self.__dict__.get("_word_grams")
+        if caches is None:
+            caches = [{} if vec.analyzer == "char_wb" else None for vec in self.vectorizers]
+            self._word_grams = caches
+        return caches[i]
+
+    def _counts(self, i: int, analyzer: Any, vocab: dict[str, int], text: str) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        words = self._grams_of_words(i)
+        if words is None:
+            for gram in analyzer(text):
+                ix = vocab.get(gram)
+                if ix is not None:
+                    counts[ix] = counts.get(ix, 0) + 1
+            return counts
+        for word in text.split():
+            known = words.get(word)
+            if known is None:
+                known = tuple(ix for gram in analyzer(word) if (ix := vocab.get(gram)) is not None)
+                if len(words) >= WORD_CACHE_SIZE:  # bounded: junk must not grow it for ever
+                    words.clear()
+                words[word] = known
+            for ix in known:
+                counts[ix] = counts.get(ix, 0) + 1
+        return counts
 
     def scores(self, text: str) -> np.ndarray:
         if self._analyzers is None:
             self._analyzers = [vec.build_analyzer() for vec in self.vectorizers]
         rows: list[np.ndarray] = []
         vals: list[np.ndarray] = []
-        for analyzer, vocab, idf, offset in zip(self._analyzers, self.vocab, self.idf, self.offsets, strict=True):
-            counts: dict[int, int] = {}
-            for gram in analyzer(text):
-                ix = vocab.get(gram)
-                if ix is not None:
-                    counts[ix] = counts.get(ix, 0) + 1
+        for i, (analyzer, vocab, idf, offset) in enumerate(
+                zip(self._analyzers, self.vocab, self.idf, self.offsets, strict=True)):
+            counts = self._counts(i, analyzer, vocab, text)
             if not counts:
                 continue
             ix = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))

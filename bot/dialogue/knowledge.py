@@ -101,10 +101,33 @@ def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
 
 
-def score(question: tuple[str, ...], keywords: tuple[tuple[str, ...], ...]) -> int:
-    """How strongly ``question`` (from :func:`words`) names a subject: the words of every keyword
-    phrase found in it, so "surat izin mengemudi" outweighs "izin"."""
-    return sum(len(k) for k in keywords if _contains(question, k))
+#: Phrases up to this many words are looked up in a question's set of phrases; longer keywords
+#: (none so far) are searched for word by word.
+_PHRASE_WORDS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question's words (:func:`words`) and every phrase of up to :data:`_PHRASE_WORDS` of
+    them: several hundred keyword phrases are checked against each question, each by one set
+    look-up instead of a walk along the question."""
+
+    words: tuple[str, ...]
+    phrases: frozenset[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, text: str) -> Question:
+        w = words(text)
+        return cls(w, frozenset(w[i:i + n] for n in range(1, _PHRASE_WORDS + 1) for i in range(len(w) - n + 1)))
+
+    def names(self, keyword: tuple[str, ...]) -> bool:
+        return keyword in self.phrases if len(keyword) <= _PHRASE_WORDS else _contains(self.words, keyword)
+
+
+def score(question: Question, keywords: tuple[tuple[str, ...], ...]) -> int:
+    """How strongly ``question`` names a subject: the words of every keyword phrase found in
+    it, so "surat izin mengemudi" outweighs "izin"."""
+    return sum(len(k) for k in keywords if question.names(k))
 
 
 class KnowledgeBase:
@@ -215,7 +238,7 @@ class KnowledgeBase:
             or none of them at all (then the default office); None when there is no default office
             and nothing matched.
         """
-        question = words(text)
+        question = Question.of(text)
         scores = {key: score(question, self._keywords(key)) + sum(
             score(question, self._keywords(t)) for t in self._topics(key, language))
             for key in dict.fromkeys(self.keys(language) + self.keys("id"))}
@@ -238,7 +261,7 @@ class KnowledgeBase:
         found = self._read(language).topics.get(key)
         return found if found is not None else self._read("id").topics.get(key, ())
 
-    def _topic_of(self, key: str, question: tuple[str, ...], language: str) -> Article | None:
+    def _topic_of(self, key: str, question: Question, language: str) -> Article | None:
         # A topic answers when it alone is named; a question naming two ("PBB dan pajak
         # kendaraan") gets the article, which covers both.
         named = [t for t in self._topics(key, language) if score(question, self._keywords(t))]

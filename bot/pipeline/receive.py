@@ -28,6 +28,7 @@ from bot.casework.contacts import ContactRepository
 from bot.pipeline import metrics
 from bot.pipeline.delivery_reports import NEEDS_TEMPLATE, mark_unreachable, opt_out, record_status
 from bot.pipeline.inbound_sql import EXISTING, INSERT_ONCE, Known, store_known
+from bot.store.driver_sql import autocommit
 from bot.store.models import (
     DeliveryReceipt,
     Message,
@@ -226,7 +227,7 @@ def _store_alone(engine: Engine, msg: InboundMessage) -> Received | None:
     citizen's new message, or a provider's retry. None when that statement stored nothing and
     found nothing (a new citizen, or a retry racing the first delivery): a transaction decides."""
     msg = _cleaned(msg)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with engine.connect() as conn, autocommit(conn):
         known = store_known(conn, _inbound_values(msg))
     if known is None:
         return None

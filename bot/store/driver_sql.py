@@ -15,11 +15,14 @@ values, so callers need not know which way it went.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.crud import REQUIRED
@@ -91,8 +94,8 @@ class DriverStatement:
         if conn.dialect.name != "postgresql":
             result = conn.execute(self.statement, dict(params))
             return [tuple(r) for r in result] if result.returns_rows else []
-        with driver_connection(conn).cursor() as cur:
-            bound = self._params(params)
+        bound = self._params(params)
+        with _as_sqlalchemy_errors(conn, self.sql, bound), driver_connection(conn).cursor() as cur:
             _announce(conn, cur, self.sql, bound, False)
             cur.execute(self.sql, bound)
             # (psycopg's cursor.description would build a column object per column)
@@ -107,8 +110,8 @@ class DriverStatement:
         first row each run returned, in the order of ``params``."""
         if conn.dialect.name != "postgresql":
             return [r for p in params if (r := self.first(conn, p)) is not None]
-        with driver_connection(conn).cursor() as cur:
-            bound = [self._params(p) for p in params]
+        bound = [self._params(p) for p in params]
+        with _as_sqlalchemy_errors(conn, self.sql, bound), driver_connection(conn).cursor() as cur:
             _announce(conn, cur, self.sql, bound, True)
             cur.executemany(self.sql, bound, returning=True)
             found: list[tuple[Any, ...]] = []
@@ -120,11 +123,41 @@ class DriverStatement:
                     return found
 
 
+@contextmanager
+def _as_sqlalchemy_errors(conn: Connection, sql: str, params: Any) -> Iterator[None]:
+    """psycopg's errors as SQLAlchemy raises them, so every caller's handling holds (a lost
+    connection is an infrastructure fault, not the message's: bot/pipeline/process.py): a
+    lost connection is invalidated, and the pool opens a new one for the next checkout."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        lost = conn.dialect.is_disconnect(cast(Any, exc), driver_connection(conn), None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost,
+                                  dialect=conn.dialect) from exc
+
+
 def _announce(conn: Connection, cursor: Any, sql: str, params: Any, many: bool) -> None:
     # What watches SQLAlchemy's statements (bench/sql_profile.py, the tests that count round
     # trips) sees these too; with no listener this is an empty loop.
     for listener in conn.dispatch.before_cursor_execute:
         listener(conn, cursor, sql, params, None, many)
+
+
+@contextmanager
+def autocommit(conn: Connection) -> Iterator[Connection]:
+    """``conn`` (PostgreSQL, no transaction begun) with each :class:`DriverStatement` committing
+    itself: one round trip, no BEGIN or COMMIT. Cheaper than SQLAlchemy's AUTOCOMMIT isolation
+    level, which is set at every checkout and reset at every return; psycopg's autocommit is a
+    flag of the client."""
+    driver = driver_connection(conn)
+    driver.autocommit = True
+    try:
+        yield conn
+    finally:
+        if not driver.closed:
+            driver.autocommit = False
 
 
 def driver_connection(conn: Connection) -> Any:

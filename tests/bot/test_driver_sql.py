@@ -166,3 +166,27 @@ def test_on_postgresql_the_lock_holds_the_conversation_not_its_messages(pg_engin
             with pytest.raises(Exception, match="lock"), other.begin():
                 lock_conversation(other, 1)
         holder.rollback()
+
+
+def test_a_refused_statement_raises_as_sqlalchemy_would(engine: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        _INSERT.rows(conn, _reply("halo", conversation_id=99))      # no such conversation
+    with engine.connect() as conn:
+        assert conn.execute(select(_m.c.id)).all() == []
+
+
+def test_a_lost_connection_is_a_fault_the_pool_recovers_from(pg_engine: Engine) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    with pg_engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        conn.commit()
+        with pg_engine.connect() as killer:
+            killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as lost:
+            _READ.rows(conn, {"b_id": 1})
+    assert lost.value.connection_invalidated
+    with pg_engine.begin() as conn:          # the pool opens a new connection
+        assert _INSERT.rows(conn, _reply("lagi"))[0][0] > 0

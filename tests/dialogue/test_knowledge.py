@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.dialogue.chat import KB, Chat
 
@@ -76,3 +78,15 @@ def test_a_missing_english_article_falls_back_to_indonesian(tmp_path):
     chat = Chat(lang="en")
     chat.dialogue = Dialogue(chat.ports, KnowledgeBase(tmp_path))
     assert chat.say("how do I pay property tax?", "ask_tax", lang="en") == ["?Bayar PBB di bank."]
+
+
+_WORDS = ["pbb", "bayar", "izin", "surat", "mengemudi", "ktp", "baru", "sim"]
+
+
+@given(question=st.lists(st.sampled_from(_WORDS), max_size=12),
+       keyword=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8))
+def test_a_question_names_a_keyword_exactly_when_its_words_hold_the_phrase(question, keyword):
+    from bot.dialogue.knowledge import Question, _contains, words
+
+    text, phrase = " ".join(question), words(" ".join(keyword))     # both stemmed, as the KB's are
+    assert Question.of(text).names(phrase) == _contains(words(text), phrase)

@@ -159,12 +159,15 @@ def test_models_of_an_older_format_are_refused(trained: SklearnEngine, tmp_path:
 def test_fast_scoring_equals_scikit_learn(trained: SklearnEngine, project_data: TrainingData) -> None:
     model = trained.model
     assert model is not None
-    texts = [ex.text for ex in project_data.examples[::7]] + ["", "zzzz qqqq", "WRG-2026-000001"]
+    texts = [ex.text for ex in project_data.examples[::7]] + [
+        "", "zzzz qqqq", "WRG-2026-000001", "jalan jalan  rusak\tJALAN rusak", "a b c d"]
     norm = [model.normalizer.features(t) for t in texts]
-    fast = np.vstack([model.scorer.scores(f) for f in norm])
     # The reference: scikit-learn's own transform and decision function.
     reference = np.atleast_2d(model.classifier.decision_function(model.features.transform(norm)))
-    assert np.allclose(fast, reference, atol=1e-9)
+    # Twice: the second pass reads every word's n-grams from the scorer's cache.
+    for _ in range(2):
+        fast = np.vstack([model.scorer.scores(f) for f in norm])
+        assert np.allclose(fast, reference, atol=1e-9)
 
 
 def test_fit_model_is_deterministic(project_data: TrainingData) -> None:
@@ -188,3 +191,17 @@ def test_a_model_file_read_again_is_shared_and_another_file_is_read(trained: Skl
     copy.write_bytes(b"not a pickle any more")        # changed in place: read, and refused
     with pytest.raises(ModelLoadError):
         load_model(copy)
+
+
+def test_the_word_cache_stays_bounded_and_scores_stay_exact(trained: SklearnEngine,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import nlu.sklearn_engine as engine_module
+
+    model = trained.model
+    assert model is not None
+    monkeypatch.setattr(engine_module, "WORD_CACHE_SIZE", 3)
+    text = model.normalizer.features("lampu jalan mati total di gang kelinci sejak kemarin malam")
+    reference = model.classifier.decision_function(model.features.transform([text]))[0]
+    for _ in range(3):
+        assert np.allclose(model.scorer.scores(text), reference, atol=1e-9)
+    assert all(cache is None or len(cache) <= 3 for cache in model.scorer.__dict__["_word_grams"])
