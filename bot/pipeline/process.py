@@ -7,6 +7,7 @@ the commit simply leaves the message for the sweeper.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -15,7 +16,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, exists, select, update
+from sqlalchemy import Table, Update, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +33,7 @@ from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, deliver_on_store
-from bot.pipeline.replies import insert_replies, queue_reply, reply_values
+from bot.pipeline.replies import insert_replies, inserted_replies, queue_reply, replies_json, reply_values
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
 from bot.store.conversation_rows import ConversationRow, lock_conversation, set_contact_language
@@ -142,15 +144,29 @@ _TURN_STATE = (update(_c).where(_c.c.id == bindparam("b_conv"))
 
 
 def _turn_end(processed: Update) -> Update:
-    # PostgreSQL: the message's "processed", the conversation's state and the question of what
-    # comes next in one statement (the questions see the snapshot before it, like a statement
-    # of their own would: the next message is looked for after this one, and the turn's
-    # replies were inserted by an earlier statement).
+    # PostgreSQL, a turn without replies: the message's "processed", the conversation's state
+    # and the question of what comes next in one statement (the questions see the snapshot
+    # before it, like a statement of their own would: the next message is looked for after
+    # this one). With replies: _turn_end_with_replies.
     return _TURN_STATE.add_cte(processed.cte("processed")).returning(*_NEXT_ID_AND_OPEN.selected_columns)
 
 
 _TURN_END = DriverStatement(_turn_end(_PROCESSED))
 _TURN_END_WITH_NLU = DriverStatement(_turn_end(_PROCESSED_WITH_NLU))
+
+
+@functools.cache
+def _turn_end_with_replies(columns: tuple[str, ...], with_nlu: bool) -> DriverStatement:
+    """PostgreSQL: :data:`_TURN_END` that also inserts the turn's replies (``columns``: those
+    of reply_values) and returns their ids in order; a reply it stores open (any channel
+    that sends) is an open reply of the conversation. One round trip for the whole turn."""
+    ins = inserted_replies(columns)
+    opened = or_(exists(select(ins.c.id).where(open_replies(ins.c))),
+                 _NEXT_ID_AND_OPEN.selected_columns[1])
+    ids = select(func.array_agg(aggregate_order_by(ins.c.id, ins.c.id))).scalar_subquery()
+    processed = (_PROCESSED_WITH_NLU if with_nlu else _PROCESSED).cte("processed")
+    return DriverStatement(_TURN_STATE.add_cte(processed, ins).returning(
+        _NEXT_ID_AND_OPEN.selected_columns[0], opened.label("open"), ids.label("ids")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,14 +433,19 @@ class ConversationProcessor:
             # and the turn's last statement must see them among the open replies.
             session.flush()
         conn = session.connection()
-        ids = insert_replies(conn, replies)
         columns = state_columns(conv, turn.state,
                                 routed_queue(session, self.settings.complaints, conv, turn.state))
         params = {"b_id": msg.id, "b_now": now, "b_nlu": nlu, "b_conv": conv.id, "b_after": msg.id,
                   "b_lang": turn.language, **{f"b_{column}": value for column, value in columns.items()}}
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and replies:
+            # The replies, "processed", the state and what comes next: one statement.
+            statement = _turn_end_with_replies(tuple(replies[0]), nlu is not None)
+            next_id, open_, ids = statement.rows(conn, {**params, "b_replies": replies_json(replies)})[0]
+        elif conn.dialect.name == "postgresql":
+            ids = []
             next_id, open_ = (_TURN_END if nlu is None else _TURN_END_WITH_NLU).rows(conn, params)[0]
         else:
+            ids = insert_replies(conn, replies)
             conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU, params)
             conn.execute(_TURN_STATE, params)
             next_id, open_ = conn.execute(_NEXT_ID_AND_OPEN, params).one()

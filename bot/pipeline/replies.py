@@ -10,19 +10,21 @@ no unit-of-work bookkeeping (the largest share of a turn's CPU was the ORM's flu
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import CTE, JSON, Connection, Table, Text, bindparam, func, insert, literal_column, select
+from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, outbound_of, refusal_of
 from bot.settings import OutboxSettings
 from bot.store.conversation_rows import ConversationView
-from bot.store.driver_sql import DriverStatement
 from bot.store.models import Conversation, Message, utcnow
 from channels.base import Button, DeliversOnStore, DeliveryStatus
 
@@ -80,19 +82,48 @@ def queue_reply(session: Session, settings: OutboxSettings, conversation: Conver
 
 def insert_replies(conn: Connection, replies: Sequence[dict[str, Any]]) -> list[int]:
     """Insert replies built by :func:`reply_values`, in order, in the caller's transaction;
-    returns their ids in the same order."""
-    if not replies:
-        return []
-    statement = _insert_of(tuple(replies[0]))
-    if len(replies) == 1:      # most turns: a plain INSERT … RETURNING
-        return [statement.rows(conn, replies[0])[0][0]]
-    return [row[0] for row in statement.many(conn, replies)]
+    returns their ids in the same order. (On PostgreSQL a turn's replies go in with its last
+    statement instead: :func:`inserted_replies`.)"""
+    if len(replies) == 1:      # most turns: a plain INSERT … RETURNING, no batch to keep in order
+        return [conn.execute(_INSERT, replies[0]).scalar_one()]
+    return list(conn.execute(_INSERT, list(replies)).scalars()) if replies else []
 
 
 @functools.cache
-def _insert_of(columns: tuple[str, ...]) -> DriverStatement:
-    # reply_values gives every reply the same columns: one statement, compiled once.
-    return DriverStatement(_INSERT, columns)
+def _python_defaults(columns: tuple[str, ...]) -> tuple[tuple[str, Any, bool], ...]:
+    """The columns of a reply that :func:`reply_values` leaves to the model's Python-side
+    defaults (``media``, ``parts_sent``...): (name, default, whether it is a callable, which
+    SQLAlchemy wrapped to take an execution context)."""
+    return tuple((column.name, column.default.arg, isinstance(column.default, CallableColumnDefault))
+                 for column in _m.c if column.name not in columns
+                 and isinstance(column.default, ScalarElementColumnDefault | CallableColumnDefault))
+
+
+def inserted_replies(columns: tuple[str, ...]) -> CTE:
+    """PostgreSQL: a CTE named ``ins`` that inserts the replies given as one JSON array in
+    ``b_replies`` (:func:`replies_json`; each with ``columns``, from :func:`reply_values`) and
+    returns their ids, directions and statuses. The ids are given in the array's order (INSERT … SELECT …
+    ORDER BY takes the serial ids in that order, as SQLAlchemy's own batched INSERTs rely on).
+    A turn's replies so go in with its other statements: one parameter whatever their number."""
+    every = list(columns) + [name for name, _, _ in _python_defaults(columns)]
+    rows = func.json_populate_recordset(literal_column("NULL::messages"),
+                                        cast_(bindparam("b_replies", type_=Text()), JSON)) \
+        .table_valued(*every, with_ordinality="ordinality").alias("r")
+    return (insert(_m).from_select(every, select(*(rows.c[c] for c in every)).order_by(rows.c.ordinality))
+            .returning(_m.c.id, _m.c.direction, _m.c.status).cte("ins"))
+
+
+def replies_json(replies: Sequence[Mapping[str, Any]]) -> str:
+    """The ``b_replies`` of :func:`inserted_replies`."""
+    defaults = _python_defaults(tuple(replies[0])) if replies else ()
+    return json.dumps([{**{name: arg(None) if call else arg for name, arg, call in defaults}, **r} for r in replies],
+                      default=_json_value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()      # aware: PostgreSQL reads the offset
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _delivered_on_store(settings: OutboxSettings, values: Mapping[str, Any], channel: DeliversOnStore,

@@ -15,7 +15,7 @@ values, so callers need not know which way it went.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -26,7 +26,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.crud import REQUIRED
-from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
 
 _DIALECT = PGDialect_psycopg()
@@ -34,34 +33,24 @@ Processor = Callable[[Any], Any]
 
 
 class DriverStatement:
-    """One statement, compiled for psycopg once; run with :meth:`rows` or :meth:`many`.
+    """One statement, compiled for psycopg once; run with :meth:`rows` or :meth:`first`.
 
     Parameters are those of the statement's ``bindparam`` names; binds the statement fixes
     itself (``values(status="processed")``, ``limit(1)``) keep their compiled values.
     """
 
-    def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
-        """``column_keys``: for an INSERT without ``values()``, the columns it is given."""
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = cast(Executable, statement)
-        compiled = cast(SQLCompiler, statement.compile(
-            dialect=_DIALECT, column_keys=list(column_keys) if column_keys is not None else None,
-            compile_kwargs={"render_postcompile": True}))
+        compiled = cast(SQLCompiler, statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True}))
         if compiled.positiontup:
             raise ValueError("DriverStatement needs named parameters")
+        if compiled.insert_prefetch:
+            # SQLAlchemy's execution would compute these columns' Python-side defaults; here
+            # nothing would, so the statement must give them.
+            raise ValueError(f"no value for {', '.join(c.key for c in compiled.insert_prefetch)}")
         self.sql = compiled.string
         # The statement's own values; a bind it leaves to the caller is missing until given.
         self._fixed = {k: v for k, v in compiled.construct_params(_check=False).items() if v is not REQUIRED}
-        # Columns left out of an INSERT take their Python-side defaults here, as SQLAlchemy's
-        # execution would compute them: a constant once, a callable (``default=list``) per row.
-        self._defaults: dict[str, Callable[[Any], Any]] = {}
-        for column in compiled.insert_prefetch:
-            default = column.default
-            if isinstance(default, ScalarElementColumnDefault):
-                self._fixed[column.key] = default.arg
-            elif isinstance(default, CallableColumnDefault):
-                self._defaults[column.key] = default.arg
-            else:
-                raise ValueError(f"no value for column {column.key}")
         # (one processor per bind: no tuple-valued binds here)
         self._binds = cast(dict[str, Processor], dict(compiled._bind_processors))
         # psycopg returns what SQLAlchemy's psycopg dialect returns for the standard types
@@ -73,9 +62,6 @@ class DriverStatement:
 
     def _params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         params = {**self._fixed, **given}
-        for name, make in self._defaults.items():
-            if name not in given:
-                params[name] = make(None)
         for name, process in self._binds.items():
             if name in params:
                 params[name] = process(params[name])
@@ -105,24 +91,6 @@ class DriverStatement:
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         rows = self.rows(conn, params)
         return rows[0] if rows else None
-
-    def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """Run it once per parameter set, in one round trip on PostgreSQL (a pipeline); the
-        first row each run returned, in the order of ``params``."""
-        if conn.dialect.name != "postgresql":
-            return [r for p in params if (r := self.first(conn, p)) is not None]
-        bound = [self._params(p) for p in params]
-        with _as_sqlalchemy_errors(conn, self.sql, bound):
-            cur = _cursor(conn)
-            _announce(conn, cur, self.sql, bound, True)
-            cur.executemany(self.sql, bound, returning=True)
-            found: list[tuple[Any, ...]] = []
-            while True:
-                row = cur.fetchone()
-                if row is not None:
-                    found.append(self._row(row))
-                if not cur.nextset():
-                    return found
 
 
 @contextmanager

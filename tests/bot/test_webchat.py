@@ -426,3 +426,37 @@ def test_choosing_english_makes_the_bot_answer_in_english(app, client):
                          ({"language": "EN!"}, "language")):
         r = post(client, **body)
         assert r.status_code == 400 and needle in r.get_json()["message"], r.get_json()
+
+
+def test_a_turn_is_its_lock_its_next_message_and_one_statement_on_postgresql(app, client):
+    """On PostgreSQL a turn's replies go in with its "processed" mark and its state: after
+    the message is stored, the processing sends the lock, the next message and one statement
+    (SQLite: the INSERT and the three statements of the turn's end). The replies keep their
+    order and the columns reply_values leaves to the model's defaults."""
+    from sqlalchemy import event
+
+    rt = app.extensions["warga"]
+    post(client, text="halo")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(rt.engine, "before_cursor_execute", seen)
+    try:
+        body = post(client, text="menu").get_json()
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", seen)
+    writes = [s.split()[0] for s in statements if not s.startswith(("BEGIN", "SELECT"))]
+    if rt.engine.dialect.name == "postgresql":
+        assert writes == ["WITH", "WITH"]          # the message stored; the turn's end with its replies
+        assert sum(s.startswith("SELECT") for s in statements) == 2      # the lock, the next message
+    else:
+        assert writes[-3:] == ["INSERT", "UPDATE", "UPDATE"]   # the replies, "processed", the state
+    assert len(body["replies"]) >= 1
+    with rt.sessions() as s:
+        rows = s.scalars(select(Message).where(Message.reply_to_id == body["message_id"]).order_by(Message.id)).all()
+    assert [m.id for m in rows] == [r["id"] for r in body["replies"]]
+    assert [m.text for m in rows] == [r["text"] for r in body["replies"]]
+    assert all(m.media == [] and m.parts_sent == 0 and m.provider_answered is False and m.status == "delivered"
+               and m.created_at.tzinfo is not None for m in rows)
