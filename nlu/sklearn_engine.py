@@ -50,8 +50,10 @@ MODEL_FORMAT = 3
 _ACTIVE = "ACTIVE"
 _SUFFIX = ".pkl"
 _KEEP_MODELS = 5
-#: Words whose character n-grams a model keeps looked up (a few MB at most).
-WORD_CACHE_SIZE = 50_000
+#: Words whose character n-grams a model keeps looked up, and the longest word kept: about 1 KB
+#: a word, so at most about 20 MB a model (a longer "word" is junk or a URL: looked up each time).
+WORD_CACHE_SIZE = 20_000
+WORD_CACHE_CHARS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +129,10 @@ class _FastScorer:
             known = words.get(word)
             if known is None:
                 known = tuple(ix for gram in analyzer(word) if (ix := vocab.get(gram)) is not None)
-                if len(words) >= WORD_CACHE_SIZE:  # bounded: junk must not grow it for ever
-                    words.clear()
-                words[word] = known
+                if len(word) <= WORD_CACHE_CHARS:
+                    if len(words) >= WORD_CACHE_SIZE:  # bounded: junk must not grow it for ever
+                        words.clear()
+                    words[word] = known
             for ix in known:
                 counts[ix] = counts.get(ix, 0) + 1
         return counts

@@ -109,7 +109,11 @@ def inserted_replies(columns: tuple[str, ...]) -> CTE:
     rows = func.json_populate_recordset(literal_column("NULL::messages"),
                                         cast_(bindparam("b_replies", type_=Text()), JSON)) \
         .table_valued(*every, with_ordinality="ordinality").alias("r")
-    return (insert(_m).from_select(every, select(*(rows.c[c] for c in every)).order_by(rows.c.ordinality))
+    # A JSON null in the array is read as SQL NULL; SQLAlchemy stores None in a JSON column
+    # as JSON null (none_as_null is off), so these do too.
+    values = [func.coalesce(rows.c[c], literal_column("'null'::json"))
+              if isinstance(t := _m.c[c].type, JSON) and not t.none_as_null else rows.c[c] for c in every]
+    return (insert(_m).from_select(every, select(*values).order_by(rows.c.ordinality))
             .returning(_m.c.id, _m.c.direction, _m.c.status).cte("ins"))
 
 
@@ -122,7 +126,9 @@ def replies_json(replies: Sequence[Mapping[str, Any]]) -> str:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()      # aware: PostgreSQL reads the offset
+        if value.tzinfo is None:      # as UtcDateTime refuses one: PostgreSQL would read it local
+            raise ValueError("naive datetime given to a UTC column")
+        return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

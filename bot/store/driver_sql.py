@@ -22,7 +22,6 @@ from typing import Any, cast
 import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.crud import REQUIRED
@@ -76,13 +75,19 @@ class DriverStatement:
         return tuple(values)
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Run it once; the rows it returns (none for a statement without RETURNING)."""
+        """Run it once; the rows it returns (none for a statement without RETURNING).
+
+        In the transaction the caller began on ``conn`` (a session's), or in
+        :func:`autocommit`: psycopg would otherwise open a transaction SQLAlchemy does not know
+        of, which its ``commit()`` would not commit."""
         if conn.dialect.name != "postgresql":
             result = conn.execute(self.statement, dict(params))
             return [tuple(r) for r in result] if result.returns_rows else []
         bound = self._params(params)
         with _as_sqlalchemy_errors(conn, self.sql, bound):
             cur = _cursor(conn)
+            if not (conn.in_transaction() or cur.connection.autocommit):
+                raise RuntimeError("a DriverStatement runs in a transaction begun on its connection")
             _announce(conn, cur, self.sql, bound, False)
             cur.execute(self.sql, bound)
             # (psycopg's cursor.description would build a column object per column)
@@ -95,17 +100,16 @@ class DriverStatement:
 
 @contextmanager
 def _as_sqlalchemy_errors(conn: Connection, sql: str, params: Any) -> Iterator[None]:
-    """psycopg's errors as SQLAlchemy raises them, so every caller's handling holds (a lost
-    connection is an infrastructure fault, not the message's: bot/pipeline/process.py): a
-    lost connection is invalidated, and the pool opens a new one for the next checkout."""
+    """psycopg's errors handled by SQLAlchemy's own handler, as for a statement it ran: raised
+    as its DBAPIError (a lost connection is an infrastructure fault, not the message's:
+    bot/pipeline/process.py), ``handle_error`` listeners told, and on a lost connection this one
+    and every older one in the pool invalidated, so a restarted server costs one failed
+    request, not one per pooled connection (bot/store/engine.py tests idle ones only).
+    ``_handle_dbapi_exception`` is SQLAlchemy's private API (pinned below 2.2; tested)."""
     try:
         yield
     except psycopg.Error as exc:
-        lost = conn.dialect.is_disconnect(cast(Any, exc), driver_connection(conn), None)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost,
-                                  dialect=conn.dialect) from exc
+        conn._handle_dbapi_exception(exc, sql, params, None, None)
 
 
 def _announce(conn: Connection, cursor: Any, sql: str, params: Any, many: bool) -> None:
@@ -121,13 +125,20 @@ def autocommit(conn: Connection) -> Iterator[Connection]:
     itself: one round trip, no BEGIN or COMMIT. Cheaper than SQLAlchemy's AUTOCOMMIT isolation
     level, which is set at every checkout and reset at every return; psycopg's autocommit is a
     flag of the client."""
+    if conn.in_transaction():
+        raise RuntimeError("autocommit() on a connection in a transaction")
     driver = driver_connection(conn)
     driver.autocommit = True
     try:
         yield conn
     finally:
-        if not driver.closed:
-            driver.autocommit = False
+        try:
+            if not driver.closed:
+                driver.autocommit = False
+        except psycopg.Error:
+            # (busy after an interrupted statement) Never back to the pool in autocommit: the
+            # next session's "transaction" would commit each statement and lose its row locks.
+            conn.invalidate()
 
 
 def _cursor(conn: Connection) -> Any:

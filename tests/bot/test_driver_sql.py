@@ -166,16 +166,36 @@ def test_a_refused_statement_raises_as_sqlalchemy_would(engine: Engine) -> None:
         assert conn.execute(select(_m.c.id)).all() == []
 
 
-def test_a_lost_connection_is_a_fault_the_pool_recovers_from(pg_engine: Engine) -> None:
+def test_a_lost_server_costs_one_failure_not_one_per_pooled_connection(pg_engine: Engine) -> None:
     from sqlalchemy.exc import DBAPIError
 
-    with pg_engine.connect() as conn:
-        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        conn.commit()
-        with pg_engine.connect() as killer:
-            killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        with pytest.raises(DBAPIError) as lost:
-            _READ.rows(conn, {"b_id": 1})
+    held = [pg_engine.connect() for _ in range(3)]         # three warm connections in the pool
+    for conn in held:
+        conn.execute(text("SELECT 1"))
+        conn.close()
+    with pg_engine.connect() as killer:                     # the server restarts (their backends end)
+        killer.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    with pytest.raises(DBAPIError) as lost, pg_engine.begin() as conn:
+        _READ.rows(conn, {"b_id": 1})
     assert lost.value.connection_invalidated
-    with pg_engine.begin() as conn:          # the pool opens a new connection
-        assert _INSERT.rows(conn, _reply("lagi"))[0][0] > 0
+    # The pool threw the other old connections away too: the next turns succeed at once.
+    for i in range(3):
+        with pg_engine.begin() as conn:
+            assert _INSERT.rows(conn, _reply(f"lagi {i}"))[0][0] > 0
+
+
+def test_a_statement_outside_a_transaction_is_refused(pg_engine: Engine) -> None:
+    from bot.store.driver_sql import autocommit
+
+    with pg_engine.connect() as conn:
+        with pytest.raises(RuntimeError, match="transaction"):
+            _READ.rows(conn, {"b_id": 1})
+        with autocommit(conn):
+            _INSERT.rows(conn, _reply("sendiri"))            # commits itself
+        conn.begin()
+        with pytest.raises(RuntimeError, match="transaction"), autocommit(conn):
+            pass
+        conn.rollback()
+    with pg_engine.connect() as other:
+        assert other.execute(select(_m.c.text)).scalars().all() == ["sendiri"]

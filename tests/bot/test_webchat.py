@@ -431,12 +431,13 @@ def test_choosing_english_makes_the_bot_answer_in_english(app, client):
 def test_a_turn_is_its_lock_its_next_message_and_one_statement_on_postgresql(app, client):
     """On PostgreSQL a turn's replies go in with its "processed" mark and its state: after
     the message is stored, the processing sends the lock, the next message and one statement
-    (SQLite: the INSERT and the three statements of the turn's end). The replies keep their
-    order and the columns reply_values leaves to the model's defaults."""
-    from sqlalchemy import event
+    (SQLite: the INSERT and the two UPDATEs of the turn's end). The replies keep their order,
+    the columns reply_values leaves to the model's defaults, and JSON null where it gives None
+    (as SQLAlchemy stores None in a JSON column)."""
+    from sqlalchemy import event, text
 
     rt = app.extensions["warga"]
-    post(client, text="halo")
+    post(client, text="menu")
     statements: list[str] = []
 
     def seen(conn, cursor, statement, *args):
@@ -444,7 +445,7 @@ def test_a_turn_is_its_lock_its_next_message_and_one_statement_on_postgresql(app
 
     event.listen(rt.engine, "before_cursor_execute", seen)
     try:
-        body = post(client, text="menu").get_json()
+        body = post(client, text="halo").get_json()     # a greeting and the menu: two replies
     finally:
         event.remove(rt.engine, "before_cursor_execute", seen)
     writes = [s.split()[0] for s in statements if not s.startswith(("BEGIN", "SELECT"))]
@@ -453,10 +454,13 @@ def test_a_turn_is_its_lock_its_next_message_and_one_statement_on_postgresql(app
         assert sum(s.startswith("SELECT") for s in statements) == 2      # the lock, the next message
     else:
         assert writes[-3:] == ["INSERT", "UPDATE", "UPDATE"]   # the replies, "processed", the state
-    assert len(body["replies"]) >= 1
+    assert len(body["replies"]) >= 2
     with rt.sessions() as s:
         rows = s.scalars(select(Message).where(Message.reply_to_id == body["message_id"]).order_by(Message.id)).all()
-    assert [m.id for m in rows] == [r["id"] for r in body["replies"]]
-    assert [m.text for m in rows] == [r["text"] for r in body["replies"]]
+        null_vars = s.execute(text("SELECT count(*) FROM messages WHERE reply_to_id = :m AND template_vars IS NULL"),
+                              {"m": body["message_id"]}).scalar_one()
+    assert [(m.id, m.text) for m in rows] == [(r["id"], r["text"]) for r in body["replies"]]
+    assert [m.buttons for m in rows] == [r["buttons"] for r in body["replies"]]
     assert all(m.media == [] and m.parts_sent == 0 and m.provider_answered is False and m.status == "delivered"
-               and m.created_at.tzinfo is not None for m in rows)
+               and m.template_vars is None and m.created_at.tzinfo is not None for m in rows)
+    assert null_vars == 0                          # JSON null, not SQL NULL

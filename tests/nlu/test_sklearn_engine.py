@@ -200,8 +200,10 @@ def test_the_word_cache_stays_bounded_and_scores_stay_exact(trained: SklearnEngi
     model = trained.model
     assert model is not None
     monkeypatch.setattr(engine_module, "WORD_CACHE_SIZE", 3)
-    text = model.normalizer.features("lampu jalan mati total di gang kelinci sejak kemarin malam")
+    long_word = "x" * (engine_module.WORD_CACHE_CHARS + 1)
+    text = model.normalizer.features(f"lampu jalan mati total di gang kelinci sejak kemarin malam {long_word}")
     reference = model.classifier.decision_function(model.features.transform([text]))[0]
     for _ in range(3):
         assert np.allclose(model.scorer.scores(text), reference, atol=1e-9)
-    assert all(cache is None or len(cache) <= 3 for cache in model.scorer.__dict__["_word_grams"])
+    caches = [c for c in model.scorer.__dict__["_word_grams"] if c is not None]
+    assert caches and all(len(c) <= 3 and long_word not in c for c in caches)
