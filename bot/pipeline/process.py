@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, exists, func, or_, select, update
+from sqlalchemy import CTE, Table, Update, bindparam, exists, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -36,7 +36,14 @@ from bot.pipeline.outbox import Claim, deliver_on_store
 from bot.pipeline.replies import insert_replies, inserted_replies, queue_reply, replies_json, reply_values
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
-from bot.store.conversation_rows import ConversationRow, lock_conversation, set_contact_language
+from bot.store.conversation_rows import (
+    LOCK_SELECT,
+    LOCK_WIDTH,
+    ConversationRow,
+    conversation_of,
+    lock_conversation,
+    set_contact_language,
+)
 from bot.store.driver_sql import DriverStatement
 from bot.store.models import ContactAddress, Conversation, Message, open_replies, unprocessed, utcnow
 from channels.base import (
@@ -122,6 +129,16 @@ _m = cast(Table, Message.__table__)
 _c = cast(Table, Conversation.__table__)
 _NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
          .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
+# PostgreSQL: the lock and the oldest unprocessed message in one round trip. The message is read
+# in the statement's snapshot, taken before the lock: when another worker's turn on the same
+# conversation committed in between (it held the lock, or finished just before), it may be a
+# message that turn answered. The turn's end marks it processed only while it is not
+# (_PROCESSED), and a turn that finds it was is rolled back and run again the slow way
+# (_StaleTurn): rare, and never answered twice.
+_NEXT_OF_LOCKED = (select(*(_m.c[f.name] for f in fields(Inbound)))
+                   .where(_m.c.conversation_id == _c.c.id, unprocessed(_m.c)).order_by(_m.c.id).limit(1)
+                   .lateral("next_message"))
+_LOCK_AND_NEXT = DriverStatement(LOCK_SELECT.add_columns(*_NEXT_OF_LOCKED.c).outerjoin(_NEXT_OF_LOCKED, true()))
 _NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
                                   _m.c.id > bindparam("b_after"))
             .order_by(_m.c.id).limit(1))
@@ -132,7 +149,7 @@ _NEXT_ID_AND_OPEN = select(
     exists().where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c)).label("open"))
 # The end of a turn. Two of each, because a JSON column given None stores JSON null: without a
 # parse the column is left alone.
-_PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"))
+_PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"), _m.c.processed_at.is_(None))
               .values(status="processed", processed_at=bindparam("b_now"), error_reason=None))
 _PROCESSED_WITH_NLU = _PROCESSED.values(nlu=bindparam("b_nlu"))
 # The conversation's side of a turn: the columns save_state would set (state_columns), each as
@@ -148,7 +165,13 @@ def _turn_end(processed: Update) -> Update:
     # and the question of what comes next in one statement (the questions see the snapshot
     # before it, like a statement of their own would: the next message is looked for after
     # this one). With replies: _turn_end_with_replies.
-    return _TURN_STATE.add_cte(processed.cte("processed")).returning(*_NEXT_ID_AND_OPEN.selected_columns)
+    done = processed.returning(_m.c.id).cte("processed")
+    return _TURN_STATE.add_cte(done).returning(*_NEXT_ID_AND_OPEN.selected_columns, _marked(done))
+
+
+def _marked(processed: CTE) -> Any:
+    # Whether the turn's UPDATE marked the message: not when a concurrent turn already had.
+    return exists(select(processed.c.id)).label("marked")
 
 
 _TURN_END = DriverStatement(_turn_end(_PROCESSED))
@@ -164,9 +187,9 @@ def _turn_end_with_replies(columns: tuple[str, ...], with_nlu: bool) -> DriverSt
     opened = or_(exists(select(ins.c.id).where(open_replies(ins.c))),
                  _NEXT_ID_AND_OPEN.selected_columns[1])
     ids = select(func.array_agg(aggregate_order_by(ins.c.id, ins.c.id))).scalar_subquery()
-    processed = (_PROCESSED_WITH_NLU if with_nlu else _PROCESSED).cte("processed")
+    processed = (_PROCESSED_WITH_NLU if with_nlu else _PROCESSED).returning(_m.c.id).cte("processed")
     return DriverStatement(_TURN_STATE.add_cte(processed, ins).returning(
-        _NEXT_ID_AND_OPEN.selected_columns[0], opened.label("open"), ids.label("ids")))
+        _NEXT_ID_AND_OPEN.selected_columns[0], opened.label("open"), ids.label("ids"), _marked(processed)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +199,10 @@ class _Stored:
     replies: tuple[StoredReply, ...]
     next_id: int | None             # the conversation's next unprocessed message
     open_replies: bool              # the conversation still has an open reply
+
+
+class _StaleTurn(Exception):
+    """The turn answered a message that a concurrent turn had answered (see _LOCK_AND_NEXT)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +249,21 @@ class ConversationProcessor:
         # conversation's row is locked.
         return lock_conversation(session.connection(), conv_id)
 
+    def _lock_and_next(self, session: Session, conv_id: int,
+                       stale: bool) -> tuple[ConversationRow, Inbound | None] | None:
+        """The locked conversation and its oldest unprocessed message: one round trip on
+        PostgreSQL (_LOCK_AND_NEXT), two after a stale turn and on SQLite (one writer: the
+        message is read after the lock is held)."""
+        conn = session.connection()
+        if stale or conn.dialect.name != "postgresql":
+            conv = self._lock(session, conv_id)
+            return None if conv is None else (conv, self._next(session, conv_id))
+        row = _LOCK_AND_NEXT.first(conn, {"b_conv": conv_id})
+        if row is None:
+            return None
+        message = row[LOCK_WIDTH:]
+        return conversation_of(row), (Inbound(*message) if message[0] is not None else None)
+
     def _button_from_digit(self, session: Session, conv_id: int, msg: Inbound) -> str | None:
         """On channels without buttons the choices were numbered; "1" picks the first."""
         if msg.button_payload or not msg.text:
@@ -257,6 +299,7 @@ class ConversationProcessor:
         more = True
         outbox_done = False
         claimed: Claim | None = None
+        stale = False
         while more:
             msg_id: int | None = None
             outbox_done = on_store = False
@@ -267,10 +310,10 @@ class ConversationProcessor:
             started = time.perf_counter()
             try:
                 with self.sessions() as session, session.begin():
-                    conv = self._lock(session, conv_id)
-                    if conv is None:
+                    locked = self._lock_and_next(session, conv_id, stale)
+                    if locked is None:
                         return Processed(handled)
-                    msg = self._next(session, conv_id)
+                    conv, msg = locked
                     if msg is None:
                         return Processed(handled)
                     msg_id = msg.id
@@ -295,6 +338,10 @@ class ConversationProcessor:
                     if not more and not on_store and self.claim_next is not None:
                         session.flush()          # what the turn changed through the ORM, before the claim
                         claimed = self.claim_next(session, conv_id, utcnow())
+            except _StaleTurn:
+                # Rolled back: that message was answered meanwhile. Look again, the slow way.
+                stale = more = True
+                continue
             except Exception as exc:  # the edge of one message: its transaction is rolled back
                 if msg_id is None or infrastructure_fault(exc) or not self._record_failure(conv_id, msg_id, exc):
                     # The database (or Redis) went away, or nothing could be recorded: not the
@@ -440,15 +487,18 @@ class ConversationProcessor:
         if conn.dialect.name == "postgresql" and replies:
             # The replies, "processed", the state and what comes next: one statement.
             statement = _turn_end_with_replies(tuple(replies[0]), nlu is not None)
-            next_id, open_, ids = statement.rows(conn, {**params, "b_replies": replies_json(replies)})[0]
+            next_id, open_, ids, marked = statement.rows(conn, {**params, "b_replies": replies_json(replies)})[0]
         elif conn.dialect.name == "postgresql":
             ids = []
-            next_id, open_ = (_TURN_END if nlu is None else _TURN_END_WITH_NLU).rows(conn, params)[0]
+            next_id, open_, marked = (_TURN_END if nlu is None else _TURN_END_WITH_NLU).rows(conn, params)[0]
         else:
             ids = insert_replies(conn, replies)
             conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU, params)
             conn.execute(_TURN_STATE, params)
             next_id, open_ = conn.execute(_NEXT_ID_AND_OPEN, params).one()
+            marked = True
+        if not marked:
+            raise _StaleTurn()
         if conv.contact.language != turn.language:
             set_contact_language(conn, conv.contact.id, turn.language)
         return _Stored(tuple(StoredReply(i, r["text"], r["buttons"], now) for i, r in zip(ids, replies, strict=True)),

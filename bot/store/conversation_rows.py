@@ -103,12 +103,15 @@ _a = cast(Table, ContactAddress.__table__)
 _OWN = [f.name for f in fields(ConversationRow) if f.name not in ("contact", "address")]
 _CONTACT = [f.name for f in fields(ContactRow)]
 _ADDRESS = [f.name for f in fields(AddressRow)]
-# FOR NO KEY UPDATE OF conversations: see ConversationProcessor._lock.
-_LOCK = DriverStatement(
+#: The lock's statement (FOR NO KEY UPDATE OF conversations: see ConversationProcessor._lock);
+#: its first :data:`LOCK_WIDTH` columns are a :class:`ConversationRow` (:func:`conversation_of`).
+LOCK_SELECT = (
     select(*(_c.c[n] for n in _OWN), *(_ct.c[n] for n in _CONTACT), *(_a.c[n] for n in _ADDRESS))
     .select_from(_c.join(_ct, _ct.c.id == _c.c.contact_id).join(_a, _a.c.id == _c.c.address_id))
     .where(_c.c.id == bindparam("b_conv"))
     .with_for_update(of=_c, key_share=True))
+LOCK_WIDTH = len(_OWN) + len(_CONTACT) + len(_ADDRESS)
+_LOCK = DriverStatement(LOCK_SELECT)
 
 
 _SET_CONTACT_LANGUAGE = DriverStatement(
@@ -125,8 +128,11 @@ def lock_conversation(conn: Connection, conversation_id: int) -> ConversationRow
     """Lock the conversation's row for this transaction (not its contact's or address's) and
     read it with its contact and address; None when there is no such conversation."""
     row = _LOCK.first(conn, {"b_conv": conversation_id})
-    if row is None:
-        return None
-    own, contact, address = len(_OWN), len(_OWN) + len(_CONTACT), len(_OWN) + len(_CONTACT) + len(_ADDRESS)
+    return None if row is None else conversation_of(row)
+
+
+def conversation_of(row: tuple[Any, ...]) -> ConversationRow:
+    """The conversation in the first :data:`LOCK_WIDTH` columns of a row of :data:`LOCK_SELECT`."""
+    own, contact = len(_OWN), len(_OWN) + len(_CONTACT)
     return ConversationRow(**dict(zip(_OWN, row[:own], strict=True)), contact=ContactRow(*row[own:contact]),
-                           address=AddressRow(*row[contact:address]))
+                           address=AddressRow(*row[contact:LOCK_WIDTH]))
