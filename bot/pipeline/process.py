@@ -7,17 +7,15 @@ the commit simply leaves the message for the sweeper.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CTE, Table, Update, bindparam, exists, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,19 +31,29 @@ from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, deliver_on_store
-from bot.pipeline.replies import insert_replies, inserted_replies, queue_reply, replies_json, reply_values
+from bot.pipeline.replies import insert_replies, queue_reply, replies_json, reply_values
+from bot.pipeline.turn_sql import (
+    LOCK_AND_NEXT,
+    NEXT,
+    NEXT_ID_AND_OPEN,
+    PROCESSED,
+    PROCESSED_WITH_NLU,
+    TURN_END,
+    TURN_END_WITH_NLU,
+    TURN_STATE,
+    Inbound,
+    turn_end_with_replies,
+)
 from bot.pipeline.wakeup import LocalWakeups, StoredReply, Wakeups
 from bot.settings import Settings
 from bot.store.conversation_rows import (
-    LOCK_SELECT,
     LOCK_WIDTH,
     ConversationRow,
     conversation_of,
     lock_conversation,
     set_contact_language,
 )
-from bot.store.driver_sql import DriverStatement
-from bot.store.models import ContactAddress, Conversation, Message, open_replies, unprocessed, utcnow
+from bot.store.models import ContactAddress, Conversation, Message, utcnow
 from channels.base import (
     Channel,
     CitizenAbilities,
@@ -103,96 +111,6 @@ def parse_to_json(p: Parse) -> dict[str, object]:
 
 
 @dataclass(frozen=True, slots=True)
-class Inbound:
-    """The message a turn answers, as :data:`_NEXT` reads it: a row, not an ORM entity, so the
-    turn records it processed with one prebuilt UPDATE and the session's flush has less to do."""
-
-    id: int
-    channel: str
-    text: str
-    button_payload: str | None
-    media: list[dict[str, Any]]
-    latitude: float | None
-    longitude: float | None
-    address_text: str | None
-    shared_phone: str | None
-    contact_event: str | None
-    provider_answered: bool
-    nlu: dict[str, Any] | None
-    received_at: datetime | None
-    created_at: datetime
-
-
-# The conversation's oldest unprocessed message, and whether another one follows: built once
-# (building a statement costs more CPU than running it); the last reads only the id.
-_m = cast(Table, Message.__table__)
-_c = cast(Table, Conversation.__table__)
-_NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
-         .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
-# PostgreSQL: the lock and the oldest unprocessed message in one round trip. The message is read
-# in the statement's snapshot, taken before the lock: when another worker's turn on the same
-# conversation committed in between (it held the lock, or finished just before), it may be a
-# message that turn answered. The turn's end marks it processed only while it is not
-# (_PROCESSED), and a turn that finds it was is rolled back and run again the slow way
-# (_StaleTurn): rare, and never answered twice.
-_NEXT_OF_LOCKED = (select(*(_m.c[f.name] for f in fields(Inbound)))
-                   .where(_m.c.conversation_id == _c.c.id, unprocessed(_m.c)).order_by(_m.c.id).limit(1)
-                   .lateral("next_message"))
-_LOCK_AND_NEXT = DriverStatement(LOCK_SELECT.add_columns(*_NEXT_OF_LOCKED.c).outerjoin(_NEXT_OF_LOCKED, true()))
-_NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
-                                  _m.c.id > bindparam("b_after"))
-            .order_by(_m.c.id).limit(1))
-# The same question, and whether the conversation still has an open reply (a staff reply, an
-# apology; usually none: a web chat turn's own replies were stored delivered), in one round trip.
-_NEXT_ID_AND_OPEN = select(
-    _NEXT_ID.scalar_subquery().label("next_id"),
-    exists().where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c)).label("open"))
-# The end of a turn. Two of each, because a JSON column given None stores JSON null: without a
-# parse the column is left alone.
-_PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"), _m.c.processed_at.is_(None))
-              .values(status="processed", processed_at=bindparam("b_now"), error_reason=None))
-_PROCESSED_WITH_NLU = _PROCESSED.values(nlu=bindparam("b_nlu"))
-# The conversation's side of a turn: the columns save_state would set (state_columns), each as
-# "b_<column>", with the language and time.
-_TURN_STATE = (update(_c).where(_c.c.id == bindparam("b_conv"))
-               .values(state=bindparam("b_state"), handover=bindparam("b_handover"),
-                       handover_agency=bindparam("b_handover_agency"), language=bindparam("b_lang"),
-                       updated_at=bindparam("b_now")))
-
-
-def _turn_end(processed: Update) -> Update:
-    # PostgreSQL, a turn without replies: the message's "processed", the conversation's state
-    # and the question of what comes next in one statement (the questions see the snapshot
-    # before it, like a statement of their own would: the next message is looked for after
-    # this one). With replies: _turn_end_with_replies.
-    done = processed.returning(_m.c.id).cte("processed")
-    return _TURN_STATE.add_cte(done).returning(*_NEXT_ID_AND_OPEN.selected_columns, _marked(done))
-
-
-def _marked(processed: CTE) -> Any:
-    # Whether the turn's UPDATE marked the message: not when a concurrent turn already had.
-    return exists(select(processed.c.id)).label("marked")
-
-
-_TURN_END = DriverStatement(_turn_end(_PROCESSED))
-_TURN_END_WITH_NLU = DriverStatement(_turn_end(_PROCESSED_WITH_NLU))
-
-
-@functools.cache
-def _turn_end_with_replies(columns: tuple[str, ...], with_nlu: bool) -> DriverStatement:
-    """PostgreSQL: :data:`_TURN_END` that also inserts the turn's replies (``columns``: those
-    of reply_values) and returns their ids in order; a reply it stores open (any channel
-    that sends) is an open reply of the conversation. One round trip for the whole turn."""
-    ins = inserted_replies(columns)
-    opened = or_(exists(select(ins.c.id).where(open_replies(ins.c))),
-                 _NEXT_ID_AND_OPEN.selected_columns[1])
-    ids = select(func.array_agg(aggregate_order_by(ins.c.id, ins.c.id))).scalar_subquery()
-    processed = (_PROCESSED_WITH_NLU if with_nlu else _PROCESSED).returning(_m.c.id).cte("processed")
-    return DriverStatement(_TURN_STATE.add_cte(processed, ins).returning(
-        _NEXT_ID_AND_OPEN.selected_columns[0], opened.label("open"), ids.label("ids"), _marked(processed)))
-
-
-@dataclass(frozen=True, slots=True)
 class _Stored:
     """What a turn stored, and what its last statement found."""
 
@@ -202,7 +120,7 @@ class _Stored:
 
 
 class _StaleTurn(Exception):
-    """The turn answered a message that a concurrent turn had answered (see _LOCK_AND_NEXT)."""
+    """The turn answered a message that a concurrent turn had answered (see LOCK_AND_NEXT)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +170,13 @@ class ConversationProcessor:
     def _lock_and_next(self, session: Session, conv_id: int,
                        stale: bool) -> tuple[ConversationRow, Inbound | None] | None:
         """The locked conversation and its oldest unprocessed message: one round trip on
-        PostgreSQL (_LOCK_AND_NEXT), two after a stale turn and on SQLite (one writer: the
+        PostgreSQL (LOCK_AND_NEXT), two after a stale turn and on SQLite (one writer: the
         message is read after the lock is held)."""
         conn = session.connection()
         if stale or conn.dialect.name != "postgresql":
             conv = self._lock(session, conv_id)
             return None if conv is None else (conv, self._next(session, conv_id))
-        row = _LOCK_AND_NEXT.first(conn, {"b_conv": conv_id})
+        row = LOCK_AND_NEXT.first(conn, {"b_conv": conv_id})
         if row is None:
             return None
         message = row[LOCK_WIDTH:]
@@ -357,7 +275,7 @@ class ConversationProcessor:
         return Processed(handled, outbox_done, claimed)
 
     def _next(self, session: Session, conv_id: int) -> Inbound | None:
-        row = _NEXT.first(session.connection(), {"b_conv": conv_id})
+        row = NEXT.first(session.connection(), {"b_conv": conv_id})
         return Inbound(*row) if row is not None else None
 
     def _record_failure(self, conv_id: int, msg_id: int, exc: Exception) -> bool:
@@ -486,16 +404,16 @@ class ConversationProcessor:
                   "b_lang": turn.language, **{f"b_{column}": value for column, value in columns.items()}}
         if conn.dialect.name == "postgresql" and replies:
             # The replies, "processed", the state and what comes next: one statement.
-            statement = _turn_end_with_replies(tuple(replies[0]), nlu is not None)
+            statement = turn_end_with_replies(tuple(replies[0]), nlu is not None)
             next_id, open_, ids, marked = statement.rows(conn, {**params, "b_replies": replies_json(replies)})[0]
         elif conn.dialect.name == "postgresql":
             ids = []
-            next_id, open_, marked = (_TURN_END if nlu is None else _TURN_END_WITH_NLU).rows(conn, params)[0]
+            next_id, open_, marked = (TURN_END if nlu is None else TURN_END_WITH_NLU).rows(conn, params)[0]
         else:
             ids = insert_replies(conn, replies)
-            conn.execute(_PROCESSED if nlu is None else _PROCESSED_WITH_NLU, params)
-            conn.execute(_TURN_STATE, params)
-            next_id, open_ = conn.execute(_NEXT_ID_AND_OPEN, params).one()
+            conn.execute(PROCESSED if nlu is None else PROCESSED_WITH_NLU, params)
+            conn.execute(TURN_STATE, params)
+            next_id, open_ = conn.execute(NEXT_ID_AND_OPEN, params).one()
             marked = True
         if not marked:
             raise _StaleTurn()

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 
-from bot.pipeline import media, outbox, process
+from bot.pipeline import media, outbox, turn_sql
 from bot.store.engine import make_engine
 from bot.store.models import Contact, ContactAddress, Conversation, Message, utcnow
 from tests.conftest import migrate
 
-CASES = [("the next message to answer", process._NEXT.statement, "ix_messages_unprocessed"),
-         ("whether another message follows", process._NEXT_ID, "ix_messages_unprocessed"),
+CASES = [("the next message to answer", turn_sql.NEXT.statement, "ix_messages_unprocessed"),
+         ("whether another message follows", turn_sql.NEXT_ID, "ix_messages_unprocessed"),
          ("the next reply to send", outbox._OLDEST_OPEN, "ix_messages_open_replies"),
          ("attachments to download", media._WITH_MEDIA, "ix_messages_with_media")]
 

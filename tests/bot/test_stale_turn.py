@@ -1,5 +1,5 @@
 """On PostgreSQL a turn locks its conversation and reads its next message in one statement
-(bot/pipeline/process.py, _LOCK_AND_NEXT), in a snapshot taken before the lock. When another
+(bot/pipeline/turn_sql.py, LOCK_AND_NEXT), in a snapshot taken before the lock. When another
 worker answered that message while this one waited for the lock, the turn must not answer it
 again: its end finds the message already marked, it is rolled back, and the conversation is
 looked at again with the message read after the lock."""

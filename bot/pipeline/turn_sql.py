@@ -1,0 +1,110 @@
+"""The statements of one turn of the message processing (bot/pipeline/process.py), built once at
+import (building a statement costs more CPU than running it): the conversation's next message,
+the lock with it, and the turn's end (the replies, "processed", the conversation's state and
+what comes next). On PostgreSQL they run on psycopg's cursor (bot/store/driver_sql.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CTE, Table, Update, bindparam, exists, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from bot.pipeline.replies import inserted_replies
+from bot.store.conversation_rows import LOCK_SELECT
+from bot.store.driver_sql import DriverStatement
+from bot.store.models import Conversation, Message, open_replies, unprocessed
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """The message a turn answers, as :data:`NEXT` reads it: a row, not an ORM entity, so the
+    turn records it processed with one prebuilt UPDATE and the session's flush has less to do."""
+
+    id: int
+    channel: str
+    text: str
+    button_payload: str | None
+    media: list[dict[str, Any]]
+    latitude: float | None
+    longitude: float | None
+    address_text: str | None
+    shared_phone: str | None
+    contact_event: str | None
+    provider_answered: bool
+    nlu: dict[str, Any] | None
+    received_at: datetime | None
+    created_at: datetime
+
+
+# The conversation's oldest unprocessed message, and whether another one follows: built once
+# (building a statement costs more CPU than running it); the last reads only the id.
+_m = cast(Table, Message.__table__)
+_c = cast(Table, Conversation.__table__)
+NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
+         .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
+# PostgreSQL: the lock and the oldest unprocessed message in one round trip. The message is read
+# in the statement's snapshot, taken before the lock: when another worker's turn on the same
+# conversation committed in between (it held the lock, or finished just before), it may be a
+# message that turn answered. The turn's end marks it processed only while it is not
+# (PROCESSED), and a turn that finds it was is rolled back and run again the slow way
+# (process._StaleTurn): rare, and never answered twice.
+_NEXT_OF_LOCKED = (select(*(_m.c[f.name] for f in fields(Inbound)))
+                   .where(_m.c.conversation_id == _c.c.id, unprocessed(_m.c)).order_by(_m.c.id).limit(1)
+                   .lateral("next_message"))
+LOCK_AND_NEXT = DriverStatement(LOCK_SELECT.add_columns(*_NEXT_OF_LOCKED.c).outerjoin(_NEXT_OF_LOCKED, true()))
+NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
+                                 _m.c.id > bindparam("b_after"))
+           .order_by(_m.c.id).limit(1))
+# The same question, and whether the conversation still has an open reply (a staff reply, an
+# apology; usually none: a web chat turn's own replies were stored delivered), in one round trip.
+NEXT_ID_AND_OPEN = select(
+    NEXT_ID.scalar_subquery().label("next_id"),
+    exists().where(_m.c.conversation_id == bindparam("b_conv"), open_replies(_m.c)).label("open"))
+# The end of a turn. Two of each, because a JSON column given None stores JSON null: without a
+# parse the column is left alone.
+PROCESSED = (update(_m).where(_m.c.id == bindparam("b_id"), _m.c.processed_at.is_(None))
+             .values(status="processed", processed_at=bindparam("b_now"), error_reason=None))
+PROCESSED_WITH_NLU = PROCESSED.values(nlu=bindparam("b_nlu"))
+# The conversation's side of a turn: the columns save_state would set (state_columns), each as
+# "b_<column>", with the language and time.
+TURN_STATE = (update(_c).where(_c.c.id == bindparam("b_conv"))
+              .values(state=bindparam("b_state"), handover=bindparam("b_handover"),
+                      handover_agency=bindparam("b_handover_agency"), language=bindparam("b_lang"),
+                      updated_at=bindparam("b_now")))
+
+
+def _turn_end(processed: Update) -> Update:
+    # PostgreSQL, a turn without replies: the message's "processed", the conversation's state
+    # and the question of what comes next in one statement (the questions see the snapshot
+    # before it, like a statement of their own would: the next message is looked for after
+    # this one). With replies: turn_end_with_replies.
+    done = processed.returning(_m.c.id).cte("processed")
+    return TURN_STATE.add_cte(done).returning(*NEXT_ID_AND_OPEN.selected_columns, _marked(done))
+
+
+def _marked(processed: CTE) -> Any:
+    # Whether the turn's UPDATE marked the message: not when a concurrent turn already had.
+    return exists(select(processed.c.id)).label("marked")
+
+
+TURN_END = DriverStatement(_turn_end(PROCESSED))
+TURN_END_WITH_NLU = DriverStatement(_turn_end(PROCESSED_WITH_NLU))
+
+
+@functools.cache
+def turn_end_with_replies(columns: tuple[str, ...], with_nlu: bool) -> DriverStatement:
+    """PostgreSQL: :data:`TURN_END` that also inserts the turn's replies (``columns``: those
+    of reply_values) and returns their ids in order; a reply it stores open (any channel
+    that sends) is an open reply of the conversation. One round trip for the whole turn."""
+    ins = inserted_replies(columns)
+    opened = or_(exists(select(ins.c.id).where(open_replies(ins.c))),
+                 NEXT_ID_AND_OPEN.selected_columns[1])
+    ids = select(func.array_agg(aggregate_order_by(ins.c.id, ins.c.id))).scalar_subquery()
+    processed = (PROCESSED_WITH_NLU if with_nlu else PROCESSED).returning(_m.c.id).cte("processed")
+    return DriverStatement(TURN_STATE.add_cte(processed, ins).returning(
+        NEXT_ID_AND_OPEN.selected_columns[0], opened.label("open"), ids.label("ids"), _marked(processed)))
