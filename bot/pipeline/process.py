@@ -344,7 +344,7 @@ class ConversationProcessor:
         if msg.shared_phone:
             address = session.get_one(ContactAddress, conv.address.id)
             contact = ContactRepository(session).link_phone(address, msg.shared_phone)
-            conv = lock_conversation(session.connection(), conv.id) or conv
+            conv = self._lock(session, conv.id) or conv
             return Turn((Reply(render("phone_linked", lang, phone=contact.phone)),), state, lang), conv
         text = KEYWORD_REPLIES.get(msg.contact_event or "")
         if text is None:

@@ -9,7 +9,6 @@ no unit-of-work bookkeeping (the largest share of a turn's CPU was the ORM's flu
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -19,7 +18,6 @@ from typing import Any, cast
 from sqlalchemy import CTE, JSON, Connection, Table, Text, bindparam, func, insert, literal_column, select
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, outbound_of, refusal_of
@@ -54,7 +52,8 @@ def reply_values(settings: OutboxSettings, conversation: ConversationView, text:
     values: dict[str, Any] = {
         "conversation_id": conversation.id, "direction": "out", "channel": conversation.channel,
         "kind": kind, "urn": conversation.address.urn, "text": text,
-        "buttons": [{"title": b.title, "payload": b.payload} for b in buttons],
+        "buttons": [{"title": b.title, "payload": b.payload} for b in buttons], "media": [],
+        "provider_answered": False, "parts_sent": 0,
         "reply_to_id": reply_to_id, "template": template,
         "template_vars": dict(template_vars) if template_vars is not None else None,
         "status": "pending", "attempts": 0, "sent_at": None, "status_at": None, "error_reason": None,
@@ -89,39 +88,28 @@ def insert_replies(conn: Connection, replies: Sequence[dict[str, Any]]) -> list[
     return list(conn.execute(_INSERT, list(replies)).scalars()) if replies else []
 
 
-@functools.cache
-def _python_defaults(columns: tuple[str, ...]) -> tuple[tuple[str, Any, bool], ...]:
-    """The columns of a reply that :func:`reply_values` leaves to the model's Python-side
-    defaults (``media``, ``parts_sent``...): (name, default, whether it is a callable, which
-    SQLAlchemy wrapped to take an execution context)."""
-    return tuple((column.name, column.default.arg, isinstance(column.default, CallableColumnDefault))
-                 for column in _m.c if column.name not in columns
-                 and isinstance(column.default, ScalarElementColumnDefault | CallableColumnDefault))
-
-
 def inserted_replies(columns: tuple[str, ...]) -> CTE:
     """PostgreSQL: a CTE named ``ins`` that inserts the replies given as one JSON array in
     ``b_replies`` (:func:`replies_json`; each with ``columns``, from :func:`reply_values`) and
     returns their ids, directions and statuses. The ids are given in the array's order (INSERT … SELECT …
     ORDER BY takes the serial ids in that order, as SQLAlchemy's own batched INSERTs rely on).
     A turn's replies so go in with its other statements: one parameter whatever their number."""
-    every = list(columns) + [name for name, _, _ in _python_defaults(columns)]
     rows = func.json_populate_recordset(literal_column("NULL::messages"),
                                         cast_(bindparam("b_replies", type_=Text()), JSON)) \
-        .table_valued(*every, with_ordinality="ordinality").alias("r")
+        .table_valued(*columns, with_ordinality="ordinality").alias("r")
     # A JSON null in the array is read as SQL NULL; SQLAlchemy stores None in a JSON column
     # as JSON null (none_as_null is off), so these do too.
     values = [func.coalesce(rows.c[c], literal_column("'null'::json"))
-              if isinstance(t := _m.c[c].type, JSON) and not t.none_as_null else rows.c[c] for c in every]
-    return (insert(_m).from_select(every, select(*values).order_by(rows.c.ordinality))
+              if isinstance(t := _m.c[c].type, JSON) and not t.none_as_null else rows.c[c] for c in columns]
+    # reply_values gives every column with a Python-side default: DriverStatement would refuse
+    # the statement otherwise (nothing here computes such a default).
+    return (insert(_m).from_select(list(columns), select(*values).order_by(rows.c.ordinality))
             .returning(_m.c.id, _m.c.direction, _m.c.status).cte("ins"))
 
 
 def replies_json(replies: Sequence[Mapping[str, Any]]) -> str:
     """The ``b_replies`` of :func:`inserted_replies`."""
-    defaults = _python_defaults(tuple(replies[0])) if replies else ()
-    return json.dumps([{**{name: arg(None) if call else arg for name, arg, call in defaults}, **r} for r in replies],
-                      default=_json_value)
+    return json.dumps(list(replies), default=_json_value)
 
 
 def _json_value(value: Any) -> Any:

@@ -5,66 +5,19 @@ and its address in one statement. Loading them as ORM objects (identity map, ins
 two joined relationships) cost more CPU than the statement itself, and the turn changes none
 of them through the ORM: its end is one prebuilt UPDATE (bot/pipeline/process.py). So they
 come back as frozen rows, and what reads a conversation accepts either shape
-(:class:`ConversationView`: the ORM's ``Conversation`` is one too).
+(:data:`ConversationView`: the ORM's ``Conversation`` or a :class:`ConversationRow`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from bot.store.driver_sql import DriverStatement
 from bot.store.models import Contact, ContactAddress, Conversation
-
-
-class AddressView(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def urn(self) -> str: ...
-    @property
-    def last_inbound_at(self) -> datetime | None: ...
-    @property
-    def opted_out_at(self) -> datetime | None: ...
-    @property
-    def unreachable_at(self) -> datetime | None: ...
-
-
-class ContactView(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def language(self) -> str | None: ...
-
-
-class ConversationView(Protocol):
-    """What reading a conversation needs (its state, queue, channel, who and where)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def contact_id(self) -> int: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def language(self) -> str | None: ...
-    @property
-    def state(self) -> dict[str, Any]: ...
-    @property
-    def handover(self) -> bool: ...
-    @property
-    def handover_agency(self) -> str | None: ...
-    @property
-    def updated_at(self) -> datetime: ...
-    @property
-    def contact(self) -> ContactView: ...
-    @property
-    def address(self) -> AddressView: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +48,10 @@ class ConversationRow:
     updated_at: datetime
     contact: ContactRow
     address: AddressRow
+
+
+#: What reads a conversation accepts: the ORM's, or a turn's row (same attribute names).
+ConversationView = Conversation | ConversationRow
 
 
 _c = cast(Table, Conversation.__table__)
