@@ -207,12 +207,14 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
         channels = CHANNELS if args.channel == "both" else (args.channel,)
         try:
             cpu: dict[str, list[float]] = {c: [] for c in channels}
+            by_step: dict[tuple[str, str], list[float]] = {(c, t): [] for c in channels for t in MESSAGES}
             for round_ in range(args.rounds + 1):
                 for text in MESSAGES:
                     for channel in channels:
                         spent = driver.one(channel, text)
                         if round_ > 0:
                             cpu[channel].append(spent)
+                            by_step[channel, text].append(spent)
             profiles.on = True
             for _ in range(args.profile_rounds):
                 for text in MESSAGES:
@@ -229,6 +231,9 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
         mean = sum(values) / len(values) * 1000
         print(f"  {channel:9s} mean {mean:6.2f} ms   median {values[len(values) // 2] * 1000:6.2f} ms   "
               f"min {values[0] * 1000:6.2f} ms   max {values[-1] * 1000:6.2f} ms")
+        for text in MESSAGES:
+            step = sorted(by_step[channel, text])
+            print(f"    median {step[len(step) // 2] * 1000:6.2f} ms  {text[:40]}")
     n = args.profile_rounds * len(MESSAGES) * len(channels)
     if n == 0:
         return

@@ -42,8 +42,8 @@ class Result:
     def beside_server(self) -> str:
         """CPU ms per message of the load generator and of PostgreSQL, which share the machine."""
         pg = self.postgres_cpu_seconds
-        return (f"{self.cpu_ms_per_message(self.generator_cpu_seconds):.0f} / "
-                + (f"{self.cpu_ms_per_message(pg):.0f}" if pg is not None else "–"))
+        return (f"{self.cpu_ms_per_message(self.generator_cpu_seconds):.1f} / "
+                + (f"{self.cpu_ms_per_message(pg):.1f}" if pg is not None else "–"))
 
     def answered(self) -> list[Sample]:
         return [s for s in self.samples if s.answered is not None]
@@ -102,7 +102,7 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         lines.append(
             f"| {r.description} | {r.rate():.0f} | {pct(r.stored_ms, .5)} / {pct(r.stored_ms, .99)} | "
             f"{pct(hooks, .5)} / {pct(hooks, .99)} | {pct(web, .5)} / {pct(web, .99)} | "
-            f"{len(r.samples) - len(r.answered())} / {len(r.samples)} | {r.cpu_ms_per_message():.0f} | "
+            f"{len(r.samples) - len(r.answered())} / {len(r.samples)} | {r.cpu_ms_per_message():.1f} | "
             f"{r.beside_server()} | "
             f"{', '.join(map(str, r.memory_mib)) or '–'} | {left} |")
     return "\n".join(lines) + "\n"

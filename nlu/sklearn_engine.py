@@ -104,7 +104,15 @@ class _FastScorer:
         state = dict(self.__dict__)
         state["_analyzers"] = None  # closures over the vectorizers: rebuilt after loading
         state.pop("_word_grams", None)
+        state.pop("_classes", None)
         return state
+
+    def classes(self, classifier: LinearSVC) -> tuple[str, ...]:
+        """The classifier's intent names, as strings, built once (every parse ranks them)."""
+        names: tuple[str, ...] | None = self.__dict__.get("_classes")
+        if names is None:
+            names = self._classes = tuple(str(c) for c in classifier.classes_)
+        return names
 
     def _grams_of_words(self, i: int) -> dict[str, tuple[int, ...]] | None:
         """Vectorizer ``i``'s known n-grams of each word seen, when its n-grams never cross a
@@ -187,7 +195,7 @@ class SklearnModel:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(str(c) for c in self.classifier.classes_)
+        return self.scorer.classes(self.classifier)
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Calibrated class probabilities, one row per text (columns: :attr:`classes`)."""
@@ -436,6 +444,8 @@ def _clean(text: str) -> str:
     """
     if not isinstance(text, str):
         raise NluError("text must be a string", retryable=False)
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -150,6 +150,11 @@ class ConversationProcessor:
         # last message: one transaction fewer per message on the channels that send.
         self.claim_next = claim_next
         self.channels = channels or {}
+        # Which channels record a reply delivered as it is stored, decided once (the channels
+        # are fixed when the runtime is built; a runtime protocol check costs microseconds).
+        self._delivers_on_store = {name: ch for name, ch in self.channels.items() if isinstance(ch, DeliversOnStore)}
+        self._describes_abilities = {name for name, ch in self.channels.items()
+                                     if isinstance(ch, DescribesCitizenAbilities)}
         self.wakeups = wakeups or LocalWakeups()
         # Attempts before a message whose processing raises is dead-lettered: a retry rescues a
         # passing fault (a deadlock, a dropped connection), a bug fails every time.
@@ -235,8 +240,7 @@ class ConversationProcessor:
                     if msg is None:
                         return Processed(handled)
                     msg_id = msg.id
-                    channel = self.channels.get(conv.channel)
-                    delivered_by = channel if isinstance(channel, DeliversOnStore) else None
+                    delivered_by = self._delivers_on_store.get(conv.channel)
                     on_store = delivered_by is not None
                     stored = self._handle(session, conv, msg, delivered_by)
                     # Asked before the commit (by the turn's last statement), so the last
@@ -330,9 +334,9 @@ class ConversationProcessor:
             log.exception("apology not queued", extra={"message_id": msg_id})
 
     def _abilities(self, channel_name: str) -> CitizenAbilities:
-        channel = self.channels.get(channel_name)
-        return channel.citizen_abilities if isinstance(channel, DescribesCitizenAbilities) \
-            else CitizenAbilities()
+        if channel_name not in self._describes_abilities:
+            return CitizenAbilities()
+        return cast(DescribesCitizenAbilities, self.channels[channel_name]).citizen_abilities
 
     def _keyword_turn(self, session: Session, conv: ConversationRow,
                       msg: Inbound) -> tuple[Turn, ConversationRow] | None:

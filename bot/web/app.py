@@ -8,6 +8,8 @@ import secrets
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 
 from bot.runtime import Runtime, build_runtime
@@ -16,6 +18,20 @@ from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/webhooks/")
+
+
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Signed cookie sessions for the console's pages only.
+
+    The chat API and the webhooks are called by programs that carry no session cookie and
+    never sign in: they get Flask's null session (reading it is empty, writing it raises)
+    instead of a signing serializer built and a cookie looked for on every message.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIXES):
+            return None           # Flask then makes its null session
+        return super().open_session(app, request)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
@@ -38,6 +54,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                     "process only (run `warga db upgrade` to create one)")
         secret_key = secrets.token_urlsafe(32)
     app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.session_interface = ConsoleSessions()
     app.config.update(
         MAX_CONTENT_LENGTH=settings.server.max_request_kb * 1024,
         SECRET_KEY=secret_key,

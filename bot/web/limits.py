@@ -1,8 +1,12 @@
 """Rate limits of the public chat API, per sender id and per client address (issue 9).
 
-The ``limits`` library does the counting (moving window, so a burst at a window's edge does not
-get twice the limit); its storage is Redis with the redis queue backend, so every process
-shares the counts, and memory with the thread backend (one process). Each API route has its own
+The ``limits`` library does the counting with its sliding window counter: the previous minute's
+count, weighted by how much of it still overlaps the last 60 s, plus this minute's, so a burst at
+a window's edge does not get twice the limit. It keeps two counters per key, where a moving
+window keeps one timestamp per allowed request: with an address's limit in the hundreds (many
+phones behind one carrier's address), the moving window copied a list that long on every hit.
+Its storage is Redis with the redis queue backend, so every process shares the counts, and
+memory with the thread backend (each process counts its own). Each API route has its own
 budget per key (polling for replies never starves sending). A 429 carries Retry-After. When the
 storage is unreachable requests are let through: a rate limit must not take the chat down.
 
@@ -22,7 +26,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.settings import Settings
@@ -56,7 +60,7 @@ class ChatRateLimiter:
         self.per_sender = RateLimitItemPerMinute(security.chat_per_sender_per_minute)
         self.per_address = RateLimitItemPerMinute(security.chat_per_address_per_minute)
         uri = settings.queue.redis_url if settings.queue.backend == "redis" else "memory://"
-        self.window = MovingWindowRateLimiter(
+        self.window = SlidingWindowCounterRateLimiter(
             storage_from_string(uri, wrap_exceptions=True, key_prefix=KEY_PREFIX))
 
     def refusal(self) -> Response | None:
