@@ -52,7 +52,7 @@ def next_ticket(session: Session, prefix: str, now: datetime | None = None,
 
     One upsert increments the (prefix, year) counter row, creating it for a new year. The row
     lock it takes is held until its transaction ends, so on PostgreSQL the number is taken in
-    a short transaction of its own: inside the filing's transaction, every complaint filed in
+    a transaction of its own, the upsert alone: inside the filing's transaction, every complaint filed in
     the city waited for the whole turn of the one before it (NLU, dialogue, replies, the
     durable commit; 93 ms a filing under bench/load.py). The price is a skipped number when
     the filing rolls back. Its commit does not wait for the disk: the filing's own durable
@@ -71,9 +71,7 @@ def next_ticket(session: Session, prefix: str, now: datetime | None = None,
     params = {"b_prefix": prefix, "b_year": year}
     if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
         with _numbering_engine(bind).connect() as conn:
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             value = conn.execute(_NEXT_PG, params).scalar_one()
-            conn.commit()
     else:
         value = session.execute(_NEXT_PG if bind.dialect.name == "postgresql" else _NEXT_SQLITE,
                                 params).scalar_one()
@@ -91,7 +89,11 @@ def _numbering_engine(bind: Engine) -> Engine:
     with _NUMBERING_LOCK:
         numbering = _NUMBERING.get(bind)
         if numbering is None:
-            numbering = create_engine(bind.url, pool_size=1, max_overflow=NUMBERING_CONNECTIONS - 1)
+            # One statement is the whole transaction (autocommit: no BEGIN and COMMIT round
+            # trips), and its commit does not wait for the disk (see next_ticket).
+            numbering = create_engine(bind.url, pool_size=1, max_overflow=NUMBERING_CONNECTIONS - 1,
+                                      isolation_level="AUTOCOMMIT",
+                                      connect_args={"options": "-c synchronous_commit=off"})
             ping_idle_connections(numbering, IDLE_PING_SECONDS)
             _NUMBERING[bind] = numbering
             event.listen(bind, "engine_disposed", lambda _engine: numbering.dispose())
