@@ -20,7 +20,20 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, String, Table, bindparam, exists, false, func, or_, select, true, update
+from sqlalchemy import (
+    CTE,
+    Connection,
+    String,
+    Table,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.driver_sql import DriverStatement
@@ -51,35 +64,44 @@ _UNIQUE = ["channel", "external_id"]
 
 EXISTING = (select(_m.c.id, _m.c.conversation_id)
             .where(_m.c.channel == bindparam("b_channel"), _m.c.external_id == bindparam("b_external_id")).limit(1))
-_URN = bindparam("b_urn", type_=_a.c.urn.type)
+URN = bindparam("b_urn", type_=_a.c.urn.type)
 # When to move last_inbound_at (b_at: None for kinds the dialogue does not answer). Exact, never
 # backwards: WhatsApp's 24-hour window is counted from it.
-_AT = bindparam("b_at", type_=_a.c.last_inbound_at.type)
-_LATER = (_AT.is_not(None), or_(_a.c.last_inbound_at.is_(None), _a.c.last_inbound_at < _AT))
+AT = bindparam("b_at", type_=_a.c.last_inbound_at.type)
+_LATER = (AT.is_not(None), or_(_a.c.last_inbound_at.is_(None), _a.c.last_inbound_at < AT))
 _NAME = bindparam("b_name", type_=String())
 _NAME_IS_NEW = (func.coalesce(_NAME, "") != "", or_(_ct.c.name.is_(None), _ct.c.name == ""))
-_CONTACT_OF_URN = select(_a.c.contact_id).where(_a.c.urn == _URN).scalar_subquery()
+_CONTACT_OF_URN = select(_a.c.contact_id).where(_a.c.urn == URN).scalar_subquery()
 
 
-def _values_of_known_conversation() -> Any:
-    """SELECT the conversation of b_urn and every other column of the message from its binds
-    (no row: no conversation for that address yet)."""
+def insert_message(make: Any, conversation_id: Any, source: Any, *where: Any) -> Any:
+    """INSERT the message bound as ``b_<column>`` into the conversation ``conversation_id`` of
+    each row of ``source`` that meets ``where`` (none: nothing is stored), ON CONFLICT
+    (channel, external_id) DO NOTHING. ``make``: the dialect's insert."""
     binds = [bindparam(f"b_{c}", type_=_m.c[c].type) for c in INBOUND_COLUMNS[1:]]
-    return (select(_cv.c.id, *binds).select_from(_cv.join(_a, _a.c.id == _cv.c.address_id))
-            .where(_a.c.urn == _URN))
+    rows = select(conversation_id, *binds).select_from(source).where(*where)
+    return make(_m).from_select(list(INBOUND_COLUMNS), rows, include_defaults=False) \
+        .on_conflict_do_nothing(index_elements=_UNIQUE)
+
+
+def address_updates(ins: CTE) -> tuple[CTE, CTE]:
+    """PostgreSQL: the CTEs that move the address's last inbound time and fill the contact's
+    empty name, each only when ``ins`` (a CTE of :func:`insert_message`) stored the message."""
+    stored = exists(select(ins.c.id))
+    last_inbound = (update(_a).where(_a.c.urn == URN, *_LATER, stored).values(last_inbound_at=AT)
+                    .cte("set_last_inbound"))
+    name = update(_ct).where(_ct.c.id == _CONTACT_OF_URN, *_NAME_IS_NEW, stored).values(name=_NAME).cte("set_name")
+    return last_inbound, name
 
 
 def _insert(make: Any) -> Any:
-    return make(_m).from_select(list(INBOUND_COLUMNS), _values_of_known_conversation(), include_defaults=False) \
-        .on_conflict_do_nothing(index_elements=_UNIQUE)
+    # The conversation of b_urn (no row: no conversation for that address yet).
+    return insert_message(make, _cv.c.id, _cv.join(_a, _a.c.id == _cv.c.address_id), _a.c.urn == URN)
 
 
 def _postgresql_statement() -> Any:
     ins = _insert(postgresql.insert).returning(_m.c.id, _m.c.conversation_id).cte("ins")
-    stored = exists(select(ins.c.id))
-    last_inbound = (update(_a).where(_a.c.urn == _URN, *_LATER, stored).values(last_inbound_at=_AT)
-                    .cte("set_last_inbound"))
-    name = update(_ct).where(_ct.c.id == _CONTACT_OF_URN, *_NAME_IS_NEW, stored).values(name=_NAME).cte("set_name")
+    last_inbound, name = address_updates(ins)
     new = select(ins.c.id, ins.c.conversation_id, false().label("duplicate"))
     already = select(_m.c.id, _m.c.conversation_id, true()).where(
         _m.c.channel == bindparam("b_channel"), _m.c.external_id == bindparam("b_external_id"))
@@ -90,7 +112,7 @@ _STORE_KNOWN_PG = DriverStatement(_postgresql_statement())
 _INSERT_KNOWN_SQLITE = _insert(sqlite.insert).returning(
     _m.c.id, _m.c.conversation_id,
     select(_ct.c.name).where(_ct.c.id == _CONTACT_OF_URN).scalar_subquery().label("contact_name"))
-_SET_LAST_INBOUND_SQLITE = update(_a).where(_a.c.urn == _URN, *_LATER).values(last_inbound_at=_AT)
+_SET_LAST_INBOUND_SQLITE = update(_a).where(_a.c.urn == URN, *_LATER).values(last_inbound_at=AT)
 _SET_NAME_SQLITE = update(_ct).where(_ct.c.id == _CONTACT_OF_URN).values(name=_NAME)
 
 #: INSERT ... ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, per dialect: a

@@ -33,6 +33,7 @@ from bot.pipeline import metrics
 from bot.pipeline.outbox import Claim, deliver_on_store
 from bot.pipeline.replies import insert_replies, queue_reply, replies_json, reply_values
 from bot.pipeline.turn_sql import (
+    ARRIVE,
     LOCK_AND_NEXT,
     NEXT,
     NEXT_ID_AND_OPEN,
@@ -140,6 +141,32 @@ class Processed:
     claimed: Claim | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A web chat message stored and answered by :meth:`ConversationProcessor.process_arrival`.
+
+    Attributes:
+        message_id: The message stored.
+        conversation_id: Its conversation.
+        more: Messages of the conversation are left to answer (this one among them when an
+            older one was answered first): the caller runs the conversation's job.
+    """
+
+    message_id: int
+    conversation_id: int
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """What one message's turn left for after its commit."""
+
+    more: bool
+    answers: dict[int, tuple[StoredReply, ...]]
+    claimed: Claim | None
+    on_store: bool
+
+
 class ConversationProcessor:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], nlu: NluEngine, *,
                  wakeups: Wakeups | None = None, channels: Mapping[str, Channel] | None = None,
@@ -153,6 +180,8 @@ class ConversationProcessor:
         # Which channels record a reply delivered as it is stored, decided once (the channels
         # are fixed when the runtime is built; a runtime protocol check costs microseconds).
         self._delivers_on_store = {name: ch for name, ch in self.channels.items() if isinstance(ch, DeliversOnStore)}
+        bind = sessions.kw.get("bind")
+        self._postgresql = bind is not None and bind.dialect.name == "postgresql"
         self._describes_abilities = {name for name, ch in self.channels.items()
                                      if isinstance(ch, DescribesCitizenAbilities)}
         self.wakeups = wakeups or LocalWakeups()
@@ -225,11 +254,10 @@ class ConversationProcessor:
         stale = False
         while more:
             msg_id: int | None = None
-            outbox_done = on_store = False
+            outbox_done = False
             # Only the claim of the transaction that ends the run is handed on: one whose
             # commit failed is gone with it.
             claimed = None
-            answers: dict[int, tuple[StoredReply, ...]] = {}
             started = time.perf_counter()
             try:
                 with self.sessions() as session, session.begin():
@@ -240,26 +268,8 @@ class ConversationProcessor:
                     if msg is None:
                         return Processed(handled)
                     msg_id = msg.id
-                    delivered_by = self._delivers_on_store.get(conv.channel)
-                    on_store = delivered_by is not None
-                    stored = self._handle(session, conv, msg, delivered_by)
-                    # Asked before the commit (by the turn's last statement), so the last
-                    # message costs no extra transaction just to find nothing. A message stored
-                    # after this check has queued its own job (the queue runs a conversation
-                    # once more when woken mid-run).
-                    more = stored.next_id is not None
-                    if delivered_by is not None:
-                        # Stored is delivered (the web chat): the turn's replies were stored
-                        # delivered; any other open reply of the conversation (a staff reply,
-                        # an earlier apology) is recorded in this transaction too, so the
-                        # outbox has nothing left to do.
-                        if stored.open_replies:
-                            deliver_on_store(session, self.settings.outbox, delivered_by, conv_id, utcnow())
-                        # With their ids: the waiting request needs no read-back.
-                        answers[msg_id] = stored.replies
-                    if not more and not on_store and self.claim_next is not None:
-                        session.flush()          # what the turn changed through the ORM, before the claim
-                        claimed = self.claim_next(session, conv_id, utcnow())
+                    turn = self._turn(session, conv, msg)
+                    more, claimed = turn.more, turn.claimed
             except _StaleTurn:
                 # Rolled back: that message was answered meanwhile. Look again, the slow way.
                 stale = more = True
@@ -272,11 +282,76 @@ class ConversationProcessor:
                 more = True
             else:
                 # Committed: whoever waits for this message's replies (the web chat) wakes now.
-                self.wakeups.processed((msg_id,), answers)
+                self.wakeups.processed((msg_id,), turn.answers)
                 metrics.processed(time.perf_counter() - started)
-                outbox_done = on_store
+                outbox_done = turn.on_store
             handled += 1
         return Processed(handled, outbox_done, claimed)
+
+    def process_arrival(self, values: Mapping[str, Any]) -> Arrival | None:
+        """Store a known citizen's web chat message and answer it in one transaction.
+
+        PostgreSQL, a channel that records replies delivered as they are stored: the message is
+        stored into its conversation under the conversation's lock and read back by the same
+        statement (:data:`ARRIVE`), answered, and committed with its replies. One transaction
+        and four round trips (BEGIN, that statement, the turn's end, COMMIT) instead of the
+        stored message's own and the turn's (six). When an older message of the conversation
+        is still unprocessed, that one is answered in this transaction and the new one waits
+        its turn (:attr:`Arrival.more`), so the order holds.
+
+        ``values``: the binds of :func:`bot.pipeline.inbound_sql.store_known`. None when this
+        way does not apply or nothing was committed (an unknown sender, a retry of a stored
+        message, any error): the caller stores the message alone and processes it the usual
+        way, where a failure is counted against the message, so nothing is lost and nothing
+        is answered twice.
+        """
+        if values["b_channel"] not in self._delivers_on_store or not self._postgresql:
+            return None
+        started = time.perf_counter()
+        try:
+            with self.sessions() as session, session.begin():
+                row = ARRIVE.first(session.connection(), values)
+                if row is None:
+                    return None
+                conv = conversation_of(row)
+                arrived: Inbound | None = Inbound(*row[LOCK_WIDTH:-1])
+                if row[-1]:
+                    # In a fresh snapshot, taken under the lock: the oldest still unprocessed.
+                    arrived = self._next(session, conv.id)
+                if arrived is None:
+                    return None
+                turn = self._turn(session, conv, arrived)
+        except _StaleTurn:
+            return None          # an older message was committed while this one waited
+        except Exception:  # noqa: BLE001 - rolled back: the usual way stores and handles it
+            log.warning("web chat message taken the usual way", exc_info=True)
+            return None
+        self.wakeups.processed((arrived.id,), turn.answers)
+        metrics.processed(time.perf_counter() - started)
+        return Arrival(row[LOCK_WIDTH], conv.id, turn.more or arrived.id != row[LOCK_WIDTH])
+
+    def _turn(self, session: Session, conv: ConversationRow, msg: Inbound) -> _Turn:
+        """Answer ``msg`` in the caller's transaction (it holds the conversation's lock)."""
+        delivered_by = self._delivers_on_store.get(conv.channel)
+        stored = self._handle(session, conv, msg, delivered_by)
+        # Asked before the commit (by the turn's last statement), so the last message costs no
+        # extra transaction just to find nothing. A message stored after this check has queued
+        # its own job (the queue runs a conversation once more when woken mid-run).
+        more = stored.next_id is not None
+        answers: dict[int, tuple[StoredReply, ...]] = {}
+        claimed = None
+        if delivered_by is not None:
+            # Stored is delivered (the web chat): the turn's replies were stored delivered; any
+            # other open reply of the conversation (a staff reply, an earlier apology) is
+            # recorded in this transaction too, so the outbox has nothing left to do.
+            if stored.open_replies:
+                deliver_on_store(session, self.settings.outbox, delivered_by, conv.id, utcnow())
+            # With their ids: the waiting request needs no read-back.
+            answers[msg.id] = stored.replies
+        elif not more and self.claim_next is not None:
+            session.flush()          # what the turn changed through the ORM, before the claim
+            claimed = self.claim_next(session, conv.id, utcnow())
+        return _Turn(more, answers, claimed, delivered_by is not None)
 
     def _next(self, session: Session, conv_id: int) -> Inbound | None:
         row = NEXT.first(session.connection(), {"b_conv": conv_id})

@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.pipeline.media import MediaFetcher
 from bot.pipeline.outbox import Outbox
-from bot.pipeline.process import ConversationProcessor
+from bot.pipeline.process import Arrival, ConversationProcessor
 from bot.store.models import Message, unprocessed, utcnow
 
 if TYPE_CHECKING:
@@ -46,6 +46,11 @@ class JobQueue(Protocol):
 
     def sweep(self, stall_seconds: float | None = None) -> int:
         """Enqueue every conversation with work left over; return how many."""
+
+    def arrive(self, values: Mapping[str, Any]) -> Arrival | None:
+        """Store and answer one message in the calling thread, in one transaction, when the
+        backend can (:meth:`ConversationProcessor.process_arrival`); None: store it alone and
+        call :meth:`process_here`."""
 
     def start(self) -> None: ...
 
@@ -112,6 +117,9 @@ class _Sweeping:
         """Backends whose jobs run elsewhere (Redis: ``warga worker``) or always here (inline)."""
         self.enqueue(conv_id)
 
+    def arrive(self, values: Mapping[str, Any]) -> Arrival | None:
+        return None
+
     def redrive(self, conv_id: int) -> None:
         """Queue a job for a conversation the sweeper found stalled."""
         self.enqueue(conv_id)
@@ -154,8 +162,12 @@ class ThreadQueue(_Sweeping):
     """In-process workers. A conversation is never handled by two threads at once."""
 
     def __init__(self, job: Callable[[int], None], sessions: sessionmaker[Session], *,
-                 threads: int, sweep_seconds: float, stall_seconds: float) -> None:
+                 threads: int, sweep_seconds: float, stall_seconds: float,
+                 arrivals: Callable[[Mapping[str, Any]], Arrival | None] | None = None) -> None:
         self.job = job
+        # ConversationProcessor.process_arrival: a web chat message stored and answered in one
+        # transaction (the database's lock on its conversation keeps any worker out meanwhile).
+        self.arrivals = arrivals
         self.sessions = sessions
         self.threads = threads
         self.sweep_seconds = sweep_seconds
@@ -192,6 +204,12 @@ class ThreadQueue(_Sweeping):
             self._run(conv_id)
         else:
             self.enqueue(conv_id)
+
+    def arrive(self, values: Mapping[str, Any]) -> Arrival | None:
+        """As :meth:`process_here`, a queue not started processes nothing here."""
+        if not self._workers or self.arrivals is None:
+            return None
+        return self.arrivals(values)
 
     def _work(self) -> None:
         while True:

@@ -130,6 +130,8 @@ class Receiver:
             log.exception("connector failed to parse a request; storing it raw",
                           extra={"channel": channel.name})
             items = [unstorable(channel.name, request, exc, "could not be parsed")]
+        if process_here and (arrived := self._arrive(items)) is not None:
+            return arrived
         try:
             received = store_and_commit(self.sessions, items)
         except DATABASE_UNAVAILABLE:
@@ -153,6 +155,23 @@ class Receiver:
                 # Off the request path: a slow Bot API must not delay the provider's 200.
                 _callbacks.submit(_acknowledge, channel.answer_callback, callback_id)
         return received
+
+
+    def _arrive(self, items: list[Inbound]) -> Received | None:
+        """A request's only message, stored and answered in one transaction by the queue
+        (:meth:`JobQueue.arrive`: the web chat on PostgreSQL), or None."""
+        only = items[0] if len(items) == 1 and isinstance(items[0], InboundMessage) else None
+        if only is None or only.event is not None or only.callback_id or only.kind != "message":
+            return None
+        only = _cleaned(only)
+        arrival = self.queue.arrive(_inbound_values(only))
+        if arrival is None:
+            return None
+        metrics.message_in(only.channel)
+        if arrival.more:
+            self.queue.process_here(arrival.conversation_id)
+        stored = Stored(arrival.message_id, arrival.conversation_id, False, True)
+        return Received((arrival.conversation_id,), (), 1, (stored,))
 
 
 # The database could not be reached or gave no connection: nothing was stored, so the request

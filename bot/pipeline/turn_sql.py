@@ -11,13 +11,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CTE, Table, Update, bindparam, exists, func, or_, select, true, update
+from sqlalchemy import CTE, Table, Update, and_, bindparam, exists, func, or_, select, true, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from bot.pipeline.inbound_sql import AT, URN, address_updates, insert_message
 from bot.pipeline.replies import inserted_replies
-from bot.store.conversation_rows import LOCK_SELECT
+from bot.store.conversation_rows import LOCK_SELECT, LOCKED_CONVERSATION
 from bot.store.driver_sql import DriverStatement
-from bot.store.models import Conversation, Message, open_replies, unprocessed
+from bot.store.models import ContactAddress, Conversation, Message, open_replies, unprocessed
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,22 @@ _NEXT_OF_LOCKED = (select(*(_m.c[f.name] for f in fields(Inbound)))
                    .where(_m.c.conversation_id == _c.c.id, unprocessed(_m.c)).order_by(_m.c.id).limit(1)
                    .lateral("next_message"))
 LOCK_AND_NEXT = DriverStatement(LOCK_SELECT.add_columns(*_NEXT_OF_LOCKED.c).outerjoin(_NEXT_OF_LOCKED, true()))
+# PostgreSQL, the web chat's arrival (ConversationProcessor.process_arrival): a known citizen's
+# message stored into their conversation, locked and read in the same statement, so the turn
+# that answers it is the message's own transaction. The lock is taken before the INSERT reads
+# the conversation, so every message stored this way is stored under the lock. Its last column
+# says whether an older message of the conversation is still unprocessed in the statement's
+# snapshot (then that one is answered first). No row: an unknown sender or a retry.
+_a = cast(Table, ContactAddress.__table__)
+_LOCKED = LOCKED_CONVERSATION.where(_a.c.urn == URN).cte("locked")
+_ARRIVED = (insert_message(postgresql.insert, _LOCKED.c.id, _LOCKED)
+            .returning(*(_m.c[f.name] for f in fields(Inbound))).cte("arrived"))
+_OLDER = exists().where(_m.c.conversation_id == _LOCKED.c.id, unprocessed(_m.c), _m.c.id < _ARRIVED.c.id)
+# The address as the message leaves it: its last inbound time moved as address_updates moves it.
+_AS_ARRIVED = [func.greatest(c, AT, type_=c.type).label(c.name) if c.name == "last_inbound_at" else c
+               for c in _LOCKED.c]
+ARRIVE = DriverStatement(select(*_AS_ARRIVED, *_ARRIVED.c, _OLDER.label("older"))
+                         .select_from(_LOCKED.join(_ARRIVED, true())).add_cte(*address_updates(_ARRIVED)))
 NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
                                  _m.c.id > bindparam("b_after"))
            .order_by(_m.c.id).limit(1))
@@ -87,9 +105,18 @@ def _turn_end(processed: Update) -> Update:
     return TURN_STATE.add_cte(done).returning(*NEXT_ID_AND_OPEN.selected_columns, _marked(done))
 
 
+# An older message of the conversation still unprocessed, in the turn's last statement's
+# snapshot (taken under the lock).
+_OLDER_WAITING = exists().where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),
+                                _m.c.id < bindparam("b_id"))
+
+
 def _marked(processed: CTE) -> Any:
-    # Whether the turn's UPDATE marked the message: not when a concurrent turn already had.
-    return exists(select(processed.c.id)).label("marked")
+    # Whether the turn's UPDATE marked the message, and no older one waits: not when a
+    # concurrent turn already had, nor when the turn's message was read in a snapshot taken
+    # before the lock (LOCK_AND_NEXT, ARRIVE) and an older one was committed meanwhile. Either
+    # way the turn is rolled back and the conversation read again under the lock.
+    return and_(exists(select(processed.c.id)), ~_OLDER_WAITING).label("marked")
 
 
 TURN_END = DriverStatement(_turn_end(PROCESSED))

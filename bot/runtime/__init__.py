@@ -91,7 +91,7 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     else:
         q = ThreadQueue(job, sessions, threads=settings.queue.threads,
                         sweep_seconds=settings.queue.sweep_seconds,
-                        stall_seconds=settings.queue.stall_seconds)
+                        stall_seconds=settings.queue.stall_seconds, arrivals=processor.process_arrival)
     if not inline:
         q.tidy = functools.partial(sweep_unanswered, sessions, settings)
     return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job, Receiver(sessions, q), wakeups)

@@ -60,13 +60,15 @@ _a = cast(Table, ContactAddress.__table__)
 _OWN = [f.name for f in fields(ConversationRow) if f.name not in ("contact", "address")]
 _CONTACT = [f.name for f in fields(ContactRow)]
 _ADDRESS = [f.name for f in fields(AddressRow)]
-#: The lock's statement (FOR NO KEY UPDATE OF conversations: see ConversationProcessor._lock);
-#: its first :data:`LOCK_WIDTH` columns are a :class:`ConversationRow` (:func:`conversation_of`).
-LOCK_SELECT = (
+#: A conversation locked (FOR NO KEY UPDATE OF conversations: see ConversationProcessor._lock)
+#: and read with its contact and address, without a WHERE yet; its first :data:`LOCK_WIDTH`
+#: columns are a :class:`ConversationRow` (:func:`conversation_of`).
+LOCKED_CONVERSATION = (
     select(*(_c.c[n] for n in _OWN), *(_ct.c[n] for n in _CONTACT), *(_a.c[n] for n in _ADDRESS))
     .select_from(_c.join(_ct, _ct.c.id == _c.c.contact_id).join(_a, _a.c.id == _c.c.address_id))
-    .where(_c.c.id == bindparam("b_conv"))
     .with_for_update(of=_c, key_share=True))
+#: The lock's statement: the conversation ``b_conv``.
+LOCK_SELECT = LOCKED_CONVERSATION.where(_c.c.id == bindparam("b_conv"))
 LOCK_WIDTH = len(_OWN) + len(_CONTACT) + len(_ADDRESS)
 _LOCK = DriverStatement(LOCK_SELECT)
 

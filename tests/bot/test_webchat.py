@@ -428,10 +428,11 @@ def test_choosing_english_makes_the_bot_answer_in_english(app, client):
         assert r.status_code == 400 and needle in r.get_json()["message"], r.get_json()
 
 
-def test_a_turn_is_two_statements_on_postgresql(app, client):
-    """On PostgreSQL, after the message is stored, the processing sends the lock with the next
-    message, and one statement with the replies, the "processed" mark and the state (SQLite:
-    the lock, the next message, the INSERT and the two UPDATEs of the turn's end). The replies keep their order,
+def test_a_message_is_two_statements_on_postgresql(app, client):
+    """On PostgreSQL a known citizen's message is one transaction of two statements: the message
+    stored with its conversation locked and read, then the replies, the "processed" mark and the
+    state (SQLite: the message stored, then the lock, the next message, the INSERT and the two
+    UPDATEs of the turn's end). The replies keep their order,
     the columns reply_values leaves to the model's defaults, and JSON null where it gives None
     (as SQLAlchemy stores None in a JSON column)."""
     from sqlalchemy import event, text
@@ -450,8 +451,8 @@ def test_a_turn_is_two_statements_on_postgresql(app, client):
         event.remove(rt.engine, "before_cursor_execute", seen)
     writes = [s.split()[0] for s in statements if not s.startswith(("BEGIN", "SELECT"))]
     if rt.engine.dialect.name == "postgresql":
-        assert writes == ["WITH", "WITH"]          # the message stored; the turn's end with its replies
-        assert sum(s.startswith("SELECT") for s in statements) == 1      # the lock with the next message
+        # The message stored under its conversation's lock; the turn's end with its replies.
+        assert [" ".join(s.split()[:2]) for s in statements] == ["WITH locked", "WITH processed"]
     else:
         assert writes[-3:] == ["INSERT", "UPDATE", "UPDATE"]   # the replies, "processed", the state
     assert len(body["replies"]) >= 2

@@ -1,0 +1,164 @@
+"""On PostgreSQL a known citizen's web chat message is stored and answered in one transaction:
+stored into its conversation under the conversation's lock, answered, committed with its replies
+(ConversationProcessor.process_arrival). What must still hold: every message stored once,
+answered once, in the order the conversation received them; an older message waiting is
+answered first; a turn that fails leaves the message to the usual way, which stores it and
+counts the failure."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.dialogue.engine import Dialogue
+from bot.pipeline.receive import store_and_commit
+from bot.store.conversation_rows import lock_conversation
+from bot.store.models import ContactAddress, Message
+from channels.base import InboundMessage
+from tests.conftest import make_settings, migrate
+from tests.pg_databases import create_pg_database, release_pg_database
+
+SENDER = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+URN = f"web:{SENDER}"
+
+
+@pytest.fixture
+def app(pg_reason: str | None, tmp_path: Path) -> Iterator[Any]:
+    if pg_reason:
+        pytest.fail(pg_reason)   # the arrival is PostgreSQL's: never pass without it
+    from bot.web.app import create_app
+
+    name, url = create_pg_database()
+    migrate(url)
+    # No sweeper: only the requests under test touch the conversation.
+    settings = make_settings(url, tmp_path, overrides={
+        "queue.sweep_seconds": 3600, "queue.stall_seconds": 3600, "server.chat_reply_wait_seconds": 10})
+    app = create_app(settings)
+    try:
+        yield app
+    finally:
+        app.extensions["warga"].close()
+        release_pg_database(name)
+
+
+def post(app: Any, text_: str, message_id: str) -> Any:
+    return app.test_client().post("/api/v1/chat/messages",
+                                  json={"sender": SENDER, "id": message_id, "text": text_})
+
+
+def stored_elsewhere(app: Any, text_: str, external_id: str) -> int:
+    """A message of the same conversation stored without being processed (another request that
+    took the usual way); its id."""
+    sent = store_and_commit(app.extensions["warga"].sessions, [InboundMessage(
+        channel="web", external_id=f"{SENDER}:{external_id}", sender=URN, text=text_, received_at=datetime.now(UTC))])
+    return sent.messages[0].message_id
+
+
+def inbound(app: Any) -> list[Message]:
+    with app.extensions["warga"].sessions() as s:
+        return list(s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id)))
+
+
+def first_reply_of(app: Any) -> dict[int, int]:
+    """Each inbound message's first reply id."""
+    with app.extensions["warga"].sessions() as s:
+        rows = s.execute(select(Message.reply_to_id, Message.id).where(Message.direction == "out")
+                         .order_by(Message.id)).all()
+    firsts: dict[int, int] = {}
+    for reply_to, reply_id in rows:
+        firsts.setdefault(reply_to, reply_id)
+    return firsts
+
+
+def conversation_id(app: Any) -> int:
+    first = post(app, "halo", "msg-first")            # a new citizen: the usual way creates the conversation
+    assert first.status_code == 200 and first.get_json()["replies"]
+    return inbound(app)[0].conversation_id
+
+
+def test_a_known_citizens_message_is_answered_in_the_response_and_stored_once(app):
+    conversation_id(app)
+    body = post(app, "jam buka kantor kelurahan kapan ya?", "msg-second").get_json()
+    assert body["replies"] and not body["pending"] and not body["duplicate"]
+    again = post(app, "jam buka kantor kelurahan kapan ya?", "msg-second").get_json()   # the client's retry
+    assert again["duplicate"] and again["message_id"] == body["message_id"]
+    messages = inbound(app)
+    assert [m.external_id.split(":")[-1] for m in messages] == ["msg-first", "msg-second"]
+    assert all(m.status == "processed" for m in messages)
+    with app.extensions["warga"].sessions() as s:
+        replies = s.scalars(select(Message).where(Message.reply_to_id == body["message_id"])
+                            .order_by(Message.id)).all()
+        address = s.scalar(select(ContactAddress).where(ContactAddress.urn == URN))
+    assert [r.id for r in replies] == [r["id"] for r in body["replies"]]
+    assert address is not None and address.last_inbound_at == messages[1].received_at
+
+
+def test_an_older_message_still_waiting_is_answered_first(app):
+    conversation_id(app)
+    older = stored_elsewhere(app, "jalan rusak parah di depan rumah saya", "msg-older")
+    body = post(app, "terima kasih", "msg-newer").get_json()
+    assert body["replies"] and not body["pending"]
+    newer = body["message_id"]
+    assert older < newer
+    firsts = first_reply_of(app)
+    assert firsts[older] < firsts[newer]          # answered in the order they arrived
+    assert all(m.status == "processed" for m in inbound(app))
+
+
+def test_an_older_message_committed_while_the_arrival_waited_for_the_lock_is_answered_first(app):
+    """The arrival's statement reads the conversation's messages in a snapshot taken before it
+    waited for the lock: a message committed meanwhile is older than the one it then stores.
+    The turn's end sees it under the lock; the turn is rolled back and the usual way answers
+    both, the older first."""
+    rt = app.extensions["warga"]
+    conv_id = conversation_id(app)
+    responses: list[Any] = []
+    with rt.sessions() as holder, holder.begin():
+        assert lock_conversation(holder.connection(), conv_id) is not None
+        pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        request = threading.Thread(target=lambda: responses.append(post(app, "terima kasih", "msg-newer")))
+        request.start()
+        _wait_until_blocked_on_a_lock(rt, pid)
+        older = stored_elsewhere(app, "jalan rusak parah di depan rumah saya", "msg-older")
+    request.join(timeout=60)
+    assert not request.is_alive()
+    body = responses[0].get_json()
+    assert body["replies"] and not body["pending"]
+    messages = inbound(app)
+    assert [m.external_id.split(":")[-1] for m in messages] == ["msg-first", "msg-older", "msg-newer"]     # each stored once
+    assert all(m.status == "processed" for m in messages)
+    firsts = first_reply_of(app)
+    assert firsts[older] < firsts[body["message_id"]]
+
+
+def test_a_turn_that_fails_leaves_the_message_stored_once_with_the_failure_counted(app, monkeypatch):
+    conversation_id(app)
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the dialogue")
+
+    monkeypatch.setattr(Dialogue, "step", broken)
+    response = post(app, "terima kasih", "msg-broken")
+    assert response.status_code in (200, 202)
+    broken_rows = [m for m in inbound(app) if m.external_id.endswith(":msg-broken")]
+    assert len(broken_rows) == 1                  # rolled back by the arrival, stored by the usual way
+    assert broken_rows[0].attempts >= 1 and "a bug in the dialogue" in (broken_rows[0].error_reason or "")
+
+
+def _wait_until_blocked_on_a_lock(rt: Any, holder_pid: int) -> None:
+    """Until another backend of this database waits for a lock (the request under test)."""
+    for _ in range(3000):
+        with rt.engine.connect() as conn:
+            waiting = conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> :holder"), {"holder": holder_pid}).scalar_one()
+        if waiting:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the request never waited for the conversation's lock")
