@@ -145,3 +145,38 @@ def test_requests_are_let_through_while_the_counters_cannot_be_reached(sqlite_ur
              for _ in range(5)]
     assert codes == [200] * 5
     assert "rate limit storage unreachable" in caplog.text
+
+
+def test_counting_in_memory_starts_no_thread_and_forgets_senders_who_never_come_back(monkeypatch):
+    """limits' memory storage would start a timer thread after hits; the app's sweeps old
+    counters in the hitting thread, once a minute."""
+    import limits.storage.memory
+    from limits import RateLimitItemPerMinute
+    from limits.strategies import SlidingWindowCounterRateLimiter
+
+    from bot.web.limits import QuietMemoryStorage
+
+    limits_clock, sweep_clock = FakeClock(), FakeClock()
+    monkeypatch.setattr(limits.storage.memory, "time", limits_clock)
+    storage = QuietMemoryStorage(clock=sweep_clock.time)
+    timers: list[Any] = []
+    real_timer = limits.storage.memory.threading.Timer
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        timers.append(args)
+        return real_timer(*args, **kwargs)
+
+    monkeypatch.setattr(limits.storage.memory.threading, "Timer", counted)
+    window = SlidingWindowCounterRateLimiter(storage)
+    per_minute = RateLimitItemPerMinute(3)
+    assert [window.hit(per_minute, "chat", "gone") for _ in range(4)] == [True, True, True, False]
+    for n in range(50):
+        window.hit(per_minute, "chat", f"sender-{n}")
+    assert timers == []
+    assert any("gone" in key for key in storage.storage)
+    # Two minutes on, one more hit sweeps: the counters of everyone who did not come back go.
+    limits_clock.now += 121
+    sweep_clock.now += 121
+    assert window.hit(per_minute, "chat", "back")
+    assert [key for key in storage.storage if "back" not in key] == []
+    assert timers == []
