@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.settings import Category, ComplaintSettings
+from bot.store.driver_sql import DriverStatement
 from bot.store.engine import IDLE_PING_SECONDS, ping_idle_connections
 from bot.store.models import Complaint, ComplaintEvent, TicketCounter, utcnow
 
@@ -113,6 +114,11 @@ _NEXT_PG = _next_value(pg_insert)
 _NEXT_SQLITE = _next_value(sqlite_insert)
 
 
+# The complaint already filed from a message (a turn run again after its commit failed).
+_FILED_FROM = DriverStatement(select(cast(Table, Complaint.__table__).c.id)
+                              .where(cast(Table, Complaint.__table__).c.source_message_id == bindparam("b_message")))
+
+
 class ComplaintService:
     def __init__(self, session: Session, settings: ComplaintSettings, ticket_prefix: str,
                  timezone: str = "UTC") -> None:
@@ -135,9 +141,8 @@ class ComplaintService:
              staff_user_id: int | None = None) -> Complaint:
         """File a complaint, or return the one already filed from the same message."""
         if new.source_message_id is not None:
-            existing = self.s.scalars(select(Complaint).where(
-                Complaint.source_message_id == new.source_message_id)).first()
-            if existing is not None:
+            existing_id = _FILED_FROM.first(self.s.connection(), {"b_message": new.source_message_id})
+            if existing_id is not None and (existing := self.s.get(Complaint, existing_id[0])) is not None:
                 return existing
         cat = self.category(new.category)
         now = utcnow()

@@ -102,7 +102,9 @@ class DbDialoguePorts:
             return None
         c, own = found
         where = c.location_text or (f"{c.latitude:.5f}, {c.longitude:.5f}" if c.latitude is not None else "-")
-        return Duplicate(view_of(c), where, own)
+        view = ComplaintView(ticket=c.ticket, category=c.category, agency=c.agency, status=c.status,
+                             updated_at=c.updated_at, due_at=c.due_at, resolve_due_at=None)
+        return Duplicate(view, where, own)
 
     def follow(self, ticket: str, draft: ComplaintDraft) -> ComplaintView | None:
         c = self.complaints.by_ticket(ticket)

@@ -10,14 +10,16 @@ followers and are told of its status changes like its owner.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bot.casework.complaints import CLOSED
 from bot.settings import ComplaintSettings
+from bot.store.driver_sql import DriverStatement
 from bot.store.models import Complaint, ComplaintFollower, Conversation, utcnow
 from bot.store.places import normal_place
 
@@ -57,8 +59,49 @@ def same_place(a: Place, b: Place, max_distance_m: float) -> bool:
     return pa is not None and pb is not None and distance_m(pa, pb) <= max_distance_m
 
 
+_c = cast(Table, Complaint.__table__)
+_f = cast(Table, ComplaintFollower.__table__)
+_CONTACT = bindparam("b_contact", type_=_c.c.contact_id.type)
+# The citizen filed it or follows it: theirs comes first.
+_OWN = or_(_c.c.contact_id == _CONTACT,
+           _c.c.id.in_(select(_f.c.complaint_id).where(_f.c.contact_id == _CONTACT))).label("own")
+# Open, of the category, recent, and not itself a duplicate (each closed status its own bound
+# value: a cached statement, where an IN list is spliced in at every execution).
+_IS_OPEN = (_c.c.category == bindparam("b_category"), _c.c.created_at >= bindparam("b_since"),
+            *(_c.c.status != status for status in CLOSED), _c.c.duplicate_of_id.is_(None))
+
+
+@dataclass(frozen=True, slots=True)
+class FoundComplaint:
+    """The complaint a new one repeats, as the citizen is told of it (a row, not the ORM's
+    entity: loading that cost more than the search)."""
+
+    id: int
+    ticket: str
+    category: str
+    agency: str
+    status: str
+    updated_at: datetime
+    due_at: datetime | None
+    location_text: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+_FOUND = [_c.c[f.name] for f in fields(FoundComplaint)]
+# The same address: an indexed equality on the stored key, one row whatever the number of
+# complaints on the street (on a flood morning, hundreds). Built once, like the next one.
+_SAME_ADDRESS = DriverStatement(select(_OWN, *_FOUND).where(*_IS_OPEN, _c.c.location_key == bindparam("b_key"))
+                                .order_by(_OWN.desc(), _c.c.id.desc()).limit(1))
+# Near a shared point: a box a little larger than the circle; SQL narrows, haversine decides.
+_NEAR = DriverStatement(select(_OWN, *_FOUND).where(
+    *_IS_OPEN, _c.c.latitude.between(bindparam("b_lat_min"), bindparam("b_lat_max")),
+    _c.c.longitude.between(bindparam("b_lon_min"), bindparam("b_lon_max")))
+    .order_by(_c.c.id.desc()).limit(MAX_CANDIDATES))
+
+
 def find_duplicate(session: Session, settings: ComplaintSettings, category: str, place: Place,
-                   contact_id: int, now: datetime | None = None) -> tuple[Complaint, bool] | None:
+                   contact_id: int, now: datetime | None = None) -> tuple[FoundComplaint, bool] | None:
     """The open complaint this new one repeats, and whether ``contact_id`` already owns or follows it.
 
     The citizen's own (or followed) complaint comes first: the same person reporting the same
@@ -68,35 +111,29 @@ def find_duplicate(session: Session, settings: ComplaintSettings, category: str,
     key = normal_place(place.text)
     if settings.duplicate_days <= 0 or (not key and place.point is None):
         return None
-    since = (now or utcnow()) - timedelta(days=settings.duplicate_days)
-    is_open = (Complaint.category == category, Complaint.created_at >= since,
-               Complaint.status.not_in(CLOSED), Complaint.duplicate_of_id.is_(None))
-    own = or_(Complaint.contact_id == contact_id, Complaint.id.in_(
-        select(ComplaintFollower.complaint_id).where(ComplaintFollower.contact_id == contact_id))).label("own")
-    found: list[tuple[bool, int]] = []          # (own, id): the largest wins
+    params: dict[str, object] = {
+        "b_category": category, "b_contact": contact_id,
+        "b_since": (now or utcnow()) - timedelta(days=settings.duplicate_days)}
+    conn = session.connection()
+    found: list[tuple[bool, FoundComplaint]] = []
     if key:
-        # The same address: an indexed equality on the stored key, one row whatever the number
-        # of complaints on the street (on a flood morning, hundreds).
-        row = session.execute(select(own, Complaint.id).where(*is_open, Complaint.location_key == key)
-                              .order_by(own.desc(), Complaint.id.desc()).limit(1)).first()
-        if row is not None:
-            found.append((bool(row.own), row.id))
+        found += [(bool(own), FoundComplaint(*rest))
+                  for own, *rest in _SAME_ADDRESS.rows(conn, {**params, "b_key": key})]
     if place.point is not None:
-        # A box a little larger than the circle: SQL narrows, haversine decides.
         lat, lon = place.point
         dlat = settings.duplicate_distance_m / 111_000 + 1e-6
         dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-        rows = session.execute(select(own, Complaint.id, Complaint.latitude, Complaint.longitude).where(
-            *is_open, Complaint.latitude.between(lat - dlat, lat + dlat),
-            Complaint.longitude.between(lon - dlon, lon + dlon))
-            .order_by(Complaint.id.desc()).limit(MAX_CANDIDATES)).all()
-        found += [(bool(r.own), r.id) for r in rows
-                  if distance_m(place.point, (r.latitude, r.longitude)) <= settings.duplicate_distance_m]
+        rows = _NEAR.rows(conn, {**params, "b_lat_min": lat - dlat, "b_lat_max": lat + dlat,
+                                 "b_lon_min": lon - dlon, "b_lon_max": lon + dlon})
+        for own, *rest in rows:
+            candidate = FoundComplaint(*rest)
+            if candidate.latitude is not None and candidate.longitude is not None and distance_m(
+                    place.point, (candidate.latitude, candidate.longitude)) <= settings.duplicate_distance_m:
+                found.append((bool(own), candidate))
     if not found:
         return None
-    is_own, complaint_id = max(found)
-    complaint = session.get(Complaint, complaint_id)
-    return (complaint, is_own) if complaint is not None else None
+    is_own, complaint = max(found, key=lambda f: (f[0], f[1].id))
+    return complaint, is_own
 
 
 def follows(session: Session, complaint: Complaint, contact_id: int) -> bool:
