@@ -148,8 +148,8 @@ class Arrival:
     Attributes:
         message_id: The message stored.
         conversation_id: Its conversation.
-        more: Messages of the conversation are left to answer (this one among them when an
-            older one was answered first): the caller runs the conversation's job.
+        more: Messages of the conversation stored meanwhile are left to answer: the caller
+            runs the conversation's job.
     """
 
     message_id: int
@@ -296,8 +296,8 @@ class ConversationProcessor:
         statement (:data:`ARRIVE`), answered, and committed with its replies. One transaction
         and four round trips (BEGIN, that statement, the turn's end, COMMIT) instead of the
         stored message's own and the turn's (six). When an older message of the conversation
-        is still unprocessed, that one is answered in this transaction and the new one waits
-        its turn (:attr:`Arrival.more`), so the order holds.
+        is still unprocessed, the turn's end refuses (:class:`_StaleTurn`) and everything is
+        rolled back: the usual way then answers both in order.
 
         ``values``: the binds of :func:`bot.pipeline.inbound_sql.store_known`. None when this
         way does not apply or nothing was committed (an unknown sender, a retry of a stored
@@ -314,21 +314,16 @@ class ConversationProcessor:
                 if row is None:
                     return None
                 conv = conversation_of(row)
-                arrived: Inbound | None = Inbound(*row[LOCK_WIDTH:-1])
-                if row[-1]:
-                    # In a fresh snapshot, taken under the lock: the oldest still unprocessed.
-                    arrived = self._next(session, conv.id)
-                if arrived is None:
-                    return None
+                arrived = Inbound(*row[LOCK_WIDTH:])
                 turn = self._turn(session, conv, arrived)
         except _StaleTurn:
-            return None          # an older message was committed while this one waited
+            return None          # an older message waits: the usual way answers it first
         except Exception:  # noqa: BLE001 - rolled back: the usual way stores and handles it
             log.warning("web chat message taken the usual way", exc_info=True)
             return None
         self.wakeups.processed((arrived.id,), turn.answers)
         metrics.processed(time.perf_counter() - started)
-        return Arrival(row[LOCK_WIDTH], conv.id, turn.more or arrived.id != row[LOCK_WIDTH])
+        return Arrival(arrived.id, conv.id, turn.more)
 
     def _turn(self, session: Session, conv: ConversationRow, msg: Inbound) -> _Turn:
         """Answer ``msg`` in the caller's transaction (it holds the conversation's lock)."""
