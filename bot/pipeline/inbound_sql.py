@@ -69,8 +69,8 @@ URN = bindparam("b_urn", type_=_a.c.urn.type)
 # backwards: WhatsApp's 24-hour window is counted from it.
 AT = bindparam("b_at", type_=_a.c.last_inbound_at.type)
 _LATER = (AT.is_not(None), or_(_a.c.last_inbound_at.is_(None), _a.c.last_inbound_at < AT))
-_NAME = bindparam("b_name", type_=String())
-_NAME_IS_NEW = (func.coalesce(_NAME, "") != "", or_(_ct.c.name.is_(None), _ct.c.name == ""))
+NAME = bindparam("b_name", type_=String())
+_NAME_IS_NEW = (func.coalesce(NAME, "") != "", or_(_ct.c.name.is_(None), _ct.c.name == ""))
 _CONTACT_OF_URN = select(_a.c.contact_id).where(_a.c.urn == URN).scalar_subquery()
 
 
@@ -90,7 +90,7 @@ def address_updates(ins: CTE) -> tuple[CTE, CTE]:
     stored = exists(select(ins.c.id))
     last_inbound = (update(_a).where(_a.c.urn == URN, *_LATER, stored).values(last_inbound_at=AT)
                     .cte("set_last_inbound"))
-    name = update(_ct).where(_ct.c.id == _CONTACT_OF_URN, *_NAME_IS_NEW, stored).values(name=_NAME).cte("set_name")
+    name = update(_ct).where(_ct.c.id == _CONTACT_OF_URN, *_NAME_IS_NEW, stored).values(name=NAME).cte("set_name")
     return last_inbound, name
 
 
@@ -113,7 +113,7 @@ _INSERT_KNOWN_SQLITE = _insert(sqlite.insert).returning(
     _m.c.id, _m.c.conversation_id,
     select(_ct.c.name).where(_ct.c.id == _CONTACT_OF_URN).scalar_subquery().label("contact_name"))
 _SET_LAST_INBOUND_SQLITE = update(_a).where(_a.c.urn == URN, *_LATER).values(last_inbound_at=AT)
-_SET_NAME_SQLITE = update(_ct).where(_ct.c.id == _CONTACT_OF_URN).values(name=_NAME)
+_SET_NAME_SQLITE = update(_ct).where(_ct.c.id == _CONTACT_OF_URN).values(name=NAME)
 
 #: INSERT ... ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, per dialect: a
 #: provider's retry racing the first delivery returns nothing instead of raising, so no

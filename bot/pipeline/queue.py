@@ -159,7 +159,9 @@ def start_sweeper(q: JobQueue, every_seconds: float) -> tuple[threading.Thread, 
 
 
 class ThreadQueue(_Sweeping):
-    """In-process workers. A conversation is never handled by two threads at once."""
+    """In-process workers. A conversation's job never runs in two threads at once; a web chat
+    arrival (:meth:`arrive`) does not wait for a worker that has it: the database's lock on the
+    conversation orders the two."""
 
     def __init__(self, job: Callable[[int], None], sessions: sessionmaker[Session], *,
                  threads: int, sweep_seconds: float, stall_seconds: float,

@@ -112,10 +112,13 @@ class Receiver:
             request: The request as the connector sees it.
             authenticated: The request did not come from the network but from our own
                 authenticated call to the provider (Telegram ``getUpdates``): skip ``verify``.
-            process_here: Process the stored messages in this thread before returning when
-                their conversation is free (:meth:`JobQueue.process_here`): for a caller that
-                answers with the replies (the web chat). Processing starts only after the
-                commit, so a crash still leaves the message to the sweeper.
+            process_here: Process the stored messages in this thread before returning: for a
+                caller that answers with the replies (the web chat). A request's only message
+                from a known citizen is stored and answered in one transaction when the queue
+                can (:meth:`JobQueue.arrive`): a crash before its commit stores nothing, and
+                the request, unanswered, is sent again. Otherwise processing starts after the
+                store's commit, when the conversation is free (:meth:`JobQueue.process_here`),
+                so a crash leaves the message to the sweeper.
 
         Raises:
             WebhookRejected: The request is not authentic (nothing was stored).

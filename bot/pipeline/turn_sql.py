@@ -11,11 +11,11 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CTE, Table, Update, and_, bindparam, exists, func, or_, select, true, update
+from sqlalchemy import CTE, Table, Update, and_, bindparam, case, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from bot.pipeline.inbound_sql import AT, URN, address_updates, insert_message
+from bot.pipeline.inbound_sql import AT, NAME, URN, address_updates, insert_message
 from bot.pipeline.replies import inserted_replies
 from bot.store.conversation_rows import LOCK_SELECT, LOCKED_CONVERSATION
 from bot.store.driver_sql import DriverStatement
@@ -63,17 +63,26 @@ LOCK_AND_NEXT = DriverStatement(LOCK_SELECT.add_columns(*_NEXT_OF_LOCKED.c).oute
 # message stored into their conversation, locked and read in the same statement, so the turn
 # that answers it is the message's own transaction. The lock is taken before the INSERT reads
 # the conversation, so every message stored this way is stored under the lock. Whether an older
-# message still waits is asked by the turn's end (_marked), under the lock: the statement's own
-# snapshot predates the lock, and a scan of the partial index of unprocessed messages walks
-# every entry its processed messages left behind until a vacuum, so it is asked once, there.
+# message still waits is asked by the turn's end (_marked), under the lock. The contact and
+# address are read in the statement's snapshot (as LOCK_AND_NEXT reads them): the name and last
+# inbound time the statement itself sets (address_updates) are applied to what it returns.
 # No row: an unknown sender or a retry.
 _a = cast(Table, ContactAddress.__table__)
 _LOCKED = LOCKED_CONVERSATION.where(_a.c.urn == URN).cte("locked")
 _ARRIVED = (insert_message(postgresql.insert, _LOCKED.c.id, _LOCKED)
             .returning(*(_m.c[f.name] for f in fields(Inbound))).cte("arrived"))
-# The address as the message leaves it: its last inbound time moved as address_updates moves it.
-_AS_ARRIVED = [func.greatest(c, AT, type_=c.type).label(c.name) if c.name == "last_inbound_at" else c
-               for c in _LOCKED.c]
+
+
+def _as_arrived(column: Any) -> Any:
+    if column.name == "last_inbound_at":
+        return func.greatest(column, AT, type_=column.type).label(column.name)
+    if column.name == "name":      # the contact's, filled when it was empty (address_updates)
+        given = and_(func.coalesce(NAME, "") != "", or_(column.is_(None), column == ""))
+        return case((given, NAME), else_=column).label(column.name)
+    return column
+
+
+_AS_ARRIVED = [_as_arrived(c) for c in _LOCKED.c]
 ARRIVE = DriverStatement(select(*_AS_ARRIVED, *_ARRIVED.c)
                          .select_from(_LOCKED.join(_ARRIVED, true())).add_cte(*address_updates(_ARRIVED)))
 NEXT_ID = (select(_m.c.id).where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c),

@@ -145,8 +145,10 @@ def post_message() -> Any:
             # The database refused what was sent (stored raw for staff): the client must change it.
             return _json_error(400, "bad_request", "the message could not be stored as sent")
         stored = received.messages[0]
-        # A retry of a message already stored keeps the first upload's file, not this copy.
-        keep_upload = not stored.duplicate
+        # A retry of a message already stored keeps the first upload's file, not this copy;
+        # unless the stored message is this very request's (stored and committed by the
+        # one-transaction path, whose commit's answer was lost, then found again).
+        keep_upload = not stored.duplicate or (upload is not None and _stored_with(rt, stored.message_id, upload.path))
     finally:
         if upload is not None and not keep_upload:
             Path(upload.path).unlink(missing_ok=True)
@@ -171,6 +173,13 @@ def post_message() -> Any:
     body = {"message_id": stored.message_id, "duplicate": stored.duplicate,
             "replies": [_out(m) for m in replies], "pending": not done}
     return jsonify(body), 200 if done else 202
+
+
+def _stored_with(rt: Any, message_id: int, path: str) -> bool:
+    """Whether the stored message's attachments include the file at ``path``."""
+    with rt.sessions() as s:
+        media = s.scalar(select(Message.media).where(Message.id == message_id)) or []
+    return any(isinstance(item, dict) and item.get("stored") == path for item in media)
 
 
 def _requested_language(rt: Any, req: WebhookRequest) -> str | None:

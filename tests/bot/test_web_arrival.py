@@ -47,9 +47,9 @@ def app(pg_reason: str | None, tmp_path: Path) -> Iterator[Any]:
         release_pg_database(name)
 
 
-def post(app: Any, text_: str, message_id: str) -> Any:
+def post(app: Any, text_: str, message_id: str, **more: Any) -> Any:
     return app.test_client().post("/api/v1/chat/messages",
-                                  json={"sender": SENDER, "id": message_id, "text": text_})
+                                  json={"sender": SENDER, "id": message_id, "text": text_, **more})
 
 
 def stored_elsewhere(app: Any, text_: str, external_id: str) -> int:
@@ -97,6 +97,12 @@ def test_a_known_citizens_message_is_answered_in_the_response_and_stored_once(ap
         address = s.scalar(select(ContactAddress).where(ContactAddress.urn == URN))
     assert [r.id for r in replies] == [r["id"] for r in body["replies"]]
     assert address is not None and address.last_inbound_at == messages[1].received_at
+
+
+def test_a_name_given_with_the_message_is_used_in_its_answer(app):
+    conversation_id(app)
+    body = post(app, "halo", "msg-named", name="Budi").get_json()
+    assert "Budi" in body["replies"][0]["text"]
 
 
 def test_an_older_message_still_waiting_is_answered_first(app):
@@ -162,3 +168,29 @@ def _wait_until_blocked_on_a_lock(rt: Any, holder_pid: int) -> None:
             return
         threading.Event().wait(0.01)
     raise AssertionError("the request never waited for the conversation's lock")
+
+
+def test_a_photo_stored_by_a_commit_whose_answer_was_lost_keeps_its_file(app, monkeypatch):
+    """The one-transaction path committed, but its caller never heard so (the connection broke
+    as COMMIT was answered): the usual way then finds the message stored, by this very request,
+    and the upload it points to must stay."""
+    import io
+
+    from bot.pipeline.process import ConversationProcessor
+    from tests.bot.citizen import tiny_png
+
+    conversation_id(app)
+    arrive = ConversationProcessor.process_arrival
+
+    def committed_but_unheard(self: Any, values: Any) -> None:
+        assert arrive(self, values) is not None
+        return None
+
+    monkeypatch.setattr(ConversationProcessor, "process_arrival", committed_but_unheard)
+    app.extensions["warga"].queue.arrivals = app.extensions["warga"].processor.process_arrival
+    response = app.test_client().post("/api/v1/chat/messages", content_type="multipart/form-data", data={
+        "sender": SENDER, "id": "msg-photo", "photo": (io.BytesIO(tiny_png()), "foto-jalan.png", "image/png")})
+    assert response.status_code == 200 and response.get_json()["duplicate"]
+    photo = [m for m in inbound(app) if m.external_id.endswith(":msg-photo")]
+    assert len(photo) == 1
+    assert Path(photo[0].media[0]["stored"]).read_bytes() == tiny_png()
