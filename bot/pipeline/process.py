@@ -214,7 +214,10 @@ class ConversationProcessor:
         if row is None:
             return None
         message = row[LOCK_WIDTH:]
-        return conversation_of(row), (Inbound(*message) if message[0] is not None else None)
+        if message[0] is None:
+            # Nothing after the last answered message: read from the start (see LOCK_AND_NEXT).
+            return conversation_of(row), self._next(session, conv_id)
+        return conversation_of(row), Inbound(*message)
 
     def _button_from_digit(self, session: Session, conv_id: int, msg: Inbound) -> str | None:
         """On channels without buttons the choices were numbered; "1" picks the first."""

@@ -55,9 +55,22 @@ NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
 # message that turn answered. The turn's end marks it processed only while it is not
 # (PROCESSED), and a turn that finds it was is rolled back and run again the slow way
 # (process._StaleTurn): rare, and never answered twice.
+#
+# It is looked for after the conversation's last answered message: the partial index of
+# unprocessed messages keeps an entry for every message processed since the last vacuum, and
+# reading it from the start walked them all, every turn. Messages are answered in order (the
+# turn's end refuses otherwise), so none before that one waits, except one committed after a
+# later one was answered (its INSERT began first): when nothing is found after it, the
+# processor reads NEXT from the start (ConversationProcessor._lock_and_next), so that one is
+# answered too, late.
+_answered = _m.alias("answered")
+_LAST_ANSWERED = (select(_answered.c.id).where(_answered.c.conversation_id == _c.c.id, _answered.c.direction == "in",
+                                               _answered.c.processed_at.is_not(None))
+                  .order_by(_answered.c.id.desc()).limit(1).correlate(_c).scalar_subquery())
 _NEXT_OF_LOCKED = (select(*(_m.c[f.name] for f in fields(Inbound)))
-                   .where(_m.c.conversation_id == _c.c.id, unprocessed(_m.c)).order_by(_m.c.id).limit(1)
-                   .lateral("next_message"))
+                   .where(_m.c.conversation_id == _c.c.id, unprocessed(_m.c),
+                          _m.c.id > func.coalesce(_LAST_ANSWERED, 0))
+                   .order_by(_m.c.id).limit(1).lateral("next_message"))
 LOCK_AND_NEXT = DriverStatement(LOCK_SELECT.add_columns(*_NEXT_OF_LOCKED.c).outerjoin(_NEXT_OF_LOCKED, true()))
 # PostgreSQL, the web chat's arrival (ConversationProcessor.process_arrival): a known citizen's
 # message stored into their conversation, locked and read in the same statement, so the turn

@@ -95,3 +95,22 @@ def test_a_message_answered_while_the_turn_waited_for_the_lock_is_not_answered_a
         count = s.scalar(select(func.count()).select_from(Message).where(Message.direction == "out"))
     assert replies == ["jawaban pertama"] and count == 1     # answered once, by the other turn
     assert inbound.attempts == 0 and inbound.error_reason is None and inbound.status == "processed"
+
+
+def test_a_message_committed_after_a_later_one_was_answered_is_still_answered(rt):
+    """The next message is looked for after the conversation's last answered one. A message
+    whose INSERT began first but committed after a later message was answered lies before it:
+    a run that finds nothing after the last answered message reads from the start."""
+    sent = store_and_commit(rt.sessions, [InboundMessage(channel="web", external_id="early", sender="web:rina",
+                                                         text="halo", received_at=datetime.now(UTC))])
+    conv_id, early = sent.messages[0].conversation_id, sent.messages[0].message_id
+    with rt.sessions() as s, s.begin():     # the later message, answered already
+        s.execute(text(
+            "INSERT INTO messages (conversation_id, direction, channel, kind, external_id, text, buttons, media, "
+            "status, attempts, parts_sent, provider_answered, received_at, processed_at, created_at) VALUES "
+            "(:c, 'in', 'web', 'message', 'later', 'terima kasih', '[]', '[]', 'processed', 0, 0, false, now(), "
+            "now(), now())"), {"c": conv_id})
+    assert rt.processor.process(conv_id).handled == 1
+    with rt.sessions() as s:
+        assert s.get_one(Message, early).status == "processed"
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.reply_to_id == early)) >= 1
