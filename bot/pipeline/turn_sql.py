@@ -11,7 +11,21 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CTE, Table, Update, and_, bindparam, case, exists, func, or_, select, true, update
+from sqlalchemy import (
+    CTE,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
@@ -47,6 +61,10 @@ class Inbound:
 # (building a statement costs more CPU than running it); the last reads only the id.
 _m = cast(Table, Message.__table__)
 _c = cast(Table, Conversation.__table__)
+# "Inbound" written into the SQL, not bound: a prepared statement's generic plan knows nothing
+# of a bound value, and with "direction = $1" PostgreSQL ANDed a bitmap of every inbound
+# message in ix_messages_outbox into a look-up of a few rows.
+_IN = literal_column("'in'")
 NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
          .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
 # PostgreSQL: the lock and the oldest unprocessed message in one round trip. The message is read
@@ -64,7 +82,7 @@ NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
 # processor reads NEXT from the start (ConversationProcessor._lock_and_next), so that one is
 # answered too, late.
 _answered = _m.alias("answered")
-_LAST_ANSWERED = (select(_answered.c.id).where(_answered.c.conversation_id == _c.c.id, _answered.c.direction == "in",
+_LAST_ANSWERED = (select(_answered.c.id).where(_answered.c.conversation_id == _c.c.id, _answered.c.direction == _IN,
                                                _answered.c.processed_at.is_not(None))
                   .order_by(_answered.c.id.desc()).limit(1).correlate(_c).scalar_subquery())
 _NEXT_OF_LOCKED = (select(*(_m.c[f.name] for f in fields(Inbound)))
@@ -135,7 +153,7 @@ def _turn_end(processed: Update) -> Update:
 # unprocessed messages for any older one walked every entry the conversation's processed
 # messages left in it until the next vacuum (a fifth of the throughput under bench/load.py).
 _PREVIOUS = (select(_m.c.processed_at)
-             .where(_m.c.conversation_id == bindparam("b_conv"), _m.c.direction == "in",
+             .where(_m.c.conversation_id == bindparam("b_conv"), _m.c.direction == _IN,
                     _m.c.id < bindparam("b_id"))
              .order_by(_m.c.id.desc()).limit(1).subquery("previous"))
 _OLDER_WAITING = exists().where(_PREVIOUS.c.processed_at.is_(None))
