@@ -64,7 +64,7 @@ _c = cast(Table, Conversation.__table__)
 # "Inbound" written into the SQL, not bound: a prepared statement's generic plan knows nothing
 # of a bound value, and with "direction = $1" PostgreSQL ANDed a bitmap of every inbound
 # message in ix_messages_outbox into a look-up of a few rows.
-_IN = literal_column("'in'")
+_IN: Any = literal_column("'in'")
 NEXT = DriverStatement(select(*(_m.c[f.name] for f in fields(Inbound)))
          .where(_m.c.conversation_id == bindparam("b_conv"), unprocessed(_m.c)).order_by(_m.c.id).limit(1))
 # PostgreSQL: the lock and the oldest unprocessed message in one round trip. The message is read

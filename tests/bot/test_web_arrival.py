@@ -79,7 +79,9 @@ def first_reply_of(app: Any) -> dict[int, int]:
 def conversation_id(app: Any) -> int:
     first = post(app, "halo", "msg-first")            # a new citizen: the usual way creates the conversation
     assert first.status_code == 200 and first.get_json()["replies"]
-    return inbound(app)[0].conversation_id
+    conv_id = inbound(app)[0].conversation_id
+    assert conv_id is not None
+    return conv_id
 
 
 def test_a_known_citizens_message_is_answered_in_the_response_and_stored_once(app):
@@ -89,7 +91,7 @@ def test_a_known_citizens_message_is_answered_in_the_response_and_stored_once(ap
     again = post(app, "jam buka kantor kelurahan kapan ya?", "msg-second").get_json()   # the client's retry
     assert again["duplicate"] and again["message_id"] == body["message_id"]
     messages = inbound(app)
-    assert [m.external_id.split(":")[-1] for m in messages] == ["msg-first", "msg-second"]
+    assert [(m.external_id or "").split(":")[-1] for m in messages] == ["msg-first", "msg-second"]
     assert all(m.status == "processed" for m in messages)
     with app.extensions["warga"].sessions() as s:
         replies = s.scalars(select(Message).where(Message.reply_to_id == body["message_id"])
@@ -137,7 +139,8 @@ def test_an_older_message_committed_while_the_arrival_waited_for_the_lock_is_ans
     body = responses[0].get_json()
     assert body["replies"] and not body["pending"]
     messages = inbound(app)
-    assert [m.external_id.split(":")[-1] for m in messages] == ["msg-first", "msg-older", "msg-newer"]     # each stored once
+    # Each stored once.
+    assert [(m.external_id or "").split(":")[-1] for m in messages] == ["msg-first", "msg-older", "msg-newer"]
     assert all(m.status == "processed" for m in messages)
     firsts = first_reply_of(app)
     assert firsts[older] < firsts[body["message_id"]]
@@ -152,7 +155,7 @@ def test_a_turn_that_fails_leaves_the_message_stored_once_with_the_failure_count
     monkeypatch.setattr(Dialogue, "step", broken)
     response = post(app, "terima kasih", "msg-broken")
     assert response.status_code in (200, 202)
-    broken_rows = [m for m in inbound(app) if m.external_id.endswith(":msg-broken")]
+    broken_rows = [m for m in inbound(app) if (m.external_id or "").endswith(":msg-broken")]
     assert len(broken_rows) == 1                  # rolled back by the arrival, stored by the usual way
     assert broken_rows[0].attempts >= 1 and "a bug in the dialogue" in (broken_rows[0].error_reason or "")
 
@@ -191,6 +194,6 @@ def test_a_photo_stored_by_a_commit_whose_answer_was_lost_keeps_its_file(app, mo
     response = app.test_client().post("/api/v1/chat/messages", content_type="multipart/form-data", data={
         "sender": SENDER, "id": "msg-photo", "photo": (io.BytesIO(tiny_png()), "foto-jalan.png", "image/png")})
     assert response.status_code == 200 and response.get_json()["duplicate"]
-    photo = [m for m in inbound(app) if m.external_id.endswith(":msg-photo")]
+    photo = [m for m in inbound(app) if (m.external_id or "").endswith(":msg-photo")]
     assert len(photo) == 1
     assert Path(photo[0].media[0]["stored"]).read_bytes() == tiny_png()
