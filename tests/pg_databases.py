@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import uuid
 from typing import Any
 
@@ -356,3 +357,20 @@ def swap_in_migrated(name: str) -> bool:
         conn.execute(f'ALTER DATABASE "{copy}" RENAME TO "{name}"')
     PG_STOCK.give_back(spare)
     return True
+
+
+def wait_until_blocked_on_a_lock(engine: Any, holder_pid: int) -> None:
+    """Until a backend of ``engine``'s database other than ``holder_pid`` waits for a lock (the
+    turn or request under test, blocked by the test's own transaction). Waits for the state,
+    never for a time."""
+    from sqlalchemy import text
+
+    for _ in range(3000):
+        with engine.connect() as conn:
+            waiting = conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> :holder"), {"holder": holder_pid}).scalar_one()
+        if waiting:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("nothing waited for the lock the test holds")

@@ -115,8 +115,8 @@ _NEXT_SQLITE = _next_value(sqlite_insert)
 
 
 # The complaint already filed from a message (a turn run again after its commit failed).
-_FILED_FROM = DriverStatement(select(cast(Table, Complaint.__table__).c.id)
-                              .where(cast(Table, Complaint.__table__).c.source_message_id == bindparam("b_message")))
+_complaints = cast(Table, Complaint.__table__)
+_FILED_FROM = DriverStatement(select(_complaints.c.id).where(_complaints.c.source_message_id == bindparam("b_message")))
 
 
 class ComplaintService:

@@ -14,10 +14,12 @@ from bot.store.conversation_rows import ConversationView
 from bot.store.models import Complaint, ComplaintEvent, utcnow
 
 
-def view_of(c: Complaint, service: ComplaintService | None = None) -> ComplaintView:
+def view_of(c: Complaint | duplicates.FoundComplaint, service: ComplaintService | None = None) -> ComplaintView:
+    """What the citizen is told of a complaint; the resolution deadline only with ``service``
+    (it needs the whole complaint)."""
+    due = service.resolution_due(c) if service is not None and isinstance(c, Complaint) else None
     return ComplaintView(ticket=c.ticket, category=c.category, agency=c.agency, status=c.status,
-                         updated_at=c.updated_at, due_at=c.due_at,
-                         resolve_due_at=service.resolution_due(c) if service else None)
+                         updated_at=c.updated_at, due_at=c.due_at, resolve_due_at=due)
 
 
 class DbDialoguePorts:
@@ -102,9 +104,7 @@ class DbDialoguePorts:
             return None
         c, own = found
         where = c.location_text or (f"{c.latitude:.5f}, {c.longitude:.5f}" if c.latitude is not None else "-")
-        view = ComplaintView(ticket=c.ticket, category=c.category, agency=c.agency, status=c.status,
-                             updated_at=c.updated_at, due_at=c.due_at, resolve_due_at=None)
-        return Duplicate(view, where, own)
+        return Duplicate(view_of(c), where, own)
 
     def follow(self, ticket: str, draft: ComplaintDraft) -> ComplaintView | None:
         c = self.complaints.by_ticket(ticket)

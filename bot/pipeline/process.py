@@ -54,6 +54,7 @@ from bot.store.conversation_rows import (
     lock_conversation,
     set_contact_language,
 )
+from bot.store.engine import postgresql_engine
 from bot.store.models import ContactAddress, Conversation, Message, utcnow
 from channels.base import (
     Channel,
@@ -180,8 +181,7 @@ class ConversationProcessor:
         # Which channels record a reply delivered as it is stored, decided once (the channels
         # are fixed when the runtime is built; a runtime protocol check costs microseconds).
         self._delivers_on_store = {name: ch for name, ch in self.channels.items() if isinstance(ch, DeliversOnStore)}
-        bind = sessions.kw.get("bind")
-        self._postgresql = bind is not None and bind.dialect.name == "postgresql"
+        self._postgresql = postgresql_engine(sessions) is not None
         self._describes_abilities = {name for name, ch in self.channels.items()
                                      if isinstance(ch, DescribesCitizenAbilities)}
         self.wakeups = wakeups or LocalWakeups()

@@ -29,6 +29,7 @@ from bot.pipeline import metrics
 from bot.pipeline.delivery_reports import NEEDS_TEMPLATE, mark_unreachable, opt_out, record_status
 from bot.pipeline.inbound_sql import EXISTING, INSERT_ONCE, Known, store_known
 from bot.store.driver_sql import autocommit
+from bot.store.engine import postgresql_engine
 from bot.store.models import (
     DeliveryReceipt,
     Message,
@@ -159,12 +160,11 @@ class Receiver:
                 _callbacks.submit(_acknowledge, channel.answer_callback, callback_id)
         return received
 
-
     def _arrive(self, items: list[Inbound]) -> Received | None:
         """A request's only message, stored and answered in one transaction by the queue
         (:meth:`JobQueue.arrive`: the web chat on PostgreSQL), or None."""
-        only = items[0] if len(items) == 1 and isinstance(items[0], InboundMessage) else None
-        if only is None or only.event is not None or only.callback_id or only.kind != "message":
+        only = _only_message(items)
+        if only is None or only.callback_id or only.kind != "message":
             return None
         only = _cleaned(only)
         arrival = self.queue.arrive(_inbound_values(only))
@@ -217,10 +217,11 @@ def store_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> R
     and only a restart can succeed. Without this, a second citizen writing while a worker saved
     a reply got a 500, and Twilio does not retry a failed message webhook: the message was lost.
     """
-    only = items[0] if len(items) == 1 and isinstance(items[0], InboundMessage) else None
+    only = _only_message(items)
     tried = False
-    # A contact event (STOP, blocked...) marks the address in the same transaction: not alone.
-    if only is not None and only.event is None and (engine := _autocommits(sessions)) is not None:
+    # On PostgreSQL one statement in autocommit mode is a whole transaction that costs one
+    # round trip (BEGIN and COMMIT are two more).
+    if only is not None and (engine := postgresql_engine(sessions)) is not None:
         received = _store_alone(engine, only)
         if received is not None:
             return received
@@ -237,11 +238,11 @@ def store_and_commit(sessions: sessionmaker[Session], items: list[Inbound]) -> R
     raise AssertionError("unreachable")
 
 
-def _autocommits(sessions: sessionmaker[Session]) -> Engine | None:
-    """The engine when it is PostgreSQL, where one statement in autocommit mode is a whole
-    transaction that costs one round trip (BEGIN and COMMIT are two more)."""
-    engine = sessions.kw.get("bind")
-    return engine if isinstance(engine, Engine) and engine.dialect.name == "postgresql" else None
+def _only_message(items: list[Inbound]) -> InboundMessage | None:
+    """A request's only item when it is a message that can be stored by one statement. A
+    contact event (STOP, blocked...) marks the address in the same transaction: not alone."""
+    only = items[0] if len(items) == 1 else None
+    return only if isinstance(only, InboundMessage) and only.event is None else None
 
 
 def _store_alone(engine: Engine, msg: InboundMessage) -> Received | None:

@@ -86,6 +86,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def postgresql_engine(sessions: sessionmaker[Session]) -> Engine | None:
+    """The engine ``sessions`` are bound to when it is PostgreSQL's (the message path's
+    statements that only PostgreSQL runs: bot/store/driver_sql.py), else None."""
+    engine = sessions.kw.get("bind")
+    return engine if isinstance(engine, Engine) and engine.dialect.name == "postgresql" else None
+
+
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))

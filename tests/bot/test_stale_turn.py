@@ -21,7 +21,7 @@ from bot.store.conversation_rows import lock_conversation
 from bot.store.models import Message
 from channels.base import InboundMessage
 from tests.conftest import make_settings, migrate
-from tests.pg_databases import create_pg_database, release_pg_database
+from tests.pg_databases import create_pg_database, release_pg_database, wait_until_blocked_on_a_lock
 
 
 @pytest.fixture
@@ -40,19 +40,6 @@ def rt(pg_reason: str | None, tmp_path: Path) -> Iterator[Any]:
     finally:
         app.extensions["warga"].close()
         release_pg_database(name)
-
-
-def _wait_until_blocked_on_a_lock(rt: Any, holder_pid: int) -> None:
-    """Until another backend of this database waits for a lock (the turn under test)."""
-    for _ in range(3000):
-        with rt.engine.connect() as conn:
-            waiting = conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> :holder"), {"holder": holder_pid}).scalar_one()
-        if waiting:
-            return
-        threading.Event().wait(0.01)
-    raise AssertionError("the turn never waited for the conversation's lock")
 
 
 def test_a_message_answered_while_the_turn_waited_for_the_lock_is_not_answered_again(rt, monkeypatch):
@@ -75,7 +62,7 @@ def test_a_message_answered_while_the_turn_waited_for_the_lock_is_not_answered_a
         pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
         turn = threading.Thread(target=lambda: results.append(rt.processor.process(conv_id)))
         turn.start()
-        _wait_until_blocked_on_a_lock(rt, pid)
+        wait_until_blocked_on_a_lock(rt.engine, pid)
         # Another worker's turn answers the message and commits while the turn waits.
         holder.execute(text("UPDATE messages SET status = 'processed', processed_at = now() WHERE id = :id"),
                        {"id": msg_id})

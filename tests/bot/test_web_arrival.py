@@ -22,7 +22,7 @@ from bot.store.conversation_rows import lock_conversation
 from bot.store.models import ContactAddress, Message
 from channels.base import InboundMessage
 from tests.conftest import make_settings, migrate
-from tests.pg_databases import create_pg_database, release_pg_database
+from tests.pg_databases import create_pg_database, release_pg_database, wait_until_blocked_on_a_lock
 
 SENDER = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 URN = f"web:{SENDER}"
@@ -132,7 +132,7 @@ def test_an_older_message_committed_while_the_arrival_waited_for_the_lock_is_ans
         pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
         request = threading.Thread(target=lambda: responses.append(post(app, "terima kasih", "msg-newer")))
         request.start()
-        _wait_until_blocked_on_a_lock(rt, pid)
+        wait_until_blocked_on_a_lock(rt.engine, pid)
         older = stored_elsewhere(app, "jalan rusak parah di depan rumah saya", "msg-older")
     request.join(timeout=60)
     assert not request.is_alive()
@@ -158,19 +158,6 @@ def test_a_turn_that_fails_leaves_the_message_stored_once_with_the_failure_count
     broken_rows = [m for m in inbound(app) if (m.external_id or "").endswith(":msg-broken")]
     assert len(broken_rows) == 1                  # rolled back by the arrival, stored by the usual way
     assert broken_rows[0].attempts >= 1 and "a bug in the dialogue" in (broken_rows[0].error_reason or "")
-
-
-def _wait_until_blocked_on_a_lock(rt: Any, holder_pid: int) -> None:
-    """Until another backend of this database waits for a lock (the request under test)."""
-    for _ in range(3000):
-        with rt.engine.connect() as conn:
-            waiting = conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> :holder"), {"holder": holder_pid}).scalar_one()
-        if waiting:
-            return
-        threading.Event().wait(0.01)
-    raise AssertionError("the request never waited for the conversation's lock")
 
 
 def test_a_photo_stored_by_a_commit_whose_answer_was_lost_keeps_its_file(app, monkeypatch):
