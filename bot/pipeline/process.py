@@ -291,7 +291,8 @@ class ConversationProcessor:
             handled += 1
         return Processed(handled, outbox_done, claimed)
 
-    def process_arrival(self, values: Mapping[str, Any]) -> Arrival | None:
+    def process_arrival(self, values: Mapping[str, Any],
+                        take: Callable[[int], bool] = lambda _conv_id: True) -> Arrival | None:
         """Store a known citizen's web chat message and answer it in one transaction.
 
         PostgreSQL, a channel that records replies delivered as they are stored: the message is
@@ -302,11 +303,12 @@ class ConversationProcessor:
         is still unprocessed, the turn's end refuses (:class:`_StaleTurn`) and everything is
         rolled back: the usual way then answers both in order.
 
-        ``values``: the binds of :func:`bot.pipeline.inbound_sql.store_known`. None when this
-        way does not apply or nothing was committed (an unknown sender, a retry of a stored
-        message, any error): the caller stores the message alone and processes it the usual
-        way, where a failure is counted against the message, so nothing is lost and nothing
-        is answered twice.
+        ``values``: the binds of :func:`bot.pipeline.inbound_sql.store_known`. ``take``: asked
+        once the conversation is known; False (another thread of this process handles it)
+        rolls everything back. None when this way does not apply or nothing was committed (an
+        unknown sender, a retry of a stored message, a conversation not taken, any error): the
+        caller stores the message alone and processes it the usual way, where a failure is
+        counted against the message, so nothing is lost and nothing is answered twice.
         """
         if values["b_channel"] not in self._delivers_on_store or not self._postgresql:
             return None
@@ -317,10 +319,12 @@ class ConversationProcessor:
                 if row is None:
                     return None
                 conv = conversation_of(row)
+                if not take(conv.id):
+                    raise _StaleTurn()
                 arrived = Inbound(*row[LOCK_WIDTH:])
                 turn = self._turn(session, conv, arrived)
         except _StaleTurn:
-            return None          # an older message waits: the usual way answers it first
+            return None          # an older message waits, or a worker has the conversation
         except Exception:  # noqa: BLE001 - rolled back: the usual way stores and handles it
             log.warning("web chat message taken the usual way", exc_info=True)
             return None

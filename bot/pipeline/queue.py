@@ -159,16 +159,16 @@ def start_sweeper(q: JobQueue, every_seconds: float) -> tuple[threading.Thread, 
 
 
 class ThreadQueue(_Sweeping):
-    """In-process workers. A conversation's job never runs in two threads at once; a web chat
-    arrival (:meth:`arrive`) does not wait for a worker that has it: the database's lock on the
-    conversation orders the two."""
+    """In-process workers. A conversation is never handled by two threads at once (a web chat
+    arrival included: :meth:`arrive`)."""
 
     def __init__(self, job: Callable[[int], None], sessions: sessionmaker[Session], *,
                  threads: int, sweep_seconds: float, stall_seconds: float,
-                 arrivals: Callable[[Mapping[str, Any]], Arrival | None] | None = None) -> None:
+                 arrivals: Callable[[Mapping[str, Any], Callable[[int], bool]], Arrival | None] | None = None,
+                 ) -> None:
         self.job = job
         # ConversationProcessor.process_arrival: a web chat message stored and answered in one
-        # transaction (the database's lock on its conversation keeps any worker out meanwhile).
+        # transaction, when this queue lets it take the conversation.
         self.arrivals = arrivals
         self.sessions = sessions
         self.threads = threads
@@ -208,10 +208,27 @@ class ThreadQueue(_Sweeping):
             self.enqueue(conv_id)
 
     def arrive(self, values: Mapping[str, Any]) -> Arrival | None:
-        """As :meth:`process_here`, a queue not started processes nothing here."""
+        """As :meth:`process_here`: a queue not started processes nothing here, and the
+        conversation is taken as running once the arrival knows it; when a worker of this
+        process has it running or waiting, the arrival is rolled back and the message goes
+        the usual way (enqueued behind that job)."""
         if not self._workers or self.arrivals is None:
             return None
-        return self.arrivals(values)
+        taken: list[int] = []
+
+        def take(conv_id: int) -> bool:
+            with self._lock:
+                if conv_id in self._running or conv_id in self._pending:
+                    return False
+                self._running.add(conv_id)
+            taken.append(conv_id)
+            return True
+
+        try:
+            return self.arrivals(values, take)
+        finally:
+            for conv_id in taken:
+                self._release(conv_id)
 
     def _work(self) -> None:
         while True:
@@ -230,12 +247,16 @@ class ThreadQueue(_Sweeping):
         except Exception:  # the edge of a job: log it, the sweeper will try again
             log.exception("conversation job failed", extra={"conversation_id": conv_id})
         finally:
-            with self._lock:
-                self._running.discard(conv_id)
-                again = conv_id in self._again
-                self._again.discard(conv_id)
-            if again:
-                self.enqueue(conv_id)
+            self._release(conv_id)
+
+    def _release(self, conv_id: int) -> None:
+        """The conversation's run in this thread is over; run it again if woken meanwhile."""
+        with self._lock:
+            self._running.discard(conv_id)
+            again = conv_id in self._again
+            self._again.discard(conv_id)
+        if again:
+            self.enqueue(conv_id)
 
     def start(self) -> None:
         if self._workers:

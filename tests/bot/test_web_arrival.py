@@ -172,8 +172,8 @@ def test_a_photo_stored_by_a_commit_whose_answer_was_lost_keeps_its_file(app, mo
     conversation_id(app)
     arrive = ConversationProcessor.process_arrival
 
-    def committed_but_unheard(self: Any, values: Any) -> None:
-        assert arrive(self, values) is not None
+    def committed_but_unheard(self: Any, values: Any, take: Any) -> None:
+        assert arrive(self, values, take) is not None
         return None
 
     monkeypatch.setattr(ConversationProcessor, "process_arrival", committed_but_unheard)
@@ -184,3 +184,37 @@ def test_a_photo_stored_by_a_commit_whose_answer_was_lost_keeps_its_file(app, mo
     photo = [m for m in inbound(app) if (m.external_id or "").endswith(":msg-photo")]
     assert len(photo) == 1
     assert Path(photo[0].media[0]["stored"]).read_bytes() == tiny_png()
+
+
+def test_a_message_for_a_conversation_a_worker_holds_waits_for_that_worker(app):
+    """A worker of this process runs the conversation's job (a staff reply's, say): the
+    arrival does not answer beside it. The message is stored alone and answered by the job's
+    run after it, and the request gets its replies all the same."""
+    rt = app.extensions["warga"]
+    conv_id = conversation_id(app)
+    entered, release = threading.Event(), threading.Event()
+    job = rt.queue.job
+
+    def held(conversation: int) -> None:
+        entered.set()
+        release.wait(30)
+        job(conversation)
+
+    rt.queue.job = held
+    rt.queue.enqueue(conv_id)
+    assert entered.wait(30)
+    responses: list[Any] = []
+    request = threading.Thread(target=lambda: responses.append(post(app, "terima kasih", "msg-held")))
+    request.start()
+    for _ in range(3000):                    # until the usual way has stored it
+        stored = [m for m in inbound(app) if (m.external_id or "").endswith(":msg-held")]
+        if stored:
+            break
+        threading.Event().wait(0.01)
+    assert len(stored) == 1 and stored[0].processed_at is None      # stored, not answered beside the job
+    rt.queue.job = job
+    release.set()
+    request.join(timeout=60)
+    assert not request.is_alive()
+    body = responses[0].get_json()
+    assert body["replies"] and not body["pending"] and body["message_id"] == stored[0].id
