@@ -233,7 +233,8 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
               f"min {values[0] * 1000:6.2f} ms   max {values[-1] * 1000:6.2f} ms")
         for text in MESSAGES:
             step = sorted(by_step[channel, text])
-            print(f"    median {step[len(step) // 2] * 1000:6.2f} ms  {text[:40]}")
+            median, p90, top = (step[len(step) // 2] * 1000, step[len(step) * 9 // 10] * 1000, step[-1] * 1000)
+            print(f"    median {median:6.2f} ms   p90 {p90:6.2f} ms   max {top:6.2f} ms  {text[:40]}")
     n = args.profile_rounds * len(MESSAGES) * len(channels)
     if n == 0:
         return

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, bindparam, create_engine, event, select
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from bot.settings import Category, ComplaintSettings
 from bot.store.driver_sql import DriverStatement
 from bot.store.engine import IDLE_PING_SECONDS, ping_idle_connections
 from bot.store.models import Complaint, ComplaintEvent, TicketCounter, utcnow
+from bot.store.places import normal_place
 
 #: Connections a process keeps at most for taking ticket numbers (README "Sizing").
 NUMBERING_CONNECTIONS = 4
@@ -114,9 +115,46 @@ _NEXT_PG = _next_value(pg_insert)
 _NEXT_SQLITE = _next_value(sqlite_insert)
 
 
-# The complaint already filed from a message (a turn run again after its commit failed).
+@dataclass(frozen=True, slots=True)
+class FiledComplaint:
+    """A complaint as the citizen's dialogue filed it (or found it filed): what they are told."""
+
+    id: int
+    ticket: str
+    category: str
+    agency: str
+    status: str
+    due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
 _complaints = cast(Table, Complaint.__table__)
-_FILED_FROM = DriverStatement(select(_complaints.c.id).where(_complaints.c.source_message_id == bindparam("b_message")))
+_events = cast(Table, ComplaintEvent.__table__)
+_FILED = tuple(_complaints.c[f.name] for f in fields(FiledComplaint))
+# The complaint already filed from a message (a turn run again after its commit failed).
+_FILED_FROM = DriverStatement(select(*_FILED).where(_complaints.c.source_message_id == bindparam("b_message")))
+#: The columns a filing gives (every one with a Python-side default among them).
+_FILING_COLUMNS = ("ticket", "contact_id", "conversation_id", "source_message_id", "channel", "category",
+                   "agency", "description", "location_text", "location_key", "latitude", "longitude", "media",
+                   "language", "status", "due_at", "created_at", "updated_at")
+
+
+def _filing_statement() -> DriverStatement:
+    """PostgreSQL: the complaint and its "created" event inserted by one statement, the
+    complaint's :class:`FiledComplaint` columns returned. Through the ORM a filing cost two
+    flushes (the complaint, for its id; then its event): about 2 ms of CPU, the costliest turn
+    of a conversation under load."""
+    new = (insert(_complaints).values({c: bindparam(f"b_{c}", type_=_complaints.c[c].type) for c in _FILING_COLUMNS})
+           .returning(*_FILED).cte("new"))
+    created = insert(_events).from_select(
+        ["complaint_id", "kind", "to_status", "actor", "staff_user_id", "created_at"],
+        select(new.c.id, literal("created"), new.c.status, bindparam("b_actor"),
+               bindparam("b_staff_user_id", type_=_events.c.staff_user_id.type), new.c.created_at)).cte("created")
+    return DriverStatement(select(*(new.c[f.name] for f in fields(FiledComplaint))).add_cte(created))
+
+
+_FILE = _filing_statement()
 
 
 class ComplaintService:
@@ -141,26 +179,50 @@ class ComplaintService:
              staff_user_id: int | None = None) -> Complaint:
         """File a complaint, or return the one already filed from the same message."""
         if new.source_message_id is not None:
-            existing_id = _FILED_FROM.first(self.s.connection(), {"b_message": new.source_message_id})
-            if existing_id is not None and (existing := self.s.get(Complaint, existing_id[0])) is not None:
-                return existing
-        cat = self.category(new.category)
-        now = utcnow()
-        complaint = Complaint(
-            ticket=next_ticket(self.s, self.prefix, now, self.timezone), contact_id=new.contact_id,
-            conversation_id=new.conversation_id, source_message_id=new.source_message_id,
-            channel=new.channel, category=cat.name, agency=cat.agency,
-            description=new.description, location_text=new.location_text,
-            latitude=new.latitude, longitude=new.longitude, media=list(new.media),
-            language=new.language, status=self.settings.initial_status,
-            due_at=now + timedelta(hours=cat.coordination_hours), created_at=now, updated_at=now)
+            existing = _FILED_FROM.first(self.s.connection(), {"b_message": new.source_message_id})
+            if existing is not None and (complaint := self.s.get(Complaint, existing[0])) is not None:
+                return complaint
+        values = self._filing(new)
+        complaint = Complaint(**values)
         self.s.add(complaint)
         self.s.flush()
         self.s.add(ComplaintEvent(complaint_id=complaint.id, kind="created", to_status=complaint.status,
-                                  actor=actor, staff_user_id=staff_user_id, created_at=now))
+                                  actor=actor, staff_user_id=staff_user_id, created_at=values["created_at"]))
         return complaint
 
-    def resolution_due(self, complaint: Complaint) -> datetime:
+    def file_for_citizen(self, new: NewComplaint) -> FiledComplaint:
+        """:meth:`file` as the citizen's dialogue files: on PostgreSQL one statement, past the
+        ORM (the complaint is not in the session; whatever reads it next loads it)."""
+        conn = self.s.connection()
+        if conn.dialect.name != "postgresql":
+            c = self.file(new)
+            self.s.flush()
+            return FiledComplaint(*(getattr(c, f.name) for f in fields(FiledComplaint)))
+        if new.source_message_id is not None:
+            existing = _FILED_FROM.first(conn, {"b_message": new.source_message_id})
+            if existing is not None:
+                return FiledComplaint(*existing)
+        values = self._filing(new)
+        row = _FILE.first(conn, {**{f"b_{c}": values[c] for c in _FILING_COLUMNS},
+                                 "b_actor": "citizen", "b_staff_user_id": None})
+        assert row is not None      # an INSERT … RETURNING returns its row, or raises
+        return FiledComplaint(*row)
+
+    def _filing(self, new: NewComplaint) -> dict[str, Any]:
+        """A new complaint's columns (:data:`_FILING_COLUMNS`), its ticket number taken."""
+        cat = self.category(new.category)
+        now = utcnow()
+        return {
+            "ticket": next_ticket(self.s, self.prefix, now, self.timezone), "contact_id": new.contact_id,
+            "conversation_id": new.conversation_id, "source_message_id": new.source_message_id,
+            "channel": new.channel, "category": cat.name, "agency": cat.agency,
+            "description": new.description, "location_text": new.location_text,
+            "location_key": normal_place(new.location_text) or None,
+            "latitude": new.latitude, "longitude": new.longitude, "media": list(new.media),
+            "language": new.language, "status": self.settings.initial_status,
+            "due_at": now + timedelta(hours=cat.coordination_hours), "created_at": now, "updated_at": now}
+
+    def resolution_due(self, complaint: Complaint | FiledComplaint) -> datetime:
         cat = self.category(complaint.category)
         return complaint.created_at + timedelta(days=cat.resolution_days)
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.casework import duplicates
-from bot.casework.complaints import CLOSED, ComplaintService, NewComplaint
+from bot.casework.complaints import CLOSED, ComplaintService, FiledComplaint, NewComplaint
 from bot.casework.notifications import notify_followers
 from bot.dialogue.types import ComplaintDraft, ComplaintView, Duplicate
 from bot.settings import Settings
@@ -14,10 +14,11 @@ from bot.store.conversation_rows import ConversationView
 from bot.store.models import Complaint, ComplaintEvent, utcnow
 
 
-def view_of(c: Complaint | duplicates.FoundComplaint, service: ComplaintService | None = None) -> ComplaintView:
+def view_of(c: Complaint | duplicates.FoundComplaint | FiledComplaint,
+            service: ComplaintService | None = None) -> ComplaintView:
     """What the citizen is told of a complaint; the resolution deadline only with ``service``
-    (it needs the whole complaint)."""
-    due = service.resolution_due(c) if service is not None and isinstance(c, Complaint) else None
+    (it needs the complaint's filing time)."""
+    due = service.resolution_due(c) if service is not None and not isinstance(c, duplicates.FoundComplaint) else None
     return ComplaintView(ticket=c.ticket, category=c.category, agency=c.agency, status=c.status,
                          updated_at=c.updated_at, due_at=c.due_at, resolve_due_at=due)
 
@@ -34,7 +35,7 @@ class DbDialoguePorts:
         self.complaints = ComplaintService(session, settings.complaints, settings.ticket_prefix, settings.timezone)
 
     def file_complaint(self, draft: ComplaintDraft) -> ComplaintView:
-        c = self.complaints.file(NewComplaint(
+        c = self.complaints.file_for_citizen(NewComplaint(
             contact_id=self.conversation.contact_id, conversation_id=self.conversation.id,
             source_message_id=self.message_id, channel=self.conversation.channel,
             category=draft.category, description=draft.description[:8000], language=draft.language,

@@ -79,20 +79,24 @@ class ConnectionTable:
         if self._cells[at + _PID] == pid:
             self._cells[at + _PID] = 0
 
-    def fewest_elsewhere(self, row: int, now_ms: int) -> int | None:
-        """The fewest connections a live process other than ``row``'s holds (None: no other)."""
-        fewest: int | None = None
+    def fewer_elsewhere(self, row: int, mine: int, now_ms: int) -> bool:
+        """Whether a live process other than ``row``'s holds fewer than ``mine`` connections.
+
+        Asked on every turn of the event loop: the table is copied in one read, and only a
+        process holding fewer is checked for being alive (a system call each).
+        """
+        cells = self._cells[:]
         stale_before = now_ms - STALE_SECONDS * 1000
         for other in range(self.rows):
             at = other * _WIDTH
-            pid = int(self._cells[at + _PID])
+            pid = cells[at + _PID]
+            if other == row or pid == 0 or cells[at + _CONNECTIONS] >= mine or cells[at + _BEAT_MS] < stale_before:
+                continue
             # A process killed a moment ago still has a fresh heartbeat: without the pid's check
             # the others would hold back for STALE_SECONDS after a crash, against its count.
-            if other == row or pid == 0 or self._cells[at + _BEAT_MS] < stale_before or not process_alive(pid):
-                continue
-            count = int(self._cells[at + _CONNECTIONS])
-            fewest = count if fewest is None else min(fewest, count)
-        return fewest
+            if process_alive(int(pid)):
+                return True
+        return False
 
 
 def monotonic_ms() -> int:
@@ -129,8 +133,7 @@ class FairAccept:
         if self.row is None:
             self.holding_back = False
             return True
-        fewest = self.table.fewest_elsewhere(self.row, now)
-        self.holding_back = fewest is not None and mine > fewest
+        self.holding_back = self.table.fewer_elsewhere(self.row, mine, now)
         return not self.holding_back
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -250,6 +251,39 @@ def test_filing_routes_to_the_category_agency_and_records_creation(sessions, set
         _service(s, settings).file(_new(contact_id, conv_id, category="volcano"))
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Complaint)) == 1
+
+
+def test_a_citizens_filing_stores_what_a_staff_filing_stores(sessions, settings):
+    """The dialogue's filing (one statement on PostgreSQL) and the ORM's give the same rows."""
+    where: dict[str, Any] = dict(location_text="Jl. Pramuka Raya no 10", latitude=-6.2, longitude=106.8, language="en",
+                 media=({"url": "web/a.jpg", "content_type": "image/jpeg", "caption": None},))
+    with sessions() as s, s.begin():
+        contact_id, conv_id = _citizen(s)
+        by_citizen = _service(s, settings).file_for_citizen(replace(
+            _new(contact_id, conv_id, source_message_id=_inbound(s)), **where))
+        by_staff = _service(s, settings).file(replace(_new(contact_id, conv_id), **where))
+        staff_id = by_staff.id
+    assert (by_citizen.category, by_citizen.agency, by_citizen.status) == ("road_damage", "Dinas Bina Marga",
+                                                                        "menunggu")
+    assert serial(by_citizen.ticket) == 1
+    varying = ("id", "ticket", "source_message_id", "created_at", "updated_at", "due_at")
+    columns = [c.key for c in Complaint.__table__.columns if c.key not in varying]
+    with sessions() as s:
+        citizen_row, staff_row = s.get(Complaint, by_citizen.id), s.get(Complaint, staff_id)
+        assert {c: getattr(citizen_row, c) for c in columns} == {c: getattr(staff_row, c) for c in columns}
+        assert citizen_row.location_key == "jl pramuka raya no 10"
+        assert (citizen_row.ticket, citizen_row.due_at, citizen_row.created_at) == (
+            by_citizen.ticket, by_citizen.due_at, by_citizen.created_at)
+        assert [(e.kind, e.to_status, e.actor, e.created_at) for e in citizen_row.events] == [
+            ("created", "menunggu", "citizen", by_citizen.created_at)]
+    # Filed again from the same message (a turn run again): the same complaint, no new number.
+    with sessions() as s, s.begin():
+        again = _service(s, settings).file_for_citizen(
+            _new(contact_id, conv_id, source_message_id=citizen_row.source_message_id))
+    assert again == by_citizen
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Complaint)) == 2
+        assert s.scalar(select(func.count()).select_from(ComplaintEvent)) == 2
 
 
 # -- status workflow -----------------------------------------------------------------------
