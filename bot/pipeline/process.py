@@ -421,18 +421,18 @@ class ConversationProcessor:
         opt-out / opt-in / help keywords the connector recognised (``msg.contact_event``).
         With the conversation as it is after them (a shared phone may merge its contact)."""
         lang = conv.language or self.settings.default_language
-        state = load_state(conv)
         if msg.shared_phone:
+            state = load_state(conv)
             address = session.get_one(ContactAddress, conv.address.id)
             contact = ContactRepository(session).link_phone(address, msg.shared_phone)
             conv = self._lock(session, conv.id) or conv
             return Turn((Reply(render("phone_linked", lang, phone=contact.phone)),), state, lang), conv
         text = KEYWORD_REPLIES.get(msg.contact_event or "")
         if text is None:
-            return None
+            return None     # (most messages: the dialogue loads the state itself)
         # The provider may have answered the keyword itself (Twilio's Advanced Opt-Out on
         # SMS): a second answer costs the citizen an SMS, and after STOP it is refused (21610).
-        return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), state, lang), conv
+        return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), load_state(conv), lang), conv
 
     def _handle(self, session: Session, conv: ConversationRow, msg: Inbound,
                 delivered_by: DeliversOnStore | None) -> _Stored:
