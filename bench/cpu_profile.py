@@ -194,9 +194,9 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
 
         app = create_app(settings)
         rt = app.extensions["warga"]
-        from bot.runtime import freeze_startup_heap
+        from bot.runtime import prepare_to_serve
 
-        freeze_startup_heap()       # as `warga serve`, `run` and `worker` do once the app is built
+        prepare_to_serve(rt)        # as `warga serve`, `run` and `worker` do once the app is built
         rt.queue.job = profiles.wrap(rt.queue.job)
         if args.quiet_logs:
             # Formatted as in production, written nowhere: the terminal is not what is measured.

@@ -96,13 +96,13 @@ def run(ctx: click.Context, host: str | None, port: int | None, telegram_polling
     """Serve Warga with the development server (web chat at /, console at /console)."""
     settings = settings_with_local_secrets(ctx)
     _require_schema(settings)
-    from bot.runtime import freeze_startup_heap
+    from bot.runtime import prepare_to_serve
     from bot.web.app import create_app
 
     app = create_app(settings)
     rt = app.extensions["warga"]
     supervisor = _start_rasa(settings, rt.nlu)
-    freeze_startup_heap()
+    prepare_to_serve(rt)
     poller = None
     if telegram_polling:
         from bot.pipeline.polling import TelegramPoller
@@ -172,10 +172,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
         def load(self) -> Any:
             # Built in each worker after the fork: threads and connections don't survive fork.
-            from bot.runtime import freeze_startup_heap
+            from bot.runtime import prepare_to_serve
 
             app = create_app(settings)
-            freeze_startup_heap()
+            prepare_to_serve(app.extensions["warga"])
             return app
 
     supervisor = _start_rasa(settings)
@@ -204,10 +204,10 @@ def worker(ctx: click.Context, burst: bool) -> None:
     from bot.pipeline.queue import RedisQueue, start_sweeper, worker_runtime
 
     use_shared_dir(settings.var_dir)      # the web processes' /metrics include this worker's counts
-    from bot.runtime import freeze_startup_heap
+    from bot.runtime import prepare_to_serve
 
     rt = worker_runtime()
-    freeze_startup_heap()
+    prepare_to_serve(rt)
     assert isinstance(rt.queue, RedisQueue)
     sweeper, stop = start_sweeper(rt.queue, settings.queue.sweep_seconds)
     backoff = 1.0

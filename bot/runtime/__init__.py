@@ -97,6 +97,14 @@ def build_runtime(settings: Settings, *, nlu: NluEngine | None = None,
     return Runtime(settings, engine, sessions, nlu, channels, processor, outbox, q, job, Receiver(sessions, q), wakeups)
 
 
+def prepare_to_serve(rt: Runtime) -> None:
+    """Once per serving process (`warga serve`'s, `run`, `worker`), after its runtime is built
+    and before it takes work: build now what the first messages would otherwise build (the
+    knowledge base's keyword stems), then freeze the start-up heap with it."""
+    rt.processor.knowledge.warm()
+    freeze_startup_heap()
+
+
 def freeze_startup_heap() -> None:
     """Exclude everything built at start-up (the app, the models, SQLAlchemy's mappers: a
     quarter of a million objects) from the cyclic garbage collector's scans.

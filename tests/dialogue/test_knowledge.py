@@ -90,3 +90,26 @@ def test_a_question_names_a_keyword_exactly_when_its_words_hold_the_phrase(quest
 
     text, phrase = " ".join(question), words(" ".join(keyword))     # both stemmed, as the KB's are
     assert Question.of(text).names(phrase) == _contains(words(text), phrase)
+
+
+def test_a_warmed_knowledge_base_stems_only_the_question(monkeypatch):
+    """Serving processes warm the knowledge base before they take work (runtime.prepare_to_serve):
+    the first question is answered as by a cold one, and only its own words are stemmed."""
+    from bot.dialogue import knowledge
+    from bot.dialogue.knowledge import KnowledgeBase
+
+    question = "gimana cara bayar PBB rumah saya"
+    cold = KnowledgeBase().choose("ask_tax", question, "id")
+    warmed = KnowledgeBase()
+    warmed.warm()
+    stemmed: list[str] = []
+    real_stem = knowledge.stem
+
+    def counting(word: str) -> str:
+        stemmed.append(word)
+        return real_stem(word)
+
+    monkeypatch.setattr(knowledge, "stem", counting)
+    answer = warmed.choose("ask_tax", question, "id")
+    assert answer == cold and answer is not None and answer.key == "ask_tax.property"
+    assert stemmed == question.lower().split()
