@@ -51,9 +51,9 @@ def test_a_message_answered_while_the_turn_waited_for_the_lock_is_not_answered_a
     answered: list[int] = []
     handle = process.ConversationProcessor._handle
 
-    def recording(self: Any, session: Any, conv: Any, msg: Any, delivered_by: Any) -> Any:
+    def recording(self: Any, session: Any, conv: Any, msg: Any, *rest: Any) -> Any:
         answered.append(msg.id)
-        return handle(self, session, conv, msg, delivered_by)
+        return handle(self, session, conv, msg, *rest)
 
     monkeypatch.setattr(process.ConversationProcessor, "_handle", recording)
     results: list[process.Processed] = []

@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from bot.dialogue.engine import Dialogue
 from bot.pipeline.receive import store_and_commit
 from bot.store.conversation_rows import lock_conversation
-from bot.store.models import ContactAddress, Message
+from bot.store.models import Contact, ContactAddress, Message
 from channels.base import InboundMessage
 from tests.conftest import make_settings, migrate
 from tests.pg_databases import create_pg_database, release_pg_database, wait_until_blocked_on_a_lock
@@ -144,6 +144,25 @@ def test_an_older_message_committed_while_the_arrival_waited_for_the_lock_is_ans
     assert all(m.status == "processed" for m in messages)
     firsts = first_reply_of(app)
     assert firsts[older] < firsts[body["message_id"]]
+
+
+def test_what_a_turn_changes_through_the_orm_is_committed_with_its_replies(app, monkeypatch, caplog):
+    """The arrival's transaction is a Core connection's, with the dialogue's ORM session joined
+    to it: a row the dialogue changed through that session (a complaint reopened or rated)
+    commits with the turn."""
+    conversation_id(app)
+    step = Dialogue.step
+
+    def changing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.ports.s.get(Contact, self.ports.conversation.contact_id).language = "en"
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Dialogue, "step", changing)
+    body = post(app, "terima kasih", "msg-orm-changes").get_json()
+    assert body["replies"] and not body["pending"]
+    assert "taken the usual way" not in caplog.text           # answered by the arrival itself
+    with app.extensions["warga"].sessions() as s:
+        assert s.scalar(select(Contact.language).join(ContactAddress).where(ContactAddress.urn == URN)) == "en"
 
 
 def test_a_turn_that_fails_leaves_the_message_stored_once_with_the_failure_counted(app, monkeypatch):
