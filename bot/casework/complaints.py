@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, bindparam, create_engine, event, insert, literal, select
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -61,7 +61,8 @@ def next_ticket(session: Session, prefix: str, now: datetime | None = None,
     commit flushes the write-ahead log up to and past it, so a surviving complaint never
     reuses its number after a crash. SQLite has one writer at a time anyway, and a second
     connection would wait for the filing's own write lock, so there it stays in the
-    transaction; so does a session bound to one connection (nothing else to use).
+    transaction. A session joined to a connection's transaction (the web chat's arrival) takes
+    its number on the numbering pool of that connection's engine, like any other.
 
     The number's connection comes from a small pool of its own: taken from the process's
     pool, a burst of filings (one per worker thread) could hold every pooled connection while
@@ -70,9 +71,10 @@ def next_ticket(session: Session, prefix: str, now: datetime | None = None,
     # The year on the ticket is the city's year (1 January 03:00 WIB is already the new year).
     year = (now or utcnow()).astimezone(ZoneInfo(timezone)).year
     bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
     params = {"b_prefix": prefix, "b_year": year}
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-        with _numbering_engine(bind).connect() as conn:
+    if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+        with _numbering_engine(engine).connect() as conn:
             value = conn.execute(_NEXT_PG, params).scalar_one()
     else:
         value = session.execute(_NEXT_PG if bind.dialect.name == "postgresql" else _NEXT_SQLITE,

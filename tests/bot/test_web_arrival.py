@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from bot.dialogue.engine import Dialogue
+from bot.dialogue.types import ComplaintDraft
+from bot.pipeline.process import ConversationProcessor
 from bot.pipeline.receive import store_and_commit
 from bot.store.conversation_rows import lock_conversation
 from bot.store.models import Contact, ContactAddress, Message
@@ -146,7 +149,21 @@ def test_an_older_message_committed_while_the_arrival_waited_for_the_lock_is_ans
     assert firsts[older] < firsts[body["message_id"]]
 
 
-def test_what_a_turn_changes_through_the_orm_is_committed_with_its_replies(app, monkeypatch, caplog):
+def arrivals(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What each of the queue's calls of process_arrival returned (None: not answered by it)."""
+    returned: list[Any] = []
+    arrive = ConversationProcessor.process_arrival
+
+    def recording(self: Any, values: Any, take: Any) -> Any:
+        returned.append(arrive(self, values, take))
+        return returned[-1]
+
+    monkeypatch.setattr(ConversationProcessor, "process_arrival", recording)
+    app.extensions["warga"].queue.arrivals = app.extensions["warga"].processor.process_arrival
+    return returned
+
+
+def test_what_a_turn_changes_through_the_orm_is_committed_with_its_replies(app, monkeypatch):
     """The arrival's transaction is a Core connection's, with the dialogue's ORM session joined
     to it: a row the dialogue changed through that session (a complaint reopened or rated)
     commits with the turn."""
@@ -158,11 +175,48 @@ def test_what_a_turn_changes_through_the_orm_is_committed_with_its_replies(app, 
         return step(self, *args, **kwargs)
 
     monkeypatch.setattr(Dialogue, "step", changing)
+    answered = arrivals(app, monkeypatch)
     body = post(app, "terima kasih", "msg-orm-changes").get_json()
     assert body["replies"] and not body["pending"]
-    assert "taken the usual way" not in caplog.text           # answered by the arrival itself
+    assert len(answered) == 1 and answered[0] is not None      # answered by the arrival itself
     with app.extensions["warga"].sessions() as s:
         assert s.scalar(select(Contact.language).join(ContactAddress).where(ContactAddress.urn == URN)) == "en"
+
+
+def test_a_complaint_filed_by_an_arrival_does_not_hold_the_ticket_counter(app, monkeypatch):
+    """The ticket number is taken in a transaction of its own (complaints.next_ticket), also when
+    the filing's session is joined to the arrival's connection: otherwise every filing in the
+    city would wait for this turn's commit."""
+    conversation_id(app)
+    other = create_engine(app.extensions["warga"].engine.url)
+    counter_free: list[bool] = []
+    step = Dialogue.step
+
+    def filing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        filed = self.ports.file_complaint(ComplaintDraft(category="road_damage", description="Jalan berlubang",
+                                                         language="id"))
+        prefix, year, _number = filed.ticket.split("-")
+        with other.connect() as conn:          # another filing's number, meanwhile
+            conn.execute(text("SET lock_timeout = '2s'"))
+            try:
+                conn.execute(text("INSERT INTO ticket_counters (prefix, year, last_value) VALUES (:p, :y, 1) "
+                                  "ON CONFLICT (prefix, year) DO UPDATE "
+                                  "SET last_value = ticket_counters.last_value + 1"),
+                             {"p": prefix, "y": int(year)})
+                counter_free.append(True)
+            except OperationalError:
+                counter_free.append(False)
+            conn.rollback()
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Dialogue, "step", filing)
+    answered = arrivals(app, monkeypatch)
+    try:
+        assert post(app, "terima kasih", "msg-filing").get_json()["replies"]
+    finally:
+        other.dispose()
+    assert len(answered) == 1 and answered[0] is not None
+    assert counter_free == [True]
 
 
 def test_a_turn_that_fails_leaves_the_message_stored_once_with_the_failure_counted(app, monkeypatch):
