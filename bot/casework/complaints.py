@@ -198,7 +198,6 @@ class ComplaintService:
         conn = self.s.connection()
         if conn.dialect.name != "postgresql":
             c = self.file(new)
-            self.s.flush()
             return FiledComplaint(*(getattr(c, f.name) for f in fields(FiledComplaint)))
         if new.source_message_id is not None:
             existing = _FILED_FROM.first(conn, {"b_message": new.source_message_id})

@@ -30,8 +30,9 @@ from bot.dialogue.policy import dialogue_policy
 from bot.dialogue.texts import render
 from bot.dialogue.types import Incoming, Reply, Turn
 from bot.pipeline import metrics
+from bot.pipeline.dead_letters import DeadLetters
 from bot.pipeline.outbox import Claim, deliver_on_store
-from bot.pipeline.replies import insert_replies, queue_reply, replies_json, reply_values
+from bot.pipeline.replies import insert_replies, replies_json, reply_values
 from bot.pipeline.turn_sql import (
     ARRIVE,
     LOCK_AND_NEXT,
@@ -55,7 +56,7 @@ from bot.store.conversation_rows import (
     set_contact_language,
 )
 from bot.store.engine import postgresql_engine
-from bot.store.models import ContactAddress, Conversation, Message, utcnow
+from bot.store.models import ContactAddress, Message, utcnow
 from channels.base import (
     Channel,
     CitizenAbilities,
@@ -187,12 +188,14 @@ class ConversationProcessor:
         self._describes_abilities = {name for name, ch in self.channels.items()
                                      if isinstance(ch, DescribesCitizenAbilities)}
         self.wakeups = wakeups or LocalWakeups()
-        # Attempts before a message whose processing raises is dead-lettered: a retry rescues a
-        # passing fault (a deadlock, a dropped connection), a bug fails every time.
-        self.max_attempts = max_attempts
+        self.dead_letters = DeadLetters(settings, sessions, self.wakeups, max_attempts)
         self.sessions = sessions
         self.nlu = nlu
         self.knowledge = KnowledgeBase(settings.knowledge_dir)
+
+    @property
+    def max_attempts(self) -> int:
+        return self.dead_letters.max_attempts
 
     def _lock(self, session: Session, conv_id: int) -> ConversationRow | None:
         # FOR NO KEY UPDATE serialises workers on PostgreSQL (as FOR UPDATE would) but lets the
@@ -273,14 +276,15 @@ class ConversationProcessor:
                     if msg is None:
                         return Processed(handled)
                     msg_id = msg.id
-                    turn = self._turn(session, conv, msg)
+                    turn = self._turn(session, conv, msg, session.connection())
                     more, claimed = turn.more, turn.claimed
             except _StaleTurn:
                 # Rolled back: that message was answered meanwhile. Look again, the slow way.
                 stale = more = True
                 continue
             except Exception as exc:  # the edge of one message: its transaction is rolled back
-                if msg_id is None or infrastructure_fault(exc) or not self._record_failure(conv_id, msg_id, exc):
+                if (msg_id is None or infrastructure_fault(exc)
+                        or not self.dead_letters.record_failure(conv_id, msg_id, exc)):
                     # The database (or Redis) went away, or nothing could be recorded: not the
                     # message's fault, so no attempt is counted; the sweeper re-drives it.
                     raise
@@ -339,9 +343,9 @@ class ConversationProcessor:
         metrics.processed(time.perf_counter() - started)
         return Arrival(arrived.id, conv.id, turn.more)
 
-    def _turn(self, session: Session, conv: ConversationRow, msg: Inbound, conn: Connection | None = None) -> _Turn:
-        """Answer ``msg`` in the caller's transaction (it holds the conversation's lock): the
-        session's, or ``conn``'s with the session joined to it."""
+    def _turn(self, session: Session, conv: ConversationRow, msg: Inbound, conn: Connection) -> _Turn:
+        """Answer ``msg`` in the caller's transaction (it holds the conversation's lock):
+        ``conn``'s, which ``session`` is on."""
         delivered_by = self._delivers_on_store.get(conv.channel)
         stored = self._handle(session, conv, msg, delivered_by, conn)
         # Asked before the commit (by the turn's last statement), so the last message costs no
@@ -366,57 +370,6 @@ class ConversationProcessor:
     def _next(self, session: Session, conv_id: int) -> Inbound | None:
         row = NEXT.first(session.connection(), {"b_conv": conv_id})
         return Inbound(*row) if row is not None else None
-
-    def _record_failure(self, conv_id: int, msg_id: int, exc: Exception) -> bool:
-        """Count a failed attempt on the message; after the last one, dead-letter it.
-
-        A dead-lettered message is marked ``failed`` with the error (staff see it in the
-        transcript and on the conversations page) and processed, so the messages after it and
-        the conversation's outbox go on. Returns False when even this could not be stored.
-        """
-        reason = f"{type(exc).__name__}: {exc}"[:2000]
-        log.exception("processing a message failed",
-                      extra={"conversation_id": conv_id, "message_id": msg_id})
-        try:
-            with self.sessions() as session, session.begin():
-                msg = session.get(Message, msg_id)
-                if msg is None or msg.processed_at is not None:
-                    return True
-                msg.attempts += 1
-                msg.error_reason = reason
-                if msg.attempts >= self.max_attempts:
-                    msg.status = "failed"
-                    msg.processed_at = utcnow()
-                    self._apologise(session, conv_id, msg.id)
-                    log.error("message dead-lettered after %d attempts", msg.attempts,
-                              extra={"conversation_id": conv_id, "message_id": msg_id})
-                    dead = True
-                else:
-                    dead = False
-            if dead:
-                self.wakeups.processed((msg_id,))
-            return True
-        except Exception:  # the database itself is failing: leave it to the sweeper
-            log.exception("recording a processing failure failed", extra={"message_id": msg_id})
-            return False
-
-    def _apologise(self, session: Session, conv_id: int, msg_id: int) -> None:
-        """Tell the citizen their message could not be processed (unless a person already
-        handles the conversation). In a savepoint: whatever goes wrong here, the message is
-        still marked failed, or the sweeper would re-drive it for ever."""
-        try:
-            with session.begin_nested():
-                conv = session.get(Conversation, conv_id)
-                if conv is None:
-                    return
-                handover = load_state(conv).handover
-                if handover is not None and handover.staff is not None:
-                    return
-                lang = conv.language or self.settings.default_language
-                queue_reply(session, self.settings.outbox, conv, render("processing_failed", lang),
-                            reply_to_id=msg_id)
-        except Exception:  # the edge of a courtesy: the dead-letter itself must stand
-            log.exception("apology not queued", extra={"message_id": msg_id})
 
     def _abilities(self, channel_name: str) -> CitizenAbilities:
         if channel_name not in self._describes_abilities:
@@ -443,7 +396,7 @@ class ConversationProcessor:
         return Turn(() if msg.provider_answered else (Reply(render(text, lang)),), load_state(conv), lang), conv
 
     def _handle(self, session: Session, conv: ConversationRow, msg: Inbound,
-                delivered_by: DeliversOnStore | None, conn: Connection | None = None) -> _Stored:
+                delivered_by: DeliversOnStore | None, conn: Connection) -> _Stored:
         """Answer one message and record it processed; returns the replies queued for it
         (stored delivered when the channel ``delivered_by`` delivers on store)."""
         keyword = self._keyword_turn(session, conv, msg)
@@ -473,7 +426,7 @@ class ConversationProcessor:
 
     def _store_turn(self, session: Session, conv: ConversationRow, msg: Inbound, turn: Turn,
                     delivered_by: DeliversOnStore | None, nlu: dict[str, Any] | None,
-                    conn: Connection | None = None, template: str | None = None) -> _Stored:
+                    conn: Connection, template: str | None = None) -> _Stored:
         """The replies inserted, the message recorded processed and the conversation's state
         saved by prebuilt statements: no ORM flush (the conversation's loaded object is not
         changed, and the transaction ends with this turn)."""
@@ -486,7 +439,6 @@ class ConversationProcessor:
             # reopened complaint may be for this very conversation) go first, in their order,
             # and the turn's last statement must see them among the open replies.
             session.flush()
-        conn = conn or session.connection()
         columns = state_columns(conv, turn.state,
                                 routed_queue(session, self.settings.complaints, conv, turn.state))
         params = {"b_id": msg.id, "b_now": now, "b_nlu": nlu, "b_conv": conv.id, "b_after": msg.id,
